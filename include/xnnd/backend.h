@@ -1,0 +1,56 @@
+/* Backend interface: a delegate is is_available/init/execute/destroy, registered by name.
+ * The program's DelegateCall hands a backend program tensors (NCHW, contiguous); what
+ * a backend does inside (layouts, threads) is its own business. */
+#ifndef XNND_BACKEND_H
+#define XNND_BACKEND_H
+
+#include <stdbool.h>
+#include "xnnd/xnnd.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct xnnd_compile_spec {
+  const char* key;      /* NUL-terminated, borrowed */
+  const uint8_t* value; /* borrowed */
+  size_t size;
+} xnnd_compile_spec;
+
+typedef struct xnnd_backend_init_args {
+  const void* blob;     /* processed blob, borrowed; outlives the delegate */
+  size_t blob_size;
+  const xnnd_compile_spec* specs;
+  uint32_t num_specs;
+  const xnnd_allocator* allocator; /* never NULL */
+  uint32_t num_threads;
+  /* Shapes and dtypes of the call's program tensors (data NULL), in call order. */
+  const xnnd_tensor* inputs;
+  uint32_t num_inputs;
+  const xnnd_tensor* outputs;
+  uint32_t num_outputs;
+} xnnd_backend_init_args;
+
+typedef struct xnnd_backend {
+  const char* name;
+  bool (*is_available)(void);
+  /* Build a delegate instance from an untrusted blob: verify it fully first. On failure
+   * write a message naming the place into err (err_size bytes). */
+  xnnd_status (*init)(const xnnd_backend_init_args* args, void** handle_out, char* err, size_t err_size);
+  /* Run with program tensors. Must not allocate. */
+  xnnd_status (*execute)(void* handle, const xnnd_tensor* inputs, uint32_t num_inputs,
+                         const xnnd_tensor* outputs, uint32_t num_outputs, char* err, size_t err_size);
+  void (*destroy)(void* handle);
+} xnnd_backend;
+
+/* Register a backend (borrowed; must outlive the process's use of it). Built-in backends
+ * are registered on first use. Not thread-safe: register before loading programs. */
+xnnd_status xnnd_backend_register(const xnnd_backend* backend);
+/* NULL when no backend of that name is registered. */
+const xnnd_backend* xnnd_backend_find(const char* name);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* XNND_BACKEND_H */

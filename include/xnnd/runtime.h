@@ -1,0 +1,87 @@
+/* xnnd runtime: load a program file, instantiate a method, bind inputs, execute.
+ * An app links libxnnd_runtime alone (no IR, passes, partitioner or Python).
+ *
+ * Thread-safety: a loaded xnnd_program is immutable and may be shared by threads;
+ * each xnnd_method is used by one thread at a time. Loading and method creation may
+ * allocate; xnnd_method_execute never allocates. */
+#ifndef XNND_RUNTIME_H
+#define XNND_RUNTIME_H
+
+#include "xnnd/xnnd.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct xnnd_program xnnd_program;
+typedef struct xnnd_method xnnd_method;
+
+/* Limits applied while verifying an untrusted program. Zero fields take defaults. */
+typedef struct xnnd_load_limits {
+  uint64_t max_file_size;     /* default 4 GiB */
+  uint32_t max_values;        /* per method, default 1 << 20 */
+  uint32_t max_instructions;  /* per method, default 1 << 20 */
+  uint32_t max_rank;          /* default XNND_MAX_RANK */
+  uint32_t max_depth;         /* flatbuffer nesting, default 32 */
+} xnnd_load_limits;
+
+typedef struct xnnd_load_options {
+  const xnnd_allocator* allocator; /* NULL: libc. Must outlive the program. */
+  xnnd_load_limits limits;
+} xnnd_load_options;
+
+/* Map and verify a program file. On failure *program_out is NULL and err (optional)
+ * says what is wrong and where. Thread-safe. */
+xnnd_status xnnd_program_load_file(const char* path, const xnnd_load_options* options,
+                                   xnnd_program** program_out, xnnd_error* err);
+
+/* Verify a program held in memory. The buffer is borrowed and must outlive the program
+ * and every method created from it; it should be 64-byte aligned so constants are used
+ * in place (otherwise they are copied). Thread-safe. */
+xnnd_status xnnd_program_load_buffer(const void* data, size_t size,
+                                     const xnnd_load_options* options,
+                                     xnnd_program** program_out, xnnd_error* err);
+
+/* Destroys a program; NULL is a no-op. All its methods must be destroyed first. */
+void xnnd_program_destroy(xnnd_program* program);
+
+uint32_t xnnd_program_method_count(const xnnd_program* program);
+/* Borrowed; valid while the program lives. NULL when index is out of range. */
+const char* xnnd_program_method_name(const xnnd_program* program, uint32_t index);
+
+typedef struct xnnd_method_options {
+  uint32_t num_threads;  /* threads for delegates; 0 = 1 */
+} xnnd_method_options;
+
+/* Instantiate a method: plans memory and initializes delegates (XNNPACK packs weights
+ * here). The program must outlive the method. Thread-safe for distinct methods. */
+xnnd_status xnnd_method_create(xnnd_program* program, const char* name,
+                               const xnnd_method_options* options,
+                               xnnd_method** method_out, xnnd_error* err);
+void xnnd_method_destroy(xnnd_method* method);
+
+uint32_t xnnd_method_num_inputs(const xnnd_method* method);
+uint32_t xnnd_method_num_outputs(const xnnd_method* method);
+/* Shape and dtype of an input or output; data is NULL. */
+xnnd_status xnnd_method_input_info(const xnnd_method* method, uint32_t index, xnnd_tensor* info_out);
+xnnd_status xnnd_method_output_info(const xnnd_method* method, uint32_t index, xnnd_tensor* info_out);
+
+/* Bind input `index` to caller memory. dtype and dims must equal the method's input;
+ * the data is borrowed until the next execute returns. */
+xnnd_status xnnd_method_set_input(xnnd_method* method, uint32_t index, const xnnd_tensor* input);
+
+/* Run every instruction. Never allocates. */
+xnnd_status xnnd_method_execute(xnnd_method* method);
+
+/* View of output `index`; data points into method memory, valid until the next
+ * execute or destroy. */
+xnnd_status xnnd_method_get_output(const xnnd_method* method, uint32_t index, xnnd_tensor* output_out);
+
+/* Last error message of this method; never NULL ("" when none). */
+const char* xnnd_method_errmsg(const xnnd_method* method);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* XNND_RUNTIME_H */

@@ -1,0 +1,204 @@
+/* Graph IR shared by the toolchain (exporter import, passes, partitioner, serializer).
+ * Never linked into the runtime.
+ *
+ * Invariants: values and nodes are uint32_t ids into arrays owned by the graph, never
+ * pointers held across rewrites. Dims are always PyTorch's logical order (NCHW for 4-D
+ * activations); `layout` says how memory is ordered. Passes mark nodes dead and call
+ * xnnd_graph_compact() afterwards; they never free while iterating. */
+#ifndef XNND_IR_IR_H
+#define XNND_IR_IR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xnnd/xnnd.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef uint32_t xnnd_id;
+#define XNND_NO_ID UINT32_MAX
+
+/* ---- ops ---- */
+typedef enum xnnd_op {
+#define XNND_OP(id, name, min_in, max_in, n_out, attrs) XNND_OP_##id,
+#include "ops.def"
+#undef XNND_OP
+  XNND_OP_COUNT
+} xnnd_op;
+
+/* ---- attributes ---- */
+typedef enum xnnd_attr_kind {   /* wire values of program.fbs AttrKind */
+  XNND_ATTR_NONE = 0,
+  XNND_ATTR_INT = 1,
+  XNND_ATTR_FLOAT = 2,
+  XNND_ATTR_BOOL = 3,
+  XNND_ATTR_INTS = 4,
+} xnnd_attr_kind;
+
+#define XNND_MAX_ATTR_INTS 8
+#define XNND_MAX_ATTRS 8
+
+typedef struct xnnd_attr {
+  xnnd_attr_kind kind;   /* NONE: absent optional attribute */
+  int64_t i;             /* INT, BOOL */
+  double f;              /* FLOAT */
+  uint32_t n;            /* INTS count */
+  int64_t ints[XNND_MAX_ATTR_INTS];
+} xnnd_attr;
+
+typedef struct xnnd_attr_spec {
+  const char* name;      /* aten argument name, e.g. "stride" */
+  xnnd_attr_kind kind;
+  bool optional;         /* may be NONE */
+  xnnd_attr def;         /* default, used by xnnd_graph_add_node */
+} xnnd_attr_spec;
+
+/* ---- values ---- */
+typedef enum xnnd_quant_scheme {
+  XNND_QUANT_NONE = 0,
+  XNND_QUANT_PER_TENSOR = 1,
+  XNND_QUANT_PER_CHANNEL = 2,
+} xnnd_quant_scheme;
+
+typedef struct xnnd_quant {
+  xnnd_quant_scheme scheme;
+  float scale;            /* PER_TENSOR */
+  int32_t zero_point;     /* PER_TENSOR */
+  int32_t axis;           /* PER_CHANNEL */
+  uint32_t num_channels;  /* PER_CHANNEL: == dims[axis] */
+  const float* scales;    /* PER_CHANNEL; graph-owned */
+  const int32_t* zero_points;
+} xnnd_quant;
+
+typedef enum xnnd_layout {
+  XNND_LAYOUT_CONTIGUOUS = 0,  /* row-major in logical dim order (NCHW for 4-D) */
+  XNND_LAYOUT_NHWC = 1,        /* 4-D only: memory order N, H, W, C */
+} xnnd_layout;
+
+typedef struct xnnd_ir_value {
+  const char* name;       /* unique, graph-owned, printed as %name */
+  xnnd_dtype dtype;
+  uint32_t rank;
+  int64_t dims[XNND_MAX_RANK];
+  xnnd_layout layout;
+  xnnd_quant quant;
+  const void* data;       /* constant data (graph-owned, numel * dtype size bytes) or NULL */
+  uint64_t const_key;     /* key of a large constant in a constant bundle; 0 = by content hash */
+  xnnd_id producer;       /* producing node, XNND_NO_ID for inputs and constants */
+  bool is_input;
+} xnnd_ir_value;
+
+typedef struct xnnd_ir_node {
+  xnnd_op op;
+  uint32_t num_inputs;
+  xnnd_id* inputs;        /* graph-owned; XNND_NO_ID for an absent optional input */
+  uint32_t num_outputs;
+  xnnd_id outputs[3];
+  xnnd_attr attrs[XNND_MAX_ATTRS]; /* in the op's schema order */
+  bool dead;
+} xnnd_ir_node;
+
+typedef struct xnnd_graph {
+  char name[64];
+  xnnd_ir_value* values;
+  uint32_t num_values, cap_values;
+  xnnd_ir_node* nodes;    /* in topological order after xnnd_graph_compact() */
+  uint32_t num_nodes, cap_nodes;
+  xnnd_id* inputs;
+  uint32_t num_inputs;
+  xnnd_id* outputs;
+  uint32_t num_outputs;
+  struct xnnd_arena* arena;  /* strings, id arrays, constant data */
+  char errmsg[XNND_ERRMSG_SIZE];
+} xnnd_graph;
+
+/* ---- op table ---- */
+typedef struct xnnd_op_info {
+  const char* name;
+  uint8_t min_inputs, max_inputs, num_outputs;
+  uint8_t num_attrs;
+  const xnnd_attr_spec* attrs;
+  /* Fill dtype, rank and dims of the node's outputs from its inputs and attrs.
+   * Returns XNND_VERIFY_ERROR with a message naming the node and value on mismatch. */
+  xnnd_status (*infer)(xnnd_graph* g, xnnd_id node);
+} xnnd_op_info;
+
+const xnnd_op_info* xnnd_op_get(xnnd_op op);
+/* XNND_OP_COUNT when unknown. Accepts the exact table name. */
+xnnd_op xnnd_op_lookup(const char* name);
+/* Index of attribute `name` in op's schema, or -1. */
+int xnnd_op_attr_index(xnnd_op op, const char* name);
+
+/* ---- graph ---- */
+xnnd_status xnnd_graph_create(const char* name, xnnd_graph** graph_out);
+void xnnd_graph_destroy(xnnd_graph* g);  /* NULL is a no-op */
+
+/* Graph-owned memory, freed with the graph; 64-byte aligned; NULL on OOM. */
+void* xnnd_graph_alloc(xnnd_graph* g, size_t size);
+
+/* name NULL = generated ("v<id>"). Returns XNND_NO_ID on OOM or a duplicate name
+ * (message in g->errmsg). */
+xnnd_id xnnd_graph_add_value(xnnd_graph* g, const char* name, xnnd_dtype dtype,
+                             uint32_t rank, const int64_t* dims);
+/* Copies nbytes (must equal numel * dtype size) into graph memory. */
+xnnd_status xnnd_graph_set_constant(xnnd_graph* g, xnnd_id value, const void* data, size_t nbytes);
+xnnd_status xnnd_graph_set_quant_per_tensor(xnnd_graph* g, xnnd_id value, float scale, int32_t zp);
+/* Copies the arrays. */
+xnnd_status xnnd_graph_set_quant_per_channel(xnnd_graph* g, xnnd_id value, int32_t axis,
+                                             const float* scales, const int32_t* zps, uint32_t n);
+
+/* Appends a node (attrs start at their defaults) and makes it the producer of outputs.
+ * Returns XNND_NO_ID on failure (message in g->errmsg). */
+xnnd_id xnnd_graph_add_node(xnnd_graph* g, xnnd_op op, const xnnd_id* inputs, uint32_t num_inputs,
+                            const xnnd_id* outputs, uint32_t num_outputs);
+/* Appends a node and a fresh output value per op output with shapes from shape inference. */
+xnnd_id xnnd_graph_add_node_infer(xnnd_graph* g, xnnd_op op, const xnnd_id* inputs,
+                                  uint32_t num_inputs, const xnnd_attr* attrs /* NULL = defaults */);
+xnnd_status xnnd_graph_set_inputs(xnnd_graph* g, const xnnd_id* ids, uint32_t n);
+xnnd_status xnnd_graph_set_outputs(xnnd_graph* g, const xnnd_id* ids, uint32_t n);
+
+/* Number of live nodes reading `value` plus 1 per appearance in the graph outputs. O(nodes). */
+uint32_t xnnd_graph_count_uses(const xnnd_graph* g, xnnd_id value);
+/* Fill counts[num_values] with use counts as above in one sweep. */
+void xnnd_graph_use_counts(const xnnd_graph* g, uint32_t* counts);
+/* Replace every use of `from` (node inputs and graph outputs) with `to`. */
+void xnnd_graph_replace_uses(xnnd_graph* g, xnnd_id from, xnnd_id to);
+
+/* Drop dead nodes, values nothing references, and put nodes in topological order.
+ * Renumbers ids. Fails with VERIFY_ERROR on a cycle. */
+xnnd_status xnnd_graph_compact(xnnd_graph* g);
+
+/* Check every invariant: ids in range, one producer per value, no cycles, arity and attr
+ * kinds per the op table, attr values in range, shapes and dtypes agree with shape
+ * inference, constants have data of the right size. Message names node and value. */
+xnnd_status xnnd_graph_verify(xnnd_graph* g);
+
+/* ---- text form (docs/ARCHITECTURE.md "Text IR") ---- */
+typedef struct xnnd_const_bundle xnnd_const_bundle;  /* key -> bytes store */
+
+xnnd_status xnnd_const_bundle_create(xnnd_const_bundle** out);
+void xnnd_const_bundle_destroy(xnnd_const_bundle* b);
+/* Read a bundle file (untrusted: verified). */
+xnnd_status xnnd_const_bundle_load(const char* path, xnnd_const_bundle** out, xnnd_error* err);
+xnnd_status xnnd_const_bundle_save(const xnnd_const_bundle* b, const char* path, xnnd_error* err);
+
+/* Print the graph. Constants with more than XNND_INLINE_CONST_MAX elements are written to
+ * `bundle` (may be NULL: then only shown by key) and shown by key. Returns a malloc'd
+ * NUL-terminated string the caller frees, or NULL on OOM. */
+#define XNND_INLINE_CONST_MAX 16
+char* xnnd_graph_print(const xnnd_graph* g, xnnd_const_bundle* bundle);
+/* Parse text; large constants are looked up in `bundle` (may be NULL if there are none).
+ * Errors name the line and column. */
+xnnd_status xnnd_graph_parse(const char* text, size_t len, const xnnd_const_bundle* bundle,
+                             xnnd_graph** graph_out, xnnd_error* err);
+
+uint64_t xnnd_fnv1a64(const void* data, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* XNND_IR_IR_H */
