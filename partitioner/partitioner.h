@@ -1,0 +1,49 @@
+/* Partitioner: decides which nodes run inside XNNPACK and groups them into convex
+ * partitions (no path leaves a partition and comes back). Records, for every node, why it
+ * landed where it did. */
+#ifndef XNND_PARTITIONER_H
+#define XNND_PARTITIONER_H
+
+#include <stdbool.h>
+
+#include "ir.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define XNND_REASON_SIZE 160
+
+typedef struct xnnd_partition {
+  xnnd_id* nodes;        /* topological order */
+  uint32_t num_nodes;
+  xnnd_id* inputs;       /* non-constant values read inside, produced outside; by id */
+  uint32_t num_inputs;
+  xnnd_id* outputs;      /* values produced inside, used outside or graph outputs; by id */
+  uint32_t num_outputs;
+} xnnd_partition;
+
+typedef struct xnnd_partition_options {
+  bool no_delegate;              /* no partitions at all */
+  const char* const* exclude_ops;/* op names never delegated */
+  uint32_t num_exclude_ops;
+} xnnd_partition_options;
+
+typedef struct xnnd_partition_plan {
+  xnnd_partition* parts;
+  uint32_t num_parts;
+  int32_t* node_part;            /* per node: partition index or -1 */
+  char (*reasons)[XNND_REASON_SIZE]; /* per node: why not delegated ("" when delegated) */
+  uint32_t num_nodes;
+} xnnd_partition_plan;
+
+/* Plan partitions over a compacted graph. Free with xnnd_partition_plan_free. */
+xnnd_status xnnd_partition(const xnnd_graph* g, const xnnd_partition_options* options,
+                           xnnd_partition_plan* plan_out);
+void xnnd_partition_plan_free(xnnd_partition_plan* plan);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

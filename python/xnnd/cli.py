@@ -1,0 +1,160 @@
+"""`python3 -m xnnd export`: trace a model, write text IR + constant bundle, run the C toolchain.
+
+Exit codes: 0 ok; 2 user error (bad arguments or SPEC, unsupported op or dtype), printed as
+one `xnnd export: ...` line without a traceback; 1 tracing failed or toolchain missing; else
+the toolchain's own exit code when `xnnd compile` fails.
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from .errors import ExportError
+
+DEFAULT_XNND = os.path.join("build", "xnnd")
+
+
+def _progress(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _parse_shape(text):
+    try:
+        shape = tuple(int(d) for d in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected comma-separated ints, e.g. 1,3,224,224")
+    if not shape or any(d <= 0 for d in shape):
+        raise argparse.ArgumentTypeError("dims must be positive")
+    return shape
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="xnnd", description="xnnd model exporter")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    ex = sub.add_parser(
+        "export", help="export a PyTorch model to a .pte program",
+        description="Trace SPEC with make_fx + functionalize, write text IR and a constant "
+                    "bundle, then run `xnnd compile`. SPEC is torchvision:NAME (random weights, "
+                    "built after torch.manual_seed(SEED); input torch.randn(SHAPE) after "
+                    "torch.manual_seed(SEED+1)) or FILE.py:FUNCTION (called after "
+                    "torch.manual_seed(SEED), returns (module, example_inputs_tuple)).")
+    ex.add_argument("spec", metavar="SPEC")
+    ex.add_argument("-o", "--output", required=True, metavar="OUT.pte")
+    ex.add_argument("--input-shape", type=_parse_shape, metavar="D0,D1,...",
+                    help="torchvision input shape (default 1,3,224,224)")
+    ex.add_argument("--no-delegate", action="store_true",
+                    help="passed to xnnd compile: portable kernels only")
+    ex.add_argument("--seed", type=int, default=0, help="default 0")
+    ex.add_argument("--save-io", metavar="DIR",
+                    help="write input_<i>.npy and output_<i>.npy (PyTorch eager) to DIR")
+    ex.add_argument("--report", action="store_true", help="passed to xnnd compile")
+    ex.add_argument("--xnnd", metavar="PATH",
+                    help="toolchain CLI (default $XNND_BIN, else %s)" % DEFAULT_XNND)
+    ex.add_argument("--keep-ir", metavar="DIR",
+                    help="write OUT.ir and OUT.xcb to DIR instead of a temporary directory")
+    ex.add_argument("--ir-only", action="store_true",
+                    help="stop after writing the IR and bundle (needs --keep-ir)")
+    return parser
+
+
+def export_ir(spec, seed=0, input_shape=None, save_io=None):
+    """Load and trace SPEC; returns (graph, module, inputs). Raises ExportError."""
+    import numpy as np
+
+    from . import aten_map, trace
+
+    name, module, inputs = trace.load_spec(spec, seed=seed, input_shape=input_shape)
+    if save_io:
+        os.makedirs(save_io, exist_ok=True)
+        outputs = trace.eager_outputs(module, inputs)
+        for i, t in enumerate(inputs):
+            np.save(os.path.join(save_io, "input_%d.npy" % i), t.detach().cpu().numpy())
+        for i, t in enumerate(outputs):
+            np.save(os.path.join(save_io, "output_%d.npy" % i), t.detach().cpu().numpy())
+    _progress("tracing...")
+    try:
+        gm = trace.trace(module, inputs)
+    except ExportError:
+        raise
+    except Exception as e:  # the model itself failed under make_fx
+        raise ExportError("tracing failed: %s: %s" % (type(e).__name__, e), exit_code=1)
+    graph = aten_map.convert(gm, name)
+    return graph, module, inputs
+
+
+def write_ir(graph, ir_path, xcb_path):
+    """Write the text IR and the constant bundle; returns the bundle records."""
+    from . import ir_text
+
+    records = ir_text.bundle_records(graph)
+    with open(ir_path, "w", newline="\n") as f:
+        f.write(ir_text.print_graph(graph))
+    ir_text.write_bundle(xcb_path, records)
+    return records
+
+
+def compile_command(xnnd, ir_path, xcb_path, out_path, no_delegate=False, report=False):
+    """The exact toolchain invocation."""
+    cmd = [xnnd, "compile", ir_path, "--constants", xcb_path, "-o", out_path]
+    if no_delegate:
+        cmd.append("--no-delegate")
+    if report:
+        cmd.append("--report")
+    return cmd
+
+
+def _export(args):
+    graph, _, _ = export_ir(args.spec, args.seed, args.input_shape, args.save_io)
+    const_bytes = sum(v.data.nbytes for v in graph.consts)
+    _progress("%d nodes, %d constants (%.1f MB)"
+              % (len(graph.nodes), len(graph.consts), const_bytes / 1e6))
+
+    if args.ir_only and not args.keep_ir:
+        raise ExportError("--ir-only needs --keep-ir DIR")
+    stem = os.path.splitext(os.path.basename(args.output))[0] or "model"
+    tmp = None
+    if args.keep_ir:
+        os.makedirs(args.keep_ir, exist_ok=True)
+        ir_dir = args.keep_ir
+    else:
+        tmp = tempfile.mkdtemp(prefix="xnnd-export-")
+        ir_dir = tmp
+    try:
+        ir_path = os.path.join(ir_dir, stem + ".ir")
+        xcb_path = os.path.join(ir_dir, stem + ".xcb")
+        write_ir(graph, ir_path, xcb_path)
+        if args.ir_only:
+            return 0
+        xnnd = args.xnnd or os.environ.get("XNND_BIN") or DEFAULT_XNND
+        if not (os.path.isfile(xnnd) and os.access(xnnd, os.X_OK)):
+            raise ExportError("toolchain not found: %s (build it, or pass --xnnd PATH or set "
+                              "XNND_BIN)" % xnnd, exit_code=1)
+        out_dir = os.path.dirname(os.path.abspath(args.output))
+        os.makedirs(out_dir, exist_ok=True)
+        _progress("compiling...")
+        cmd = compile_command(xnnd, ir_path, xcb_path, args.output, args.no_delegate, args.report)
+        rc = subprocess.call(cmd)
+        if rc != 0:
+            _progress("xnnd export: %s failed (exit %d)" % (" ".join(cmd), rc))
+            return rc if rc > 0 else 1
+        return 0
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "export":
+            return _export(args)
+    except ExportError as e:
+        print("xnnd export: %s" % e, file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+    return 2

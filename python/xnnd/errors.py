@@ -1,0 +1,16 @@
+"""User-facing export errors: printed as one `xnnd export: ...` line, no traceback."""
+
+
+class ExportError(Exception):
+    """A problem with the user's model or arguments. exit_code is what the CLI returns."""
+
+    def __init__(self, message, exit_code=2):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class UnsupportedOpError(ExportError):
+    def __init__(self, message, target=None, node_name=None):
+        super().__init__(message, exit_code=2)
+        self.target = target
+        self.node_name = node_name

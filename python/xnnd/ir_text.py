@@ -1,0 +1,188 @@
+"""Exporter-side graph model, text IR printer and constant bundle writer.
+
+Emits exactly the format of docs/ARCHITECTURE.md "Text IR" and "Constant bundle": inputs,
+then constants, then nodes in topological order, then one output line. Every attribute of an
+op's schema is printed in schema order; the mapping (aten_map.py) guarantees the order.
+"""
+
+import hashlib
+import struct
+
+import numpy as np
+
+# Constants with more elements than this go into the bundle (XNND_INLINE_CONST_MAX in ir/ir.h).
+INLINE_CONST_MAX = 16
+
+BUNDLE_MAGIC = b"XNDC"
+BUNDLE_VERSION = 1
+
+# torch dtype name -> (IR dtype, numpy dtype). The IR has no other dtypes.
+DTYPES = {
+    "torch.float32": ("f32", np.float32),
+    "torch.float16": ("f16", np.float16),
+    "torch.int8": ("i8", np.int8),
+    "torch.uint8": ("u8", np.uint8),
+    "torch.int32": ("i32", np.int32),
+    "torch.int64": ("i64", np.int64),
+    "torch.bool": ("bool", np.bool_),
+}
+
+
+class Value:
+    """One IR value. kind is 'input', 'const' or 'node'; data is a numpy array for consts."""
+
+    def __init__(self, name, dtype, shape, kind, data=None):
+        self.name = name
+        self.dtype = dtype          # IR dtype string, e.g. "f32"
+        self.shape = tuple(int(d) for d in shape)
+        self.kind = kind
+        self.data = data
+
+    def __repr__(self):
+        return "%%%s: %s" % (self.name, type_text(self))
+
+
+class Attr:
+    """kind: 'int', 'float', 'bool' or 'ints'; value None prints as `none` (absent optional)."""
+
+    def __init__(self, name, kind, value):
+        self.name = name
+        self.kind = kind
+        self.value = value
+
+    def __repr__(self):
+        return "%s=%s" % (self.name, attr_text(self))
+
+
+class Node:
+    def __init__(self, op, inputs, outputs, attrs, source=None):
+        self.op = op                # IR op name, e.g. "aten.convolution"
+        self.inputs = inputs        # list of Value or None (absent optional input)
+        self.outputs = outputs      # list of Value
+        self.attrs = attrs          # list of Attr in schema order
+        self.source = source        # fx node name it came from (diagnostics only)
+
+    def attr(self, name):
+        for a in self.attrs:
+            if a.name == name:
+                return a.value
+        raise KeyError(name)
+
+
+class Graph:
+    def __init__(self, name):
+        self.name = name
+        self.inputs = []
+        self.consts = []
+        self.nodes = []
+        self.outputs = []
+
+
+def const_key(data_bytes):
+    """Bundle key of a large constant: blake2b-64 of its bytes, read as a little-endian u64."""
+    return int.from_bytes(hashlib.blake2b(data_bytes, digest_size=8).digest(), "little")
+
+
+def const_bytes(value):
+    return np.ascontiguousarray(value.data).astype(value.data.dtype.newbyteorder("<"),
+                                                   copy=False).tobytes()
+
+
+def is_large(value):
+    return int(np.prod(value.shape, dtype=np.int64)) > INLINE_CONST_MAX
+
+
+def format_float(x):
+    """Shortest %g form that reads back to the same double: 0.1, 1e-05, 6, inf, -inf."""
+    x = float(x)
+    if x != x:
+        return "nan"
+    if x in (float("inf"), float("-inf")):
+        return "inf" if x > 0 else "-inf"
+    for precision in range(1, 18):
+        text = "%.*g" % (precision, x)
+        if float(text) == x:
+            return text
+    return "%.17g" % x
+
+
+def type_text(value):
+    return "%s[%s]" % (value.dtype, ",".join(str(d) for d in value.shape))
+
+
+def attr_text(attr):
+    v = attr.value
+    if v is None:
+        return "none"
+    if attr.kind == "int":
+        return str(int(v))
+    if attr.kind == "float":
+        return format_float(v)
+    if attr.kind == "bool":
+        return "true" if v else "false"
+    if attr.kind == "ints":
+        return "[%s]" % ",".join(str(int(i)) for i in v)
+    raise ValueError("unknown attribute kind %r" % attr.kind)
+
+
+def inline_text(value):
+    flat = np.asarray(value.data).reshape(-1)
+    if value.dtype in ("f32", "f16"):
+        items = ["%.9g" % float(x) for x in flat]
+    elif value.dtype == "bool":
+        items = ["1" if x else "0" for x in flat]
+    else:
+        items = [str(int(x)) for x in flat]
+    return "[%s]" % ", ".join(items)
+
+
+def print_graph(graph):
+    """The text IR of `graph` as one string ending in a newline."""
+    lines = ["graph %s {" % graph.name]
+    for v in graph.inputs:
+        lines.append("  input %%%s: %s" % (v.name, type_text(v)))
+    for v in graph.consts:
+        if is_large(v):
+            body = "#%016x" % const_key(const_bytes(v))
+        else:
+            body = inline_text(v)
+        lines.append("  const %%%s: %s = %s" % (v.name, type_text(v), body))
+    for n in graph.nodes:
+        outs = ", ".join("%%%s: %s" % (v.name, type_text(v)) for v in n.outputs)
+        ins = ", ".join("_" if v is None else "%" + v.name for v in n.inputs)
+        line = "  %s = %s(%s)" % (outs, n.op, ins)
+        if n.attrs:
+            line += " {%s}" % ", ".join("%s=%s" % (a.name, attr_text(a)) for a in n.attrs)
+        lines.append(line)
+    lines.append("  output %s" % ", ".join("%" + v.name for v in graph.outputs))
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def bundle_records(graph):
+    """(key, bytes) of every large constant, first occurrence order, unique keys."""
+    records = []
+    seen = {}
+    for v in graph.consts:
+        if not is_large(v):
+            continue
+        data = const_bytes(v)
+        key = const_key(data)
+        if key in seen:
+            if seen[key] != data:
+                raise ValueError("constant bundle key collision on %016x" % key)
+            continue
+        seen[key] = data
+        records.append((key, data))
+    return records
+
+
+def write_bundle(path, records):
+    """Constant bundle: "XNDC", u32 version, u64 count; per record u64 key, u64 size, bytes,
+    zero padding to a multiple of 8."""
+    with open(path, "wb") as f:
+        f.write(BUNDLE_MAGIC + struct.pack("<IQ", BUNDLE_VERSION, len(records)))
+        for key, data in records:
+            f.write(struct.pack("<QQ", key, len(data)))
+            f.write(data)
+            f.write(b"\0" * (-len(data) % 8))

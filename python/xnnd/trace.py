@@ -1,0 +1,139 @@
+"""Model loading and tracing: SPEC -> (module, example inputs) -> functional aten fx graph.
+
+The traced graph is make_fx over functionalize(remove="mutations_and_views"), so it holds
+only out-of-place aten ops (views become *_copy ops). Every node gets tensor metadata from a
+ShapeProp run over the example inputs (tuples of metadata for multi-output ops), and, where
+the tracer could see it, 'xnnd_module' (module path) and a stack trace for diagnostics.
+"""
+
+import contextlib
+import importlib.util
+import os
+import sys
+
+import torch
+import torch.utils._pytree as pytree
+from torch.fx.experimental.proxy_tensor import PythonKeyTracer, make_fx
+from torch.fx.passes.shape_prop import ShapeProp
+
+from .errors import ExportError
+
+DEFAULT_INPUT_SHAPE = (1, 3, 224, 224)
+
+
+def load_spec(spec, seed=0, input_shape=None):
+    """Returns (name, module, example_inputs).
+
+    torchvision:NAME  torchvision.models.NAME(weights=None) built after torch.manual_seed(seed),
+                      inputs torch.randn(input_shape) after torch.manual_seed(seed + 1).
+    FILE.py:FUNCTION  FUNCTION() called after torch.manual_seed(seed); returns
+                      (module, example_inputs_tuple).
+    The module is put in eval mode either way."""
+    kind, sep, rest = spec.partition(":")
+    if not sep or not rest:
+        raise ExportError("bad SPEC %r: expected torchvision:NAME or FILE.py:FUNCTION" % spec)
+    if kind == "torchvision":
+        import torchvision
+        builder = getattr(torchvision.models, rest, None)
+        if builder is None or not callable(builder) or rest.startswith("_"):
+            raise ExportError("unknown torchvision model %r" % rest)
+        torch.manual_seed(seed)
+        module = builder(weights=None)
+        shape = tuple(input_shape) if input_shape else DEFAULT_INPUT_SHAPE
+        torch.manual_seed(seed + 1)
+        inputs = (torch.randn(shape),)
+        name = rest
+    else:
+        path, _, func_name = spec.rpartition(":")
+        if not path.endswith(".py"):
+            raise ExportError("bad SPEC %r: expected torchvision:NAME or FILE.py:FUNCTION" % spec)
+        if input_shape:
+            raise ExportError("--input-shape applies to torchvision models only; "
+                              "%s returns its own example inputs" % spec)
+        if not os.path.isfile(path):
+            raise ExportError("no such file: %s" % path)
+        mod_name = "_xnnd_spec_" + os.path.splitext(os.path.basename(path))[0]
+        file_spec = importlib.util.spec_from_file_location(mod_name, path)
+        py_module = importlib.util.module_from_spec(file_spec)
+        sys.modules[mod_name] = py_module
+        file_spec.loader.exec_module(py_module)
+        func = getattr(py_module, func_name, None)
+        if func is None or not callable(func):
+            raise ExportError("%s has no function %r" % (path, func_name))
+        torch.manual_seed(seed)
+        result = func()
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise ExportError("%s must return (module, example_inputs_tuple)" % spec)
+        module, inputs = result
+        if isinstance(inputs, torch.Tensor):
+            inputs = (inputs,)
+        inputs = tuple(inputs)
+        name = func_name
+    if not isinstance(module, torch.nn.Module):
+        raise ExportError("%s did not give a torch.nn.Module" % spec)
+    for i, x in enumerate(inputs):
+        if not isinstance(x, torch.Tensor):
+            raise ExportError("example input %d is a %s; only tensors are supported"
+                              % (i, type(x).__name__))
+    module.eval()
+    return name, module, inputs
+
+
+@contextlib.contextmanager
+def _annotate_nodes(module):
+    """Record, on each traced node, the module path being run and a stack trace.
+
+    make_fx builds its tracer internally, so this patches the PythonKeyTracer class for the
+    duration of the trace only."""
+    path_stack = []
+    handles = []
+
+    def enter(label):
+        def hook(mod, args):
+            path_stack.append(label)  # a pre-hook returning non-None would replace the args
+        return hook
+
+    def leave(mod, args, out):
+        if path_stack:
+            path_stack.pop()  # returning non-None would replace the output
+
+    for path, sub in module.named_modules():
+        label = "%s (%s)" % (path or "<root>", type(sub).__name__)
+        handles.append(sub.register_forward_pre_hook(enter(label)))
+        handles.append(sub.register_forward_hook(leave))
+    orig_create_node = PythonKeyTracer.create_node
+    orig_record = PythonKeyTracer.record_stack_traces
+
+    def create_node(self, *args, **kwargs):
+        node = orig_create_node(self, *args, **kwargs)
+        if path_stack:
+            node.meta["xnnd_module"] = path_stack[-1]
+        return node
+
+    PythonKeyTracer.create_node = create_node
+    PythonKeyTracer.record_stack_traces = True
+    try:
+        yield
+    finally:
+        PythonKeyTracer.create_node = orig_create_node
+        PythonKeyTracer.record_stack_traces = orig_record
+        for h in handles:
+            h.remove()
+
+
+def trace(module, inputs):
+    """Functional aten fx GraphModule of module(*inputs), with shapes in node.meta."""
+    from functorch import functionalize
+    with torch.no_grad():
+        with _annotate_nodes(module):
+            gm = make_fx(functionalize(module, remove="mutations_and_views"))(*inputs)
+        ShapeProp(gm).propagate(*inputs)
+    return gm
+
+
+def eager_outputs(module, inputs):
+    """PyTorch's own outputs for the example inputs, flattened in output order."""
+    with torch.no_grad():
+        out = module(*inputs)
+    flat, _ = pytree.tree_flatten(out)
+    return [t for t in flat if isinstance(t, torch.Tensor)]

@@ -1,0 +1,358 @@
+/* Complete verification of an untrusted XNNPACK delegate blob before anything is defined:
+ * header and region arithmetic, the flatbuffer against its schema, every value, the
+ * external inputs/outputs against the delegate call's program tensors, then each node's
+ * kind-specific rule. Every failure is a distinct status + message naming the place. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pte_format.h"
+#include "xnnpack_internal.h"
+
+static xnnd_status vfail(char* err, size_t err_size, xnnd_status status, const char* fmt, ...) {
+  if (err != NULL && err_size > 0) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, err_size, fmt, ap);
+    va_end(ap);
+  }
+  return status;
+}
+
+size_t xnnd_xdatatype_size(uint8_t datatype) {
+  switch (datatype) {
+    case XNND_XNNPACK_DataType_FP32: return 4;
+    case XNND_XNNPACK_DataType_FP16: return 2;
+    case XNND_XNNPACK_DataType_QINT8:
+    case XNND_XNNPACK_DataType_QUINT8:
+    case XNND_XNNPACK_DataType_QCINT8: return 1;
+    case XNND_XNNPACK_DataType_QINT32:
+    case XNND_XNNPACK_DataType_QCINT32: return 4;
+    default: return 0;
+  }
+}
+
+const char* xnnd_xdatatype_name(uint8_t datatype) {
+  static const char* const names[] = {"INVALID", "FP32", "FP16", "QINT8", "QUINT8", "QINT32", "QCINT8", "QCINT32"};
+  return datatype < sizeof(names) / sizeof(names[0]) ? names[datatype] : "?";
+}
+
+void xnnd_xvalue_read(const xnnd_xblob* b, uint32_t id, xnnd_xvalue* v) {
+  fb_table t = fb_vec_table(b->values, id);
+  memset(v, 0, sizeof(*v));
+  v->datatype = fb_u8(t, XNND_XNNPACK_Value_datatype, 0);
+  fb_vec dims = fb_vector(t, XNND_XNNPACK_Value_dims);
+  v->rank = dims.len;
+  for (uint32_t i = 0; i < dims.len && i < XNND_XNN_MAX_DIMS; i++) v->dims[i] = fb_vec_u32(dims, i);
+  v->scale = fb_f32(t, XNND_XNNPACK_Value_scale, 1.0f);
+  v->zero_point = fb_i32(t, XNND_XNNPACK_Value_zero_point, 0);
+  v->channel_scales = fb_vector(t, XNND_XNNPACK_Value_channel_scales);
+  v->channel_dim = fb_u32(t, XNND_XNNPACK_Value_channel_dim, 0);
+  v->flags = fb_u32(t, XNND_XNNPACK_Value_flags, 0);
+  v->external_index = fb_u32(t, XNND_XNNPACK_Value_external_index, UINT32_MAX);
+  v->constant_offset = fb_u64(t, XNND_XNNPACK_Value_constant_offset, 0);
+  v->constant_size = fb_u64(t, XNND_XNNPACK_Value_constant_size, 0);
+}
+
+uint64_t xnnd_xvalue_numel(const xnnd_xvalue* v) {
+  uint64_t n = 1;
+  for (uint32_t i = 0; i < v->rank && i < XNND_XNN_MAX_DIMS; i++) n *= v->dims[i];
+  return n;
+}
+
+/* Program dtype a blob datatype stands for at the boundary. */
+static bool dtype_matches(xnnd_dtype program, uint8_t blob) {
+  switch (blob) {
+    case XNND_XNNPACK_DataType_FP32: return program == XNND_F32;
+    case XNND_XNNPACK_DataType_QINT8: return program == XNND_I8;
+    case XNND_XNNPACK_DataType_QUINT8: return program == XNND_U8;
+    case XNND_XNNPACK_DataType_QINT32: return program == XNND_I32;
+    default: return false;
+  }
+}
+
+static void format_dims_u32(char* buf, size_t size, const uint32_t* dims, uint32_t rank) {
+  size_t used = 0;
+  used += (size_t)snprintf(buf, size, "[");
+  for (uint32_t i = 0; i < rank && used < size; i++)
+    used += (size_t)snprintf(buf + used, size - used, i ? ",%u" : "%u", dims[i]);
+  if (used < size) snprintf(buf + used, size - used, "]");
+}
+
+static void format_dims_i64(char* buf, size_t size, const int64_t* dims, uint32_t rank) {
+  size_t used = 0;
+  used += (size_t)snprintf(buf, size, "[");
+  for (uint32_t i = 0; i < rank && used < size; i++)
+    used += (size_t)snprintf(buf + used, size - used, i ? ",%lld" : "%lld", (long long)dims[i]);
+  if (used < size) snprintf(buf + used, size - used, "]");
+}
+
+static xnnd_status verify_header(const uint8_t* blob, size_t size, xnnd_xblob* view, char* err,
+                                 size_t err_size) {
+  if (size < XNND_BLOB_HEADER_SIZE)
+    return vfail(err, err_size, XNND_TRUNCATED, "blob is %zu bytes, shorter than its %u-byte header",
+                 size, XNND_BLOB_HEADER_SIZE);
+  xnnd_blob_header h;
+  xnnd_blob_header_read(blob, &h);
+  if (memcmp(h.magic, XNND_BLOB_MAGIC, 4) != 0)
+    return vfail(err, err_size, XNND_BAD_MAGIC, "blob magic is not \"" XNND_BLOB_MAGIC "\"");
+  if (h.version != XNND_BLOB_VERSION)
+    return vfail(err, err_size, XNND_UNSUPPORTED_VERSION, "blob version %u, this backend reads %u",
+                 h.version, XNND_BLOB_VERSION);
+  for (size_t i = 0; i < sizeof(h.reserved); i++)
+    if (h.reserved[i] != 0)
+      return vfail(err, err_size, XNND_MALFORMED, "blob header reserved byte %zu is not zero", 40 + i);
+  if (h.flatbuffer_offset < XNND_BLOB_HEADER_SIZE)
+    return vfail(err, err_size, XNND_OUT_OF_RANGE, "flatbuffer offset %llu lies inside the header",
+                 (unsigned long long)h.flatbuffer_offset);
+  if (h.flatbuffer_offset % 8 != 0)
+    return vfail(err, err_size, XNND_MISALIGNED, "flatbuffer offset %llu is not 8-byte aligned",
+                 (unsigned long long)h.flatbuffer_offset);
+  if (h.flatbuffer_offset > size || h.flatbuffer_size > size - h.flatbuffer_offset)
+    return vfail(err, err_size, XNND_TRUNCATED,
+                 "flatbuffer [%llu, +%llu) runs past the end of the blob (%zu bytes)",
+                 (unsigned long long)h.flatbuffer_offset, (unsigned long long)h.flatbuffer_size, size);
+  if (h.constant_offset % XNND_SEGMENT_ALIGN != 0)
+    return vfail(err, err_size, XNND_MISALIGNED, "constant region offset %llu is not %u-byte aligned",
+                 (unsigned long long)h.constant_offset, XNND_SEGMENT_ALIGN);
+  if (h.constant_offset > size || h.constant_size > size - h.constant_offset)
+    return vfail(err, err_size, XNND_TRUNCATED,
+                 "constant region [%llu, +%llu) runs past the end of the blob (%zu bytes)",
+                 (unsigned long long)h.constant_offset, (unsigned long long)h.constant_size, size);
+  if (h.constant_size > 0 && h.constant_offset < h.flatbuffer_offset + h.flatbuffer_size)
+    return vfail(err, err_size, XNND_OVERLAP, "constant region at %llu overlaps the flatbuffer [%llu, +%llu)",
+                 (unsigned long long)h.constant_offset, (unsigned long long)h.flatbuffer_offset,
+                 (unsigned long long)h.flatbuffer_size);
+  view->fb = blob + h.flatbuffer_offset;
+  view->fb_size = (size_t)h.flatbuffer_size;
+  view->constants = blob + h.constant_offset;
+  view->constants_size = h.constant_size;
+  if (((uintptr_t)view->fb & 3u) != 0)
+    return vfail(err, err_size, XNND_MISALIGNED, "flatbuffer is not 4-byte aligned in memory");
+  return XNND_OK;
+}
+
+static xnnd_status verify_value(const xnnd_xblob* b, uint32_t id, char* err, size_t err_size) {
+  xnnd_xvalue v;
+  xnnd_xvalue_read(b, id, &v);
+  if (v.rank > XNND_XNN_MAX_DIMS)
+    return vfail(err, err_size, XNND_LIMIT_EXCEEDED, "values[%u]: rank %u exceeds XNNPACK's %u", id, v.rank,
+                 XNND_XNN_MAX_DIMS);
+  size_t elem = xnnd_xdatatype_size(v.datatype);
+  if (elem == 0 || v.datatype == XNND_XNNPACK_DataType_FP16)
+    return vfail(err, err_size, XNND_INVALID_PROGRAM, "values[%u]: datatype %u (%s) is not supported", id,
+                 v.datatype, xnnd_xdatatype_name(v.datatype));
+  uint64_t bytes = elem;
+  for (uint32_t d = 0; d < v.rank; d++) {
+    if (v.dims[d] == 0)
+      return vfail(err, err_size, XNND_INVALID_PROGRAM, "values[%u]: dims[%u] is zero", id, d);
+    if (bytes > XNND_XNN_MAX_VALUE_BYTES / v.dims[d])
+      return vfail(err, err_size, XNND_LIMIT_EXCEEDED, "values[%u]: size exceeds %llu bytes", id,
+                   (unsigned long long)XNND_XNN_MAX_VALUE_BYTES);
+    bytes *= v.dims[d];
+  }
+  switch (v.datatype) {
+    case XNND_XNNPACK_DataType_QINT8:
+    case XNND_XNNPACK_DataType_QUINT8:
+    case XNND_XNNPACK_DataType_QINT32: {
+      if (!(isfinite(v.scale) && v.scale > 0.0f))
+        return vfail(err, err_size, XNND_INVALID_PROGRAM, "values[%u]: scale %g is not finite and positive", id,
+                     (double)v.scale);
+      int32_t lo = v.datatype == XNND_XNNPACK_DataType_QINT8 ? -128 : 0;
+      int32_t hi = v.datatype == XNND_XNNPACK_DataType_QINT8 ? 127 : v.datatype == XNND_XNNPACK_DataType_QUINT8 ? 255 : 0;
+      if (v.zero_point < lo || v.zero_point > hi)
+        return vfail(err, err_size, XNND_INVALID_PROGRAM, "values[%u]: zero_point %d outside [%d, %d] for %s", id,
+                     v.zero_point, lo, hi, xnnd_xdatatype_name(v.datatype));
+      break;
+    }
+    case XNND_XNNPACK_DataType_QCINT8:
+    case XNND_XNNPACK_DataType_QCINT32:
+      if (v.channel_dim >= v.rank)
+        return vfail(err, err_size, XNND_INVALID_PROGRAM, "values[%u]: channel_dim %u out of range for rank %u",
+                     id, v.channel_dim, v.rank);
+      if (v.channel_scales.len != v.dims[v.channel_dim])
+        return vfail(err, err_size, XNND_INVALID_PROGRAM, "values[%u]: %u channel_scales for %u channels", id,
+                     v.channel_scales.len, v.dims[v.channel_dim]);
+      if (((uintptr_t)v.channel_scales.data & 3u) != 0)
+        return vfail(err, err_size, XNND_MISALIGNED, "values[%u]: channel_scales not 4-byte aligned", id);
+      for (uint32_t c = 0; c < v.channel_scales.len; c++) {
+        float s = fb_vec_f32(v.channel_scales, c);
+        if (!(isfinite(s) && s > 0.0f))
+          return vfail(err, err_size, XNND_INVALID_PROGRAM, "values[%u]: channel_scales[%u] %g is not finite and positive",
+                       id, c, (double)s);
+      }
+      break;
+    default:
+      break;
+  }
+  const uint32_t known = XNND_XVALUE_EXTERNAL_INPUT | XNND_XVALUE_EXTERNAL_OUTPUT | XNND_XVALUE_NCHW_BOUNDARY;
+  if ((v.flags & ~known) != 0)
+    return vfail(err, err_size, XNND_INVALID_PROGRAM, "values[%u]: unknown flags 0x%x", id, v.flags & ~known);
+  bool ext_in = (v.flags & XNND_XVALUE_EXTERNAL_INPUT) != 0;
+  bool ext_out = (v.flags & XNND_XVALUE_EXTERNAL_OUTPUT) != 0;
+  if (ext_in && ext_out)
+    return vfail(err, err_size, XNND_INVALID_PROGRAM, "values[%u]: both external input and external output", id);
+  if ((v.flags & XNND_XVALUE_NCHW_BOUNDARY) != 0 && (!(ext_in || ext_out) || v.rank != 4))
+    return vfail(err, err_size, XNND_INVALID_PROGRAM,
+                 "values[%u]: NCHW boundary flag needs an external value of rank 4 (rank %u)", id, v.rank);
+  if (v.constant_size > 0) {
+    if (ext_in || ext_out)
+      return vfail(err, err_size, XNND_INVALID_PROGRAM, "values[%u]: a constant cannot be external", id);
+    if (v.constant_offset > b->constants_size || v.constant_size > b->constants_size - v.constant_offset)
+      return vfail(err, err_size, XNND_OUT_OF_RANGE,
+                   "values[%u]: constant [%llu, +%llu) outside the constant region (%llu bytes)", id,
+                   (unsigned long long)v.constant_offset, (unsigned long long)v.constant_size,
+                   (unsigned long long)b->constants_size);
+    if (v.constant_size != bytes)
+      return vfail(err, err_size, XNND_INVALID_PROGRAM, "values[%u]: constant_size %llu != numel * %zu = %llu",
+                   id, (unsigned long long)v.constant_size, elem, (unsigned long long)bytes);
+    if (v.constant_offset % elem != 0 || ((uintptr_t)(b->constants + v.constant_offset) % elem) != 0)
+      return vfail(err, err_size, XNND_MISALIGNED, "values[%u]: constant at offset %llu not %zu-byte aligned", id,
+                   (unsigned long long)v.constant_offset, elem);
+  }
+  return XNND_OK;
+}
+
+static xnnd_status verify_externals(const xnnd_xblob* b, bool is_input, const xnnd_tensor* tensors,
+                                    uint32_t count, char* err, size_t err_size) {
+  const char* what = is_input ? "input" : "output";
+  fb_vec ids = is_input ? b->input_ids : b->output_ids;
+  uint32_t flag = is_input ? XNND_XVALUE_EXTERNAL_INPUT : XNND_XVALUE_EXTERNAL_OUTPUT;
+  if (ids.len != count)
+    return vfail(err, err_size, XNND_WRONG_INPUT_COUNT, "blob has %u external %ss, the delegate call has %u",
+                 ids.len, what, count);
+  if (count > 0 && tensors == NULL)
+    return vfail(err, err_size, XNND_INVALID_ARGUMENT, "no program %s tensors given", what);
+  for (uint32_t i = 0; i < count; i++) {
+    uint32_t id = fb_vec_u32(ids, i);
+    if (id >= b->values.len)
+      return vfail(err, err_size, XNND_OUT_OF_RANGE, "%s_ids[%u] = %u out of range (%u values)", what, i, id,
+                   b->values.len);
+    xnnd_xvalue v;
+    xnnd_xvalue_read(b, id, &v);
+    if ((v.flags & flag) == 0 || v.external_index != i)
+      return vfail(err, err_size, XNND_INVALID_PROGRAM,
+                   "%s_ids[%u] = value %u is not flagged external %s with external_index %u", what, i, id, what, i);
+    const xnnd_tensor* t = &tensors[i];
+    if (!dtype_matches(t->dtype, v.datatype))
+      return vfail(err, err_size, XNND_DTYPE_MISMATCH, "%s %u: program dtype %s vs blob value %u datatype %s", what,
+                   i, xnnd_dtype_name(t->dtype), id, xnnd_xdatatype_name(v.datatype));
+    bool nchw = (v.flags & XNND_XVALUE_NCHW_BOUNDARY) != 0;
+    bool same = t->rank == v.rank && t->rank <= XNND_MAX_RANK;
+    for (uint32_t d = 0; same && d < v.rank; d++) {
+      /* Boundary values: program [N,C,H,W] is blob [N,H,W,C]. */
+      uint32_t bd = nchw ? (d == 0 ? 0 : d == 1 ? 3 : d - 1) : d;
+      same = t->dims[d] == (int64_t)v.dims[bd];
+    }
+    if (!same) {
+      char pd[96], bd[96];
+      format_dims_i64(pd, sizeof(pd), t->dims, t->rank <= XNND_MAX_RANK ? t->rank : XNND_MAX_RANK);
+      format_dims_u32(bd, sizeof(bd), v.dims, v.rank);
+      return vfail(err, err_size, XNND_SHAPE_MISMATCH, "%s %u: program shape %s vs blob value %u %s %s", what, i,
+                   pd, id, nchw ? "NHWC" : "dims", bd);
+    }
+  }
+  return XNND_OK;
+}
+
+/* The output field of each node kind, to prove every external output has a producer. */
+static uint32_t node_output_field(uint8_t type) {
+  switch (type) {
+    case XNND_XNNPACK_Node_Conv2d: return XNND_XNNPACK_Conv2d_output_id;
+    case XNND_XNNPACK_Node_DepthwiseConv2d: return XNND_XNNPACK_DepthwiseConv2d_output_id;
+    case XNND_XNNPACK_Node_FullyConnected: return XNND_XNNPACK_FullyConnected_output_id;
+    case XNND_XNNPACK_Node_Add: return XNND_XNNPACK_Add_output_id;
+    case XNND_XNNPACK_Node_Subtract: return XNND_XNNPACK_Subtract_output_id;
+    case XNND_XNNPACK_Node_Multiply: return XNND_XNNPACK_Multiply_output_id;
+    case XNND_XNNPACK_Node_Divide: return XNND_XNNPACK_Divide_output_id;
+    case XNND_XNNPACK_Node_MaxPool2d: return XNND_XNNPACK_MaxPool2d_output_id;
+    case XNND_XNNPACK_Node_AvgPool2d: return XNND_XNNPACK_AvgPool2d_output_id;
+    case XNND_XNNPACK_Node_GlobalAvgPool2d: return XNND_XNNPACK_GlobalAvgPool2d_output_id;
+    case XNND_XNNPACK_Node_Clamp: return XNND_XNNPACK_Clamp_output_id;
+    case XNND_XNNPACK_Node_Hardswish: return XNND_XNNPACK_Hardswish_output_id;
+    case XNND_XNNPACK_Node_Sigmoid: return XNND_XNNPACK_Sigmoid_output_id;
+    case XNND_XNNPACK_Node_Softmax: return XNND_XNNPACK_Softmax_output_id;
+    case XNND_XNNPACK_Node_StaticReshape: return XNND_XNNPACK_StaticReshape_output_id;
+    case XNND_XNNPACK_Node_StaticConstantPad: return XNND_XNNPACK_StaticConstantPad_output_id;
+    case XNND_XNNPACK_Node_Convert: return XNND_XNNPACK_Convert_output_id;
+    default: return UINT32_MAX;
+  }
+}
+
+xnnd_status xnnd_xblob_verify(const uint8_t* blob, size_t size, const xnnd_tensor* inputs, uint32_t num_inputs,
+                              const xnnd_tensor* outputs, uint32_t num_outputs, xnnd_xblob* view, char* err,
+                              size_t err_size) {
+  if (blob == NULL || view == NULL) return vfail(err, err_size, XNND_INVALID_ARGUMENT, "no blob");
+  memset(view, 0, sizeof(*view));
+  xnnd_status st = verify_header(blob, size, view, err, err_size);
+  if (st != XNND_OK) return st;
+
+  char msg[384];
+  msg[0] = '\0';
+  fb_verify_limits limits = {.max_depth = 8, .max_vector_len = XNND_XNN_MAX_VALUES, .max_tables = 1u << 22};
+  st = fb_verify(view->fb, view->fb_size, XNND_XNNPACK_IDENTIFIER, XNND_XNNPACK_ROOT, &limits, msg, sizeof(msg));
+  if (st != XNND_OK) return vfail(err, err_size, st, "blob flatbuffer: %s", msg);
+
+  view->graph = fb_root(view->fb);
+  if (view->graph == NULL) return vfail(err, err_size, XNND_MALFORMED, "blob flatbuffer has no Graph");
+  uint32_t version = fb_u32(view->graph, XNND_XNNPACK_Graph_version, 0);
+  if (version != XNND_BLOB_VERSION)
+    return vfail(err, err_size, XNND_UNSUPPORTED_VERSION, "Graph.version %u, this backend reads %u", version,
+                 XNND_BLOB_VERSION);
+  view->values = fb_vector(view->graph, XNND_XNNPACK_Graph_values);
+  view->nodes = fb_vector(view->graph, XNND_XNNPACK_Graph_nodes);
+  view->input_ids = fb_vector(view->graph, XNND_XNNPACK_Graph_input_ids);
+  view->output_ids = fb_vector(view->graph, XNND_XNNPACK_Graph_output_ids);
+  if (view->values.len > XNND_XNN_MAX_VALUES)
+    return vfail(err, err_size, XNND_LIMIT_EXCEEDED, "%u values exceed the limit %u", view->values.len,
+                 XNND_XNN_MAX_VALUES);
+  if (view->nodes.len > XNND_XNN_MAX_NODES)
+    return vfail(err, err_size, XNND_LIMIT_EXCEEDED, "%u nodes exceed the limit %u", view->nodes.len,
+                 XNND_XNN_MAX_NODES);
+
+  for (uint32_t i = 0; i < view->values.len; i++) {
+    st = verify_value(view, i, err, err_size);
+    if (st != XNND_OK) return st;
+  }
+  st = verify_externals(view, true, inputs, num_inputs, err, err_size);
+  if (st != XNND_OK) return st;
+  st = verify_externals(view, false, outputs, num_outputs, err, err_size);
+  if (st != XNND_OK) return st;
+  /* Every flagged value is listed, so no external is left without a binding at setup. */
+  for (uint32_t i = 0; i < view->values.len; i++) {
+    xnnd_xvalue v;
+    xnnd_xvalue_read(view, i, &v);
+    bool in = (v.flags & XNND_XVALUE_EXTERNAL_INPUT) != 0;
+    if (!in && (v.flags & XNND_XVALUE_EXTERNAL_OUTPUT) == 0) continue;
+    fb_vec ids = in ? view->input_ids : view->output_ids;
+    if (v.external_index >= ids.len || fb_vec_u32(ids, v.external_index) != i)
+      return vfail(err, err_size, XNND_INVALID_PROGRAM, "values[%u]: flagged external %s #%u but not listed there",
+                   i, in ? "input" : "output", v.external_index);
+  }
+
+  for (uint32_t i = 0; i < view->nodes.len; i++) {
+    fb_table entry = fb_vec_table(view->nodes, i);
+    uint8_t type = fb_u8(entry, XNND_XNNPACK_NodeEntry_node_type, 0);
+    const xnnd_xnode_kind* kind = xnnd_xnode_kind_get(type);
+    if (kind == NULL)
+      return vfail(err, err_size, XNND_INVALID_PROGRAM, "nodes[%u]: unknown node type %u", i, type);
+    fb_table node = fb_table_field(entry, XNND_XNNPACK_NodeEntry_node);
+    if (node == NULL) return vfail(err, err_size, XNND_MALFORMED, "nodes[%u] (%s): node table missing", i, kind->name);
+    xnnd_xnode_ctx ctx = {view, i, kind->name, err, err_size};
+    st = kind->check(&ctx, node);
+    if (st != XNND_OK) return st;
+  }
+  for (uint32_t o = 0; o < view->output_ids.len; o++) {
+    uint32_t id = fb_vec_u32(view->output_ids, o);
+    bool produced = false;
+    for (uint32_t i = 0; i < view->nodes.len && !produced; i++) {
+      fb_table entry = fb_vec_table(view->nodes, i);
+      uint8_t type = fb_u8(entry, XNND_XNNPACK_NodeEntry_node_type, 0);
+      produced = fb_u32(fb_table_field(entry, XNND_XNNPACK_NodeEntry_node), node_output_field(type), 0) == id;
+    }
+    if (!produced)
+      return vfail(err, err_size, XNND_INVALID_PROGRAM, "output_ids[%u] = value %u is produced by no node", o, id);
+  }
+  return XNND_OK;
+}

@@ -1,0 +1,97 @@
+/* Internal to the XNNPACK backend: the verified view of a delegate blob, the table of node
+ * kinds (verify rule + xnn_define_* call per schema union member) and the layout helpers.
+ * Nothing here is reachable before blob_verify has accepted the bytes. */
+#ifndef XNND_RUNTIME_XNNPACK_INTERNAL_H
+#define XNND_RUNTIME_XNNPACK_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <xnnpack.h>
+
+#include "fb.h"
+#include "xnnd/backend.h"
+#include "xnnpack_generated.h"
+
+/* XNNPACK's own limit on tensor rank. */
+#define XNND_XNN_MAX_DIMS 6
+
+/* Largest value (numel * element size) a blob may declare; keeps XNNPACK's internal
+ * allocations bounded for a hostile blob. */
+#ifndef XNND_XNN_MAX_VALUE_BYTES
+#define XNND_XNN_MAX_VALUE_BYTES ((uint64_t)1 << 31)
+#endif
+#ifndef XNND_XNN_MAX_VALUES
+#define XNND_XNN_MAX_VALUES (1u << 20)
+#endif
+#ifndef XNND_XNN_MAX_NODES
+#define XNND_XNN_MAX_NODES (1u << 20)
+#endif
+
+/* One Value table decoded; dims beyond XNND_XNN_MAX_DIMS are not read (the verifier rejects
+ * such ranks). */
+typedef struct xnnd_xvalue {
+  uint8_t datatype;             /* XNND_XNNPACK_DataType_* == enum xnn_datatype */
+  uint32_t rank;
+  uint32_t dims[XNND_XNN_MAX_DIMS];
+  float scale;
+  int32_t zero_point;
+  fb_vec channel_scales;
+  uint32_t channel_dim;
+  uint32_t flags;               /* XNND_XVALUE_* */
+  uint32_t external_index;
+  uint64_t constant_offset, constant_size;
+} xnnd_xvalue;
+
+/* A blob that passed the structural checks: header, flatbuffer, constant region. */
+typedef struct xnnd_xblob {
+  const uint8_t* fb;
+  size_t fb_size;
+  const uint8_t* constants;
+  uint64_t constants_size;
+  fb_table graph;
+  fb_vec values, nodes, input_ids, output_ids;
+} xnnd_xblob;
+
+void xnnd_xvalue_read(const xnnd_xblob* b, uint32_t id, xnnd_xvalue* v);
+uint64_t xnnd_xvalue_numel(const xnnd_xvalue* v);
+/* Bytes per element of a blob datatype, 0 when invalid. */
+size_t xnnd_xdatatype_size(uint8_t datatype);
+const char* xnnd_xdatatype_name(uint8_t datatype);
+
+/* Verify bytes completely (header, flatbuffer, values, nodes, externals against the
+ * program tensors of the call). On success fills *view; `blob` must be 4-byte aligned at
+ * its flatbuffer (the caller copies otherwise). Allocates nothing. Thread-safe. */
+xnnd_status xnnd_xblob_verify(const uint8_t* blob, size_t size,
+                              const xnnd_tensor* inputs, uint32_t num_inputs,
+                              const xnnd_tensor* outputs, uint32_t num_outputs,
+                              xnnd_xblob* view, char* err, size_t err_size);
+
+/* ---- node kinds ---- */
+typedef struct xnnd_xnode_ctx {
+  const xnnd_xblob* blob;
+  uint32_t index;            /* node index, for messages */
+  const char* kind;          /* node kind name, for messages */
+  char* err;
+  size_t err_size;
+} xnnd_xnode_ctx;
+
+typedef struct xnnd_xnode_kind {
+  const char* name;
+  /* Every value id in range, dtypes consistent, shapes exactly what XNNPACK will compute,
+   * parameters XNNPACK accepts; message names the node index and field. */
+  xnnd_status (*check)(const xnnd_xnode_ctx* ctx, fb_table node);
+  enum xnn_status (*define)(xnn_subgraph_t subgraph, fb_table node);
+} xnnd_xnode_kind;
+
+/* NULL when `type` is not a known union member. */
+const xnnd_xnode_kind* xnnd_xnode_kind_get(uint8_t type);
+
+/* ---- layout conversion (no allocation) ---- */
+/* src [n][c][hw] -> dst [n][hw][c], elements of elem_size bytes (1, 2, 4 or 8). */
+void xnnd_xnn_nchw_to_nhwc(const void* src, void* dst, size_t n, size_t c, size_t hw, size_t elem_size);
+/* src [n][hw][c] -> dst [n][c][hw]. */
+void xnnd_xnn_nhwc_to_nchw(const void* src, void* dst, size_t n, size_t c, size_t hw, size_t elem_size);
+
+#endif

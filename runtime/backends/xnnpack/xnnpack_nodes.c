@@ -1,0 +1,548 @@
+/* One row per schema Node union member: the verify rule (value ids in range, dtypes and
+ * exact NHWC shapes as XNNPACK will compute them, parameters XNNPACK accepts) and the
+ * xnn_define_* call. Rules are strict so XNNPACK never sees a value it could overrun:
+ * e.g. a filter whose dims disagree with kernel_height would make weight packing read past
+ * the constant. Blob value ids are XNNPACK value ids (reserved as external ids). */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pte_format.h"
+#include "xnnpack_internal.h"
+
+/* ---- verification helpers ---- */
+static xnnd_status nfail(const xnnd_xnode_ctx* c, xnnd_status status, const char* fmt, ...) {
+  if (c->err != NULL && c->err_size > 0) {
+    int n = snprintf(c->err, c->err_size, "nodes[%u] (%s): ", c->index, c->kind);
+    if (n >= 0 && (size_t)n < c->err_size) {
+      va_list ap;
+      va_start(ap, fmt);
+      vsnprintf(c->err + n, c->err_size - (size_t)n, fmt, ap);
+      va_end(ap);
+    }
+  }
+  return status;
+}
+
+typedef struct operand {
+  uint32_t id;
+  bool present;
+  xnnd_xvalue v;
+} operand;
+
+static xnnd_status get_value(const xnnd_xnode_ctx* c, fb_table node, uint32_t field, const char* name,
+                             bool optional, operand* out) {
+  memset(out, 0, sizeof(*out));
+  out->id = fb_u32(node, field, optional ? XNN_INVALID_VALUE_ID : 0);
+  if (optional && out->id == XNN_INVALID_VALUE_ID) return XNND_OK;
+  if (out->id >= c->blob->values.len)
+    return nfail(c, XNND_OUT_OF_RANGE, "%s %u out of range (%u values)", name, out->id, c->blob->values.len);
+  out->present = true;
+  xnnd_xvalue_read(c->blob, out->id, &out->v);
+  return XNND_OK;
+}
+
+static xnnd_status get_output(const xnnd_xnode_ctx* c, fb_table node, uint32_t field, const char* name,
+                              operand* out) {
+  xnnd_status st = get_value(c, node, field, name, false, out);
+  if (st != XNND_OK) return st;
+  if (out->v.constant_size > 0) return nfail(c, XNND_INVALID_PROGRAM, "%s %u is a constant", name, out->id);
+  if (out->v.flags & XNND_XVALUE_EXTERNAL_INPUT)
+    return nfail(c, XNND_INVALID_PROGRAM, "%s %u is an external input", name, out->id);
+  return XNND_OK;
+}
+
+static xnnd_status check_flags(const xnnd_xnode_ctx* c, fb_table node, uint32_t field) {
+  uint32_t flags = fb_u32(node, field, 0);
+  if (flags != 0) return nfail(c, XNND_INVALID_PROGRAM, "flags 0x%x not supported", flags);
+  return XNND_OK;
+}
+
+static xnnd_status check_minmax(const xnnd_xnode_ctx* c, fb_table node, uint32_t fmin, uint32_t fmax) {
+  float lo = fb_f32(node, fmin, -INFINITY), hi = fb_f32(node, fmax, INFINITY);
+  if (!(lo < hi)) return nfail(c, XNND_INVALID_PROGRAM, "output range [%g, %g] is empty", (double)lo, (double)hi);
+  return XNND_OK;
+}
+
+static xnnd_status expect_dims(const xnnd_xnode_ctx* c, const char* name, const operand* o, uint32_t rank,
+                               const uint64_t* dims) {
+  bool ok = o->v.rank == rank;
+  for (uint32_t d = 0; ok && d < rank; d++) ok = o->v.dims[d] == dims[d];
+  if (ok) return XNND_OK;
+  char want[128], got[128];
+  size_t u = 0;
+  u += (size_t)snprintf(want + u, sizeof(want) - u, "[");
+  for (uint32_t d = 0; d < rank && u < sizeof(want); d++)
+    u += (size_t)snprintf(want + u, sizeof(want) - u, d ? ",%llu" : "%llu", (unsigned long long)dims[d]);
+  if (u < sizeof(want)) snprintf(want + u, sizeof(want) - u, "]");
+  u = 0;
+  u += (size_t)snprintf(got + u, sizeof(got) - u, "[");
+  for (uint32_t d = 0; d < o->v.rank && d < XNND_XNN_MAX_DIMS && u < sizeof(got); d++)
+    u += (size_t)snprintf(got + u, sizeof(got) - u, d ? ",%u" : "%u", o->v.dims[d]);
+  if (u < sizeof(got)) snprintf(got + u, sizeof(got) - u, "]");
+  return nfail(c, XNND_INVALID_PROGRAM, "%s %u has dims %s, expected %s", name, o->id, got, want);
+}
+
+static xnnd_status expect_same_dims(const xnnd_xnode_ctx* c, const char* name, const operand* o, const operand* ref) {
+  uint64_t dims[XNND_XNN_MAX_DIMS];
+  for (uint32_t d = 0; d < ref->v.rank && d < XNND_XNN_MAX_DIMS; d++) dims[d] = ref->v.dims[d];
+  return expect_dims(c, name, o, ref->v.rank, dims);
+}
+
+static xnnd_status expect_rank(const xnnd_xnode_ctx* c, const char* name, const operand* o, uint32_t rank) {
+  if (o->v.rank != rank) return nfail(c, XNND_INVALID_PROGRAM, "%s %u has rank %u, expected %u", name, o->id, o->v.rank, rank);
+  return XNND_OK;
+}
+
+static xnnd_status expect_dtype(const xnnd_xnode_ctx* c, const char* name, const operand* o, uint8_t dtype) {
+  if (o->v.datatype != dtype)
+    return nfail(c, XNND_DTYPE_MISMATCH, "%s %u is %s, expected %s", name, o->id, xnnd_xdatatype_name(o->v.datatype),
+                 xnnd_xdatatype_name(dtype));
+  return XNND_OK;
+}
+
+static bool is_activation_dtype(uint8_t dt) {
+  return dt == XNND_XNNPACK_DataType_FP32 || dt == XNND_XNNPACK_DataType_QINT8 || dt == XNND_XNNPACK_DataType_QUINT8;
+}
+
+static xnnd_status expect_activation(const xnnd_xnode_ctx* c, const char* name, const operand* o) {
+  if (!is_activation_dtype(o->v.datatype))
+    return nfail(c, XNND_DTYPE_MISMATCH, "%s %u is %s, not an activation datatype", name, o->id,
+                 xnnd_xdatatype_name(o->v.datatype));
+  return XNND_OK;
+}
+
+static xnnd_status expect_constant(const xnnd_xnode_ctx* c, const char* name, const operand* o) {
+  if (o->v.constant_size == 0) return nfail(c, XNND_INVALID_PROGRAM, "%s %u must be a constant", name, o->id);
+  return XNND_OK;
+}
+
+/* Filter and bias datatypes that go with an activation datatype. */
+static xnnd_status expect_weights(const xnnd_xnode_ctx* c, uint8_t act, const operand* filter, const operand* bias) {
+  uint8_t f = filter->v.datatype;
+  bool fok = act == XNND_XNNPACK_DataType_FP32 ? f == XNND_XNNPACK_DataType_FP32
+             : act == XNND_XNNPACK_DataType_QINT8 ? (f == XNND_XNNPACK_DataType_QINT8 || f == XNND_XNNPACK_DataType_QCINT8)
+                                                  : f == XNND_XNNPACK_DataType_QUINT8;
+  if (!fok)
+    return nfail(c, XNND_DTYPE_MISMATCH, "filter %u is %s, which does not go with %s activations", filter->id,
+                 xnnd_xdatatype_name(f), xnnd_xdatatype_name(act));
+  if (bias->present) {
+    uint8_t b = bias->v.datatype;
+    bool bok = act == XNND_XNNPACK_DataType_FP32 ? b == XNND_XNNPACK_DataType_FP32
+               : act == XNND_XNNPACK_DataType_QINT8 ? (b == XNND_XNNPACK_DataType_QINT32 || b == XNND_XNNPACK_DataType_QCINT32)
+                                                    : b == XNND_XNNPACK_DataType_QINT32;
+    if (!bok)
+      return nfail(c, XNND_DTYPE_MISMATCH, "bias %u is %s, which does not go with %s activations", bias->id,
+                   xnnd_xdatatype_name(b), xnnd_xdatatype_name(act));
+  }
+  return XNND_OK;
+}
+
+/* Output extent of a sliding window exactly as XNNPACK computes it; rejects windows larger
+ * than the padded input (XNNPACK would silently produce 1). */
+static xnnd_status window_out(const xnnd_xnode_ctx* c, const char* axis, uint32_t in, uint32_t pad_a, uint32_t pad_b,
+                              uint32_t kernel, uint32_t stride, uint32_t dilation, uint64_t* out) {
+  if (kernel == 0 || stride == 0 || dilation == 0)
+    return nfail(c, XNND_INVALID_PROGRAM, "%s kernel %u, stride %u, dilation %u must be >= 1", axis, kernel, stride,
+                 dilation);
+  uint64_t eff = (uint64_t)(kernel - 1) * dilation + 1;
+  uint64_t padded = (uint64_t)in + pad_a + pad_b;
+  if (padded < eff)
+    return nfail(c, XNND_INVALID_PROGRAM, "%s window %llu larger than padded input %llu", axis,
+                 (unsigned long long)eff, (unsigned long long)padded);
+  *out = (padded - eff) / stride + 1;
+  return XNND_OK;
+}
+
+#define TRY(expr)                       \
+  do {                                  \
+    xnnd_status try_st_ = (expr);       \
+    if (try_st_ != XNND_OK) return try_st_; \
+  } while (0)
+
+#define F(kind, field) XNND_XNNPACK_##kind##_##field
+#define U32(kind, field) fb_u32(node, F(kind, field), 0)
+#define OUT_MIN(kind) fb_f32(node, F(kind, output_min), -INFINITY)
+#define OUT_MAX(kind) fb_f32(node, F(kind, output_max), INFINITY)
+#define BIAS_ID(kind) fb_u32(node, F(kind, bias_id), XNN_INVALID_VALUE_ID)
+
+/* ---- Conv2d ---- */
+static xnnd_status check_conv2d(const xnnd_xnode_ctx* c, fb_table node) {
+  operand in, filter, bias, out;
+  TRY(get_value(c, node, F(Conv2d, input_id), "input_id", false, &in));
+  TRY(get_value(c, node, F(Conv2d, filter_id), "filter_id", false, &filter));
+  TRY(get_value(c, node, F(Conv2d, bias_id), "bias_id", true, &bias));
+  TRY(get_output(c, node, F(Conv2d, output_id), "output_id", &out));
+  TRY(check_flags(c, node, F(Conv2d, flags)));
+  TRY(check_minmax(c, node, F(Conv2d, output_min), F(Conv2d, output_max)));
+  TRY(expect_activation(c, "input_id", &in));
+  TRY(expect_dtype(c, "output_id", &out, in.v.datatype));
+  TRY(expect_weights(c, in.v.datatype, &filter, &bias));
+  TRY(expect_rank(c, "input_id", &in, 4));
+  uint64_t groups = U32(Conv2d, groups), gic = U32(Conv2d, group_input_channels), goc = U32(Conv2d, group_output_channels);
+  if (groups == 0 || gic == 0 || goc == 0)
+    return nfail(c, XNND_INVALID_PROGRAM, "groups %llu x %llu -> %llu channels must be >= 1", (unsigned long long)groups,
+                 (unsigned long long)gic, (unsigned long long)goc);
+  if (groups * gic != in.v.dims[3])
+    return nfail(c, XNND_INVALID_PROGRAM, "groups %llu * group_input_channels %llu != input channels %u",
+                 (unsigned long long)groups, (unsigned long long)gic, in.v.dims[3]);
+  uint32_t kh = U32(Conv2d, kernel_height), kw = U32(Conv2d, kernel_width);
+  TRY(expect_constant(c, "filter_id", &filter));
+  TRY(expect_dims(c, "filter_id", &filter, 4, (uint64_t[]){groups * goc, kh, kw, gic}));
+  if (bias.present) {
+    TRY(expect_constant(c, "bias_id", &bias));
+    TRY(expect_dims(c, "bias_id", &bias, 1, (uint64_t[]){groups * goc}));
+  }
+  uint64_t oh, ow;
+  TRY(window_out(c, "height", in.v.dims[1], U32(Conv2d, padding_top), U32(Conv2d, padding_bottom), kh,
+                 U32(Conv2d, stride_height), U32(Conv2d, dilation_height), &oh));
+  TRY(window_out(c, "width", in.v.dims[2], U32(Conv2d, padding_left), U32(Conv2d, padding_right), kw,
+                 U32(Conv2d, stride_width), U32(Conv2d, dilation_width), &ow));
+  return expect_dims(c, "output_id", &out, 4, (uint64_t[]){in.v.dims[0], oh, ow, groups * goc});
+}
+
+static enum xnn_status define_conv2d(xnn_subgraph_t sg, fb_table node) {
+  return xnn_define_convolution_2d(
+      sg, U32(Conv2d, padding_top), U32(Conv2d, padding_right), U32(Conv2d, padding_bottom), U32(Conv2d, padding_left),
+      U32(Conv2d, kernel_height), U32(Conv2d, kernel_width), U32(Conv2d, stride_height), U32(Conv2d, stride_width),
+      U32(Conv2d, dilation_height), U32(Conv2d, dilation_width), U32(Conv2d, groups), U32(Conv2d, group_input_channels),
+      U32(Conv2d, group_output_channels), OUT_MIN(Conv2d), OUT_MAX(Conv2d), U32(Conv2d, input_id),
+      U32(Conv2d, filter_id), BIAS_ID(Conv2d), U32(Conv2d, output_id), U32(Conv2d, flags));
+}
+
+/* ---- DepthwiseConv2d ---- */
+static xnnd_status check_dwconv2d(const xnnd_xnode_ctx* c, fb_table node) {
+  operand in, filter, bias, out;
+  TRY(get_value(c, node, F(DepthwiseConv2d, input_id), "input_id", false, &in));
+  TRY(get_value(c, node, F(DepthwiseConv2d, filter_id), "filter_id", false, &filter));
+  TRY(get_value(c, node, F(DepthwiseConv2d, bias_id), "bias_id", true, &bias));
+  TRY(get_output(c, node, F(DepthwiseConv2d, output_id), "output_id", &out));
+  TRY(check_flags(c, node, F(DepthwiseConv2d, flags)));
+  TRY(check_minmax(c, node, F(DepthwiseConv2d, output_min), F(DepthwiseConv2d, output_max)));
+  TRY(expect_activation(c, "input_id", &in));
+  TRY(expect_dtype(c, "output_id", &out, in.v.datatype));
+  TRY(expect_weights(c, in.v.datatype, &filter, &bias));
+  TRY(expect_rank(c, "input_id", &in, 4));
+  uint64_t cin = U32(DepthwiseConv2d, input_channels), dm = U32(DepthwiseConv2d, depth_multiplier);
+  if (cin != in.v.dims[3] || dm == 0)
+    return nfail(c, XNND_INVALID_PROGRAM, "input_channels %llu (input has %u), depth_multiplier %llu",
+                 (unsigned long long)cin, in.v.dims[3], (unsigned long long)dm);
+  uint32_t kh = U32(DepthwiseConv2d, kernel_height), kw = U32(DepthwiseConv2d, kernel_width);
+  TRY(expect_constant(c, "filter_id", &filter));
+  TRY(expect_dims(c, "filter_id", &filter, 4, (uint64_t[]){1, kh, kw, cin * dm}));
+  if (bias.present) {
+    TRY(expect_constant(c, "bias_id", &bias));
+    TRY(expect_dims(c, "bias_id", &bias, 1, (uint64_t[]){cin * dm}));
+  }
+  uint64_t oh, ow;
+  TRY(window_out(c, "height", in.v.dims[1], U32(DepthwiseConv2d, padding_top), U32(DepthwiseConv2d, padding_bottom),
+                 kh, U32(DepthwiseConv2d, stride_height), U32(DepthwiseConv2d, dilation_height), &oh));
+  TRY(window_out(c, "width", in.v.dims[2], U32(DepthwiseConv2d, padding_left), U32(DepthwiseConv2d, padding_right),
+                 kw, U32(DepthwiseConv2d, stride_width), U32(DepthwiseConv2d, dilation_width), &ow));
+  return expect_dims(c, "output_id", &out, 4, (uint64_t[]){in.v.dims[0], oh, ow, cin * dm});
+}
+
+static enum xnn_status define_dwconv2d(xnn_subgraph_t sg, fb_table node) {
+  return xnn_define_depthwise_convolution_2d(
+      sg, U32(DepthwiseConv2d, padding_top), U32(DepthwiseConv2d, padding_right), U32(DepthwiseConv2d, padding_bottom),
+      U32(DepthwiseConv2d, padding_left), U32(DepthwiseConv2d, kernel_height), U32(DepthwiseConv2d, kernel_width),
+      U32(DepthwiseConv2d, stride_height), U32(DepthwiseConv2d, stride_width), U32(DepthwiseConv2d, dilation_height),
+      U32(DepthwiseConv2d, dilation_width), U32(DepthwiseConv2d, depth_multiplier), U32(DepthwiseConv2d, input_channels),
+      OUT_MIN(DepthwiseConv2d), OUT_MAX(DepthwiseConv2d), U32(DepthwiseConv2d, input_id), U32(DepthwiseConv2d, filter_id),
+      BIAS_ID(DepthwiseConv2d), U32(DepthwiseConv2d, output_id), U32(DepthwiseConv2d, flags));
+}
+
+/* ---- FullyConnected: filter [out, in]; output keeps all input dims but the last ---- */
+static xnnd_status check_fully_connected(const xnnd_xnode_ctx* c, fb_table node) {
+  operand in, filter, bias, out;
+  TRY(get_value(c, node, F(FullyConnected, input_id), "input_id", false, &in));
+  TRY(get_value(c, node, F(FullyConnected, filter_id), "filter_id", false, &filter));
+  TRY(get_value(c, node, F(FullyConnected, bias_id), "bias_id", true, &bias));
+  TRY(get_output(c, node, F(FullyConnected, output_id), "output_id", &out));
+  TRY(check_flags(c, node, F(FullyConnected, flags)));
+  TRY(check_minmax(c, node, F(FullyConnected, output_min), F(FullyConnected, output_max)));
+  TRY(expect_activation(c, "input_id", &in));
+  TRY(expect_dtype(c, "output_id", &out, in.v.datatype));
+  TRY(expect_weights(c, in.v.datatype, &filter, &bias));
+  if (in.v.rank < 1) return nfail(c, XNND_INVALID_PROGRAM, "input_id %u has rank 0", in.id);
+  TRY(expect_constant(c, "filter_id", &filter));
+  TRY(expect_rank(c, "filter_id", &filter, 2));
+  uint64_t oc = filter.v.dims[0];
+  if (filter.v.dims[1] != in.v.dims[in.v.rank - 1])
+    return nfail(c, XNND_INVALID_PROGRAM, "filter_id %u has %u input channels, input_id %u has %u", filter.id,
+                 filter.v.dims[1], in.id, in.v.dims[in.v.rank - 1]);
+  if (bias.present) {
+    TRY(expect_constant(c, "bias_id", &bias));
+    TRY(expect_dims(c, "bias_id", &bias, 1, (uint64_t[]){oc}));
+  }
+  uint64_t dims[XNND_XNN_MAX_DIMS];
+  for (uint32_t d = 0; d < in.v.rank; d++) dims[d] = in.v.dims[d];
+  dims[in.v.rank - 1] = oc;
+  return expect_dims(c, "output_id", &out, in.v.rank, dims);
+}
+
+static enum xnn_status define_fully_connected(xnn_subgraph_t sg, fb_table node) {
+  return xnn_define_fully_connected(sg, OUT_MIN(FullyConnected), OUT_MAX(FullyConnected), U32(FullyConnected, input_id),
+                                    U32(FullyConnected, filter_id), BIAS_ID(FullyConnected),
+                                    U32(FullyConnected, output_id), U32(FullyConnected, flags));
+}
+
+/* ---- binary elementwise (numpy broadcasting) ---- */
+static xnnd_status check_binary(const xnnd_xnode_ctx* c, fb_table node, uint32_t f_in1, uint32_t f_in2, uint32_t f_out,
+                                uint32_t f_min, uint32_t f_max, uint32_t f_flags) {
+  operand a, b, out;
+  TRY(get_value(c, node, f_in1, "input1_id", false, &a));
+  TRY(get_value(c, node, f_in2, "input2_id", false, &b));
+  TRY(get_output(c, node, f_out, "output_id", &out));
+  TRY(check_flags(c, node, f_flags));
+  TRY(check_minmax(c, node, f_min, f_max));
+  TRY(expect_activation(c, "input1_id", &a));
+  TRY(expect_dtype(c, "input2_id", &b, a.v.datatype));
+  TRY(expect_dtype(c, "output_id", &out, a.v.datatype));
+  uint32_t rank = a.v.rank > b.v.rank ? a.v.rank : b.v.rank;
+  uint64_t dims[XNND_XNN_MAX_DIMS];
+  for (uint32_t d = 0; d < rank; d++) {
+    uint32_t da = d + a.v.rank >= rank ? a.v.dims[d + a.v.rank - rank] : 1;
+    uint32_t db = d + b.v.rank >= rank ? b.v.dims[d + b.v.rank - rank] : 1;
+    if (da != db && da != 1 && db != 1)
+      return nfail(c, XNND_INVALID_PROGRAM, "inputs %u and %u do not broadcast at output dim %u (%u vs %u)", a.id,
+                   b.id, d, da, db);
+    dims[d] = da == 1 ? db : da;
+  }
+  return expect_dims(c, "output_id", &out, rank, dims);
+}
+
+#define BINARY(kind, fn)                                                                                            \
+  static xnnd_status check_##kind(const xnnd_xnode_ctx* c, fb_table node) {                                        \
+    return check_binary(c, node, F(kind, input1_id), F(kind, input2_id), F(kind, output_id), F(kind, output_min), \
+                        F(kind, output_max), F(kind, flags));                                                      \
+  }                                                                                                                \
+  static enum xnn_status define_##kind(xnn_subgraph_t sg, fb_table node) {                                         \
+    return fn(sg, OUT_MIN(kind), OUT_MAX(kind), U32(kind, input1_id), U32(kind, input2_id), U32(kind, output_id),  \
+              U32(kind, flags));                                                                                   \
+  }
+BINARY(Add, xnn_define_add2)
+BINARY(Subtract, xnn_define_subtract)
+BINARY(Multiply, xnn_define_multiply2)
+BINARY(Divide, xnn_define_divide)
+
+/* ---- pooling ---- */
+static xnnd_status check_pool(const xnnd_xnode_ctx* c, fb_table node, operand* in, operand* out, uint32_t f_in,
+                              uint32_t f_out, uint32_t f_flags, uint32_t f_min, uint32_t f_max) {
+  TRY(get_value(c, node, f_in, "input_id", false, in));
+  TRY(get_output(c, node, f_out, "output_id", out));
+  TRY(check_flags(c, node, f_flags));
+  TRY(check_minmax(c, node, f_min, f_max));
+  TRY(expect_activation(c, "input_id", in));
+  TRY(expect_dtype(c, "output_id", out, in->v.datatype));
+  return expect_rank(c, "input_id", in, 4);
+}
+
+static xnnd_status check_max_pool2d(const xnnd_xnode_ctx* c, fb_table node) {
+  operand in, out;
+  TRY(check_pool(c, node, &in, &out, F(MaxPool2d, input_id), F(MaxPool2d, output_id), F(MaxPool2d, flags),
+                 F(MaxPool2d, output_min), F(MaxPool2d, output_max)));
+  uint32_t ph = U32(MaxPool2d, pooling_height), pw = U32(MaxPool2d, pooling_width);
+  if ((uint64_t)ph * pw <= 1) return nfail(c, XNND_INVALID_PROGRAM, "pooling %ux%u must cover more than one element", ph, pw);
+  uint64_t oh, ow;
+  TRY(window_out(c, "height", in.v.dims[1], U32(MaxPool2d, padding_top), U32(MaxPool2d, padding_bottom), ph,
+                 U32(MaxPool2d, stride_height), U32(MaxPool2d, dilation_height), &oh));
+  TRY(window_out(c, "width", in.v.dims[2], U32(MaxPool2d, padding_left), U32(MaxPool2d, padding_right), pw,
+                 U32(MaxPool2d, stride_width), U32(MaxPool2d, dilation_width), &ow));
+  return expect_dims(c, "output_id", &out, 4, (uint64_t[]){in.v.dims[0], oh, ow, in.v.dims[3]});
+}
+
+static enum xnn_status define_max_pool2d(xnn_subgraph_t sg, fb_table node) {
+  return xnn_define_max_pooling_2d(
+      sg, U32(MaxPool2d, padding_top), U32(MaxPool2d, padding_right), U32(MaxPool2d, padding_bottom),
+      U32(MaxPool2d, padding_left), U32(MaxPool2d, pooling_height), U32(MaxPool2d, pooling_width),
+      U32(MaxPool2d, stride_height), U32(MaxPool2d, stride_width), U32(MaxPool2d, dilation_height),
+      U32(MaxPool2d, dilation_width), OUT_MIN(MaxPool2d), OUT_MAX(MaxPool2d), U32(MaxPool2d, input_id),
+      U32(MaxPool2d, output_id), U32(MaxPool2d, flags));
+}
+
+static xnnd_status check_avg_pool2d(const xnnd_xnode_ctx* c, fb_table node) {
+  operand in, out;
+  TRY(check_pool(c, node, &in, &out, F(AvgPool2d, input_id), F(AvgPool2d, output_id), F(AvgPool2d, flags),
+                 F(AvgPool2d, output_min), F(AvgPool2d, output_max)));
+  uint32_t ph = U32(AvgPool2d, pooling_height), pw = U32(AvgPool2d, pooling_width);
+  if ((uint64_t)ph * pw <= 1) return nfail(c, XNND_INVALID_PROGRAM, "pooling %ux%u must cover more than one element", ph, pw);
+  uint64_t oh, ow;
+  TRY(window_out(c, "height", in.v.dims[1], U32(AvgPool2d, padding_top), U32(AvgPool2d, padding_bottom), ph,
+                 U32(AvgPool2d, stride_height), 1, &oh));
+  TRY(window_out(c, "width", in.v.dims[2], U32(AvgPool2d, padding_left), U32(AvgPool2d, padding_right), pw,
+                 U32(AvgPool2d, stride_width), 1, &ow));
+  return expect_dims(c, "output_id", &out, 4, (uint64_t[]){in.v.dims[0], oh, ow, in.v.dims[3]});
+}
+
+static enum xnn_status define_avg_pool2d(xnn_subgraph_t sg, fb_table node) {
+  return xnn_define_average_pooling_2d(
+      sg, U32(AvgPool2d, padding_top), U32(AvgPool2d, padding_right), U32(AvgPool2d, padding_bottom),
+      U32(AvgPool2d, padding_left), U32(AvgPool2d, pooling_height), U32(AvgPool2d, pooling_width),
+      U32(AvgPool2d, stride_height), U32(AvgPool2d, stride_width), OUT_MIN(AvgPool2d), OUT_MAX(AvgPool2d),
+      U32(AvgPool2d, input_id), U32(AvgPool2d, output_id), U32(AvgPool2d, flags));
+}
+
+static xnnd_status check_global_avg_pool2d(const xnnd_xnode_ctx* c, fb_table node) {
+  operand in, out;
+  TRY(check_pool(c, node, &in, &out, F(GlobalAvgPool2d, input_id), F(GlobalAvgPool2d, output_id),
+                 F(GlobalAvgPool2d, flags), F(GlobalAvgPool2d, output_min), F(GlobalAvgPool2d, output_max)));
+  return expect_dims(c, "output_id", &out, 4, (uint64_t[]){in.v.dims[0], 1, 1, in.v.dims[3]});
+}
+
+static enum xnn_status define_global_avg_pool2d(xnn_subgraph_t sg, fb_table node) {
+  return xnn_define_global_average_pooling_2d(sg, OUT_MIN(GlobalAvgPool2d), OUT_MAX(GlobalAvgPool2d),
+                                              U32(GlobalAvgPool2d, input_id), U32(GlobalAvgPool2d, output_id),
+                                              U32(GlobalAvgPool2d, flags));
+}
+
+/* ---- unary, same shape in and out ---- */
+static xnnd_status check_unary(const xnnd_xnode_ctx* c, fb_table node, uint32_t f_in, uint32_t f_out, uint32_t f_flags,
+                               bool fp32_only) {
+  operand in, out;
+  TRY(get_value(c, node, f_in, "input_id", false, &in));
+  TRY(get_output(c, node, f_out, "output_id", &out));
+  TRY(check_flags(c, node, f_flags));
+  if (fp32_only)
+    TRY(expect_dtype(c, "input_id", &in, XNND_XNNPACK_DataType_FP32));
+  else
+    TRY(expect_activation(c, "input_id", &in));
+  TRY(expect_dtype(c, "output_id", &out, in.v.datatype));
+  return expect_same_dims(c, "output_id", &out, &in);
+}
+
+static xnnd_status check_clamp(const xnnd_xnode_ctx* c, fb_table node) {
+  TRY(check_minmax(c, node, F(Clamp, output_min), F(Clamp, output_max)));
+  return check_unary(c, node, F(Clamp, input_id), F(Clamp, output_id), F(Clamp, flags), false);
+}
+static enum xnn_status define_clamp(xnn_subgraph_t sg, fb_table node) {
+  return xnn_define_clamp(sg, OUT_MIN(Clamp), OUT_MAX(Clamp), U32(Clamp, input_id), U32(Clamp, output_id),
+                          U32(Clamp, flags));
+}
+
+static xnnd_status check_hardswish(const xnnd_xnode_ctx* c, fb_table node) {
+  return check_unary(c, node, F(Hardswish, input_id), F(Hardswish, output_id), F(Hardswish, flags), true);
+}
+static enum xnn_status define_hardswish(xnn_subgraph_t sg, fb_table node) {
+  return xnn_define_hardswish(sg, U32(Hardswish, input_id), U32(Hardswish, output_id), U32(Hardswish, flags));
+}
+
+static xnnd_status check_sigmoid(const xnnd_xnode_ctx* c, fb_table node) {
+  return check_unary(c, node, F(Sigmoid, input_id), F(Sigmoid, output_id), F(Sigmoid, flags), false);
+}
+static enum xnn_status define_sigmoid(xnn_subgraph_t sg, fb_table node) {
+  return xnn_define_sigmoid(sg, U32(Sigmoid, input_id), U32(Sigmoid, output_id), U32(Sigmoid, flags));
+}
+
+static xnnd_status check_softmax(const xnnd_xnode_ctx* c, fb_table node) {
+  TRY(check_unary(c, node, F(Softmax, input_id), F(Softmax, output_id), F(Softmax, flags), false));
+  operand in;
+  TRY(get_value(c, node, F(Softmax, input_id), "input_id", false, &in));
+  if (in.v.rank < 1) return nfail(c, XNND_INVALID_PROGRAM, "input_id %u has rank 0", in.id);
+  return XNND_OK;
+}
+static enum xnn_status define_softmax(xnn_subgraph_t sg, fb_table node) {
+  return xnn_define_softmax(sg, U32(Softmax, input_id), U32(Softmax, output_id), U32(Softmax, flags));
+}
+
+/* ---- StaticReshape: new_shape is the output's dims; element count unchanged ---- */
+static xnnd_status check_static_reshape(const xnnd_xnode_ctx* c, fb_table node) {
+  operand in, out;
+  TRY(get_value(c, node, F(StaticReshape, input_id), "input_id", false, &in));
+  TRY(get_output(c, node, F(StaticReshape, output_id), "output_id", &out));
+  TRY(check_flags(c, node, F(StaticReshape, flags)));
+  TRY(expect_dtype(c, "output_id", &out, in.v.datatype));
+  fb_vec shape = fb_vector(node, F(StaticReshape, new_shape));
+  if (shape.len > XNND_XNN_MAX_DIMS)
+    return nfail(c, XNND_LIMIT_EXCEEDED, "new_shape has %u dims, XNNPACK allows %u", shape.len, XNND_XNN_MAX_DIMS);
+  uint64_t dims[XNND_XNN_MAX_DIMS];
+  for (uint32_t d = 0; d < shape.len; d++) dims[d] = fb_vec_u32(shape, d);
+  TRY(expect_dims(c, "output_id", &out, shape.len, dims));
+  if (xnnd_xvalue_numel(&in.v) != xnnd_xvalue_numel(&out.v))
+    return nfail(c, XNND_INVALID_PROGRAM, "input_id %u has %llu elements, output_id %u has %llu", in.id,
+                 (unsigned long long)xnnd_xvalue_numel(&in.v), out.id, (unsigned long long)xnnd_xvalue_numel(&out.v));
+  return XNND_OK;
+}
+static enum xnn_status define_static_reshape(xnn_subgraph_t sg, fb_table node) {
+  fb_vec shape = fb_vector(node, F(StaticReshape, new_shape));
+  size_t dims[XNND_XNN_MAX_DIMS];
+  for (uint32_t d = 0; d < shape.len && d < XNND_XNN_MAX_DIMS; d++) dims[d] = fb_vec_u32(shape, d);
+  return xnn_define_static_reshape(sg, shape.len, dims, U32(StaticReshape, input_id), U32(StaticReshape, output_id),
+                                   U32(StaticReshape, flags));
+}
+
+/* ---- StaticConstantPad ---- */
+static xnnd_status check_static_constant_pad(const xnnd_xnode_ctx* c, fb_table node) {
+  operand in, out;
+  TRY(get_value(c, node, F(StaticConstantPad, input_id), "input_id", false, &in));
+  TRY(get_output(c, node, F(StaticConstantPad, output_id), "output_id", &out));
+  TRY(check_flags(c, node, F(StaticConstantPad, flags)));
+  TRY(expect_dtype(c, "input_id", &in, XNND_XNNPACK_DataType_FP32));
+  TRY(expect_dtype(c, "output_id", &out, in.v.datatype));
+  fb_vec pre = fb_vector(node, F(StaticConstantPad, pre_paddings));
+  fb_vec post = fb_vector(node, F(StaticConstantPad, post_paddings));
+  if (pre.len != in.v.rank || post.len != in.v.rank)
+    return nfail(c, XNND_INVALID_PROGRAM, "%u pre and %u post paddings for rank %u", pre.len, post.len, in.v.rank);
+  uint64_t dims[XNND_XNN_MAX_DIMS];
+  for (uint32_t d = 0; d < in.v.rank; d++)
+    dims[d] = (uint64_t)in.v.dims[d] + fb_vec_u32(pre, d) + fb_vec_u32(post, d);
+  return expect_dims(c, "output_id", &out, in.v.rank, dims);
+}
+static enum xnn_status define_static_constant_pad(xnn_subgraph_t sg, fb_table node) {
+  fb_vec pre = fb_vector(node, F(StaticConstantPad, pre_paddings));
+  fb_vec post = fb_vector(node, F(StaticConstantPad, post_paddings));
+  size_t a[XNND_XNN_MAX_DIMS] = {0}, b[XNND_XNN_MAX_DIMS] = {0};
+  for (uint32_t d = 0; d < pre.len && d < XNND_XNN_MAX_DIMS; d++) a[d] = fb_vec_u32(pre, d);
+  for (uint32_t d = 0; d < post.len && d < XNND_XNN_MAX_DIMS; d++) b[d] = fb_vec_u32(post, d);
+  return xnn_define_static_constant_pad(sg, a, b, fb_f32(node, F(StaticConstantPad, padding_value), 0.0f),
+                                        U32(StaticConstantPad, input_id), U32(StaticConstantPad, output_id),
+                                        U32(StaticConstantPad, flags));
+}
+
+/* ---- Convert: between FP32 and an 8-bit quantized type, same dims ---- */
+static xnnd_status check_convert(const xnnd_xnode_ctx* c, fb_table node) {
+  operand in, out;
+  TRY(get_value(c, node, F(Convert, input_id), "input_id", false, &in));
+  TRY(get_output(c, node, F(Convert, output_id), "output_id", &out));
+  TRY(check_flags(c, node, F(Convert, flags)));
+  TRY(expect_activation(c, "input_id", &in));
+  TRY(expect_activation(c, "output_id", &out));
+  bool in_f = in.v.datatype == XNND_XNNPACK_DataType_FP32, out_f = out.v.datatype == XNND_XNNPACK_DataType_FP32;
+  if (in_f == out_f)
+    return nfail(c, XNND_DTYPE_MISMATCH, "converts %s to %s; exactly one side must be FP32",
+                 xnnd_xdatatype_name(in.v.datatype), xnnd_xdatatype_name(out.v.datatype));
+  return expect_same_dims(c, "output_id", &out, &in);
+}
+static enum xnn_status define_convert(xnn_subgraph_t sg, fb_table node) {
+  return xnn_define_convert(sg, U32(Convert, input_id), U32(Convert, output_id), U32(Convert, flags));
+}
+
+/* Indexed by the schema's Node union type; 0 (NONE) has no row. */
+static const xnnd_xnode_kind k_node_kinds[] = {
+    [XNND_XNNPACK_Node_NONE] = {NULL, NULL, NULL},
+    [XNND_XNNPACK_Node_Conv2d] = {"Conv2d", check_conv2d, define_conv2d},
+    [XNND_XNNPACK_Node_DepthwiseConv2d] = {"DepthwiseConv2d", check_dwconv2d, define_dwconv2d},
+    [XNND_XNNPACK_Node_FullyConnected] = {"FullyConnected", check_fully_connected, define_fully_connected},
+    [XNND_XNNPACK_Node_Add] = {"Add", check_Add, define_Add},
+    [XNND_XNNPACK_Node_Subtract] = {"Subtract", check_Subtract, define_Subtract},
+    [XNND_XNNPACK_Node_Multiply] = {"Multiply", check_Multiply, define_Multiply},
+    [XNND_XNNPACK_Node_Divide] = {"Divide", check_Divide, define_Divide},
+    [XNND_XNNPACK_Node_MaxPool2d] = {"MaxPool2d", check_max_pool2d, define_max_pool2d},
+    [XNND_XNNPACK_Node_AvgPool2d] = {"AvgPool2d", check_avg_pool2d, define_avg_pool2d},
+    [XNND_XNNPACK_Node_GlobalAvgPool2d] = {"GlobalAvgPool2d", check_global_avg_pool2d, define_global_avg_pool2d},
+    [XNND_XNNPACK_Node_Clamp] = {"Clamp", check_clamp, define_clamp},
+    [XNND_XNNPACK_Node_Hardswish] = {"Hardswish", check_hardswish, define_hardswish},
+    [XNND_XNNPACK_Node_Sigmoid] = {"Sigmoid", check_sigmoid, define_sigmoid},
+    [XNND_XNNPACK_Node_Softmax] = {"Softmax", check_softmax, define_softmax},
+    [XNND_XNNPACK_Node_StaticReshape] = {"StaticReshape", check_static_reshape, define_static_reshape},
+    [XNND_XNNPACK_Node_StaticConstantPad] = {"StaticConstantPad", check_static_constant_pad, define_static_constant_pad},
+    [XNND_XNNPACK_Node_Convert] = {"Convert", check_convert, define_convert},
+};
+_Static_assert(sizeof(k_node_kinds) / sizeof(k_node_kinds[0]) == XNND_XNNPACK_Node_COUNT,
+               "every xnnpack.fbs Node union member needs a row in k_node_kinds");
+
+const xnnd_xnode_kind* xnnd_xnode_kind_get(uint8_t type) {
+  if (type == XNND_XNNPACK_Node_NONE || type >= XNND_XNNPACK_Node_COUNT) return NULL;
+  return &k_node_kinds[type];
+}

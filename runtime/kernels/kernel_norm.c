@@ -1,0 +1,105 @@
+/* aten.native_batch_norm in inference mode: y = (x - running_mean) / sqrt(running_var + eps)
+ * * weight + bias per channel (dim 1). Training mode needs batch statistics and running-stat
+ * updates, which a portable inference runtime does not do: prepare() rejects it. */
+#include <math.h>
+
+#include "kernels/kernel_util.h"
+
+typedef struct bn_params {
+  int64_t n, c, inner; /* inner = product of dims after the channel dim */
+  double eps;
+  bool has_weight, has_bias;
+  bool write_stats; /* save_mean/save_invstd given as [C] rather than [0] */
+} bn_params;
+KPARAMS_FIT(bn_params);
+
+static xnnd_status check_vec(const kcheck* c, const xnnd_tensor* t, const char* what,
+                             int64_t channels) {
+  xnnd_status s = kcheck_tensor(c, t, what, XNND_F32, 1);
+  if (s != XNND_OK) return s;
+  if (t->dims[0] != channels)
+    return kfail(c, XNND_SHAPE_MISMATCH, "%s has %lld entries, input has %lld channels", what,
+                 (long long)t->dims[0], (long long)channels);
+  return XNND_OK;
+}
+
+KPREPARE(native_batch_norm) {
+  const kcheck c = {"aten.native_batch_norm", args, err, err_size};
+  bn_params* p = params;
+  xnnd_status s = kcheck_arity(&c, 5, 5, 1);
+  if (s != XNND_OK) return s;
+  bool training;
+  double eps, momentum;
+  if ((s = kattr_bool(&c, "training", false, &training)) != XNND_OK ||
+      (s = kattr_float(&c, "momentum", 0.1, &momentum)) != XNND_OK ||
+      (s = kattr_float(&c, "eps", 1e-5, &eps)) != XNND_OK)
+    return s;
+  if (training)
+    return kfail(&c, XNND_UNSUPPORTED,
+                 "training=true is not supported (inference only: export the model in eval mode)");
+  if (!(eps >= 0.0))
+    return kfail(&c, XNND_INVALID_ARGUMENT, "eps must be non-negative, got %g", eps);
+
+  const xnnd_tensor* x = kinput(&c, 0);
+  if ((s = kcheck_tensor(&c, x, "input", XNND_F32, -1)) != XNND_OK) return s;
+  if (x->rank < 2)
+    return kfail(&c, XNND_SHAPE_MISMATCH, "input has rank %u, expected at least 2 (N,C,...)",
+                 x->rank);
+  const int64_t C = x->dims[1];
+  const xnnd_tensor* w = kinput(&c, 1);
+  const xnnd_tensor* b = kinput(&c, 2);
+  if (w && (s = check_vec(&c, w, "weight", C)) != XNND_OK) return s;
+  if (b && (s = check_vec(&c, b, "bias", C)) != XNND_OK) return s;
+  if ((s = check_vec(&c, kinput(&c, 3), "running_mean", C)) != XNND_OK ||
+      (s = check_vec(&c, kinput(&c, 4), "running_var", C)) != XNND_OK)
+    return s;
+  if ((s = kcheck_same(&c, koutput(&c, 0), "out", x)) != XNND_OK) return s;
+
+  /* Eval mode returns empty save_mean/save_invstd; accept [C] too and fill it. */
+  bool stats_full = false;
+  static const char* const stat_names[2] = {"save_mean", "save_invstd"};
+  for (uint32_t i = 1; i < 3; i++) {
+    const xnnd_tensor* t = koutput(&c, i);
+    if (!t) continue;
+    if ((s = kcheck_tensor(&c, t, stat_names[i - 1], XNND_F32, 1)) != XNND_OK) return s;
+    if (t->dims[0] != 0 && t->dims[0] != C)
+      return kfail(&c, XNND_SHAPE_MISMATCH, "%s has %lld entries, expected 0 (eval) or %lld",
+                   stat_names[i - 1], (long long)t->dims[0], (long long)C);
+    if (t->dims[0] == C && C != 0) stats_full = true;
+  }
+  if (stats_full && (!koutput(&c, 1) || !koutput(&c, 2) || koutput(&c, 1)->dims[0] != C ||
+                     koutput(&c, 2)->dims[0] != C))
+    return kfail(&c, XNND_SHAPE_MISMATCH, "save_mean and save_invstd must both be [0] or [%lld]",
+                 (long long)C);
+
+  int64_t inner = 1;
+  for (uint32_t i = 2; i < x->rank; i++) inner *= x->dims[i];
+  *p = (bn_params){.n = x->dims[0], .c = C, .inner = inner, .eps = eps,
+                   .has_weight = w != NULL, .has_bias = b != NULL, .write_stats = stats_full};
+  return XNND_OK;
+}
+
+KRUN(native_batch_norm) {
+  const bn_params* p = params;
+  const float* x = args->inputs[0]->data;
+  const float* w = p->has_weight ? args->inputs[1]->data : NULL;
+  const float* b = p->has_bias ? args->inputs[2]->data : NULL;
+  const float* mean = args->inputs[3]->data;
+  const float* var = args->inputs[4]->data;
+  float* y = args->outputs[0]->data;
+  for (int64_t ch = 0; ch < p->c; ch++) {
+    const double invstd = 1.0 / sqrt((double)var[ch] + p->eps);
+    const float scale = (float)((w ? (double)w[ch] : 1.0) * invstd);
+    const float shift = (float)((b ? (double)b[ch] : 0.0) - (double)mean[ch] * scale);
+    for (int64_t n = 0; n < p->n; n++) {
+      const float* xi = x + (n * p->c + ch) * p->inner;
+      float* yi = y + (n * p->c + ch) * p->inner;
+      for (int64_t i = 0; i < p->inner; i++) yi[i] = xi[i] * scale + shift;
+    }
+    if (p->write_stats) {
+      ((float*)args->outputs[1]->data)[ch] = mean[ch];
+      ((float*)args->outputs[2]->data)[ch] = (float)invstd;
+    }
+  }
+  return XNND_OK;
+}

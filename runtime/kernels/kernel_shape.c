@@ -1,0 +1,268 @@
+/* Data movement: aten.view, aten.clone, aten.dropout (inference: identity), aten.permute,
+ * aten.t and aten.cat. Any dtype: elements are moved by size, never interpreted. A view whose
+ * output shares the input's buffer is a no-op. */
+#include <string.h>
+
+#include "kernels/kernel_util.h"
+
+typedef struct copy_params {
+  size_t bytes;
+} copy_params;
+KPARAMS_FIT(copy_params);
+
+typedef struct permute_params {
+  uint32_t rank;
+  uint32_t elem;
+  int64_t dims[XNND_MAX_RANK];    /* output dims */
+  int64_t strides[XNND_MAX_RANK]; /* input element stride of each output dim */
+} permute_params;
+KPARAMS_FIT(permute_params);
+
+typedef struct cat_params {
+  uint32_t dim;
+  int64_t outer; /* product of dims before dim */
+  int64_t inner; /* product of dims after dim, times element size */
+} cat_params;
+KPARAMS_FIT(cat_params);
+
+static xnnd_status copy_prepare(const kcheck* c, copy_params* p) {
+  xnnd_status s = kcheck_arity(c, 1, 1, 1);
+  if (s != XNND_OK) return s;
+  const xnnd_tensor* x = kinput(c, 0);
+  if ((s = kcheck_tensor(c, x, "self", -1, -1)) != XNND_OK) return s;
+  if ((s = kcheck_same(c, koutput(c, 0), "out", x)) != XNND_OK) return s;
+  p->bytes = knumel(x) * xnnd_dtype_size(x->dtype);
+  return XNND_OK;
+}
+
+KPREPARE(clone) {
+  const kcheck c = {"aten.clone", args, err, err_size};
+  return copy_prepare(&c, params);
+}
+
+KPREPARE(dropout) {
+  const kcheck c = {"aten.dropout", args, err, err_size};
+  bool train;
+  double prob;
+  xnnd_status s;
+  if ((s = kattr_float(&c, "p", 0.5, &prob)) != XNND_OK ||
+      (s = kattr_bool(&c, "train", false, &train)) != XNND_OK)
+    return s;
+  if (!(prob >= 0.0 && prob <= 1.0))
+    return kfail(&c, XNND_INVALID_ARGUMENT, "p must be in [0, 1], got %g", prob);
+  if (train && prob != 0.0)
+    return kfail(&c, XNND_UNSUPPORTED,
+                 "train=true is not supported (inference only: export the model in eval mode)");
+  return copy_prepare(&c, params);
+}
+
+KPREPARE(view) {
+  const kcheck c = {"aten.view", args, err, err_size};
+  copy_params* p = params;
+  xnnd_status s = kcheck_arity(&c, 1, 1, 1);
+  if (s != XNND_OK) return s;
+  const xnnd_tensor* x = kinput(&c, 0);
+  if ((s = kcheck_tensor(&c, x, "self", -1, -1)) != XNND_OK) return s;
+  int64_t size[XNND_MAX_RANK];
+  uint32_t rank;
+  if ((s = kattr_ints(&c, "size", NULL, 0, XNND_MAX_RANK, size, &rank)) != XNND_OK) return s;
+  int64_t numel = 1;
+  for (uint32_t i = 0; i < rank; i++) {
+    if (size[i] < 0)
+      return kfail(&c, XNND_INVALID_ARGUMENT, "size[%u] is %lld, expected a concrete size", i,
+                   (long long)size[i]);
+    if (size[i] != 0 && numel > INT64_MAX / size[i])
+      return kfail(&c, XNND_INVALID_ARGUMENT, "size is too large");
+    numel *= size[i];
+  }
+  if ((size_t)numel != knumel(x)) {
+    char got[160], want[160];
+    return kfail(&c, XNND_SHAPE_MISMATCH, "size %s has %lld elements, self %s has %zu",
+                 kshape_str(want, sizeof(want), rank, size), (long long)numel,
+                 kshape_str(got, sizeof(got), x->rank, x->dims), knumel(x));
+  }
+  const xnnd_tensor* y = koutput(&c, 0);
+  if ((s = kcheck_tensor(&c, y, "out", (int)x->dtype, -1)) != XNND_OK ||
+      (s = kcheck_shape(&c, y, "out", rank, size)) != XNND_OK)
+    return s;
+  p->bytes = knumel(x) * xnnd_dtype_size(x->dtype);
+  return XNND_OK;
+}
+
+KRUN(copy) {
+  const copy_params* p = params;
+  const void* x = args->inputs[0]->data;
+  void* y = args->outputs[0]->data;
+  if (x != y && p->bytes > 0) memmove(y, x, p->bytes);
+  return XNND_OK;
+}
+
+/* Fills p for out[i0..] = in[perm applied]; perm is validated. */
+static void permute_setup(permute_params* p, const xnnd_tensor* x, const uint32_t* perm) {
+  int64_t in_strides[XNND_MAX_RANK];
+  int64_t k = 1;
+  for (uint32_t i = x->rank; i-- > 0;) {
+    in_strides[i] = k;
+    k *= x->dims[i];
+  }
+  p->rank = x->rank;
+  p->elem = (uint32_t)xnnd_dtype_size(x->dtype);
+  for (uint32_t i = 0; i < x->rank; i++) {
+    p->dims[i] = x->dims[perm[i]];
+    p->strides[i] = in_strides[perm[i]];
+  }
+}
+
+KPREPARE(permute) {
+  const kcheck c = {"aten.permute", args, err, err_size};
+  permute_params* p = params;
+  xnnd_status s = kcheck_arity(&c, 1, 1, 1);
+  if (s != XNND_OK) return s;
+  const xnnd_tensor* x = kinput(&c, 0);
+  if ((s = kcheck_tensor(&c, x, "self", -1, -1)) != XNND_OK) return s;
+  int64_t dims[XNND_MAX_RANK];
+  uint32_t n;
+  if ((s = kattr_ints(&c, "dims", NULL, 0, XNND_MAX_RANK, dims, &n)) != XNND_OK) return s;
+  if (n != x->rank)
+    return kfail(&c, XNND_INVALID_ARGUMENT, "dims has %u entries, self has rank %u", n, x->rank);
+  uint32_t perm[XNND_MAX_RANK];
+  bool seen[XNND_MAX_RANK] = {false};
+  for (uint32_t i = 0; i < n; i++) {
+    if ((s = kwrap_dim(&c, "dims entry", dims[i], x->rank, &perm[i])) != XNND_OK) return s;
+    if (seen[perm[i]])
+      return kfail(&c, XNND_INVALID_ARGUMENT, "dims repeats dim %u", perm[i]);
+    seen[perm[i]] = true;
+  }
+  permute_setup(p, x, perm);
+  const xnnd_tensor* y = koutput(&c, 0);
+  if ((s = kcheck_tensor(&c, y, "out", (int)x->dtype, -1)) != XNND_OK) return s;
+  return kcheck_shape(&c, y, "out", p->rank, p->dims);
+}
+
+KPREPARE(t) {
+  const kcheck c = {"aten.t", args, err, err_size};
+  permute_params* p = params;
+  xnnd_status s = kcheck_arity(&c, 1, 1, 1);
+  if (s != XNND_OK) return s;
+  const xnnd_tensor* x = kinput(&c, 0);
+  if ((s = kcheck_tensor(&c, x, "self", -1, -1)) != XNND_OK) return s;
+  if (x->rank > 2)
+    return kfail(&c, XNND_SHAPE_MISMATCH, "self has rank %u, expected at most 2", x->rank);
+  const uint32_t perm[2] = {x->rank == 2 ? 1u : 0u, 0u};
+  permute_setup(p, x, perm);
+  const xnnd_tensor* y = koutput(&c, 0);
+  if ((s = kcheck_tensor(&c, y, "out", (int)x->dtype, -1)) != XNND_OK) return s;
+  return kcheck_shape(&c, y, "out", p->rank, p->dims);
+}
+
+#define PERMUTE_LOOP(type)                                                     \
+  do {                                                                         \
+    const type* src = x;                                                       \
+    type* dst = y;                                                             \
+    for (int64_t o = 0; o < outer; o++) {                                      \
+      for (int64_t i = 0; i < n; i++) dst[o * n + i] = src[off + i * stride];  \
+      for (uint32_t d = r - 1; d-- > 0;) {                                     \
+        off += p->strides[d];                                                  \
+        if (++idx[d] < p->dims[d]) break;                                      \
+        off -= p->strides[d] * p->dims[d];                                     \
+        idx[d] = 0;                                                            \
+      }                                                                        \
+    }                                                                          \
+  } while (0)
+
+KRUN(permute) {
+  const permute_params* p = params;
+  const void* x = args->inputs[0]->data;
+  void* y = args->outputs[0]->data;
+  if (p->rank == 0) {
+    memcpy(y, x, p->elem);
+    return XNND_OK;
+  }
+  const uint32_t r = p->rank;
+  const int64_t n = p->dims[r - 1], stride = p->strides[r - 1];
+  int64_t outer = 1;
+  for (uint32_t i = 0; i + 1 < r; i++) outer *= p->dims[i];
+  if (n == 0) return XNND_OK;
+  int64_t idx[XNND_MAX_RANK] = {0};
+  int64_t off = 0;
+  switch (p->elem) {
+    case 1: PERMUTE_LOOP(uint8_t); break;
+    case 2: PERMUTE_LOOP(uint16_t); break;
+    case 4: PERMUTE_LOOP(uint32_t); break;
+    case 8: PERMUTE_LOOP(uint64_t); break;
+    default: return XNND_INTERNAL;
+  }
+  return XNND_OK;
+}
+
+/* Legacy PyTorch cat skips 1-D empty inputs whatever the other shapes. */
+static bool cat_skipped(const xnnd_tensor* t) { return t->rank == 1 && t->dims[0] == 0; }
+
+KPREPARE(cat) {
+  const kcheck c = {"aten.cat", args, err, err_size};
+  cat_params* p = params;
+  xnnd_status s = kcheck_arity(&c, 1, UINT32_MAX, 1);
+  if (s != XNND_OK) return s;
+  const xnnd_tensor* ref = NULL;
+  char what[32];
+  for (uint32_t i = 0; i < args->num_inputs; i++) {
+    snprintf(what, sizeof(what), "tensors[%u]", i);
+    if ((s = kcheck_tensor(&c, kinput(&c, i), what, -1, -1)) != XNND_OK) return s;
+    if (!ref && !cat_skipped(kinput(&c, i))) ref = kinput(&c, i);
+  }
+  if (!ref) ref = kinput(&c, 0);
+  int64_t dim;
+  if ((s = kattr_int(&c, "dim", 0, &dim)) != XNND_OK) return s;
+  if (ref->rank == 0) return kfail(&c, XNND_SHAPE_MISMATCH, "tensors must have rank >= 1");
+  uint32_t d;
+  if ((s = kwrap_dim(&c, "dim", dim, ref->rank, &d)) != XNND_OK) return s;
+  int64_t want[XNND_MAX_RANK];
+  for (uint32_t i = 0; i < ref->rank; i++) want[i] = ref->dims[i];
+  want[d] = 0;
+  for (uint32_t i = 0; i < args->num_inputs; i++) {
+    const xnnd_tensor* t = kinput(&c, i);
+    if (t->dtype != ref->dtype)
+      return kfail(&c, XNND_DTYPE_MISMATCH, "tensors[%u] has dtype %s, tensors have %s", i,
+                   xnnd_dtype_name(t->dtype), xnnd_dtype_name(ref->dtype));
+    if (cat_skipped(t) && t != ref) continue;
+    bool ok = t->rank == ref->rank;
+    for (uint32_t k = 0; ok && k < ref->rank; k++) ok = k == d || t->dims[k] == ref->dims[k];
+    if (!ok) {
+      char got[160], exp[160];
+      return kfail(&c, XNND_SHAPE_MISMATCH,
+                   "tensors[%u] has shape %s, incompatible with %s outside dim %u", i,
+                   kshape_str(got, sizeof(got), t->rank, t->dims),
+                   kshape_str(exp, sizeof(exp), ref->rank, ref->dims), d);
+    }
+    want[d] += t->dims[d];
+  }
+  const xnnd_tensor* y = koutput(&c, 0);
+  if ((s = kcheck_tensor(&c, y, "out", (int)ref->dtype, -1)) != XNND_OK ||
+      (s = kcheck_shape(&c, y, "out", ref->rank, want)) != XNND_OK)
+    return s;
+  p->dim = d;
+  p->outer = 1;
+  for (uint32_t i = 0; i < d; i++) p->outer *= ref->dims[i];
+  p->inner = (int64_t)xnnd_dtype_size(ref->dtype);
+  for (uint32_t i = d + 1; i < ref->rank; i++) p->inner *= ref->dims[i];
+  return XNND_OK;
+}
+
+KRUN(cat) {
+  const cat_params* p = params;
+  const xnnd_tensor* y = args->outputs[0];
+  uint8_t* dst = y->data;
+  const int64_t out_row = y->dims[p->dim] * p->inner;
+  int64_t col = 0; /* byte offset of the current input within an output row */
+  for (uint32_t i = 0; i < args->num_inputs; i++) {
+    const xnnd_tensor* t = args->inputs[i];
+    if (t->rank != y->rank) continue; /* a skipped legacy empty input */
+    const int64_t row = t->dims[p->dim] * p->inner;
+    if (row == 0) continue;
+    const uint8_t* src = t->data;
+    for (int64_t o = 0; o < p->outer; o++)
+      memcpy(dst + o * out_row + col, src + o * row, (size_t)row);
+    col += row;
+  }
+  return XNND_OK;
+}

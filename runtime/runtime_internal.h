@@ -1,0 +1,177 @@
+/* Internal structures of the runtime core, shared by loader.c, program.c, memory_plan.c,
+ * method.c, backend_registry.c, allocator.c and program_info.c. Never installed.
+ *
+ * Invariant: everything reachable from an xnnd_program was verified at load time; method.c
+ * and program_info.c index the decoded arrays without re-checking. */
+#ifndef XNND_RUNTIME_INTERNAL_H
+#define XNND_RUNTIME_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xnnd/backend.h"
+#include "xnnd/runtime.h"
+#include "kernels/kernels.h"
+#include "pte_format.h"
+
+/* Every planned tensor is 64-aligned and followed by at least this many spare bytes, because
+ * XNNPACK kernels may read (never write) up to XNN_EXTRA_BYTES past a tensor. */
+#define XNND_TENSOR_ALIGN 64u
+#define XNND_TENSOR_PADDING 16u
+/* Largest byte size one tensor may declare; keeps offset arithmetic far from overflow. */
+#define XNND_MAX_TENSOR_BYTES ((uint64_t)1 << 48)
+
+/* ---- allocator.c ---- */
+
+/* The libc allocator (posix_memalign/free). */
+const xnnd_allocator* xnnd_default_allocator(void);
+/* alignment: a power of two; NULL on failure or size 0. */
+void* xnnd_alloc(const xnnd_allocator* a, size_t size, size_t alignment);
+void* xnnd_alloc_zeroed(const xnnd_allocator* a, size_t size, size_t alignment);
+void xnnd_free(const xnnd_allocator* a, void* ptr);
+/* count * size, or SIZE_MAX on overflow (which then fails to allocate). */
+size_t xnnd_mul_size(size_t count, size_t size);
+
+/* A bump pool: many small allocations released at once. Zero-initialised memory. */
+typedef struct xnnd_pool_block xnnd_pool_block;
+typedef struct xnnd_pool {
+  const xnnd_allocator* allocator;
+  xnnd_pool_block* head;
+} xnnd_pool;
+
+void xnnd_pool_init(xnnd_pool* pool, const xnnd_allocator* allocator);
+/* Zeroed memory aligned to `alignment` (<= 64); NULL on failure. size 0 gives a valid
+ * non-NULL pointer. */
+void* xnnd_pool_alloc(xnnd_pool* pool, size_t size, size_t alignment);
+void xnnd_pool_release(xnnd_pool* pool);
+
+/* snprintf into an error buffer; returns status. buf may be NULL. */
+xnnd_status xnnd_errf(char* buf, size_t size, xnnd_status status, const char* fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Writes "f32[1,3,224,224]" into buf. */
+void xnnd_format_type(char* buf, size_t size, const xnnd_tensor* t);
+
+/* ---- loader.c: the data-loader abstraction ---- */
+
+/* The bytes of a whole program file, read-only, plus what it takes to give them back.
+ * ExecuTorch-style: the rest of the runtime asks the loader for [offset, size) ranges. */
+typedef struct xnnd_data_loader {
+  const uint8_t* data;    /* 64-aligned */
+  size_t size;
+  const xnnd_allocator* allocator;
+  void* mapping;          /* mmap base, or NULL */
+  size_t mapping_size;
+  void* owned_copy;       /* aligned copy of a misaligned borrowed buffer, or NULL */
+} xnnd_data_loader;
+
+xnnd_status xnnd_loader_open_file(xnnd_data_loader* loader, const char* path, uint64_t max_size,
+                                  const xnnd_allocator* allocator, char* msg, size_t msg_size);
+/* Borrows `data` when it is 64-aligned, else copies it (constants stay usable in place). */
+xnnd_status xnnd_loader_open_buffer(xnnd_data_loader* loader, const void* data, size_t size,
+                                    uint64_t max_size, const xnnd_allocator* allocator,
+                                    char* msg, size_t msg_size);
+/* Pointer to [offset, offset + size) or NULL when the range is not inside the data. */
+const uint8_t* xnnd_loader_load(const xnnd_data_loader* loader, uint64_t offset, uint64_t size);
+void xnnd_loader_close(xnnd_data_loader* loader);
+
+/* Check header magic, version, header size and the three segments (in file, aligned,
+ * disjoint). On success *header_out holds the header. */
+xnnd_status xnnd_pte_check_header(const xnnd_data_loader* loader, xnnd_pte_header* header_out,
+                                  char* msg, size_t msg_size);
+
+/* ---- program.c: decoded, verified program ---- */
+
+enum {
+  XNND_VALUE_INPUT = 1u,      /* a method input */
+  XNND_VALUE_OUTPUT = 2u,     /* a method output */
+  XNND_VALUE_DEFINED = 4u,    /* written by some step */
+};
+
+#define XNND_NO_OFFSET UINT64_MAX
+
+typedef struct xnnd_value_decl {
+  xnnd_tensor type;       /* dtype, rank, dims; data = constant bytes or NULL */
+  uint64_t nbytes;
+  int32_t constant;       /* index into program constants, -1 when none */
+  uint32_t flags;
+  uint32_t def_step;      /* valid with XNND_VALUE_DEFINED */
+  uint32_t last_use;      /* last step reading it; num_steps for outputs */
+  uint64_t offset;        /* arena offset from the plan, XNND_NO_OFFSET when unplanned */
+} xnnd_value_decl;
+
+typedef enum xnnd_step_kind {
+  XNND_STEP_KERNEL = 1,
+  XNND_STEP_DELEGATE = 2,
+} xnnd_step_kind;
+
+typedef struct xnnd_step_decl {
+  xnnd_step_kind kind;
+  uint32_t index;             /* operator index (kernel) or delegate index */
+  const char* op_name;        /* kernel: operator name; delegate: backend name */
+  const xnnd_kernel* kernel;  /* kernel only */
+  uint32_t num_inputs, num_outputs, num_attrs;
+  const int32_t* inputs;      /* value ids; -1 = absent optional input (kernel only) */
+  const uint32_t* outputs;
+  const xnnd_kattr* attrs;
+} xnnd_step_decl;
+
+typedef struct xnnd_output_decl {
+  uint32_t value;
+  bool copy;                  /* input or constant: copied into copy_offset on execute */
+  uint64_t copy_offset;
+} xnnd_output_decl;
+
+typedef struct xnnd_method_decl {
+  const char* name;
+  uint32_t num_values, num_inputs, num_outputs, num_steps, num_operators;
+  xnnd_value_decl* values;
+  const uint32_t* inputs;
+  xnnd_output_decl* outputs;
+  xnnd_step_decl* steps;
+  const char* const* operators;
+  uint64_t arena_bytes;       /* planned arena size */
+  uint64_t tensor_bytes;      /* sum of planned tensor sizes without reuse */
+} xnnd_method_decl;
+
+typedef struct xnnd_delegate_decl {
+  const char* backend_name;
+  const xnnd_backend* backend;
+  const uint8_t* blob;
+  uint64_t offset, size;
+  const xnnd_compile_spec* specs;
+  uint32_t num_specs;
+} xnnd_delegate_decl;
+
+typedef struct xnnd_constant_decl {
+  const uint8_t* data;
+  uint64_t offset, size;
+} xnnd_constant_decl;
+
+struct xnnd_program {
+  xnnd_allocator allocator;   /* copy of the caller's hook, or libc */
+  xnnd_pool pool;             /* all decoded arrays */
+  xnnd_data_loader loader;
+  xnnd_pte_header header;
+  const uint8_t* flatbuffer;
+  uint32_t num_methods, num_delegates, num_constants;
+  xnnd_method_decl* methods;
+  xnnd_delegate_decl* delegates;
+  xnnd_constant_decl* constants;
+};
+
+/* ---- memory_plan.c ---- */
+
+/* Fill values[].offset, outputs[].copy_offset, arena_bytes and tensor_bytes: one arena,
+ * greedy first-fit by offset over [def_step, last_use] intervals, visiting values in
+ * definition order. Temporary memory comes from `allocator`. */
+xnnd_status xnnd_plan_memory(xnnd_method_decl* method, const xnnd_allocator* allocator,
+                             char* msg, size_t msg_size);
+
+/* ---- backend_registry.c ---- */
+/* (public: xnnd_backend_register / xnnd_backend_find in xnnd/backend.h) */
+
+/* Comma-separated names of every registered backend, for messages. */
+void xnnd_backend_names(char* buf, size_t size);
+
+#endif

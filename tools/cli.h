@@ -1,0 +1,26 @@
+/* The xnnd CLI: one file per subcommand, dispatched from the table in xnnd.c. */
+#ifndef XNND_TOOLS_CLI_H
+#define XNND_TOOLS_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "ir.h"
+#include "partitioner/partitioner.h"
+#include "passes/pass.h"
+
+int xnnd_cmd_compile(int argc, char** argv);
+int xnnd_cmd_lower(int argc, char** argv);
+int xnnd_cmd_run(int argc, char** argv);
+int xnnd_cmd_inspect(int argc, char** argv);
+int xnnd_cmd_compare(int argc, char** argv);
+
+/* Print the delegation report (per-op table, partitions, MAC share) for a planned graph. */
+void xnnd_print_report(FILE* out, const xnnd_graph* g, const xnnd_partition_plan* plan,
+                       const xnnd_pipeline_report* passes);
+
+/* Exit codes: 0 ok, 1 runtime/toolchain failure, 2 usage or bad input. */
+#define XNND_EXIT_FAIL 1
+#define XNND_EXIT_USAGE 2
+
+#endif

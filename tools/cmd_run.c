@@ -1,0 +1,158 @@
+/* `xnnd run`: load a program, feed inputs (.npy or fixed-seed random), execute with timing,
+ * print output shapes and latency, write outputs as .npy. Uses only the runtime API. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "npy.h"
+#include "xnnd/runtime.h"
+
+#define MAX_IO 64
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void* a, const void* b) {
+  double x = *(const double*)a, y = *(const double*)b;
+  return (x > y) - (x < y);
+}
+
+/* Deterministic inputs: xorshift64*, floats uniform in [-1, 1), integers in [0, 10). */
+static void fill_random(xnnd_tensor* t, uint64_t seed) {
+  uint64_t s = seed * 2654435761u + 88172645463325252ull;
+  size_t n = xnnd_tensor_numel(t);
+  for (size_t i = 0; i < n; i++) {
+    s ^= s >> 12;
+    s ^= s << 25;
+    s ^= s >> 27;
+    uint64_t r = s * 2685821657736338717ull;
+    double u = (double)(r >> 11) / 9007199254740992.0;
+    switch (t->dtype) {
+      case XNND_F32: ((float*)t->data)[i] = (float)(2.0 * u - 1.0); break;
+      case XNND_I64: ((int64_t*)t->data)[i] = (int64_t)(u * 10); break;
+      case XNND_I32: ((int32_t*)t->data)[i] = (int32_t)(u * 10); break;
+      default: ((uint8_t*)t->data)[i] = (uint8_t)(u * 10); break;
+    }
+  }
+}
+
+static void print_shape(const xnnd_tensor* t) {
+  printf("%s[", xnnd_dtype_name(t->dtype));
+  for (uint32_t i = 0; i < t->rank; i++) printf("%s%lld", i ? "," : "", (long long)t->dims[i]);
+  printf("]");
+}
+
+int xnnd_cmd_run(int argc, char** argv) {
+  const char* model = NULL;
+  const char* inputs[MAX_IO];
+  int num_inputs = 0, iters = 5, warmup = 1;
+  unsigned threads = 1;
+  const char* outdir = NULL;
+  for (int i = 0; i < argc; i++) {
+    bool next = i + 1 < argc;
+    if (strcmp(argv[i], "--input") == 0 && next && num_inputs < MAX_IO) inputs[num_inputs++] = argv[++i];
+    else if (strcmp(argv[i], "--output-dir") == 0 && next) outdir = argv[++i];
+    else if (strcmp(argv[i], "--threads") == 0 && next) threads = (unsigned)atoi(argv[++i]);
+    else if (strcmp(argv[i], "--iters") == 0 && next) iters = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--warmup") == 0 && next) warmup = atoi(argv[++i]);
+    else if (argv[i][0] != '-' && !model) model = argv[i];
+    else {
+      fprintf(stderr, "xnnd run: unexpected argument '%s'\n", argv[i]);
+      return XNND_EXIT_USAGE;
+    }
+  }
+  if (!model || iters < 1 || warmup < 0 || iters > 100000) {
+    fprintf(stderr, "usage: xnnd run MODEL.pte [--input X.npy ...] [--output-dir DIR] [--threads N] [--iters N>=1] [--warmup N]\n");
+    return XNND_EXIT_USAGE;
+  }
+  int rc = XNND_EXIT_FAIL;
+  xnnd_error err = {0};
+  xnnd_program* prog = NULL;
+  xnnd_method* m = NULL;
+  xnnd_tensor in[MAX_IO];
+  double* times = NULL;
+  memset(in, 0, sizeof(in));
+  double t0 = now_ms();
+  xnnd_status st = xnnd_program_load_file(model, NULL, &prog, &err);
+  if (st != XNND_OK) {
+    fprintf(stderr, "xnnd run: %s: %s: %s\n", model, xnnd_status_str(st), err.message);
+    return XNND_EXIT_USAGE;
+  }
+  double t1 = now_ms();
+  xnnd_method_options mo = {threads};
+  st = xnnd_method_create(prog, xnnd_program_method_name(prog, 0), &mo, &m, &err);
+  if (st != XNND_OK) {
+    fprintf(stderr, "xnnd run: %s: %s: %s\n", model, xnnd_status_str(st), err.message);
+    rc = XNND_EXIT_USAGE;
+    goto done;
+  }
+  double t2 = now_ms();
+  uint32_t n_in = xnnd_method_num_inputs(m);
+  if (num_inputs && (uint32_t)num_inputs != n_in) {
+    fprintf(stderr, "xnnd run: model takes %u inputs, %d given\n", n_in, num_inputs);
+    rc = XNND_EXIT_USAGE;
+    goto done;
+  }
+  if (n_in > MAX_IO) goto done;
+  char msg[512];
+  for (uint32_t i = 0; i < n_in; i++) {
+    if (num_inputs) {
+      if ((st = xnnd_npy_read(inputs[i], &in[i], msg, sizeof(msg))) != XNND_OK) {
+        fprintf(stderr, "xnnd run: %s\n", msg);
+        rc = XNND_EXIT_USAGE;
+        goto done;
+      }
+    } else {
+      xnnd_method_input_info(m, i, &in[i]);
+      in[i].data = malloc(xnnd_tensor_numel(&in[i]) * xnnd_dtype_size(in[i].dtype) + 1);
+      if (!in[i].data) goto done;
+      fill_random(&in[i], i);
+    }
+    if ((st = xnnd_method_set_input(m, i, &in[i])) != XNND_OK) {
+      fprintf(stderr, "xnnd run: input %u: %s: %s\n", i, xnnd_status_str(st), xnnd_method_errmsg(m));
+      rc = XNND_EXIT_USAGE;
+      goto done;
+    }
+  }
+  times = malloc(sizeof(double) * (size_t)iters);
+  if (!times) goto done;
+  for (int i = 0; i < warmup + iters; i++) {
+    double s = now_ms();
+    if ((st = xnnd_method_execute(m)) != XNND_OK) {
+      fprintf(stderr, "xnnd run: execute: %s: %s\n", xnnd_status_str(st), xnnd_method_errmsg(m));
+      goto done;
+    }
+    if (i >= warmup) times[i - warmup] = now_ms() - s;
+  }
+  for (uint32_t i = 0; i < xnnd_method_num_outputs(m); i++) {
+    xnnd_tensor out;
+    xnnd_method_get_output(m, i, &out);
+    printf("output %u: ", i);
+    print_shape(&out);
+    printf("\n");
+    if (outdir) {
+      char path[4096];
+      snprintf(path, sizeof(path), "%s/output_%u.npy", outdir, i);
+      if (xnnd_npy_write(path, &out, msg, sizeof(msg)) != XNND_OK) {
+        fprintf(stderr, "xnnd run: %s\n", msg);
+        goto done;
+      }
+    }
+  }
+  qsort(times, (size_t)iters, sizeof(double), cmp_double);
+  printf("load: %.2f ms, init (delegates): %.2f ms\n", t1 - t0, t2 - t1);
+  printf("latency over %d runs (%u thread%s): min %.3f ms, median %.3f ms\n", iters, threads ? threads : 1,
+         threads > 1 ? "s" : "", times[0], times[iters / 2]);
+  rc = 0;
+done:
+  for (uint32_t i = 0; i < MAX_IO; i++) free(in[i].data);
+  free(times);
+  xnnd_method_destroy(m);
+  xnnd_program_destroy(prog);
+  return rc;
+}
