@@ -100,7 +100,7 @@ static xnnd_status collect_boundaries(const xnnd_graph* g, xnnd_partition_plan* 
   return XNND_OK;
 }
 
-xnnd_status xnnd_partition(const xnnd_graph* g, const xnnd_partition_options* options,
+xnnd_status xnnd_partition_graph(const xnnd_graph* g, const xnnd_partition_options* options,
                            xnnd_partition_plan* plan) {
   memset(plan, 0, sizeof(*plan));
   uint32_t nn = g->num_nodes;

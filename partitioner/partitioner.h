@@ -38,7 +38,7 @@ typedef struct xnnd_partition_plan {
 } xnnd_partition_plan;
 
 /* Plan partitions over a compacted graph. Free with xnnd_partition_plan_free. */
-xnnd_status xnnd_partition(const xnnd_graph* g, const xnnd_partition_options* options,
+xnnd_status xnnd_partition_graph(const xnnd_graph* g, const xnnd_partition_options* options,
                            xnnd_partition_plan* plan_out);
 void xnnd_partition_plan_free(xnnd_partition_plan* plan);
 

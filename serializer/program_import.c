@@ -173,7 +173,7 @@ xnnd_status xnnd_program_import(const uint8_t* data, size_t size, xnnd_graph** g
   if (st == XNND_OK) st = xnnd_graph_set_inputs(im->g, ids, iv.len);
   if (st == XNND_OK) st = read_ids(im, ov, ids, 256, "method outputs", 0, false);
   if (st == XNND_OK) st = xnnd_graph_set_outputs(im->g, ids, ov.len);
-  if (st == XNND_OK && (st = xnnd_graph_verify(im->g)) != XNND_OK) FAIL(st, "program graph: %s", im->g->errmsg);
+  if (st == XNND_OK && (st = xnnd_graph_verify(im->g)) != XNND_OK) st = FAIL(st, "program graph: %s", im->g->errmsg);
   if (st != XNND_OK) {
     xnnd_graph_destroy(im->g);
     return st;

@@ -88,7 +88,7 @@ static int lower_graph(xnnd_graph* g, const lower_args* a) {
   if (a->no_delegate) memset(&prep, 0, sizeof(prep));
   xnnd_partition_plan plan;
   xnnd_partition_options opts = {a->no_delegate, a->exclude, a->num_exclude};
-  st = xnnd_partition(g, &opts, &plan);
+  st = xnnd_partition_graph(g, &opts, &plan);
   if (st != XNND_OK) {
     fprintf(stderr, "xnnd: partitioning failed: %s\n", xnnd_status_str(st));
     return XNND_EXIT_FAIL;

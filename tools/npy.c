@@ -1,6 +1,7 @@
 /* Minimal, strict .npy reader and writer for the CLI. */
 #include "npy.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,0 +1,328 @@
+/* A method instance: the planned arena, one tensor view per value, a prepared params block per
+ * kernel step and an initialized handle per delegate step. Everything is allocated in
+ * xnnd_method_create; xnnd_method_execute only reads bindings, runs steps in order and copies
+ * outputs that are inputs or constants into their planned slots. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "runtime_internal.h"
+
+typedef struct step_rt {
+  const xnnd_step_decl* decl;
+  /* kernel */
+  xnnd_kernel_args args;
+  void* params;
+  /* delegate: views of the call's tensors, data refreshed on every execute */
+  const xnnd_backend* backend;
+  void* handle;
+  bool initialized;
+  xnnd_tensor* in_views;
+  xnnd_tensor* out_views;
+} step_rt;
+
+struct xnnd_method {
+  xnnd_program* program;
+  const xnnd_method_decl* decl;
+  xnnd_pool pool;
+  uint8_t* arena;
+  xnnd_tensor* tensors;   /* one per value */
+  bool* bound;            /* one per method input */
+  step_rt* steps;
+  xnnd_tensor* outputs;   /* one per method output */
+  char errmsg[XNND_ERRMSG_SIZE];
+};
+
+static void step_where(char* buf, size_t size, const xnnd_method_decl* m, uint32_t s) {
+  const xnnd_step_decl* st = &m->steps[s];
+  if (st->kind == XNND_STEP_KERNEL)
+    snprintf(buf, size, "method \"%s\" step %u (%s)", m->name, s, st->op_name);
+  else
+    snprintf(buf, size, "method \"%s\" step %u (delegate %u, %s)", m->name, s, st->index,
+             st->op_name);
+}
+
+static xnnd_status method_fail(xnnd_method* m, xnnd_status status, const char* fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static xnnd_status method_fail(xnnd_method* m, xnnd_status status, const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(m->errmsg, sizeof(m->errmsg), fmt, ap);
+  va_end(ap);
+  return status;
+}
+
+static xnnd_status create_fail(xnnd_error* err, xnnd_status status, const char* msg) {
+  if (err) {
+    err->status = status;
+    snprintf(err->message, sizeof(err->message), "%s", msg);
+  }
+  return status;
+}
+
+static xnnd_status prepare_kernel(xnnd_method* m, uint32_t s, char* msg, size_t msg_size) {
+  const xnnd_step_decl* st = &m->decl->steps[s];
+  step_rt* rt = &m->steps[s];
+  xnnd_tensor** ins = xnnd_pool_alloc(&m->pool, xnnd_mul_size(st->num_inputs, sizeof(void*)), 8);
+  xnnd_tensor** outs = xnnd_pool_alloc(&m->pool, xnnd_mul_size(st->num_outputs, sizeof(void*)), 8);
+  rt->params = xnnd_pool_alloc(&m->pool, XNND_KERNEL_PARAMS_SIZE, 64);
+  if (!ins || !outs || !rt->params)
+    return xnnd_errf(msg, msg_size, XNND_OUT_OF_MEMORY, "out of memory preparing step %u", s);
+  for (uint32_t i = 0; i < st->num_inputs; i++)
+    ins[i] = st->inputs[i] < 0 ? NULL : &m->tensors[st->inputs[i]];
+  for (uint32_t i = 0; i < st->num_outputs; i++) outs[i] = &m->tensors[st->outputs[i]];
+  rt->args = (xnnd_kernel_args){ins, st->num_inputs, outs, st->num_outputs, st->attrs,
+                                st->num_attrs};
+  char kmsg[XNND_ERRMSG_SIZE / 2];
+  kmsg[0] = '\0';
+  xnnd_status status = st->kernel->prepare(&rt->args, rt->params, kmsg, sizeof(kmsg));
+  if (status != XNND_OK) {
+    char where[160];
+    step_where(where, sizeof(where), m->decl, s);
+    return xnnd_errf(msg, msg_size, status, "%s: %s", where,
+                     kmsg[0] ? kmsg : xnnd_status_str(status));
+  }
+  return XNND_OK;
+}
+
+static xnnd_status init_delegate(xnnd_method* m, uint32_t s, uint32_t num_threads, char* msg,
+                                 size_t msg_size) {
+  const xnnd_step_decl* st = &m->decl->steps[s];
+  const xnnd_delegate_decl* d = &m->program->delegates[st->index];
+  step_rt* rt = &m->steps[s];
+  rt->in_views = xnnd_pool_alloc(&m->pool, xnnd_mul_size(st->num_inputs, sizeof(xnnd_tensor)), 8);
+  rt->out_views = xnnd_pool_alloc(&m->pool, xnnd_mul_size(st->num_outputs, sizeof(xnnd_tensor)), 8);
+  if (!rt->in_views || !rt->out_views)
+    return xnnd_errf(msg, msg_size, XNND_OUT_OF_MEMORY, "out of memory preparing step %u", s);
+  for (uint32_t i = 0; i < st->num_inputs; i++) {
+    rt->in_views[i] = m->tensors[st->inputs[i]];
+    rt->in_views[i].data = NULL;
+  }
+  for (uint32_t i = 0; i < st->num_outputs; i++) {
+    rt->out_views[i] = m->tensors[st->outputs[i]];
+    rt->out_views[i].data = NULL;
+  }
+  xnnd_backend_init_args args = {
+      .blob = d->blob,
+      .blob_size = (size_t)d->size,
+      .specs = d->specs,
+      .num_specs = d->num_specs,
+      .allocator = &m->program->allocator,
+      .num_threads = num_threads,
+      .inputs = rt->in_views,
+      .num_inputs = st->num_inputs,
+      .outputs = rt->out_views,
+      .num_outputs = st->num_outputs,
+  };
+  char bmsg[XNND_ERRMSG_SIZE / 2];
+  bmsg[0] = '\0';
+  rt->backend = d->backend;
+  xnnd_status status = d->backend->init(&args, &rt->handle, bmsg, sizeof(bmsg));
+  if (status != XNND_OK) {
+    char where[160];
+    step_where(where, sizeof(where), m->decl, s);
+    return xnnd_errf(msg, msg_size, status, "%s: backend init: %s", where,
+                     bmsg[0] ? bmsg : xnnd_status_str(status));
+  }
+  rt->initialized = true;
+  return XNND_OK;
+}
+
+xnnd_status xnnd_method_create(xnnd_program* program, const char* name,
+                               const xnnd_method_options* options, xnnd_method** method_out,
+                               xnnd_error* err) {
+  if (method_out) *method_out = NULL;
+  if (!program || !name || !method_out)
+    return create_fail(err, XNND_INVALID_ARGUMENT, "program, name and method_out must be non-NULL");
+  const xnnd_method_decl* decl = NULL;
+  for (uint32_t i = 0; i < program->num_methods; i++)
+    if (strcmp(program->methods[i].name, name) == 0) decl = &program->methods[i];
+  char msg[XNND_ERRMSG_SIZE];
+  if (!decl) {
+    size_t n = (size_t)snprintf(msg, sizeof(msg), "program has no method \"%s\" (methods:", name);
+    for (uint32_t i = 0; i < program->num_methods && n < sizeof(msg); i++)
+      n += (size_t)snprintf(msg + n, sizeof(msg) - n, " \"%s\"", program->methods[i].name);
+    if (n < sizeof(msg)) snprintf(msg + n, sizeof(msg) - n, ")");
+    return create_fail(err, XNND_NOT_FOUND, msg);
+  }
+  if (decl->arena_bytes > SIZE_MAX - XNND_TENSOR_ALIGN)
+    return create_fail(err, XNND_OUT_OF_MEMORY, "planned arena does not fit in memory");
+
+  const xnnd_allocator* a = &program->allocator;
+  xnnd_method* m = xnnd_alloc_zeroed(a, sizeof(*m), 64);
+  if (!m) return create_fail(err, XNND_OUT_OF_MEMORY, "out of memory allocating the method");
+  m->program = program;
+  m->decl = decl;
+  xnnd_pool_init(&m->pool, a);
+
+  xnnd_status status = XNND_OK;
+  size_t arena_bytes = decl->arena_bytes ? (size_t)decl->arena_bytes : XNND_TENSOR_ALIGN;
+  m->arena = xnnd_alloc(a, arena_bytes, XNND_TENSOR_ALIGN);
+  m->tensors = xnnd_pool_alloc(&m->pool, xnnd_mul_size(decl->num_values, sizeof(xnnd_tensor)), 8);
+  m->bound = xnnd_pool_alloc(&m->pool, decl->num_inputs, 1);
+  m->steps = xnnd_pool_alloc(&m->pool, xnnd_mul_size(decl->num_steps, sizeof(step_rt)), 8);
+  m->outputs = xnnd_pool_alloc(&m->pool, xnnd_mul_size(decl->num_outputs, sizeof(xnnd_tensor)), 8);
+  if (!m->arena || !m->tensors || !m->bound || !m->steps || !m->outputs) {
+    snprintf(msg, sizeof(msg), "method \"%s\": out of memory (arena %zu bytes)", name, arena_bytes);
+    status = XNND_OUT_OF_MEMORY;
+  }
+
+  if (status == XNND_OK) {
+    for (uint32_t v = 0; v < decl->num_values; v++) {
+      const xnnd_value_decl* vd = &decl->values[v];
+      m->tensors[v] = vd->type;  /* constants already point at their bytes */
+      if (vd->offset != XNND_NO_OFFSET) m->tensors[v].data = m->arena + vd->offset;
+    }
+    for (uint32_t o = 0; o < decl->num_outputs; o++) {
+      const xnnd_output_decl* od = &decl->outputs[o];
+      m->outputs[o] = m->tensors[od->value];
+      if (od->copy) m->outputs[o].data = m->arena + od->copy_offset;
+    }
+    uint32_t num_threads = options && options->num_threads ? options->num_threads : 1;
+    for (uint32_t s = 0; s < decl->num_steps && status == XNND_OK; s++) {
+      m->steps[s].decl = &decl->steps[s];
+      if (decl->steps[s].kind == XNND_STEP_KERNEL)
+        status = prepare_kernel(m, s, msg, sizeof(msg));
+      else
+        status = init_delegate(m, s, num_threads, msg, sizeof(msg));
+    }
+  }
+  if (status != XNND_OK) {
+    xnnd_method_destroy(m);
+    return create_fail(err, status, msg);
+  }
+  *method_out = m;
+  return create_fail(err, XNND_OK, "");
+}
+
+void xnnd_method_destroy(xnnd_method* method) {
+  if (!method) return;
+  const xnnd_allocator* a = &method->program->allocator;
+  if (method->steps) {
+    for (uint32_t s = method->decl->num_steps; s-- > 0;) {
+      step_rt* rt = &method->steps[s];
+      if (rt->initialized) rt->backend->destroy(rt->handle);
+    }
+  }
+  xnnd_pool_release(&method->pool);
+  xnnd_free(a, method->arena);
+  xnnd_free(a, method);
+}
+
+uint32_t xnnd_method_num_inputs(const xnnd_method* method) {
+  return method ? method->decl->num_inputs : 0;
+}
+
+uint32_t xnnd_method_num_outputs(const xnnd_method* method) {
+  return method ? method->decl->num_outputs : 0;
+}
+
+xnnd_status xnnd_method_input_info(const xnnd_method* method, uint32_t index,
+                                   xnnd_tensor* info_out) {
+  if (!method || !info_out || index >= method->decl->num_inputs) return XNND_INVALID_ARGUMENT;
+  *info_out = method->decl->values[method->decl->inputs[index]].type;
+  info_out->data = NULL;
+  return XNND_OK;
+}
+
+xnnd_status xnnd_method_output_info(const xnnd_method* method, uint32_t index,
+                                    xnnd_tensor* info_out) {
+  if (!method || !info_out || index >= method->decl->num_outputs) return XNND_INVALID_ARGUMENT;
+  *info_out = method->decl->values[method->decl->outputs[index].value].type;
+  info_out->data = NULL;
+  return XNND_OK;
+}
+
+xnnd_status xnnd_method_set_input(xnnd_method* method, uint32_t index, const xnnd_tensor* input) {
+  if (!method) return XNND_INVALID_ARGUMENT;
+  const xnnd_method_decl* d = method->decl;
+  if (!input) return method_fail(method, XNND_INVALID_ARGUMENT, "input %u: tensor is NULL", index);
+  if (index >= d->num_inputs)
+    return method_fail(method, XNND_WRONG_INPUT_COUNT,
+                       "input %u: method \"%s\" has %u inputs", index, d->name, d->num_inputs);
+  const xnnd_value_decl* v = &d->values[d->inputs[index]];
+  char want[160], got[160];
+  if (input->dtype != v->type.dtype) {
+    xnnd_format_type(want, sizeof(want), &v->type);
+    return method_fail(method, XNND_DTYPE_MISMATCH, "input %u: expected %s, got dtype %s", index,
+                       want, xnnd_dtype_name(input->dtype));
+  }
+  bool same = input->rank == v->type.rank;
+  for (uint32_t i = 0; same && i < input->rank; i++) same = input->dims[i] == v->type.dims[i];
+  if (!same) {
+    xnnd_format_type(want, sizeof(want), &v->type);
+    if (input->rank <= XNND_MAX_RANK)
+      xnnd_format_type(got, sizeof(got), input);
+    else
+      snprintf(got, sizeof(got), "rank %u", input->rank);
+    return method_fail(method, XNND_SHAPE_MISMATCH, "input %u: expected %s, got %s", index, want,
+                       got);
+  }
+  if (!input->data && v->nbytes > 0)
+    return method_fail(method, XNND_INVALID_ARGUMENT, "input %u: data is NULL", index);
+  size_t align = xnnd_dtype_size(v->type.dtype);
+  if (((uintptr_t)input->data & (align - 1)) != 0)
+    return method_fail(method, XNND_INVALID_ARGUMENT,
+                       "input %u: data %p is not aligned to its %zu-byte elements", index,
+                       input->data, align);
+  method->tensors[d->inputs[index]].data = input->data;
+  method->bound[index] = true;
+  return XNND_OK;
+}
+
+xnnd_status xnnd_method_execute(xnnd_method* method) {
+  if (!method) return XNND_INVALID_ARGUMENT;
+  const xnnd_method_decl* d = method->decl;
+  for (uint32_t i = 0; i < d->num_inputs; i++)
+    if (!method->bound[i])
+      return method_fail(method, XNND_INVALID_STATE,
+                         "method \"%s\": input %u (value %u) is not bound; call "
+                         "xnnd_method_set_input first", d->name, i, d->inputs[i]);
+  for (uint32_t s = 0; s < d->num_steps; s++) {
+    const xnnd_step_decl* st = &d->steps[s];
+    step_rt* rt = &method->steps[s];
+    xnnd_status status;
+    char where[160];
+    if (st->kind == XNND_STEP_KERNEL) {
+      status = st->kernel->run(&rt->args, rt->params);
+      if (status != XNND_OK) {
+        step_where(where, sizeof(where), d, s);
+        return method_fail(method, status, "%s: kernel failed: %s", where,
+                           xnnd_status_str(status));
+      }
+    } else {
+      for (uint32_t i = 0; i < st->num_inputs; i++)
+        rt->in_views[i].data = method->tensors[st->inputs[i]].data;
+      for (uint32_t i = 0; i < st->num_outputs; i++)
+        rt->out_views[i].data = method->tensors[st->outputs[i]].data;
+      char bmsg[XNND_ERRMSG_SIZE / 2];
+      bmsg[0] = '\0';
+      status = rt->backend->execute(rt->handle, rt->in_views, st->num_inputs, rt->out_views,
+                                    st->num_outputs, bmsg, sizeof(bmsg));
+      if (status != XNND_OK) {
+        step_where(where, sizeof(where), d, s);
+        return method_fail(method, status, "%s: %s", where,
+                           bmsg[0] ? bmsg : xnnd_status_str(status));
+      }
+    }
+  }
+  for (uint32_t o = 0; o < d->num_outputs; o++) {
+    const xnnd_output_decl* od = &d->outputs[o];
+    if (od->copy && d->values[od->value].nbytes > 0)
+      memcpy(method->outputs[o].data, method->tensors[od->value].data,
+             (size_t)d->values[od->value].nbytes);
+  }
+  method->errmsg[0] = '\0';
+  return XNND_OK;
+}
+
+xnnd_status xnnd_method_get_output(const xnnd_method* method, uint32_t index,
+                                   xnnd_tensor* output_out) {
+  if (!method || !output_out || index >= method->decl->num_outputs) return XNND_INVALID_ARGUMENT;
+  *output_out = method->outputs[index];
+  return XNND_OK;
+}
+
+const char* xnnd_method_errmsg(const xnnd_method* method) {
+  return method ? method->errmsg : "";
+}
