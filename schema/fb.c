@@ -604,7 +604,7 @@ static xnnd_status verify_field(fb_verifier* v, const fb_field_desc* f, uint64_t
                                       (unsigned)size);
   if (f->kind == FB_FIELD_SCALAR || f->kind == FB_FIELD_UNION_TYPE) return XNND_OK;
 
-  uint64_t target;
+  uint64_t target = 0;
   if ((st = verify_uoffset(v, fpos, &target)) != XNND_OK) return st;
   uint32_t len;
   switch (f->kind) {
@@ -629,7 +629,7 @@ static xnnd_status verify_field(fb_verifier* v, const fb_field_desc* f, uint64_t
         return vfail(v, XNND_INVALID_ARGUMENT, fpos, "descriptor lacks table");
       for (uint32_t i = 0; i < len; i++) {
         vindex(v, i);
-        uint64_t elem = target + 4 + 4 * (uint64_t)i, child;
+        uint64_t elem = target + 4 + 4 * (uint64_t)i, child = 0;
         if ((st = verify_uoffset(v, elem, &child)) != XNND_OK) return st;
         st = f->kind == FB_FIELD_VEC_STRING ? verify_string(v, child)
                                             : verify_table(v, child, f->table, depth + 1);

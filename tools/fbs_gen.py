@@ -72,6 +72,11 @@ def main():
         for fname, ftype in tables[t]:
             vec = ftype.startswith("[")
             base = ftype.strip("[]")
+            if base in unions and vec:
+                sys.exit("fbs_gen: vectors of unions are not supported (%s.%s)" % (t, fname))
+            if base not in unions and base not in tables and base not in enums \
+                    and base not in SCALARS and base != "string":
+                sys.exit("fbs_gen: unknown type %s (%s.%s)" % (base, t, fname))
             if base in unions:
                 h.append("#define %s_%s_%s_type %d" % (P, t, fname, fid))
                 rows.append('  {"%s_type", FB_FIELD_UNION_TYPE, 1, 0, 0, 0},' % fname)
