@@ -1,6 +1,7 @@
 /* Data movement: aten.view, aten.clone, aten.dropout (inference: identity), aten.permute,
  * aten.t and aten.cat. Any dtype: elements are moved by size, never interpreted. A view whose
  * output shares the input's buffer is a no-op. */
+#include <stdio.h>
 #include <string.h>
 
 #include "kernels/kernel_util.h"

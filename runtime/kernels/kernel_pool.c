@@ -1,0 +1,365 @@
+/* Pooling and reductions over NCHW (or CHW) f32: aten.max_pool2d(_with_indices), aten.avg_pool2d,
+ * aten.adaptive_avg_pool2d and aten.mean over any dims. Output sizes, window clipping, divisors
+ * and index conventions follow PyTorch's CPU kernels so results match it element for element. */
+#include <math.h>
+
+#include "kernels/kernel_util.h"
+
+typedef struct pool_params {
+  int64_t planes; /* N*C */
+  int64_t h, w, oh, ow;
+  int64_t kh, kw, sh, sw, ph, pw, dh, dw;
+  int64_t divisor; /* avg: divisor_override, 0 when absent */
+  bool count_include_pad;
+  bool with_indices;
+} pool_params;
+KPARAMS_FIT(pool_params);
+
+/* PyTorch's pooling_output_shape. */
+static int64_t pool_out_size(int64_t in, int64_t k, int64_t pad, int64_t stride, int64_t dil,
+                             bool ceil_mode) {
+  int64_t out =
+      kfloor_div(in + 2 * pad - dil * (k - 1) - 1 + (ceil_mode ? stride - 1 : 0), stride) + 1;
+  /* The last window must start inside the input or the left padding. */
+  if (ceil_mode && (out - 1) * stride >= in + pad) out--;
+  return out;
+}
+
+/* Input (rank 3 or 4, f32), kernel/stride/padding/dilation attrs, output shape. */
+static xnnd_status pool_prepare(const kcheck* c, pool_params* p, bool has_dilation,
+                                uint32_t num_outputs) {
+  xnnd_status s = kcheck_arity(c, 1, 1, num_outputs);
+  if (s != XNND_OK) return s;
+  const xnnd_tensor* x = kinput(c, 0);
+  if ((s = kcheck_tensor(c, x, "self", XNND_F32, -1)) != XNND_OK) return s;
+  if (x->rank != 3 && x->rank != 4)
+    return kfail(c, XNND_SHAPE_MISMATCH, "self has rank %u, expected 3 (C,H,W) or 4 (N,C,H,W)",
+                 x->rank);
+  int64_t k[2], st[2], pd[2], dl[2] = {1, 1};
+  bool ceil_mode, stride_empty;
+  if ((s = kattr_spatial(c, "kernel_size", 2, 0, true, k, NULL)) != XNND_OK ||
+      (s = kattr_spatial(c, "stride", 2, 0, false, st, &stride_empty)) != XNND_OK ||
+      (s = kattr_spatial(c, "padding", 2, 0, false, pd, NULL)) != XNND_OK ||
+      (has_dilation && (s = kattr_spatial(c, "dilation", 2, 1, false, dl, NULL)) != XNND_OK) ||
+      (s = kattr_bool(c, "ceil_mode", false, &ceil_mode)) != XNND_OK)
+    return s;
+  /* An empty or absent stride means stride = kernel_size (PyTorch). */
+  if (stride_empty || !xnnd_kattr_get(c->args, "stride") ||
+      xnnd_kattr_get(c->args, "stride")->kind == 0) {
+    st[0] = k[0];
+    st[1] = k[1];
+  }
+  const int64_t H = x->dims[x->rank - 2], W = x->dims[x->rank - 1];
+  int64_t out[2];
+  for (int i = 0; i < 2; i++) {
+    if (k[i] < 1)
+      return kfail(c, XNND_INVALID_ARGUMENT, "kernel_size must be positive, got %lld",
+                   (long long)k[i]);
+    if (st[i] < 1)
+      return kfail(c, XNND_INVALID_ARGUMENT, "stride must be positive, got %lld",
+                   (long long)st[i]);
+    if (dl[i] < 1)
+      return kfail(c, XNND_INVALID_ARGUMENT, "dilation must be positive, got %lld",
+                   (long long)dl[i]);
+    if (pd[i] < 0 || pd[i] > k[i] / 2)
+      return kfail(c, XNND_INVALID_ARGUMENT,
+                   "padding %lld must be between 0 and half the kernel size %lld",
+                   (long long)pd[i], (long long)k[i]);
+    out[i] = pool_out_size(i == 0 ? H : W, k[i], pd[i], st[i], dl[i], ceil_mode);
+    if (out[i] < 1)
+      return kfail(c, XNND_SHAPE_MISMATCH,
+                   "input %lldx%lld is too small for kernel %lldx%lld (output would be %lldx%lld)",
+                   (long long)H, (long long)W, (long long)k[0], (long long)k[1],
+                   (long long)pool_out_size(H, k[0], pd[0], st[0], dl[0], ceil_mode),
+                   (long long)pool_out_size(W, k[1], pd[1], st[1], dl[1], ceil_mode));
+  }
+  int64_t want[4];
+  for (uint32_t i = 0; i + 2 < x->rank; i++) want[i] = x->dims[i];
+  want[x->rank - 2] = out[0];
+  want[x->rank - 1] = out[1];
+  const xnnd_tensor* y = koutput(c, 0);
+  if ((s = kcheck_tensor(c, y, "out", XNND_F32, -1)) != XNND_OK ||
+      (s = kcheck_shape(c, y, "out", x->rank, want)) != XNND_OK)
+    return s;
+  if (num_outputs == 2) {
+    const xnnd_tensor* ind = koutput(c, 1);
+    if ((s = kcheck_tensor(c, ind, "indices", XNND_I64, -1)) != XNND_OK ||
+        (s = kcheck_shape(c, ind, "indices", x->rank, want)) != XNND_OK)
+      return s;
+  }
+  *p = (pool_params){.planes = x->rank == 4 ? x->dims[0] * x->dims[1] : x->dims[0],
+                     .h = H, .w = W, .oh = out[0], .ow = out[1],
+                     .kh = k[0], .kw = k[1], .sh = st[0], .sw = st[1],
+                     .ph = pd[0], .pw = pd[1], .dh = dl[0], .dw = dl[1],
+                     .with_indices = num_outputs == 2};
+  return XNND_OK;
+}
+
+KPREPARE(max_pool2d) {
+  const kcheck c = {"aten.max_pool2d", args, err, err_size};
+  return pool_prepare(&c, params, true, 1);
+}
+
+KPREPARE(max_pool2d_with_indices) {
+  const kcheck c = {"aten.max_pool2d_with_indices", args, err, err_size};
+  return pool_prepare(&c, params, true, 2);
+}
+
+KRUN(max_pool2d) {
+  const pool_params* p = params;
+  const float* x = args->inputs[0]->data;
+  float* y = args->outputs[0]->data;
+  int64_t* ind = p->with_indices ? args->outputs[1]->data : NULL;
+  for (int64_t pl = 0; pl < p->planes; pl++) {
+    const float* xp = x + pl * p->h * p->w;
+    for (int64_t oy = 0; oy < p->oh; oy++) {
+      int64_t y0 = oy * p->sh - p->ph;
+      const int64_t y1 = kmin64(y0 + (p->kh - 1) * p->dh + 1, p->h);
+      while (y0 < 0) y0 += p->dh;
+      for (int64_t ox = 0; ox < p->ow; ox++) {
+        int64_t x0 = ox * p->sw - p->pw;
+        const int64_t x1 = kmin64(x0 + (p->kw - 1) * p->dw + 1, p->w);
+        while (x0 < 0) x0 += p->dw;
+        /* First maximum wins; NaN wins over everything (PyTorch). */
+        int64_t best_i = y0 * p->w + x0;
+        float best = -INFINITY;
+        for (int64_t iy = y0; iy < y1; iy += p->dh)
+          for (int64_t ix = x0; ix < x1; ix += p->dw) {
+            const float v = xp[iy * p->w + ix];
+            if (v > best || isnan(v)) {
+              best = v;
+              best_i = iy * p->w + ix;
+            }
+          }
+        const int64_t o = (pl * p->oh + oy) * p->ow + ox;
+        y[o] = best;
+        if (ind) ind[o] = best_i;
+      }
+    }
+  }
+  return XNND_OK;
+}
+
+KPREPARE(avg_pool2d) {
+  const kcheck c = {"aten.avg_pool2d", args, err, err_size};
+  pool_params* p = params;
+  xnnd_status s = pool_prepare(&c, p, false, 1);
+  if (s != XNND_OK) return s;
+  bool include_pad, has_div;
+  int64_t divisor = 0;
+  if ((s = kattr_bool(&c, "count_include_pad", true, &include_pad)) != XNND_OK ||
+      (s = kattr_int_opt(&c, "divisor_override", &has_div, &divisor)) != XNND_OK)
+    return s;
+  if (has_div && divisor == 0)
+    return kfail(&c, XNND_INVALID_ARGUMENT, "divisor_override must be non-zero");
+  p->count_include_pad = include_pad;
+  p->divisor = has_div ? divisor : 0;
+  return XNND_OK;
+}
+
+KRUN(avg_pool2d) {
+  const pool_params* p = params;
+  const float* x = args->inputs[0]->data;
+  float* y = args->outputs[0]->data;
+  for (int64_t pl = 0; pl < p->planes; pl++) {
+    const float* xp = x + pl * p->h * p->w;
+    for (int64_t oy = 0; oy < p->oh; oy++) {
+      for (int64_t ox = 0; ox < p->ow; ox++) {
+        int64_t y0 = oy * p->sh - p->ph, x0 = ox * p->sw - p->pw;
+        int64_t y1 = kmin64(y0 + p->kh, p->h + p->ph), x1 = kmin64(x0 + p->kw, p->w + p->pw);
+        const int64_t pool_size = (y1 - y0) * (x1 - x0); /* window clipped to the padding */
+        y0 = kmax64(y0, 0);
+        x0 = kmax64(x0, 0);
+        y1 = kmin64(y1, p->h);
+        x1 = kmin64(x1, p->w);
+        const int64_t o = (pl * p->oh + oy) * p->ow + ox;
+        if (y0 >= y1 || x0 >= x1) {
+          y[o] = 0.0f;
+          continue;
+        }
+        float sum = 0.0f;
+        for (int64_t iy = y0; iy < y1; iy++)
+          for (int64_t ix = x0; ix < x1; ix++) sum += xp[iy * p->w + ix];
+        const int64_t div = p->divisor           ? p->divisor
+                            : p->count_include_pad ? pool_size
+                                                   : (y1 - y0) * (x1 - x0);
+        y[o] = sum / (float)div;
+      }
+    }
+  }
+  return XNND_OK;
+}
+
+KPREPARE(adaptive_avg_pool2d) {
+  const kcheck c = {"aten.adaptive_avg_pool2d", args, err, err_size};
+  pool_params* p = params;
+  xnnd_status s = kcheck_arity(&c, 1, 1, 1);
+  if (s != XNND_OK) return s;
+  const xnnd_tensor* x = kinput(&c, 0);
+  if ((s = kcheck_tensor(&c, x, "self", XNND_F32, -1)) != XNND_OK) return s;
+  if (x->rank != 3 && x->rank != 4)
+    return kfail(&c, XNND_SHAPE_MISMATCH, "self has rank %u, expected 3 (C,H,W) or 4 (N,C,H,W)",
+                 x->rank);
+  int64_t out[2];
+  if ((s = kattr_spatial(&c, "output_size", 2, 0, true, out, NULL)) != XNND_OK) return s;
+  if (out[0] < 0 || out[1] < 0)
+    return kfail(&c, XNND_INVALID_ARGUMENT, "output_size must be non-negative, got [%lld,%lld]",
+                 (long long)out[0], (long long)out[1]);
+  const int64_t H = x->dims[x->rank - 2], W = x->dims[x->rank - 1];
+  if (H < 1 || W < 1)
+    return kfail(&c, XNND_SHAPE_MISMATCH, "self has empty spatial dims %lldx%lld", (long long)H,
+                 (long long)W);
+  int64_t want[4];
+  for (uint32_t i = 0; i + 2 < x->rank; i++) want[i] = x->dims[i];
+  want[x->rank - 2] = out[0];
+  want[x->rank - 1] = out[1];
+  const xnnd_tensor* y = koutput(&c, 0);
+  if ((s = kcheck_tensor(&c, y, "out", XNND_F32, -1)) != XNND_OK ||
+      (s = kcheck_shape(&c, y, "out", x->rank, want)) != XNND_OK)
+    return s;
+  *p = (pool_params){.planes = x->rank == 4 ? x->dims[0] * x->dims[1] : x->dims[0],
+                     .h = H, .w = W, .oh = out[0], .ow = out[1]};
+  return XNND_OK;
+}
+
+KRUN(adaptive_avg_pool2d) {
+  const pool_params* p = params;
+  const float* x = args->inputs[0]->data;
+  float* y = args->outputs[0]->data;
+  for (int64_t pl = 0; pl < p->planes; pl++) {
+    const float* xp = x + pl * p->h * p->w;
+    for (int64_t oy = 0; oy < p->oh; oy++) {
+      /* Window [floor(o*in/out), ceil((o+1)*in/out)). */
+      const int64_t y0 = oy * p->h / p->oh, y1 = ((oy + 1) * p->h + p->oh - 1) / p->oh;
+      for (int64_t ox = 0; ox < p->ow; ox++) {
+        const int64_t x0 = ox * p->w / p->ow, x1 = ((ox + 1) * p->w + p->ow - 1) / p->ow;
+        float sum = 0.0f;
+        for (int64_t iy = y0; iy < y1; iy++)
+          for (int64_t ix = x0; ix < x1; ix++) sum += xp[iy * p->w + ix];
+        y[(pl * p->oh + oy) * p->ow + ox] = sum / (float)((y1 - y0) * (x1 - x0));
+      }
+    }
+  }
+  return XNND_OK;
+}
+
+/* ---- mean over a set of dims ---- */
+
+typedef struct mean_params {
+  uint32_t rank;                  /* after merging neighbouring dims of the same kind */
+  uint8_t reduced[XNND_MAX_RANK]; /* 1: reduced dim */
+  int64_t dims[XNND_MAX_RANK];
+  int64_t strides[XNND_MAX_RANK]; /* input element strides */
+  int64_t count;                  /* elements per mean */
+} mean_params;
+KPARAMS_FIT(mean_params);
+
+KPREPARE(mean) {
+  const kcheck c = {"aten.mean", args, err, err_size};
+  mean_params* p = params;
+  xnnd_status s = kcheck_arity(&c, 1, 1, 1);
+  if (s != XNND_OK) return s;
+  const xnnd_tensor* x = kinput(&c, 0);
+  if ((s = kcheck_tensor(&c, x, "self", XNND_F32, -1)) != XNND_OK) return s;
+  int64_t dims[XNND_MAX_RANK];
+  uint32_t n;
+  bool keepdim;
+  static const int64_t no_dims[1] = {0};
+  if ((s = kattr_ints(&c, "dim", no_dims, 0, XNND_MAX_RANK, dims, &n)) != XNND_OK ||
+      (s = kattr_bool(&c, "keepdim", false, &keepdim)) != XNND_OK)
+    return s;
+  bool red[XNND_MAX_RANK] = {false};
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t d;
+    if ((s = kwrap_dim(&c, "dim entry", dims[i], x->rank, &d)) != XNND_OK) return s;
+    if (red[d]) return kfail(&c, XNND_INVALID_ARGUMENT, "dim %u appears twice in dim", d);
+    red[d] = true;
+  }
+  if (n == 0) /* an empty dim list reduces everything */
+    for (uint32_t i = 0; i < x->rank; i++) red[i] = true;
+
+  int64_t want[XNND_MAX_RANK];
+  uint32_t out_rank = 0;
+  for (uint32_t i = 0; i < x->rank; i++) {
+    if (!red[i])
+      want[out_rank++] = x->dims[i];
+    else if (keepdim)
+      want[out_rank++] = 1;
+  }
+  const xnnd_tensor* y = koutput(&c, 0);
+  if ((s = kcheck_tensor(&c, y, "out", XNND_F32, -1)) != XNND_OK ||
+      (s = kcheck_shape(&c, y, "out", out_rank, want)) != XNND_OK)
+    return s;
+
+  *p = (mean_params){.count = 1};
+  int64_t stride = 1;
+  int64_t strides[XNND_MAX_RANK];
+  for (uint32_t i = x->rank; i-- > 0;) {
+    strides[i] = stride;
+    stride *= x->dims[i];
+  }
+  uint32_t m = 0;
+  for (uint32_t i = 0; i < x->rank; i++) {
+    if (red[i]) p->count *= x->dims[i];
+    if (x->dims[i] == 1) continue;
+    if (m > 0 && p->reduced[m - 1] == red[i]) {
+      p->dims[m - 1] *= x->dims[i];
+      p->strides[m - 1] = strides[i];
+    } else {
+      p->dims[m] = x->dims[i];
+      p->strides[m] = strides[i];
+      p->reduced[m] = red[i];
+      m++;
+    }
+  }
+  p->rank = m;
+  return XNND_OK;
+}
+
+KRUN(mean) {
+  const mean_params* p = params;
+  const float* x = args->inputs[0]->data;
+  float* y = args->outputs[0]->data;
+  int64_t kd[XNND_MAX_RANK], ks[XNND_MAX_RANK], rd[XNND_MAX_RANK], rs[XNND_MAX_RANK];
+  uint32_t nk = 0, nr = 0;
+  for (uint32_t i = 0; i < p->rank; i++) {
+    if (p->reduced[i]) {
+      rd[nr] = p->dims[i];
+      rs[nr++] = p->strides[i];
+    } else {
+      kd[nk] = p->dims[i];
+      ks[nk++] = p->strides[i];
+    }
+  }
+  int64_t outer = 1, inner = 1;
+  for (uint32_t i = 0; i < nk; i++) outer *= kd[i];
+  for (uint32_t i = 0; i < nr; i++) inner *= rd[i];
+  /* The innermost reduced run is contiguous when it is the last input dim. */
+  const int64_t span = nr ? rd[nr - 1] : 1, span_stride = nr ? rs[nr - 1] : 1;
+  const int64_t spans = span ? inner / span : 0;
+  int64_t kidx[XNND_MAX_RANK] = {0};
+  int64_t base = 0;
+  for (int64_t o = 0; o < outer; o++) {
+    double sum = 0.0;
+    int64_t ridx[XNND_MAX_RANK] = {0};
+    int64_t off = base;
+    for (int64_t r = 0; r < spans; r++) {
+      const float* row = x + off;
+      for (int64_t i = 0; i < span; i++) sum += row[i * span_stride];
+      for (int d = (int)nr - 2; d >= 0; d--) { /* odometer over the outer reduced dims */
+        off += rs[d];
+        if (++ridx[d] < rd[d]) break;
+        off -= rs[d] * rd[d];
+        ridx[d] = 0;
+      }
+    }
+    y[o] = (float)(sum / (double)p->count);
+    for (uint32_t d = nk; d-- > 0;) {
+      base += ks[d];
+      if (++kidx[d] < kd[d]) break;
+      base -= ks[d] * kd[d];
+      kidx[d] = 0;
+    }
+  }
+  return XNND_OK;
+}
