@@ -100,6 +100,18 @@ static xnnd_status collect_boundaries(const xnnd_graph* g, xnnd_partition_plan* 
   return XNND_OK;
 }
 
+/* n may join partition P unless a producer outside P depends on P (path out and back). */
+static bool admissible(const xnnd_graph* g, const xnnd_partition_plan* plan, const idset* deps,
+                       const xnnd_ir_node* node, int32_t cand) {
+  for (uint32_t j = 0; j < node->num_inputs; j++) {
+    xnnd_id u = node->inputs[j];
+    if (u == XNND_NO_ID || g->values[u].producer == XNND_NO_ID) continue;
+    xnnd_id p = g->values[u].producer;
+    if (plan->node_part[p] != cand && idset_has(&deps[p], (uint32_t)cand)) return false;
+  }
+  return true;
+}
+
 xnnd_status xnnd_partition_graph(const xnnd_graph* g, const xnnd_partition_options* options,
                            xnnd_partition_plan* plan) {
   memset(plan, 0, sizeof(*plan));
@@ -145,20 +157,20 @@ xnnd_status xnnd_partition_graph(const xnnd_graph* g, const xnnd_partition_optio
     if (!supported) continue;
     plan->reasons[n][0] = '\0';
 
+    /* Candidates: partitions of producers, and the most recent partition (joining one
+     * the node does not read from is convex-safe under the same check). */
     int32_t chosen = -1;
-    for (uint32_t k = 0; k < node->num_inputs; k++) {
-      xnnd_id v = node->inputs[k];
-      if (v == XNND_NO_ID || g->values[v].producer == XNND_NO_ID) continue;
-      int32_t cand = plan->node_part[g->values[v].producer];
-      if (cand < 0 || cand <= chosen) continue;
-      bool ok = true;
-      for (uint32_t j = 0; j < node->num_inputs && ok; j++) {
-        xnnd_id u = node->inputs[j];
-        if (u == XNND_NO_ID || g->values[u].producer == XNND_NO_ID) continue;
-        xnnd_id p = g->values[u].producer;
-        if (plan->node_part[p] != cand && idset_has(&deps[p], (uint32_t)cand)) ok = false;
+    for (uint32_t k = 0; k <= node->num_inputs; k++) {
+      int32_t cand;
+      if (k == node->num_inputs) {
+        cand = (int32_t)plan->num_parts - 1;
+      } else {
+        xnnd_id v = node->inputs[k];
+        if (v == XNND_NO_ID || g->values[v].producer == XNND_NO_ID) continue;
+        cand = plan->node_part[g->values[v].producer];
       }
-      if (ok) chosen = cand;
+      if (cand < 0 || cand <= chosen) continue;
+      if (admissible(g, plan, deps, node, cand)) chosen = cand;
     }
     if (chosen < 0) chosen = (int32_t)plan->num_parts++;
     xnnd_partition* part = &plan->parts[chosen];
