@@ -204,6 +204,11 @@ static xnnd_status verify_value(const xnnd_xblob* b, uint32_t id, char* err, siz
                    "values[%u]: constant [%llu, +%llu) outside the constant region (%llu bytes)", id,
                    (unsigned long long)v.constant_offset, (unsigned long long)v.constant_size,
                    (unsigned long long)b->constants_size);
+    /* XNNPACK may read XNN_EXTRA_BYTES past a static input; keep that inside the region. */
+    if (b->constants_size - v.constant_offset - v.constant_size < XNN_EXTRA_BYTES)
+      return vfail(err, err_size, XNND_OUT_OF_RANGE,
+                   "values[%u]: constant [%llu, +%llu) leaves fewer than %d bytes before the end of the constant region",
+                   id, (unsigned long long)v.constant_offset, (unsigned long long)v.constant_size, XNN_EXTRA_BYTES);
     if (v.constant_size != bytes)
       return vfail(err, err_size, XNND_INVALID_PROGRAM, "values[%u]: constant_size %llu != numel * %zu = %llu",
                    id, (unsigned long long)v.constant_size, elem, (unsigned long long)bytes);
@@ -254,30 +259,6 @@ static xnnd_status verify_externals(const xnnd_xblob* b, bool is_input, const xn
     }
   }
   return XNND_OK;
-}
-
-/* The output field of each node kind, to prove every external output has a producer. */
-static uint32_t node_output_field(uint8_t type) {
-  switch (type) {
-    case XNND_XNNPACK_Node_Conv2d: return XNND_XNNPACK_Conv2d_output_id;
-    case XNND_XNNPACK_Node_DepthwiseConv2d: return XNND_XNNPACK_DepthwiseConv2d_output_id;
-    case XNND_XNNPACK_Node_FullyConnected: return XNND_XNNPACK_FullyConnected_output_id;
-    case XNND_XNNPACK_Node_Add: return XNND_XNNPACK_Add_output_id;
-    case XNND_XNNPACK_Node_Subtract: return XNND_XNNPACK_Subtract_output_id;
-    case XNND_XNNPACK_Node_Multiply: return XNND_XNNPACK_Multiply_output_id;
-    case XNND_XNNPACK_Node_Divide: return XNND_XNNPACK_Divide_output_id;
-    case XNND_XNNPACK_Node_MaxPool2d: return XNND_XNNPACK_MaxPool2d_output_id;
-    case XNND_XNNPACK_Node_AvgPool2d: return XNND_XNNPACK_AvgPool2d_output_id;
-    case XNND_XNNPACK_Node_GlobalAvgPool2d: return XNND_XNNPACK_GlobalAvgPool2d_output_id;
-    case XNND_XNNPACK_Node_Clamp: return XNND_XNNPACK_Clamp_output_id;
-    case XNND_XNNPACK_Node_Hardswish: return XNND_XNNPACK_Hardswish_output_id;
-    case XNND_XNNPACK_Node_Sigmoid: return XNND_XNNPACK_Sigmoid_output_id;
-    case XNND_XNNPACK_Node_Softmax: return XNND_XNNPACK_Softmax_output_id;
-    case XNND_XNNPACK_Node_StaticReshape: return XNND_XNNPACK_StaticReshape_output_id;
-    case XNND_XNNPACK_Node_StaticConstantPad: return XNND_XNNPACK_StaticConstantPad_output_id;
-    case XNND_XNNPACK_Node_Convert: return XNND_XNNPACK_Convert_output_id;
-    default: return UINT32_MAX;
-  }
 }
 
 xnnd_status xnnd_xblob_verify(const uint8_t* blob, size_t size, const xnnd_tensor* inputs, uint32_t num_inputs,
@@ -343,16 +324,47 @@ xnnd_status xnnd_xblob_verify(const uint8_t* blob, size_t size, const xnnd_tenso
     st = kind->check(&ctx, node);
     if (st != XNND_OK) return st;
   }
-  for (uint32_t o = 0; o < view->output_ids.len; o++) {
-    uint32_t id = fb_vec_u32(view->output_ids, o);
-    bool produced = false;
-    for (uint32_t i = 0; i < view->nodes.len && !produced; i++) {
-      fb_table entry = fb_vec_table(view->nodes, i);
-      uint8_t type = fb_u8(entry, XNND_XNNPACK_NodeEntry_node_type, 0);
-      produced = fb_u32(fb_table_field(entry, XNND_XNNPACK_NodeEntry_node), node_output_field(type), 0) == id;
-    }
-    if (!produced)
-      return vfail(err, err_size, XNND_INVALID_PROGRAM, "output_ids[%u] = value %u is produced by no node", o, id);
+  return XNND_OK;
+}
+
+enum { VALUE_AVAILABLE = 1, VALUE_READ = 2, VALUE_WRITTEN = 4 };
+
+xnnd_status xnnd_xblob_verify_dataflow(const xnnd_xblob* b, uint8_t* state, char* err, size_t err_size) {
+  for (uint32_t i = 0; i < b->values.len; i++) {
+    xnnd_xvalue v;
+    xnnd_xvalue_read(b, i, &v);
+    state[i] = (v.constant_size > 0 || (v.flags & XNND_XVALUE_EXTERNAL_INPUT)) ? VALUE_AVAILABLE : 0;
   }
+  for (uint32_t n = 0; n < b->nodes.len; n++) {
+    fb_table entry = fb_vec_table(b->nodes, n);
+    const xnnd_xnode_kind* kind = xnnd_xnode_kind_get(fb_u8(entry, XNND_XNNPACK_NodeEntry_node_type, 0));
+    fb_table node = fb_table_field(entry, XNND_XNNPACK_NodeEntry_node);
+    for (uint32_t k = 0; k < XNND_XNODE_MAX_INPUTS; k++) {
+      uint32_t field = kind->input_fields[k];
+      if (field == XNND_XNODE_NO_FIELD) continue;
+      bool optional = field == kind->optional_input;
+      uint32_t id = fb_u32(node, field, optional ? UINT32_MAX : 0);
+      if (optional && id == UINT32_MAX) continue;
+      if (!(state[id] & VALUE_AVAILABLE))
+        return vfail(err, err_size, XNND_INVALID_PROGRAM, "nodes[%u] (%s): reads value %u before any node writes it",
+                     n, kind->name, id);
+      state[id] |= VALUE_READ;
+    }
+    uint32_t out = fb_u32(node, kind->output_field, 0);
+    if (state[out] & VALUE_AVAILABLE)
+      return vfail(err, err_size, XNND_INVALID_PROGRAM, "nodes[%u] (%s): output_id %u is already written", n,
+                   kind->name, out);
+    state[out] |= VALUE_AVAILABLE | VALUE_WRITTEN;
+  }
+  for (uint32_t o = 0; o < b->output_ids.len; o++) {
+    uint32_t id = fb_vec_u32(b->output_ids, o);
+    if (!(state[id] & VALUE_WRITTEN))
+      return vfail(err, err_size, XNND_INVALID_PROGRAM, "output_ids[%u] = value %u is written by no node", o, id);
+    state[id] |= VALUE_READ;
+  }
+  for (uint32_t i = 0; i < b->values.len; i++)
+    if ((state[i] & VALUE_WRITTEN) && !(state[i] & VALUE_READ))
+      return vfail(err, err_size, XNND_INVALID_PROGRAM,
+                   "values[%u]: written by a node but never read and not an external output", i);
   return XNND_OK;
 }

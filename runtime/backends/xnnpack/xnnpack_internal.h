@@ -68,6 +68,12 @@ xnnd_status xnnd_xblob_verify(const uint8_t* blob, size_t size,
                               const xnnd_tensor* outputs, uint32_t num_outputs,
                               xnnd_xblob* view, char* err, size_t err_size);
 
+/* Dataflow of a verified blob: every node reads only constants, external inputs and values
+ * written by earlier nodes; writes each value once; every written value is read later or is an
+ * external output; every external output is written. XNNPACK asserts (aborts) on some of
+ * these. `state` is scratch of values.len bytes. */
+xnnd_status xnnd_xblob_verify_dataflow(const xnnd_xblob* view, uint8_t* state, char* err, size_t err_size);
+
 /* ---- node kinds ---- */
 typedef struct xnnd_xnode_ctx {
   const xnnd_xblob* blob;
@@ -77,8 +83,16 @@ typedef struct xnnd_xnode_ctx {
   size_t err_size;
 } xnnd_xnode_ctx;
 
+#define XNND_XNODE_MAX_INPUTS 3
+#define XNND_XNODE_NO_FIELD UINT32_MAX
+
 typedef struct xnnd_xnode_kind {
   const char* name;
+  /* Value-id fields read (a bias_id field may hold XNN_INVALID_VALUE_ID = absent) and the one
+   * written; used for the dataflow check. */
+  uint32_t input_fields[XNND_XNODE_MAX_INPUTS];  /* XNND_XNODE_NO_FIELD when unused */
+  uint32_t optional_input;                       /* field id of an optional input, or NO_FIELD */
+  uint32_t output_field;
   /* Every value id in range, dtypes consistent, shapes exactly what XNNPACK will compute,
    * parameters XNNPACK accepts; message names the node index and field. */
   xnnd_status (*check)(const xnnd_xnode_ctx* ctx, fb_table node);

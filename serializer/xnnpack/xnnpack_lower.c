@@ -1,0 +1,246 @@
+/* The XNNPACK lowering table, indexed by xnnd_op and generated from ops.def so that adding
+ * an op breaks the build until this file says how (or why not) XNNPACK runs it; the check
+ * helpers every lower_<op>.c shares; MAC counts; and xnnd_xnnpack_build_blob. */
+#include <assert.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "xnn_lower_internal.h"
+
+/* L(check, lower): lowered by lower_<op>.c.  N(reason): no lowering, and why. */
+#define XNN_ROW_CONVOLUTION L(xnn_check_convolution, xnn_lower_convolution)
+#define XNN_ROW_NATIVE_BATCH_NORM N("batch norm is folded into the convolution by passes; XNNPACK has no batch norm node")
+#define XNN_ROW_ADDMM L(xnn_check_addmm, xnn_lower_addmm)
+#define XNN_ROW_MM L(xnn_check_mm, xnn_lower_mm)
+#define XNN_ROW_BMM N("this XNNPACK has no batched matrix multiply node")
+#define XNN_ROW_LINEAR L(xnn_check_linear, xnn_lower_linear)
+#define XNN_ROW_T L(xnn_check_t, xnn_lower_t)
+#define XNN_ROW_PERMUTE N("this XNNPACK has no transpose node")
+#define XNN_ROW_VIEW L(xnn_check_view, xnn_lower_view)
+#define XNN_ROW_RELU L(xnn_check_clamp, xnn_lower_clamp)
+#define XNN_ROW_HARDTANH L(xnn_check_clamp, xnn_lower_clamp)
+#define XNN_ROW_CLAMP L(xnn_check_clamp, xnn_lower_clamp)
+#define XNN_ROW_SIGMOID L(xnn_check_unary, xnn_lower_unary)
+#define XNN_ROW_TANH N("this XNNPACK has no tanh node")
+#define XNN_ROW_HARDSWISH L(xnn_check_unary, xnn_lower_unary)
+#define XNN_ROW_HARDSIGMOID N("no hardsigmoid lowering yet")
+#define XNN_ROW_SILU N("no silu lowering yet")
+#define XNN_ROW_GELU N("this XNNPACK has no gelu node")
+#define XNN_ROW_CLONE L(xnn_check_identity, xnn_lower_identity)
+#define XNN_ROW_DROPOUT L(xnn_check_identity, xnn_lower_identity)
+#define XNN_ROW_ADD L(xnn_check_binary, xnn_lower_binary)
+#define XNN_ROW_SUB L(xnn_check_binary, xnn_lower_binary)
+#define XNN_ROW_MUL L(xnn_check_binary, xnn_lower_binary)
+#define XNN_ROW_DIV L(xnn_check_binary, xnn_lower_binary)
+#define XNN_ROW_MEAN L(xnn_check_global_pool, xnn_lower_global_pool)
+#define XNN_ROW_MAX_POOL2D_WITH_INDICES L(xnn_check_max_pool2d, xnn_lower_max_pool2d)
+#define XNN_ROW_MAX_POOL2D L(xnn_check_max_pool2d, xnn_lower_max_pool2d)
+#define XNN_ROW_AVG_POOL2D L(xnn_check_avg_pool2d, xnn_lower_avg_pool2d)
+#define XNN_ROW_ADAPTIVE_AVG_POOL2D L(xnn_check_global_pool, xnn_lower_global_pool)
+#define XNN_ROW_SOFTMAX L(xnn_check_softmax, xnn_lower_softmax)
+#define XNN_ROW_CAT N("this XNNPACK has no concatenate node")
+
+#define L(check, lower) {check, lower}
+#define N(reason) {NULL, NULL}
+#define XNND_OP(id, name, min_in, max_in, n_out, attrs) [XNND_OP_##id] = XNN_ROW_##id,
+static const xnnd_xnn_lowering k_lowerings[] = {
+#include "ops.def"
+};
+#undef XNND_OP
+#undef L
+#undef N
+static_assert(sizeof(k_lowerings) / sizeof(k_lowerings[0]) == XNND_OP_COUNT,
+              "every op in ops.def needs a row in the XNNPACK lowering table");
+
+#define L(check, lower) NULL
+#define N(reason) reason
+#define XNND_OP(id, name, min_in, max_in, n_out, attrs) [XNND_OP_##id] = XNN_ROW_##id,
+static const char* const k_unsupported_reason[] = {
+#include "ops.def"
+};
+#undef XNND_OP
+#undef L
+#undef N
+static_assert(sizeof(k_unsupported_reason) / sizeof(k_unsupported_reason[0]) == XNND_OP_COUNT,
+              "reason table out of step with ops.def");
+
+const xnnd_xnn_lowering* xnnd_xnnpack_lowering(xnnd_op op) {
+  if ((unsigned)op >= XNND_OP_COUNT || k_lowerings[op].check == NULL) return NULL;
+  return &k_lowerings[op];
+}
+
+static const char* op_name(xnnd_op op) {
+  const xnnd_op_info* info = xnnd_op_get(op);
+  return info != NULL && info->name != NULL ? info->name : "?";
+}
+
+bool xnnd_xnnpack_supports(const xnnd_graph* g, xnnd_id node, char* reason, size_t reason_size) {
+  if (g == NULL || node >= g->num_nodes) return xnn_reason(reason, reason_size, "node %u out of range", node);
+  const xnnd_ir_node* n = &g->nodes[node];
+  const xnnd_xnn_lowering* l = xnnd_xnnpack_lowering(n->op);
+  if (l == NULL) {
+    const char* why = (unsigned)n->op < XNND_OP_COUNT ? k_unsupported_reason[n->op] : "unknown op";
+    return xnn_reason(reason, reason_size, "%s has no XNNPACK lowering: %s", op_name(n->op), why);
+  }
+  if (reason != NULL && reason_size > 0) reason[0] = '\0';
+  return l->check(g, n, reason, reason_size);
+}
+
+/* ---- check helpers ---- */
+bool xnn_reason(char* reason, size_t reason_size, const char* fmt, ...) {
+  if (reason != NULL && reason_size > 0) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, reason_size, fmt, ap);
+    va_end(ap);
+  }
+  return false;
+}
+
+bool xnn_check_value(const xnnd_graph* g, xnnd_id id, const char* what, char* reason, size_t reason_size) {
+  if (id >= g->num_values) return xnn_reason(reason, reason_size, "%s is missing or out of range", what);
+  const xnnd_ir_value* v = &g->values[id];
+  if (v->dtype != XNND_F32)
+    return xnn_reason(reason, reason_size, "%s %%%s is %s; the XNNPACK lowering handles f32 only", what, v->name,
+                      xnnd_dtype_name(v->dtype));
+  if (v->quant.scheme != XNND_QUANT_NONE)
+    return xnn_reason(reason, reason_size, "%s %%%s is quantized; not lowered yet", what, v->name);
+  if (v->rank > XNN_BLOB_MAX_DIMS)
+    return xnn_reason(reason, reason_size, "%s %%%s has rank %u; XNNPACK allows %u", what, v->name, v->rank,
+                      XNN_BLOB_MAX_DIMS);
+  for (uint32_t d = 0; d < v->rank; d++)
+    if (v->dims[d] < 1 || v->dims[d] > (int64_t)UINT32_MAX)
+      return xnn_reason(reason, reason_size, "%s %%%s dim %u is %lld", what, v->name, d, (long long)v->dims[d]);
+  if (v->data != NULL && v->rank == 4 && v->layout != XNND_LAYOUT_CONTIGUOUS)
+    return xnn_reason(reason, reason_size, "%s %%%s is a constant in NHWC layout; expected contiguous", what, v->name);
+  return true;
+}
+
+bool xnn_is_const(const xnnd_graph* g, xnnd_id id) { return id < g->num_values && g->values[id].data != NULL; }
+
+xnnd_id xnn_t_source(const xnnd_graph* g, xnnd_id id) {
+  if (id >= g->num_values) return XNND_NO_ID;
+  xnnd_id p = g->values[id].producer;
+  if (p >= g->num_nodes) return XNND_NO_ID;
+  const xnnd_ir_node* n = &g->nodes[p];
+  if (n->dead || n->op != XNND_OP_T || n->num_inputs < 1) return XNND_NO_ID;
+  xnnd_id src = n->inputs[0];
+  if (!xnn_is_const(g, src) || g->values[src].rank != 2 || g->values[src].dtype != XNND_F32) return XNND_NO_ID;
+  return src;
+}
+
+bool xnn_nhwc_same_bytes(const xnnd_ir_value* v) {
+  return v->rank == 4 && (v->dims[1] == 1 || v->dims[2] * v->dims[3] == 1);
+}
+
+const xnnd_attr* xnn_attr(const xnnd_ir_node* node, const char* name) {
+  int i = xnnd_op_attr_index(node->op, name);
+  return i >= 0 && i < XNND_MAX_ATTRS ? &node->attrs[i] : NULL;
+}
+
+int64_t xnn_attr_int(const xnnd_ir_node* node, const char* name, int64_t def) {
+  const xnnd_attr* a = xnn_attr(node, name);
+  if (a == NULL) return def;
+  if (a->kind == XNND_ATTR_INT || a->kind == XNND_ATTR_BOOL) return a->i;
+  if (a->kind == XNND_ATTR_FLOAT) return (int64_t)a->f;
+  return def;
+}
+
+double xnn_attr_float(const xnnd_ir_node* node, const char* name, double def) {
+  const xnnd_attr* a = xnn_attr(node, name);
+  if (a == NULL) return def;
+  if (a->kind == XNND_ATTR_FLOAT) return a->f;
+  if (a->kind == XNND_ATTR_INT) return (double)a->i;
+  return def;
+}
+
+bool xnn_attr_pair(const xnnd_ir_node* node, const char* name, int64_t def, int64_t out[2]) {
+  const xnnd_attr* a = xnn_attr(node, name);
+  out[0] = out[1] = def;
+  if (a == NULL || a->kind == XNND_ATTR_NONE) return true;
+  if (a->kind == XNND_ATTR_INT) {
+    out[0] = out[1] = a->i;
+    return true;
+  }
+  if (a->kind != XNND_ATTR_INTS || a->n > 2) return false;
+  if (a->n == 1) out[0] = out[1] = a->ints[0];
+  if (a->n == 2) {
+    out[0] = a->ints[0];
+    out[1] = a->ints[1];
+  }
+  return true;
+}
+
+uint32_t xnn_node_index(const xnnd_graph* g, const xnnd_ir_node* node) { return (uint32_t)(node - g->nodes); }
+
+/* ---- MACs ---- */
+static uint64_t numel(const xnnd_graph* g, xnnd_id id) {
+  if (id >= g->num_values) return 0;
+  uint64_t n = 1;
+  for (uint32_t d = 0; d < g->values[id].rank; d++) n *= (uint64_t)g->values[id].dims[d];
+  return n;
+}
+
+static int64_t dim(const xnnd_graph* g, xnnd_id id, uint32_t d) {
+  return id < g->num_values && d < g->values[id].rank ? g->values[id].dims[d] : 0;
+}
+
+uint64_t xnnd_node_macs(const xnnd_graph* g, xnnd_id node) {
+  if (g == NULL || node >= g->num_nodes) return 0;
+  const xnnd_ir_node* n = &g->nodes[node];
+  if (n->num_outputs < 1 || n->num_inputs < 2) return 0;
+  xnnd_id out = n->outputs[0], a = n->inputs[0], b = n->inputs[1];
+  switch (n->op) {
+    case XNND_OP_CONVOLUTION: {
+      uint64_t k = (uint64_t)(dim(g, b, 1) * dim(g, b, 2) * dim(g, b, 3));
+      /* Transposed: every input element meets Cout/groups * kh * kw weights. */
+      return xnn_attr_int(n, "transposed", 0) ? numel(g, a) * k : numel(g, out) * k;
+    }
+    case XNND_OP_LINEAR: return numel(g, out) * (uint64_t)dim(g, b, 1);
+    case XNND_OP_ADDMM: return n->num_inputs > 2 ? numel(g, out) * (uint64_t)dim(g, b, 1) : 0;
+    case XNND_OP_MM: return numel(g, out) * (uint64_t)dim(g, a, 1);
+    case XNND_OP_BMM: return numel(g, out) * (uint64_t)dim(g, a, 2);
+    default: return 0;
+  }
+}
+
+/* ---- blob ---- */
+xnnd_status xnnd_xnnpack_build_blob(const xnnd_graph* g, const xnnd_id* nodes, uint32_t num_nodes,
+                                    const xnnd_id* inputs, uint32_t num_inputs, const xnnd_id* outputs,
+                                    uint32_t num_outputs, uint8_t** blob_out, size_t* blob_size_out, char* err,
+                                    size_t err_size) {
+  if (err != NULL && err_size > 0) err[0] = '\0';
+  if (blob_out == NULL || blob_size_out == NULL || g == NULL || (num_nodes > 0 && nodes == NULL) ||
+      (num_inputs > 0 && inputs == NULL) || (num_outputs > 0 && outputs == NULL)) {
+    if (err != NULL && err_size > 0) snprintf(err, err_size, "invalid argument to xnnd_xnnpack_build_blob");
+    return XNND_INVALID_ARGUMENT;
+  }
+  *blob_out = NULL;
+  *blob_size_out = 0;
+  xnnd_xnn_builder* b = NULL;
+  xnnd_status st = xnn_builder_create(g, err, err_size, &b);
+  if (st != XNND_OK) return st;
+  for (uint32_t i = 0; i < num_inputs && st == XNND_OK; i++) st = xnn_builder_add_external(b, inputs[i], true, i);
+  for (uint32_t i = 0; i < num_outputs && st == XNND_OK; i++) st = xnn_builder_add_external(b, outputs[i], false, i);
+  char reason[256];
+  for (uint32_t i = 0; i < num_nodes && st == XNND_OK; i++) {
+    xnnd_id id = nodes[i];
+    if (id >= g->num_nodes) {
+      st = xnn_b_fail(b, XNND_INVALID_ARGUMENT, "partition node %u: id %u out of range", i, id);
+      break;
+    }
+    xnn_b_set_node(b, id);
+    const xnnd_ir_node* n = &g->nodes[id];
+    const xnnd_xnn_lowering* l = xnnd_xnnpack_lowering(n->op);
+    if (!xnnd_xnnpack_supports(g, id, reason, sizeof(reason))) {
+      st = xnn_b_fail(b, XNND_UNSUPPORTED, "%s", reason);
+      break;
+    }
+    st = l->lower(b, g, n);
+    if (st == XNND_OK) st = xnn_b_status(b);
+  }
+  if (st == XNND_OK) st = xnn_builder_finish(b, blob_out, blob_size_out);
+  xnn_builder_destroy(b);
+  return st;
+}
