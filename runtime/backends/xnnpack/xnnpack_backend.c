@@ -92,7 +92,7 @@ static void xnnpack_destroy(void* handle) {
   xnn_delegate* d = handle;
   if (d == NULL) return;
   if (d->runtime != NULL) xnn_delete_runtime(d->runtime);
-  if (d->pool != NULL) pthreadpool_destroy(d->pool);
+  xnnd_xnn_pool_release(d->pool);
   uint32_t total = d->num_inputs + d->num_outputs;
   if (d->ext != NULL)
     for (uint32_t i = 0; i < total; i++) dfree(&d->allocator, d->ext[i].staging);
@@ -252,11 +252,11 @@ static xnnd_status xnnpack_init(const xnnd_backend_init_args* args, void** handl
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   if (cpus > 0 && threads > (uint32_t)cpus) threads = (uint32_t)cpus;
   if (threads > 1) {
-    d->pool = pthreadpool_create(threads);
+    d->pool = xnnd_xnn_pool_acquire(threads);
     if (d->pool == NULL) {
       xnn_delete_subgraph(sg);
       xnnpack_destroy(d);
-      return fail(err, err_size, XNND_OUT_OF_MEMORY, "pthreadpool_create(%u) failed", threads);
+      return fail(err, err_size, XNND_OUT_OF_MEMORY, "no shared pthreadpool of %u threads could be created", threads);
     }
   }
   xs = xnn_create_runtime_v2(sg, d->pool, 0, &d->runtime);

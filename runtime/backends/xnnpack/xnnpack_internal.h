@@ -108,4 +108,10 @@ void xnnd_xnn_nchw_to_nhwc(const void* src, void* dst, size_t n, size_t c, size_
 /* src [n][hw][c] -> dst [n][c][hw]. */
 void xnnd_xnn_nhwc_to_nchw(const void* src, void* dst, size_t n, size_t c, size_t hw, size_t elem_size);
 
+/* Shared pthreadpools (thread_pools.c): one per thread count, reference counted. NULL when
+ * the pool cannot be created or all slots are taken. */
+#include <pthreadpool.h>
+pthreadpool_t xnnd_xnn_pool_acquire(uint32_t threads);
+void xnnd_xnn_pool_release(pthreadpool_t pool);
+
 #endif

@@ -194,7 +194,7 @@ static xnnd_status check_conv2d(const xnnd_xnode_ctx* c, fb_table node) {
     TRY(expect_constant(c, "bias_id", &bias));
     TRY(expect_dims(c, "bias_id", &bias, 1, (uint64_t[]){groups * goc}));
   }
-  uint64_t oh, ow;
+  uint64_t oh = 0, ow = 0;
   TRY(window_out(c, "height", in.v.dims[1], U32(Conv2d, padding_top), U32(Conv2d, padding_bottom), kh,
                  U32(Conv2d, stride_height), U32(Conv2d, dilation_height), &oh));
   TRY(window_out(c, "width", in.v.dims[2], U32(Conv2d, padding_left), U32(Conv2d, padding_right), kw,
@@ -235,7 +235,7 @@ static xnnd_status check_dwconv2d(const xnnd_xnode_ctx* c, fb_table node) {
     TRY(expect_constant(c, "bias_id", &bias));
     TRY(expect_dims(c, "bias_id", &bias, 1, (uint64_t[]){cin * dm}));
   }
-  uint64_t oh, ow;
+  uint64_t oh = 0, ow = 0;
   TRY(window_out(c, "height", in.v.dims[1], U32(DepthwiseConv2d, padding_top), U32(DepthwiseConv2d, padding_bottom),
                  kh, U32(DepthwiseConv2d, stride_height), U32(DepthwiseConv2d, dilation_height), &oh));
   TRY(window_out(c, "width", in.v.dims[2], U32(DepthwiseConv2d, padding_left), U32(DepthwiseConv2d, padding_right),
@@ -345,7 +345,7 @@ static xnnd_status check_max_pool2d(const xnnd_xnode_ctx* c, fb_table node) {
                  F(MaxPool2d, output_min), F(MaxPool2d, output_max)));
   uint32_t ph = U32(MaxPool2d, pooling_height), pw = U32(MaxPool2d, pooling_width);
   if ((uint64_t)ph * pw <= 1) return nfail(c, XNND_INVALID_PROGRAM, "pooling %ux%u must cover more than one element", ph, pw);
-  uint64_t oh, ow;
+  uint64_t oh = 0, ow = 0;
   TRY(window_out(c, "height", in.v.dims[1], U32(MaxPool2d, padding_top), U32(MaxPool2d, padding_bottom), ph,
                  U32(MaxPool2d, stride_height), U32(MaxPool2d, dilation_height), &oh));
   TRY(window_out(c, "width", in.v.dims[2], U32(MaxPool2d, padding_left), U32(MaxPool2d, padding_right), pw,
@@ -368,7 +368,7 @@ static xnnd_status check_avg_pool2d(const xnnd_xnode_ctx* c, fb_table node) {
                  F(AvgPool2d, output_min), F(AvgPool2d, output_max)));
   uint32_t ph = U32(AvgPool2d, pooling_height), pw = U32(AvgPool2d, pooling_width);
   if ((uint64_t)ph * pw <= 1) return nfail(c, XNND_INVALID_PROGRAM, "pooling %ux%u must cover more than one element", ph, pw);
-  uint64_t oh, ow;
+  uint64_t oh = 0, ow = 0;
   TRY(window_out(c, "height", in.v.dims[1], U32(AvgPool2d, padding_top), U32(AvgPool2d, padding_bottom), ph,
                  U32(AvgPool2d, stride_height), 1, &oh));
   TRY(window_out(c, "width", in.v.dims[2], U32(AvgPool2d, padding_left), U32(AvgPool2d, padding_right), pw,
