@@ -1,0 +1,120 @@
+/* Partitioner: convexity (no partition may be left and re-entered), boundaries, options,
+ * and the reasons recorded for nodes left on the portable kernels. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_support.h"
+#include "partitioner/partitioner.h"
+
+static xnnd_graph* parse(const char* text) {
+  xnnd_graph* g = NULL;
+  xnnd_error err;
+  xnnd_status st = xnnd_graph_parse(text, strlen(text), NULL, &g, &err);
+  if (st != XNND_OK) fail_msg("parse: %s", err.message);
+  if (xnnd_graph_verify(g) != XNND_OK) fail_msg("verify: %s", g->errmsg);
+  return g;
+}
+
+static xnnd_id value_named(const xnnd_graph* g, const char* name) {
+  for (xnnd_id v = 0; v < g->num_values; v++)
+    if (strcmp(g->values[v].name, name) == 0) return v;
+  fail_msg("no value %%%s", name);
+  return XNND_NO_ID;
+}
+
+static int32_t part_of(const xnnd_graph* g, const xnnd_partition_plan* plan, const char* out) {
+  return plan->node_part[g->values[value_named(g, out)].producer];
+}
+
+/* conv -> tanh (no XNNPACK lowering) -> add(conv, tanh): a naive union of the supported
+ * nodes {conv, add} would read conv's output through tanh and back in: a cycle. */
+static const char* k_cycle =
+    "graph cyc {\n"
+    "  input %x: f32[1,2,4,4]\n"
+    "  const %w: f32[2,2,1,1] = [1, 0, 0, 1]\n"
+    "  %c: f32[1,2,4,4] = aten.convolution(%x, %w, _) {stride=[1,1], padding=[0,0], dilation=[1,1], transposed=false, output_padding=[0,0], groups=1}\n"
+    "  %t: f32[1,2,4,4] = aten.tanh(%c)\n"
+    "  %a: f32[1,2,4,4] = aten.add(%c, %t) {alpha=1}\n"
+    "  output %a\n"
+    "}\n";
+
+static void test_naive_union_would_cycle(void** state) {
+  (void)state;
+  xnnd_graph* g = parse(k_cycle);
+  xnnd_partition_plan plan;
+  assert_int_equal(xnnd_partition_graph(g, NULL, &plan), XNND_OK);
+  assert_int_equal(plan.num_parts, 2);
+  int32_t pc = part_of(g, &plan, "c"), pa = part_of(g, &plan, "a");
+  assert_true(pc >= 0 && pa >= 0);
+  assert_int_not_equal(pc, pa);
+  assert_int_equal(part_of(g, &plan, "t"), -1);
+  assert_non_null(strstr(plan.reasons[g->values[value_named(g, "t")].producer], "aten.tanh"));
+  /* conv's output leaves its partition for two consumers (tanh and the add's partition). */
+  const xnnd_partition* p0 = &plan.parts[pc];
+  assert_int_equal(p0->num_outputs, 1);
+  assert_int_equal(p0->outputs[0], value_named(g, "c"));
+  const xnnd_partition* p1 = &plan.parts[pa];
+  assert_int_equal(p1->num_inputs, 2);
+  xnnd_partition_plan_free(&plan);
+  xnnd_graph_destroy(g);
+}
+
+/* Two independent branches from the input and constants shared by both join one partition. */
+static const char* k_branches =
+    "graph br {\n"
+    "  input %x: f32[1,2,4,4]\n"
+    "  const %w: f32[2,2,1,1] = [1, 2, 3, 4]\n"
+    "  %c1: f32[1,2,4,4] = aten.convolution(%x, %w, _) {stride=[1,1], padding=[0,0], dilation=[1,1], transposed=false, output_padding=[0,0], groups=1}\n"
+    "  %c2: f32[1,2,4,4] = aten.convolution(%x, %w, _) {stride=[1,1], padding=[0,0], dilation=[1,1], transposed=false, output_padding=[0,0], groups=1}\n"
+    "  %r: f32[1,2,4,4] = aten.relu(%c2)\n"
+    "  %a: f32[1,2,4,4] = aten.add(%c1, %r) {alpha=1}\n"
+    "  output %a, %x\n"
+    "}\n";
+
+static void test_branches_one_partition(void** state) {
+  (void)state;
+  xnnd_graph* g = parse(k_branches);
+  xnnd_partition_plan plan;
+  assert_int_equal(xnnd_partition_graph(g, NULL, &plan), XNND_OK);
+  assert_int_equal(plan.num_parts, 1);
+  assert_int_equal(plan.parts[0].num_nodes, 4);
+  /* The graph input that is also a graph output is an input of the partition only. */
+  assert_int_equal(plan.parts[0].num_inputs, 1);
+  assert_int_equal(plan.parts[0].inputs[0], value_named(g, "x"));
+  assert_int_equal(plan.parts[0].num_outputs, 1);
+  assert_int_equal(plan.parts[0].outputs[0], value_named(g, "a"));
+  xnnd_partition_plan_free(&plan);
+  xnnd_graph_destroy(g);
+}
+
+static void test_no_delegate_and_exclude(void** state) {
+  (void)state;
+  xnnd_graph* g = parse(k_branches);
+  xnnd_partition_plan plan;
+  xnnd_partition_options nd = {.no_delegate = true};
+  assert_int_equal(xnnd_partition_graph(g, &nd, &plan), XNND_OK);
+  assert_int_equal(plan.num_parts, 0);
+  assert_non_null(strstr(plan.reasons[0], "--no-delegate"));
+  xnnd_partition_plan_free(&plan);
+
+  const char* ex[] = {"aten.relu"};
+  xnnd_partition_options eo = {.exclude_ops = ex, .num_exclude_ops = 1};
+  assert_int_equal(xnnd_partition_graph(g, &eo, &plan), XNND_OK);
+  assert_int_equal(part_of(g, &plan, "r"), -1);
+  assert_non_null(strstr(plan.reasons[g->values[value_named(g, "r")].producer], "exclude"));
+  /* relu outside splits: c2 feeds relu which feeds the add, so c1/c2 and the add cannot all
+   * share one partition. */
+  assert_int_not_equal(part_of(g, &plan, "c2"), part_of(g, &plan, "a"));
+  xnnd_partition_plan_free(&plan);
+  xnnd_graph_destroy(g);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_naive_union_would_cycle),
+      cmocka_unit_test(test_branches_one_partition),
+      cmocka_unit_test(test_no_delegate_and_exclude),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
