@@ -2,6 +2,7 @@
  * kernel step and an initialized handle per delegate step. Everything is allocated in
  * xnnd_method_create; xnnd_method_execute only reads bindings, runs steps in order and copies
  * outputs that are inputs or constants into their planned slots. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +14,9 @@ typedef struct step_rt {
   /* kernel */
   xnnd_kernel_args args;
   void* params;
+  /* Fused output range (attrs "output_min"/"output_max"), applied to output 0 after run. */
+  bool has_range;
+  float range_min, range_max;
   /* delegate: views of the call's tensors, data refreshed on every execute */
   const xnnd_backend* backend;
   void* handle;
@@ -60,6 +64,13 @@ static xnnd_status create_fail(xnnd_error* err, xnnd_status status, const char* 
   return status;
 }
 
+/* The fused output range of a portable step (clamp fusion), applied in place. */
+static void clamp_output(const xnnd_tensor* t, float lo, float hi) {
+  float* p = t->data;
+  size_t n = xnnd_tensor_numel(t);
+  for (size_t i = 0; i < n; i++) p[i] = p[i] < lo ? lo : (p[i] > hi ? hi : p[i]);
+}
+
 static xnnd_status prepare_kernel(xnnd_method* m, uint32_t s, char* msg, size_t msg_size) {
   const xnnd_step_decl* st = &m->decl->steps[s];
   step_rt* rt = &m->steps[s];
@@ -73,6 +84,22 @@ static xnnd_status prepare_kernel(xnnd_method* m, uint32_t s, char* msg, size_t 
   for (uint32_t i = 0; i < st->num_outputs; i++) outs[i] = &m->tensors[st->outputs[i]];
   rt->args = (xnnd_kernel_args){ins, st->num_inputs, outs, st->num_outputs, st->attrs,
                                 st->num_attrs};
+  rt->range_min = -INFINITY;
+  rt->range_max = INFINITY;
+  for (uint32_t a = 0; a < st->num_attrs; a++) {
+    bool is_min = strcmp(st->attrs[a].name, "output_min") == 0;
+    if (!is_min && strcmp(st->attrs[a].name, "output_max") != 0) continue;
+    if (st->attrs[a].kind != 2 /* FLOAT */ || isnan(st->attrs[a].f) || st->num_outputs == 0 ||
+        m->tensors[st->outputs[0]].dtype != XNND_F32) {
+      char where[160];
+      step_where(where, sizeof(where), m->decl, s);
+      return xnnd_errf(msg, msg_size, XNND_INVALID_PROGRAM,
+                       "%s: attribute %s must be a float on an f32 output", where, st->attrs[a].name);
+    }
+    if (is_min) rt->range_min = (float)st->attrs[a].f;
+    else rt->range_max = (float)st->attrs[a].f;
+    rt->has_range = true;
+  }
   char kmsg[XNND_ERRMSG_SIZE / 2];
   kmsg[0] = '\0';
   xnnd_status status = st->kernel->prepare(&rt->args, rt->params, kmsg, sizeof(kmsg));
@@ -290,6 +317,7 @@ xnnd_status xnnd_method_execute(xnnd_method* method) {
         return method_fail(method, status, "%s: kernel failed: %s", where,
                            xnnd_status_str(status));
       }
+      if (rt->has_range) clamp_output(rt->args.outputs[0], rt->range_min, rt->range_max);
     } else {
       for (uint32_t i = 0; i < st->num_inputs; i++)
         rt->in_views[i].data = method->tensors[st->inputs[i]].data;

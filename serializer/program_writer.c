@@ -1,4 +1,5 @@
 /* Writes a .pte: header, program flatbuffer, constant segment, delegate segment. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,7 +150,7 @@ static fb_ref write_kernel_call(writer* w, const xnnd_ir_node* node) {
     w->op_index[node->op] = (int32_t)w->num_ops;
     w->op_names[w->num_ops++] = info->name;
   }
-  fb_ref attrs[XNND_MAX_ATTRS];
+  fb_ref attrs[XNND_MAX_ATTRS + 2];
   for (uint32_t a = 0; a < info->num_attrs; a++) {
     const xnnd_attr* at = &node->attrs[a];
     fb_ref name = fb_create_string(w->fb, info->attrs[a].name, strlen(info->attrs[a].name));
@@ -162,7 +163,23 @@ static fb_ref write_kernel_call(writer* w, const xnnd_ir_node* node) {
     fb_add_ref(w->fb, XNND_PROGRAM_Attr_ints, ints);
     attrs[a] = fb_table_end(w->fb);
   }
-  fb_ref attrs_ref = fb_create_ref_vector(w->fb, attrs, info->num_attrs);
+  uint32_t num_attrs = info->num_attrs;
+  /* ---- fused output range (clamp fusion, passes/clamp_fusion.c): FLOAT attrs
+   * "output_min"/"output_max", written only when finite; the runtime clamps after the
+   * kernel. ---- */
+  const float bound[2] = {node->output_min, node->output_max};
+  static const char* const bound_name[2] = {"output_min", "output_max"};
+  for (uint32_t k = 0; k < 2; k++) {
+    if (!isfinite(bound[k])) continue;
+    fb_ref name = fb_create_string(w->fb, bound_name[k], strlen(bound_name[k]));
+    fb_table_start(w->fb);
+    fb_add_ref(w->fb, XNND_PROGRAM_Attr_name, name);
+    fb_add_u8(w->fb, XNND_PROGRAM_Attr_kind, (uint8_t)XNND_ATTR_FLOAT, 0);
+    fb_add_f64(w->fb, XNND_PROGRAM_Attr_f, (double)bound[k], 0.0);
+    attrs[num_attrs++] = fb_table_end(w->fb);
+  }
+  /* ---- end fused output range ---- */
+  fb_ref attrs_ref = fb_create_ref_vector(w->fb, attrs, num_attrs);
   fb_ref ins = write_ids(w, node->inputs, node->num_inputs, true);
   fb_ref outs = write_ids(w, node->outputs, node->num_outputs, false);
   fb_table_start(w->fb);

@@ -61,14 +61,14 @@ xnnd_status xnn_lower_addmm(xnnd_xnn_builder* b, const xnnd_graph* g, const xnnd
     bias = xnn_b_constant_f32(b, 1, dims, bv->data);
   }
   uint32_t output = xnn_b_output(b, node->outputs[0]);
-  return xnn_emit_fully_connected(b, input, filter, bias, output);
+  return xnn_emit_fully_connected(b, input, filter, bias, output, node->output_min, node->output_max);
 }
 
 xnnd_status xnn_lower_mm(xnnd_xnn_builder* b, const xnnd_graph* g, const xnnd_ir_node* node) {
   uint32_t input = xnn_b_operand(b, node->inputs[0]);
   uint32_t filter = filter_of(b, g, node->inputs[1]);
   uint32_t output = xnn_b_output(b, node->outputs[0]);
-  return xnn_emit_fully_connected(b, input, filter, XNN_NO_VALUE, output);
+  return xnn_emit_fully_connected(b, input, filter, XNN_NO_VALUE, output, node->output_min, node->output_max);
 }
 
 bool xnn_check_t(const xnnd_graph* g, const xnnd_ir_node* node, char* reason, size_t reason_size) {

@@ -81,6 +81,7 @@ xnnd_status xnn_lower_binary(xnnd_xnn_builder* b, const xnnd_graph* g, const xnn
   fb_add_u32(fb, XNND_XNNPACK_Add_input1_id, in[0], UINT32_MAX);
   fb_add_u32(fb, XNND_XNNPACK_Add_input2_id, in[1], UINT32_MAX);
   fb_add_u32(fb, XNND_XNNPACK_Add_output_id, output, UINT32_MAX);
+  XNN_ADD_RANGE(fb, Add, node);
   return xnn_b_node(b, node_type(node->op), fb_table_end(fb));
 }
 

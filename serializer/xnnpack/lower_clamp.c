@@ -21,6 +21,9 @@ static void bounds(const xnnd_ir_node* node, float* lo, float* hi) {
       break;
     }
   }
+  /* A fused output range on the clamp itself narrows it further. */
+  if (node->output_min > *lo) *lo = node->output_min;
+  if (node->output_max < *hi) *hi = node->output_max;
 }
 
 bool xnn_check_clamp(const xnnd_graph* g, const xnnd_ir_node* node, char* reason, size_t reason_size) {

@@ -123,6 +123,7 @@ xnnd_status xnn_lower_convolution(xnnd_xnn_builder* b, const xnnd_graph* g, cons
     fb_add_u32(fb, XNND_XNNPACK_DepthwiseConv2d_bias_id, bias, UINT32_MAX);
     ADD(output_id, output);
 #undef ADD
+    XNN_ADD_RANGE(fb, DepthwiseConv2d, node);
     return xnn_b_node(b, XNND_XNNPACK_Node_DepthwiseConv2d, fb_table_end(fb));
   }
 #define ADD(field, v) fb_add_u32(fb, XNND_XNNPACK_Conv2d_##field, (uint32_t)(v), 0)
@@ -144,5 +145,6 @@ xnnd_status xnn_lower_convolution(xnnd_xnn_builder* b, const xnnd_graph* g, cons
   fb_add_u32(fb, XNND_XNNPACK_Conv2d_bias_id, bias, UINT32_MAX);
   ADD(output_id, output);
 #undef ADD
+  XNN_ADD_RANGE(fb, Conv2d, node);
   return xnn_b_node(b, XNND_XNNPACK_Node_Conv2d, fb_table_end(fb));
 }

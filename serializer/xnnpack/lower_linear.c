@@ -36,5 +36,5 @@ xnnd_status xnn_lower_linear(xnnd_xnn_builder* b, const xnnd_graph* g, const xnn
   uint32_t filter = xnn_b_operand(b, node->inputs[1]);
   uint32_t bias = node->num_inputs > 2 && node->inputs[2] != XNND_NO_ID ? xnn_b_operand(b, node->inputs[2]) : XNN_NO_VALUE;
   uint32_t output = xnn_b_output(b, node->outputs[0]);
-  return xnn_emit_fully_connected(b, input, filter, bias, output);
+  return xnn_emit_fully_connected(b, input, filter, bias, output, node->output_min, node->output_max);
 }

@@ -93,6 +93,7 @@ xnnd_status xnn_lower_max_pool2d(xnnd_xnn_builder* b, const xnnd_graph* g, const
   ADD(input_id, input);
   ADD(output_id, output);
 #undef ADD
+  XNN_ADD_RANGE(fb, MaxPool2d, node);
   return xnn_b_node(b, XNND_XNNPACK_Node_MaxPool2d, fb_table_end(fb));
 }
 
@@ -151,6 +152,7 @@ xnnd_status xnn_lower_avg_pool2d(xnnd_xnn_builder* b, const xnnd_graph* g, const
   ADD(input_id, input);
   ADD(output_id, output);
 #undef ADD
+  XNN_ADD_RANGE(fb, AvgPool2d, node);
   return xnn_b_node(b, XNND_XNNPACK_Node_AvgPool2d, fb_table_end(fb));
 }
 
@@ -198,6 +200,7 @@ xnnd_status xnn_lower_global_pool(xnnd_xnn_builder* b, const xnnd_graph* g, cons
   fb_table_start(fb);
   fb_add_u32(fb, XNND_XNNPACK_GlobalAvgPool2d_input_id, input, UINT32_MAX);
   fb_add_u32(fb, XNND_XNNPACK_GlobalAvgPool2d_output_id, pooled, UINT32_MAX);
+  XNN_ADD_RANGE(fb, GlobalAvgPool2d, node);
   xnnd_status st = xnn_b_node(b, XNND_XNNPACK_Node_GlobalAvgPool2d, fb_table_end(fb));
   if (st != XNND_OK || keep) return st;
   uint32_t output = xnn_b_output(b, node->outputs[0]);

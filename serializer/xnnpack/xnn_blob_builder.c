@@ -417,7 +417,7 @@ xnnd_status xnn_builder_finish(xnnd_xnn_builder* b, uint8_t** blob_out, size_t* 
 
 /* ---- shared emitters ---- */
 xnnd_status xnn_emit_fully_connected(xnnd_xnn_builder* b, uint32_t input, uint32_t filter, uint32_t bias,
-                                     uint32_t output) {
+                                     uint32_t output, float output_min, float output_max) {
   if (b->status != XNND_OK) return b->status;
   fb_builder* fb = b->fb;
   fb_table_start(fb);
@@ -425,6 +425,8 @@ xnnd_status xnn_emit_fully_connected(xnnd_xnn_builder* b, uint32_t input, uint32
   fb_add_u32(fb, XNND_XNNPACK_FullyConnected_filter_id, filter, UINT32_MAX);
   fb_add_u32(fb, XNND_XNNPACK_FullyConnected_bias_id, bias, UINT32_MAX);
   fb_add_u32(fb, XNND_XNNPACK_FullyConnected_output_id, output, UINT32_MAX);
+  fb_add_f32(fb, XNND_XNNPACK_FullyConnected_output_min, output_min, -INFINITY);
+  fb_add_f32(fb, XNND_XNNPACK_FullyConnected_output_max, output_max, INFINITY);
   return xnn_b_node(b, XNND_XNNPACK_Node_FullyConnected, fb_table_end(fb));
 }
 

@@ -6,6 +6,7 @@
 #ifndef XNND_SERIALIZER_XNN_LOWER_INTERNAL_H
 #define XNND_SERIALIZER_XNN_LOWER_INTERNAL_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -71,9 +72,17 @@ double xnn_attr_float(const xnnd_ir_node* node, const char* name, double def);
 bool xnn_attr_pair(const xnnd_ir_node* node, const char* name, int64_t def, int64_t out[2]);
 uint32_t xnn_node_index(const xnnd_graph* g, const xnnd_ir_node* node);
 
+/* The node's fused output range (clamp fusion) as table T's output_min/output_max; the
+ * schema defaults (-inf, +inf) are omitted. */
+#define XNN_ADD_RANGE(fb, T, node)                                                        \
+  do {                                                                                    \
+    fb_add_f32((fb), XNND_XNNPACK_##T##_output_min, (node)->output_min, -INFINITY);       \
+    fb_add_f32((fb), XNND_XNNPACK_##T##_output_max, (node)->output_max, INFINITY);        \
+  } while (0)
+
 /* Shared emitters. */
 xnnd_status xnn_emit_fully_connected(xnnd_xnn_builder* b, uint32_t input, uint32_t filter, uint32_t bias,
-                                     uint32_t output);
+                                     uint32_t output, float output_min, float output_max);
 xnnd_status xnn_emit_reshape(xnnd_xnn_builder* b, uint32_t input, uint32_t output, uint32_t rank,
                              const uint32_t* dims);
 

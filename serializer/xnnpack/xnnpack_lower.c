@@ -1,6 +1,7 @@
 /* The XNNPACK lowering table, indexed by xnnd_op and generated from ops.def so that adding
  * an op breaks the build until this file says how (or why not) XNNPACK runs it; the check
  * helpers every lower_<op>.c shares; MAC counts; and xnnd_xnnpack_build_blob. */
+#include <math.h>
 #include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -75,6 +76,15 @@ static const char* op_name(xnnd_op op) {
   return info != NULL && info->name != NULL ? info->name : "?";
 }
 
+/* Ops whose XNNPACK node takes output_min/output_max, so a fused clamp can ride along. */
+static const bool k_takes_range[XNND_OP_COUNT] = {
+    [XNND_OP_CONVOLUTION] = true, [XNND_OP_LINEAR] = true, [XNND_OP_ADDMM] = true, [XNND_OP_MM] = true,
+    [XNND_OP_ADD] = true, [XNND_OP_SUB] = true, [XNND_OP_MUL] = true, [XNND_OP_DIV] = true,
+    [XNND_OP_MAX_POOL2D] = true, [XNND_OP_MAX_POOL2D_WITH_INDICES] = true, [XNND_OP_AVG_POOL2D] = true,
+    [XNND_OP_ADAPTIVE_AVG_POOL2D] = true, [XNND_OP_MEAN] = true, [XNND_OP_RELU] = true,
+    [XNND_OP_HARDTANH] = true, [XNND_OP_CLAMP] = true,
+};
+
 bool xnnd_xnnpack_supports(const xnnd_graph* g, xnnd_id node, char* reason, size_t reason_size) {
   if (g == NULL || node >= g->num_nodes) return xnn_reason(reason, reason_size, "node %u out of range", node);
   const xnnd_ir_node* n = &g->nodes[node];
@@ -84,6 +94,9 @@ bool xnnd_xnnpack_supports(const xnnd_graph* g, xnnd_id node, char* reason, size
     return xnn_reason(reason, reason_size, "%s has no XNNPACK lowering: %s", op_name(n->op), why);
   }
   if (reason != NULL && reason_size > 0) reason[0] = '\0';
+  if ((isfinite(n->output_min) || isfinite(n->output_max)) && !k_takes_range[n->op])
+    return xnn_reason(reason, reason_size, "%s with a fused output range: its XNNPACK node takes none",
+                      op_name(n->op));
   return l->check(g, n, reason, reason_size);
 }
 
