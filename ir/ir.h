@@ -98,6 +98,11 @@ typedef struct xnnd_ir_node {
   uint32_t num_outputs;
   xnnd_id outputs[3];
   xnnd_attr attrs[XNND_MAX_ATTRS]; /* in the op's schema order */
+  /* Fused output range (clamp fusion): outputs are clamped to [output_min, output_max].
+   * -inf/+inf (the default set by add_node) means none. Text form: a trailing
+   * ` clamp(MIN, MAX)` after the attributes, printed only when either bound is finite.
+   * In a program it travels as KernelCall attrs "output_min"/"output_max". */
+  float output_min, output_max;
   bool dead;
 } xnnd_ir_node;
 
@@ -124,6 +129,7 @@ typedef struct xnnd_op_info {
   /* Fill dtype, rank and dims of the node's outputs from its inputs and attrs.
    * Returns XNND_VERIFY_ERROR with a message naming the node and value on mismatch. */
   xnnd_status (*infer)(xnnd_graph* g, xnnd_id node);
+  uint32_t optional_inputs;  /* bit i set: input i may be XNND_NO_ID (printed `_`) */
 } xnnd_op_info;
 
 const xnnd_op_info* xnnd_op_get(xnnd_op op);
@@ -132,21 +138,30 @@ xnnd_op xnnd_op_lookup(const char* name);
 /* Index of attribute `name` in op's schema, or -1. */
 int xnnd_op_attr_index(xnnd_op op, const char* name);
 
-/* ---- graph ---- */
+/* ---- graph ----
+ * A graph is not thread-safe; functions taking a const graph may run concurrently with each
+ * other. The op table functions above are thread-safe. */
+/* name is copied; it must be shorter than 64 bytes (else XNND_INVALID_ARGUMENT). */
 xnnd_status xnnd_graph_create(const char* name, xnnd_graph** graph_out);
 void xnnd_graph_destroy(xnnd_graph* g);  /* NULL is a no-op */
+
+/* Id of the value named `name` (without '%'), or XNND_NO_ID. O(1) through a name index. */
+xnnd_id xnnd_graph_find_value(const xnnd_graph* g, const char* name);
 
 /* Graph-owned memory, freed with the graph; 64-byte aligned; NULL on OOM. */
 void* xnnd_graph_alloc(xnnd_graph* g, size_t size);
 
 /* name NULL = generated ("v<id>"). Returns XNND_NO_ID on OOM or a duplicate name
- * (message in g->errmsg). */
+ * (message in g->errmsg). Names are [A-Za-z0-9_.]+ of at most 255 bytes (so they print as
+ * %name); dims are in [0, 2^40] and a tensor is at most 2^48 bytes. */
 xnnd_id xnnd_graph_add_value(xnnd_graph* g, const char* name, xnnd_dtype dtype,
                              uint32_t rank, const int64_t* dims);
-/* Copies nbytes (must equal numel * dtype size) into graph memory. */
+/* Copies nbytes (must equal numel * dtype size) into graph memory. Resets const_key to 0,
+ * so the printed key becomes the hash of the new bytes. */
 xnnd_status xnnd_graph_set_constant(xnnd_graph* g, xnnd_id value, const void* data, size_t nbytes);
 xnnd_status xnnd_graph_set_quant_per_tensor(xnnd_graph* g, xnnd_id value, float scale, int32_t zp);
-/* Copies the arrays. */
+/* Copies the arrays; zps NULL = all zero. Consistency (n == dims[axis], scales > 0) is
+ * checked by xnnd_graph_verify. */
 xnnd_status xnnd_graph_set_quant_per_channel(xnnd_graph* g, xnnd_id value, int32_t axis,
                                              const float* scales, const int32_t* zps, uint32_t n);
 
@@ -160,7 +175,8 @@ xnnd_id xnnd_graph_add_node_infer(xnnd_graph* g, xnnd_op op, const xnnd_id* inpu
 xnnd_status xnnd_graph_set_inputs(xnnd_graph* g, const xnnd_id* ids, uint32_t n);
 xnnd_status xnnd_graph_set_outputs(xnnd_graph* g, const xnnd_id* ids, uint32_t n);
 
-/* Number of live nodes reading `value` plus 1 per appearance in the graph outputs. O(nodes). */
+/* Number of live nodes reading `value` plus 1 per appearance in the graph outputs. O(nodes).
+ * A node that reads the value twice (mul(x, x)) counts once. */
 uint32_t xnnd_graph_count_uses(const xnnd_graph* g, xnnd_id value);
 /* Fill counts[num_values] with use counts as above in one sweep. */
 void xnnd_graph_use_counts(const xnnd_graph* g, uint32_t* counts);
@@ -168,12 +184,15 @@ void xnnd_graph_use_counts(const xnnd_graph* g, uint32_t* counts);
 void xnnd_graph_replace_uses(xnnd_graph* g, xnnd_id from, xnnd_id to);
 
 /* Drop dead nodes, values nothing references, and put nodes in topological order.
- * Renumbers ids. Fails with VERIFY_ERROR on a cycle. */
+ * Renumbers ids. Fails with VERIFY_ERROR on a cycle. Node input arrays are reallocated
+ * (pointers into the old ones must not be kept); already-sorted nodes keep their order. */
 xnnd_status xnnd_graph_compact(xnnd_graph* g);
 
 /* Check every invariant: ids in range, one producer per value, no cycles, arity and attr
  * kinds per the op table, attr values in range, shapes and dtypes agree with shape
- * inference, constants have data of the right size. Message names node and value. */
+ * inference, constants have data of the right size. Message names node and value.
+ * Nodes must already be in topological order (call xnnd_graph_compact after rewrites).
+ * Leaves the graph unchanged (only g->errmsg is written). */
 xnnd_status xnnd_graph_verify(xnnd_graph* g);
 
 /* ---- text form (docs/ARCHITECTURE.md "Text IR") ---- */
@@ -184,6 +203,17 @@ void xnnd_const_bundle_destroy(xnnd_const_bundle* b);
 /* Read a bundle file (untrusted: verified). */
 xnnd_status xnnd_const_bundle_load(const char* path, xnnd_const_bundle** out, xnnd_error* err);
 xnnd_status xnnd_const_bundle_save(const xnnd_const_bundle* b, const char* path, xnnd_error* err);
+/* Store a copy of `size` bytes under `key`, replacing an entry with the same key. */
+xnnd_status xnnd_const_bundle_put(xnnd_const_bundle* b, uint64_t key, const void* data,
+                                  size_t size);
+/* Borrowed pointer to the bytes under `key` (valid until the entry is replaced or the bundle
+ * is destroyed); XNND_NOT_FOUND when absent. */
+xnnd_status xnnd_const_bundle_get(const xnnd_const_bundle* b, uint64_t key, const void** data_out,
+                                  size_t* size_out);
+/* Entries in insertion (file) order, for iteration: 0 <= index < count. */
+uint32_t xnnd_const_bundle_count(const xnnd_const_bundle* b);
+xnnd_status xnnd_const_bundle_entry(const xnnd_const_bundle* b, uint32_t index, uint64_t* key_out,
+                                    const void** data_out, size_t* size_out);
 
 /* Print the graph. Constants with more than XNND_INLINE_CONST_MAX elements are written to
  * `bundle` (may be NULL: then only shown by key) and shown by key. Returns a malloc'd

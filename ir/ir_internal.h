@@ -42,6 +42,9 @@ bool ir_numel(xnnd_dtype dtype, uint32_t rank, const int64_t* dims, uint64_t* nu
 uint32_t ir_op_optional_inputs(xnnd_op op);
 /* Checks attribute kinds and list lengths against the schema. */
 xnnd_status ir_check_attr_kinds(xnnd_graph* g, xnnd_id node);
+/* Live nodes in topological order (lowest index first among ready nodes); malloc'd array
+ * the caller frees. XNND_VERIFY_ERROR on bad ids, two producers or a cycle. */
+xnnd_status ir_topo_order(xnnd_graph* g, uint32_t** order_out, uint32_t* count_out);
 
 /* ---- error and shape-inference helpers (infer_util.c) ---- */
 const char* ir_value_name(const xnnd_graph* g, xnnd_id v);
@@ -49,6 +52,9 @@ const char* ir_op_name(xnnd_op op);
 const char* ir_attr_name(xnnd_op op, uint32_t attr);
 /* "node N (op): " + message; returns XNND_VERIFY_ERROR. */
 xnnd_status ir_node_error(xnnd_graph* g, xnnd_id node, const char* fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* "node N (op): output %y: " + message, for attribute errors; returns XNND_VERIFY_ERROR. */
+xnnd_status ir_attr_error(xnnd_graph* g, xnnd_id node, const char* fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Writes "[d0,d1,...]" into buf. */
 const char* ir_format_dims(char* buf, size_t cap, uint32_t rank, const int64_t* dims);

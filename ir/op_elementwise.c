@@ -1,0 +1,113 @@
+/* Elementwise ops: unary activations, hardtanh, clamp, gelu, dropout, and the broadcasting
+ * binary ops add/sub (alpha) and mul/div. */
+#include <math.h>
+
+#include "ir_internal.h"
+
+const xnnd_attr_spec xnnd_attrs_unary[] = {IR_SCHEMA_END};
+IR_CHECK_SCHEMA(unary);
+const xnnd_attr_spec xnnd_attrs_hardtanh[] = {
+    {"min_val", XNND_ATTR_FLOAT, false, IR_DEF_FLOAT(-1)},
+    {"max_val", XNND_ATTR_FLOAT, false, IR_DEF_FLOAT(1)},
+    IR_SCHEMA_END,
+};
+IR_CHECK_SCHEMA(hardtanh);
+const xnnd_attr_spec xnnd_attrs_clamp[] = {
+    {"min", XNND_ATTR_FLOAT, true, IR_DEF_NONE},
+    {"max", XNND_ATTR_FLOAT, true, IR_DEF_NONE},
+    IR_SCHEMA_END,
+};
+IR_CHECK_SCHEMA(clamp);
+const xnnd_attr_spec xnnd_attrs_gelu[] = {
+    {"approximate", XNND_ATTR_INT, false, IR_DEF_INT(0)},
+    IR_SCHEMA_END,
+};
+IR_CHECK_SCHEMA(gelu);
+const xnnd_attr_spec xnnd_attrs_dropout[] = {
+    {"p", XNND_ATTR_FLOAT, false, IR_DEF_FLOAT(0.5)},
+    {"train", XNND_ATTR_BOOL, false, IR_DEF_BOOL(0)},
+    IR_SCHEMA_END,
+};
+IR_CHECK_SCHEMA(dropout);
+const xnnd_attr_spec xnnd_attrs_add[] = {
+    {"alpha", XNND_ATTR_FLOAT, false, IR_DEF_FLOAT(1)},
+    IR_SCHEMA_END,
+};
+IR_CHECK_SCHEMA(add);
+const xnnd_attr_spec xnnd_attrs_binary[] = {IR_SCHEMA_END};
+IR_CHECK_SCHEMA(binary);
+
+static xnnd_status same_as_input(xnnd_graph* g, xnnd_id node) {
+  const xnnd_ir_value* x;
+  IR_TRY(ir_require_input(g, node, 0, &x));
+  return ir_set_output(g, node, 0, x->dtype, x->rank, x->dims);
+}
+
+xnnd_status xnnd_infer_unary(xnnd_graph* g, xnnd_id node) { return same_as_input(g, node); }
+
+xnnd_status xnnd_infer_hardtanh(xnnd_graph* g, xnnd_id node) {
+  const xnnd_attr* a = g->nodes[node].attrs;
+  if (isnan(a[0].f) || isnan(a[1].f) || a[0].f > a[1].f)
+    return ir_attr_error(g, node, "attribute min_val = %g must not exceed max_val = %g", a[0].f,
+                         a[1].f);
+  return same_as_input(g, node);
+}
+
+xnnd_status xnnd_infer_clamp(xnnd_graph* g, xnnd_id node) {
+  const xnnd_attr* a = g->nodes[node].attrs;
+  for (uint32_t i = 0; i < 2; i++)
+    if (a[i].kind == XNND_ATTR_FLOAT && isnan(a[i].f))
+      return ir_attr_error(g, node, "attribute %s is nan", i ? "max" : "min");
+  return same_as_input(g, node);
+}
+
+xnnd_status xnnd_infer_gelu(xnnd_graph* g, xnnd_id node) {
+  int64_t approx = g->nodes[node].attrs[0].i;
+  if (approx != 0 && approx != 1)
+    return ir_attr_error(g, node, "attribute approximate = %lld must be 0 (none) or 1 (tanh)",
+                         (long long)approx);
+  return same_as_input(g, node);
+}
+
+xnnd_status xnnd_infer_dropout(xnnd_graph* g, xnnd_id node) {
+  double p = g->nodes[node].attrs[0].f;
+  if (!(p >= 0 && p <= 1))
+    return ir_attr_error(g, node, "attribute p = %g must be in [0, 1]", p);
+  return same_as_input(g, node);
+}
+
+static bool is_plain_int(const xnnd_ir_value* v) {
+  return v->quant.scheme == XNND_QUANT_NONE && v->dtype != XNND_F32 && v->dtype != XNND_F16;
+}
+
+static xnnd_status broadcast_binary(xnnd_graph* g, xnnd_id node) {
+  const xnnd_ir_value *a, *b;
+  IR_TRY(ir_require_input(g, node, 0, &a));
+  IR_TRY(ir_require_input(g, node, 1, &b));
+  xnnd_dtype dt = a->dtype;
+  if (a->dtype != b->dtype) {
+    /* a Python scalar operand becomes a rank-0 constant of its own dtype */
+    if (b->rank == 0)
+      dt = a->dtype;
+    else if (a->rank == 0)
+      dt = b->dtype;
+    else
+      return ir_node_error(g, node, "input 1 %%%s has dtype %s, expected %s", b->name,
+                           xnnd_dtype_name(b->dtype), xnnd_dtype_name(a->dtype));
+  }
+  if (g->nodes[node].op == XNND_OP_DIV && is_plain_int(a) && is_plain_int(b))
+    dt = XNND_F32;  /* true division */
+  uint32_t rank;
+  int64_t dims[XNND_MAX_RANK];
+  IR_TRY(ir_broadcast(g, node, 0, 1, &rank, dims));
+  return ir_set_output(g, node, 0, dt, rank, dims);
+}
+
+xnnd_status xnnd_infer_add(xnnd_graph* g, xnnd_id node) {
+  if (!isfinite(g->nodes[node].attrs[0].f))
+    return ir_attr_error(g, node, "attribute alpha = %g must be finite",
+                         g->nodes[node].attrs[0].f);
+  return broadcast_binary(g, node);
+}
+
+xnnd_status xnnd_infer_binary(xnnd_graph* g, xnnd_id node) { return broadcast_binary(g, node); }
