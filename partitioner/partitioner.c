@@ -100,6 +100,32 @@ static xnnd_status collect_boundaries(const xnnd_graph* g, xnnd_partition_plan* 
   return XNND_OK;
 }
 
+/* Partitions below the minimum size go back to the portable kernels; the rest are
+ * renumbered densely. Convexity holds: every admissibility check already treated these
+ * nodes as outside the other partitions. */
+static void dissolve_small(const xnnd_graph* g, xnnd_partition_plan* plan, int32_t* value_part, uint32_t min_size) {
+  uint32_t kept = 0;
+  for (uint32_t p = 0; p < plan->num_parts; p++) {
+    xnnd_partition part = plan->parts[p];
+    bool small = part.num_nodes < min_size;
+    for (uint32_t i = 0; i < part.num_nodes; i++) {
+      xnnd_id n = part.nodes[i];
+      plan->node_part[n] = small ? -1 : (int32_t)kept;
+      if (small)
+        snprintf(plan->reasons[n], XNND_REASON_SIZE, "partition of %u node(s) is below --min-partition-size %u",
+                 part.num_nodes, min_size);
+      for (uint32_t k = 0; k < g->nodes[n].num_outputs; k++) value_part[g->nodes[n].outputs[k]] = plan->node_part[n];
+    }
+    if (small) {
+      free(part.nodes);
+    } else {
+      plan->parts[kept++] = part;
+    }
+  }
+  for (uint32_t p = kept; p < plan->num_parts; p++) memset(&plan->parts[p], 0, sizeof(plan->parts[p]));
+  plan->num_parts = kept;
+}
+
 /* n may join partition P unless a producer outside P depends on P (path out and back). */
 static bool admissible(const xnnd_graph* g, const xnnd_partition_plan* plan, const idset* deps,
                        const xnnd_ir_node* node, int32_t cand) {
@@ -160,7 +186,7 @@ xnnd_status xnnd_partition_graph(const xnnd_graph* g, const xnnd_partition_optio
     /* Candidates: partitions of producers, and the most recent partition (joining one
      * the node does not read from is convex-safe under the same check). */
     int32_t chosen = -1;
-    for (uint32_t k = 0; k <= node->num_inputs; k++) {
+    for (uint32_t k = 0; k <= node->num_inputs && !(options && options->per_op); k++) {
       int32_t cand;
       if (k == node->num_inputs) {
         cand = (int32_t)plan->num_parts - 1;
@@ -188,6 +214,7 @@ xnnd_status xnnd_partition_graph(const xnnd_graph* g, const xnnd_partition_optio
     plan->node_part[n] = chosen;
     for (uint32_t k = 0; k < node->num_outputs; k++) value_part[node->outputs[k]] = chosen;
   }
+  if (options && options->min_partition_size > 1) dissolve_small(g, plan, value_part, options->min_partition_size);
   st = collect_boundaries(g, plan, value_part);
 done:
   for (uint32_t n = 0; deps && n < nn; n++) free(deps[n].ids);

@@ -27,6 +27,8 @@ typedef struct xnnd_partition_options {
   bool no_delegate;              /* no partitions at all */
   const char* const* exclude_ops;/* op names never delegated */
   uint32_t num_exclude_ops;
+  bool per_op;                   /* every delegated node in its own partition (debugging) */
+  uint32_t min_partition_size;   /* smaller partitions fall back to portable kernels */
 } xnnd_partition_options;
 
 typedef struct xnnd_partition_plan {

@@ -11,7 +11,8 @@ typedef struct lower_args {
   const char* input;
   const char* constants;
   const char* output;
-  bool no_delegate, report, list_passes, verify_each;
+  bool no_delegate, report, list_passes, verify_each, per_op;
+  uint32_t min_partition_size;
   const char* dump_after;
   const char* disabled[XNND_MAX_PASSES];
   uint32_t num_disabled;
@@ -35,6 +36,16 @@ static int parse_args(int argc, char** argv, lower_args* a, bool want_constants)
       a->report = true;
     } else if (strcmp(s, "--list-passes") == 0) {
       a->list_passes = true;
+    } else if (strcmp(s, "--per-op") == 0) {
+      a->per_op = true;
+    } else if (strcmp(s, "--min-partition-size") == 0 && has_next) {
+      char* end;
+      long v = strtol(argv[++i], &end, 10);
+      if (*end || v < 0 || v > 1000000) {
+        fprintf(stderr, "xnnd: --min-partition-size needs a count, got '%s'\n", argv[i]);
+        return XNND_EXIT_USAGE;
+      }
+      a->min_partition_size = (uint32_t)v;
     } else if (strcmp(s, "--verify-each") == 0) {
       a->verify_each = true;
     } else if (strcmp(s, "--dump-after") == 0 && has_next) {
@@ -87,7 +98,7 @@ static int lower_graph(xnnd_graph* g, const lower_args* a) {
   }
   if (a->no_delegate) memset(&prep, 0, sizeof(prep));
   xnnd_partition_plan plan;
-  xnnd_partition_options opts = {a->no_delegate, a->exclude, a->num_exclude};
+  xnnd_partition_options opts = {a->no_delegate, a->exclude, a->num_exclude, a->per_op, a->min_partition_size};
   st = xnnd_partition_graph(g, &opts, &plan);
   if (st != XNND_OK) {
     fprintf(stderr, "xnnd: partitioning failed: %s\n", xnnd_status_str(st));

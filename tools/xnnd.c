@@ -22,7 +22,8 @@ static void usage(FILE* out) {
     fprintf(out, "  xnnd %-8s %s\n", commands[i].name, commands[i].help);
   fprintf(out,
           "\nlowering options: --no-delegate --report --list-passes --dump-after PASS|all\n"
-          "                  --disable PASS (repeatable) --exclude-ops a,b --verify-each\n");
+          "                  --disable PASS (repeatable) --exclude-ops a,b --verify-each\n"
+          "                  --per-op (each node its own partition) --min-partition-size N\n");
 }
 
 int main(int argc, char** argv) {
