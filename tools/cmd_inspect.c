@@ -1,100 +1,209 @@
-/* `xnnd inspect`: verify a program with the runtime loader, then print its methods, steps,
- * delegates and sizes. */
+/* `xnnd inspect MODEL.pte [--dot FILE]`: verify a program with the runtime loader, print its
+ * methods, steps, delegates and sizes (planned arena against the sum of tensor sizes), and
+ * optionally write a Graphviz graph with each delegate's XNNPACK nodes as a cluster. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "fb.h"
-#include "program_generated.h"
+#include "program_info.h"
 #include "pte_format.h"
+#include "xnnpack_generated.h"
 #include "xnnd/runtime.h"
 
-static void print_ids(fb_vec v) {
+/* Union member names, index = union type - 1 (as in schema/xnnpack.fbs). */
+static const fb_table_desc* const k_node_desc[] = {
+    &xnnd_xnnpack_desc_Conv2d, &xnnd_xnnpack_desc_DepthwiseConv2d, &xnnd_xnnpack_desc_FullyConnected,
+    &xnnd_xnnpack_desc_Add, &xnnd_xnnpack_desc_Subtract, &xnnd_xnnpack_desc_Multiply,
+    &xnnd_xnnpack_desc_Divide, &xnnd_xnnpack_desc_MaxPool2d, &xnnd_xnnpack_desc_AvgPool2d,
+    &xnnd_xnnpack_desc_GlobalAvgPool2d, &xnnd_xnnpack_desc_Clamp, &xnnd_xnnpack_desc_Hardswish,
+    &xnnd_xnnpack_desc_Sigmoid, &xnnd_xnnpack_desc_Softmax, &xnnd_xnnpack_desc_StaticReshape,
+    &xnnd_xnnpack_desc_StaticConstantPad, &xnnd_xnnpack_desc_Convert,
+};
+
+static void print_operands(const xnnd_program* p, uint32_t m, uint32_t s, uint32_t n, int is_output) {
   printf("(");
-  for (uint32_t i = 0; i < v.len; i++) printf("%s%d", i ? ", " : "", fb_vec_i32(v, i));
+  for (uint32_t i = 0; i < n; i++) {
+    int32_t v = -1;
+    xnnd_program_get_step_operand(p, m, s, i, is_output, &v);
+    printf("%s%d", i ? ", " : "", v);
+  }
   printf(")");
 }
 
-int xnnd_cmd_inspect(int argc, char** argv) {
-  if (argc != 1) {
-    fprintf(stderr, "usage: xnnd inspect MODEL.pte\n");
-    return XNND_EXIT_USAGE;
-  }
-  xnnd_error err = {0};
-  xnnd_program* prog = NULL;
-  xnnd_status st = xnnd_program_load_file(argv[0], NULL, &prog, &err);
-  if (st != XNND_OK) {
-    fprintf(stderr, "xnnd inspect: %s: %s: %s\n", argv[0], xnnd_status_str(st), err.message);
-    return XNND_EXIT_USAGE;
-  }
-  xnnd_program_destroy(prog);
-  /* Verified above; read it again plainly for printing. */
-  FILE* f = fopen(argv[0], "rb");
-  if (!f) return XNND_EXIT_FAIL;
+static uint8_t* read_file(const char* path, size_t* size_out) {
+  FILE* f = fopen(path, "rb");
+  if (!f) return NULL;
   fseek(f, 0, SEEK_END);
   long n = ftell(f);
   rewind(f);
-  uint8_t* data = aligned_alloc(64, ((size_t)n + 63) & ~(size_t)63);
-  if (!data || fread(data, 1, (size_t)n, f) != (size_t)n) {
-    fclose(f);
+  uint8_t* data = n > 0 ? aligned_alloc(64, ((size_t)n + 63) & ~(size_t)63) : NULL;
+  if (data && fread(data, 1, (size_t)n, f) != (size_t)n) {
     free(data);
-    return XNND_EXIT_FAIL;
+    data = NULL;
   }
   fclose(f);
+  *size_out = (size_t)n;
+  return data;
+}
+
+/* One delegate's XNNPACK nodes as a cluster; edges follow value ids inside the blob. Fields
+ * named *_id are operands: output_id is written, the rest are read (constants are skipped). */
+static void dot_blob(FILE* out, const uint8_t* blob, size_t size, uint32_t d, const xnnd_program* p, uint32_t step) {
+  if (size < XNND_BLOB_HEADER_SIZE) return;
+  xnnd_blob_header h;
+  xnnd_blob_header_read(blob, &h);
+  fb_table g = fb_root(blob + h.flatbuffer_offset);
+  fb_vec values = fb_vector(g, XNND_XNNPACK_Graph_values);
+  fb_vec nodes = fb_vector(g, XNND_XNNPACK_Graph_nodes);
+  fprintf(out, "  subgraph cluster_d%u {\n    label=\"delegate %u (XNNPACK, %u nodes)\"; style=filled; color=lightblue;\n", d,
+          d, nodes.len);
+  for (uint32_t i = 0; i < nodes.len; i++) {
+    fb_table entry = fb_vec_table(nodes, i);
+    uint8_t type = fb_u8(entry, XNND_XNNPACK_NodeEntry_node_type, 0);
+    fb_table node = fb_table_field(entry, XNND_XNNPACK_NodeEntry_node);
+    if (type == 0 || type > sizeof(k_node_desc) / sizeof(k_node_desc[0]) || !node) continue;
+    const fb_table_desc* desc = k_node_desc[type - 1];
+    fprintf(out, "    d%un%u [label=\"%s\", shape=box];\n", d, i, desc->name);
+    for (uint32_t f = 0; f < desc->num_fields; f++) {
+      const char* name = desc->fields[f].name;
+      size_t len = strlen(name);
+      if (len < 3 || strcmp(name + len - 3, "_id") != 0 || strcmp(name, "output_id") == 0) continue;
+      /* Schema defaults: bias_id is 4294967295 (absent), every other id is 0. */
+      uint32_t v = fb_u32(node, f, strcmp(name, "bias_id") == 0 ? UINT32_MAX : 0);
+      if (v >= values.len || fb_u64(fb_vec_table(values, v), XNND_XNNPACK_Value_constant_size, 0) > 0) continue;
+      fprintf(out, "    d%uv%u [shape=point];\n    d%uv%u -> d%un%u;\n", d, v, d, v, d, i);
+    }
+    for (uint32_t f = 0; f < desc->num_fields; f++)
+      if (strcmp(desc->fields[f].name, "output_id") == 0)
+        fprintf(out, "    d%un%u -> d%uv%u;\n    d%uv%u [shape=point];\n", d, i, d, fb_u32(node, f, 0), d,
+                fb_u32(node, f, 0));
+  }
+  fprintf(out, "  }\n");
+  /* Program values enter and leave through the blob's external values. */
+  for (uint32_t v = 0; v < values.len; v++) {
+    fb_table val = fb_vec_table(values, v);
+    uint32_t flags = fb_u32(val, XNND_XNNPACK_Value_flags, 0);
+    uint32_t ext = fb_u32(val, XNND_XNNPACK_Value_external_index, UINT32_MAX);
+    int32_t pv = -1;
+    if (flags & XNND_XVALUE_EXTERNAL_INPUT) {
+      xnnd_program_get_step_operand(p, 0, step, ext, 0, &pv);
+      if (pv >= 0) fprintf(out, "  v%d -> d%uv%u;\n", pv, d, v);
+    }
+    if (flags & XNND_XVALUE_EXTERNAL_OUTPUT) {
+      xnnd_program_get_step_operand(p, 0, step, ext, 1, &pv);
+      if (pv >= 0) fprintf(out, "  d%uv%u -> v%d;\n  v%d [shape=point];\n", d, v, pv, pv);
+    }
+  }
+}
+
+static int write_dot(const char* model, const xnnd_program* p, const char* path) {
+  size_t size;
+  uint8_t* data = read_file(model, &size);
+  FILE* out = fopen(path, "w");
+  if (!data || !out) {
+    free(data);
+    if (out) fclose(out);
+    fprintf(stderr, "xnnd inspect: cannot write %s\n", path);
+    return XNND_EXIT_FAIL;
+  }
   xnnd_pte_header h;
   xnnd_pte_header_read(data, &h);
-  printf("%s: %ld bytes, format version %u\n", argv[0], n, h.version);
-  printf("  program flatbuffer %llu bytes, constant segment %llu bytes, delegate segment %llu bytes\n",
-         (unsigned long long)h.program_size, (unsigned long long)h.constant_size, (unsigned long long)h.delegate_size);
-  fb_table root = fb_root(data + h.program_offset);
-  fb_vec delegates = fb_vector(root, XNND_PROGRAM_Program_delegates);
-  fb_vec constants = fb_vector(root, XNND_PROGRAM_Program_constants);
-  printf("  constants: %u buffers\n", constants.len);
-  for (uint32_t i = 0; i < delegates.len; i++) {
-    fb_table d = fb_vec_table(delegates, i);
-    printf("  delegate %u: backend %s, blob %llu bytes at +%llu\n", i, fb_string(d, XNND_PROGRAM_BackendDelegate_backend, NULL),
-           (unsigned long long)fb_u64(d, XNND_PROGRAM_BackendDelegate_size, 0),
-           (unsigned long long)fb_u64(d, XNND_PROGRAM_BackendDelegate_offset, 0));
+  fprintf(out, "digraph xnnd {\n  rankdir=TB; node [fontname=\"Helvetica\"];\n");
+  xnnd_method_info mi;
+  xnnd_program_get_method_info(p, 0, &mi);
+  for (uint32_t i = 0; i < mi.num_inputs; i++) {
+    uint32_t v;
+    xnnd_program_get_method_io(p, 0, i, 0, &v);
+    fprintf(out, "  v%u [label=\"input %u\", shape=ellipse];\n", v, i);
   }
-  fb_vec methods = fb_vector(root, XNND_PROGRAM_Program_methods);
-  for (uint32_t mi = 0; mi < methods.len; mi++) {
-    fb_table m = fb_vec_table(methods, mi);
-    fb_vec values = fb_vector(m, XNND_PROGRAM_Method_values);
-    fb_vec steps = fb_vector(m, XNND_PROGRAM_Method_steps);
-    fb_vec ops = fb_vector(m, XNND_PROGRAM_Method_operators);
-    uint64_t activation_bytes = 0;
-    for (uint32_t v = 0; v < values.len; v++) {
-      fb_table t = fb_vec_table(values, v);
-      if (fb_i32(t, XNND_PROGRAM_Tensor_constant, -1) >= 0) continue;
-      fb_vec dims = fb_vector(t, XNND_PROGRAM_Tensor_dims);
-      uint64_t bytes = xnnd_dtype_size((xnnd_dtype)fb_u8(t, XNND_PROGRAM_Tensor_dtype, 0));
-      for (uint32_t k = 0; k < dims.len; k++) bytes *= (uint64_t)fb_vec_i32(dims, k);
-      activation_bytes += bytes;
+  for (uint32_t s = 0; s < mi.num_steps; s++) {
+    xnnd_step_info si;
+    xnnd_program_get_step_info(p, 0, s, &si);
+    if (si.kind == XNND_STEP_INFO_DELEGATE) {
+      xnnd_delegate_info di;
+      xnnd_program_get_delegate_info(p, si.delegate_index, &di);
+      dot_blob(out, data + h.delegate_offset + di.blob_offset, di.blob_size, si.delegate_index, p, s);
+      continue;
     }
-    printf("method \"%s\": %u values (%.2f MB of non-constant tensors), %u steps, inputs ",
-           fb_string(m, XNND_PROGRAM_Method_name, NULL), values.len, (double)activation_bytes / 1e6, steps.len);
-    print_ids(fb_vector(m, XNND_PROGRAM_Method_inputs));
-    printf(", outputs ");
-    print_ids(fb_vector(m, XNND_PROGRAM_Method_outputs));
-    printf("\n");
-    for (uint32_t s = 0; s < steps.len; s++) {
-      fb_table step = fb_vec_table(steps, s);
-      fb_table call = fb_table_field(step, XNND_PROGRAM_Step_instruction);
-      if (fb_u8(step, XNND_PROGRAM_Step_instruction_type, 0) == XNND_PROGRAM_Instruction_DelegateCall) {
-        printf("  %4u: delegate %u ", s, fb_u32(call, XNND_PROGRAM_DelegateCall_delegate, 0));
-        print_ids(fb_vector(call, XNND_PROGRAM_DelegateCall_inputs));
-        printf(" -> ");
-        print_ids(fb_vector(call, XNND_PROGRAM_DelegateCall_outputs));
-      } else {
-        printf("  %4u: %s ", s, fb_vec_string(ops, fb_u32(call, XNND_PROGRAM_KernelCall_op, 0), NULL));
-        print_ids(fb_vector(call, XNND_PROGRAM_KernelCall_inputs));
-        printf(" -> ");
-        print_ids(fb_vector(call, XNND_PROGRAM_KernelCall_outputs));
-      }
+    fprintf(out, "  s%u [label=\"%s\", shape=box, style=filled, fillcolor=lightyellow];\n", s, si.op_name);
+    for (uint32_t i = 0; i < si.num_inputs; i++) {
+      int32_t v;
+      xnnd_program_get_step_operand(p, 0, s, i, 0, &v);
+      if (v < 0) continue;
+      int32_t c = -1;
+      xnnd_tensor t;
+      xnnd_program_get_value_info(p, 0, (uint32_t)v, &t, &c);
+      if (c >= 0) fprintf(out, "  v%d [label=\"const\", shape=note, fontsize=9];\n", v);
+      fprintf(out, "  v%d -> s%u;\n", v, s);
+    }
+    for (uint32_t i = 0; i < si.num_outputs; i++) {
+      int32_t v;
+      xnnd_program_get_step_operand(p, 0, s, i, 1, &v);
+      fprintf(out, "  s%u -> v%d;\n  v%d [shape=point];\n", s, v, v);
+    }
+  }
+  fprintf(out, "}\n");
+  int rc = fclose(out) == 0 ? 0 : XNND_EXIT_FAIL;
+  free(data);
+  return rc;
+}
+
+int xnnd_cmd_inspect(int argc, char** argv) {
+  const char* model = NULL;
+  const char* dot = NULL;
+  for (int i = 0; i < argc; i++) {
+    if (strcmp(argv[i], "--dot") == 0 && i + 1 < argc) dot = argv[++i];
+    else if (argv[i][0] != '-' && !model) model = argv[i];
+    else model = NULL, i = argc;
+  }
+  if (!model) {
+    fprintf(stderr, "usage: xnnd inspect MODEL.pte [--dot FILE.dot]\n");
+    return XNND_EXIT_USAGE;
+  }
+  xnnd_error err = {0};
+  xnnd_program* p = NULL;
+  xnnd_status st = xnnd_program_load_file(model, NULL, &p, &err);
+  if (st != XNND_OK) {
+    fprintf(stderr, "xnnd inspect: %s: %s: %s\n", model, xnnd_status_str(st), err.message);
+    return XNND_EXIT_USAGE;
+  }
+  xnnd_program_info pi;
+  xnnd_program_get_info(p, &pi);
+  printf("%s: %llu bytes: program %llu, constants %llu (%u buffers), delegates %llu (%u blobs)\n", model,
+         (unsigned long long)pi.file_size, (unsigned long long)pi.program_size,
+         (unsigned long long)pi.constant_segment_size, pi.num_constants, (unsigned long long)pi.delegate_segment_size,
+         pi.num_delegates);
+  for (uint32_t d = 0; d < pi.num_delegates; d++) {
+    xnnd_delegate_info di;
+    xnnd_program_get_delegate_info(p, d, &di);
+    printf("  delegate %u: backend %s, blob %llu bytes at +%llu, %u compile spec(s)\n", d, di.backend_name,
+           (unsigned long long)di.blob_size, (unsigned long long)di.blob_offset, di.num_compile_specs);
+  }
+  for (uint32_t m = 0; m < pi.num_methods; m++) {
+    xnnd_method_info mi;
+    xnnd_program_get_method_info(p, m, &mi);
+    printf("method \"%s\": %u values (%u constant, %.2f MB), %u inputs, %u outputs, %u steps (%u kernel, %u delegate)\n",
+           mi.name, mi.num_values, mi.num_constant_values, (double)mi.constant_bytes / 1e6, mi.num_inputs,
+           mi.num_outputs, mi.num_steps, mi.num_kernel_steps, mi.num_delegate_steps);
+    printf("  planned memory: arena %.3f MB for %.3f MB of tensors (%.1f%%)\n", (double)mi.arena_bytes / 1e6,
+           (double)mi.tensor_bytes / 1e6, mi.tensor_bytes ? 100.0 * (double)mi.arena_bytes / (double)mi.tensor_bytes : 0.0);
+    for (uint32_t s = 0; s < mi.num_steps; s++) {
+      xnnd_step_info si;
+      xnnd_program_get_step_info(p, m, s, &si);
+      if (si.kind == XNND_STEP_INFO_DELEGATE)
+        printf("  %4u: delegate %u (%s) ", s, si.delegate_index, si.backend_name);
+      else
+        printf("  %4u: %s ", s, si.op_name);
+      print_operands(p, m, s, si.num_inputs, 0);
+      printf(" -> ");
+      print_operands(p, m, s, si.num_outputs, 1);
       printf("\n");
     }
   }
-  free(data);
-  return 0;
+  int rc = dot ? write_dot(model, p, dot) : 0;
+  if (dot && rc == 0) printf("wrote %s (render: dot -Tpng %s -o graph.png)\n", dot, dot);
+  xnnd_program_destroy(p);
+  return rc;
 }
