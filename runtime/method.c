@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "runtime_internal.h"
 
@@ -17,6 +18,8 @@ typedef struct step_rt {
   /* Fused output range (attrs "output_min"/"output_max"), applied to output 0 after run. */
   bool has_range;
   float range_min, range_max;
+  /* profiling (options.profile) */
+  uint64_t runs, total_ns;
   /* delegate: views of the call's tensors, data refreshed on every execute */
   const xnnd_backend* backend;
   void* handle;
@@ -34,6 +37,8 @@ struct xnnd_method {
   bool* bound;            /* one per method input */
   step_rt* steps;
   xnnd_tensor* outputs;   /* one per method output */
+  bool profile;
+  uint64_t executes, execute_ns;
   char errmsg[XNND_ERRMSG_SIZE];
 };
 
@@ -112,6 +117,12 @@ static xnnd_status prepare_kernel(xnnd_method* m, uint32_t s, char* msg, size_t 
   return XNND_OK;
 }
 
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static xnnd_status init_delegate(xnnd_method* m, uint32_t s, uint32_t num_threads, char* msg,
                                  size_t msg_size) {
   const xnnd_step_decl* st = &m->decl->steps[s];
@@ -140,6 +151,7 @@ static xnnd_status init_delegate(xnnd_method* m, uint32_t s, uint32_t num_thread
       .num_inputs = st->num_inputs,
       .outputs = rt->out_views,
       .num_outputs = st->num_outputs,
+      .profile = m->profile,
   };
   char bmsg[XNND_ERRMSG_SIZE / 2];
   bmsg[0] = '\0';
@@ -206,6 +218,7 @@ xnnd_status xnnd_method_create(xnnd_program* program, const char* name,
       if (od->copy) m->outputs[o].data = m->arena + od->copy_offset;
     }
     uint32_t num_threads = options && options->num_threads ? options->num_threads : 1;
+    m->profile = options && options->profile;
     for (uint32_t s = 0; s < decl->num_steps && status == XNND_OK; s++) {
       m->steps[s].decl = &decl->steps[s];
       if (decl->steps[s].kind == XNND_STEP_KERNEL)
@@ -305,11 +318,13 @@ xnnd_status xnnd_method_execute(xnnd_method* method) {
       return method_fail(method, XNND_INVALID_STATE,
                          "method \"%s\": input %u (value %u) is not bound; call "
                          "xnnd_method_set_input first", d->name, i, d->inputs[i]);
+  uint64_t t_exec = method->profile ? now_ns() : 0;
   for (uint32_t s = 0; s < d->num_steps; s++) {
     const xnnd_step_decl* st = &d->steps[s];
     step_rt* rt = &method->steps[s];
     xnnd_status status;
     char where[160];
+    uint64_t t_step = method->profile ? now_ns() : 0;
     if (st->kind == XNND_STEP_KERNEL) {
       status = st->kernel->run(&rt->args, rt->params);
       if (status != XNND_OK) {
@@ -333,6 +348,10 @@ xnnd_status xnnd_method_execute(xnnd_method* method) {
                            bmsg[0] ? bmsg : xnnd_status_str(status));
       }
     }
+    if (method->profile) {
+      rt->runs++;
+      rt->total_ns += now_ns() - t_step;
+    }
   }
   for (uint32_t o = 0; o < d->num_outputs; o++) {
     const xnnd_output_decl* od = &d->outputs[o];
@@ -340,7 +359,39 @@ xnnd_status xnnd_method_execute(xnnd_method* method) {
       memcpy(method->outputs[o].data, method->tensors[od->value].data,
              (size_t)d->values[od->value].nbytes);
   }
+  if (method->profile) {
+    method->executes++;
+    method->execute_ns += now_ns() - t_exec;
+  }
   method->errmsg[0] = '\0';
+  return XNND_OK;
+}
+
+uint32_t xnnd_method_num_steps(const xnnd_method* method) { return method ? method->decl->num_steps : 0; }
+
+xnnd_status xnnd_method_get_step_profile(const xnnd_method* method, uint32_t step, xnnd_step_profile* out) {
+  if (!method || !out || step >= method->decl->num_steps) return XNND_INVALID_ARGUMENT;
+  if (!method->profile) return XNND_INVALID_STATE;
+  const xnnd_step_decl* st = &method->decl->steps[step];
+  const step_rt* rt = &method->steps[step];
+  memset(out, 0, sizeof(*out));
+  out->is_delegate = st->kind != XNND_STEP_KERNEL;
+  out->name = out->is_delegate ? rt->backend->name : st->op_name;
+  out->runs = rt->runs;
+  out->total_ns = rt->total_ns;
+  xnnd_backend_profile bp;
+  if (out->is_delegate && rt->backend->get_profile && rt->backend->get_profile(rt->handle, &bp) == XNND_OK) {
+    out->compute_ns = bp.compute_ns;
+    out->boundary_ns = bp.boundary_ns;
+  }
+  return XNND_OK;
+}
+
+xnnd_status xnnd_method_get_execute_profile(const xnnd_method* method, uint64_t* runs_out, uint64_t* total_ns_out) {
+  if (!method || !runs_out || !total_ns_out) return XNND_INVALID_ARGUMENT;
+  if (!method->profile) return XNND_INVALID_STATE;
+  *runs_out = method->executes;
+  *total_ns_out = method->execute_ns;
   return XNND_OK;
 }
 

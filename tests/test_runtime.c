@@ -387,7 +387,7 @@ static void dbl_destroy(void* handle) {
 }
 
 static const xnnd_backend dbl_backend = {"TestDoubler", dbl_available, dbl_init, dbl_execute,
-                                         dbl_destroy};
+                                         dbl_destroy, NULL};
 
 /* ---- helpers ---- */
 
@@ -614,7 +614,7 @@ static void test_delegate(void** state) {
   xnnd_error err = {0};
   assert_int_equal(load(data, size, &p, &err), XNND_OK);
   xnnd_method* m = NULL;
-  xnnd_method_options mo = {4};
+  xnnd_method_options mo = {.num_threads = 4};
   assert_int_equal(xnnd_method_create(p, "forward", &mo, &m, &err), XNND_OK);
   float x[4] = {1, -2, 3, -4};
   xnnd_tensor in = {XNND_F32, 2, {2, 2}, x};

@@ -183,7 +183,7 @@ static void run_graph(xnnd_graph* g, const xnnd_id* ins, uint32_t nin, const xnn
   float* ibuf2[8];
   for (uint32_t i = 0; i < nin; i++) ti[i] = tensor_of(g, ins[i], NULL);
   for (uint32_t i = 0; i < nout; i++) to[i] = tensor_of(g, outs[i], NULL);
-  xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, threads, ti, nin, to, nout};
+  xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, threads, ti, nin, to, nout, false};
   void* h = NULL;
   char err[512] = "";
   xnnd_status st = be->init(&args, &h, err, sizeof(err));
@@ -551,7 +551,7 @@ static void test_addmm_t(void** state) {
     assert_int_equal(xnnd_xnnpack_build_blob(g, &only, 1, (xnnd_id[]){xi, t}, 2, &mm1, 1, &blob, &size, err, sizeof(err)),
                      XNND_OK);
     xnnd_tensor ti[2] = {tensor_of(g, xi, x), tensor_of(g, t, wt)}, to = tensor_of(g, mm1, NULL);
-    xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, 1, ti, 2, &to, 1};
+    xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, 1, ti, 2, &to, 1, false};
     void* h = NULL;
     if (xnnd_xnnpack_backend_get()->init(&args, &h, err, sizeof(err)) != XNND_OK) fail_msg("init: %s", err);
     float got[12];
@@ -839,7 +839,7 @@ static xnnd_status init_mini(const uint8_t* blob, size_t size, uint32_t num_inpu
   t[0].dims[1] = in_dim1;
   t[1].dims[1] = 4;
   xnnd_tensor out = t[1];
-  xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, 1, t, num_inputs, &out, 1};
+  xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, 1, t, num_inputs, &out, 1, false};
   void* h = NULL;
   err[0] = '\0';
   xnnd_status st = xnnd_xnnpack_backend_get()->init(&args, &h, err, err_size);
@@ -918,7 +918,7 @@ static void fuzz_blob(const xnnd_graph* g, xnnd_id xi, xnnd_id o) {
     for (int m = 0; m < num_masks; m++) {
       memcpy(copy, blob, size);
       copy[i] ^= num_masks == 3 ? masks[m] : (uint8_t)(m + 1);
-      xnnd_backend_init_args args = {copy, size, NULL, 0, &k_alloc, 1, &ti, 1, &to, 1};
+      xnnd_backend_init_args args = {copy, size, NULL, 0, &k_alloc, 1, &ti, 1, &to, 1, false};
       void* h = NULL;
       err[0] = '\0';
       if (be->init(&args, &h, err, sizeof(err)) == XNND_OK) {
@@ -934,7 +934,7 @@ static void fuzz_blob(const xnnd_graph* g, xnnd_id xi, xnnd_id o) {
       }
     }
   for (size_t n = 0; n < size; n++) {
-    xnnd_backend_init_args args = {blob, n, NULL, 0, &k_alloc, 1, &ti, 1, &to, 1};
+    xnnd_backend_init_args args = {blob, n, NULL, 0, &k_alloc, 1, &ti, 1, &to, 1, false};
     void* h = NULL;
     assert_int_not_equal(be->init(&args, &h, err, sizeof(err)), XNND_OK);
   }
@@ -1015,7 +1015,7 @@ static void test_init_robustness(void** state) {
   for (long budget = 0; budget < 64 && !succeeded; budget++) {
     alloc_ctx ctx = {budget};
     xnnd_allocator a = {&ctx, t_alloc, t_free};
-    xnnd_backend_init_args args = {blob, size, NULL, 0, &a, 1, &t, 1, &out, 1};
+    xnnd_backend_init_args args = {blob, size, NULL, 0, &a, 1, &t, 1, &out, 1, false};
     void* h = NULL;
     xnnd_status st = xnnd_xnnpack_backend_get()->init(&args, &h, err, sizeof(err));
     if (st == XNND_OK) {
@@ -1027,7 +1027,7 @@ static void test_init_robustness(void** state) {
   }
   assert_true(succeeded);
 
-  xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, 1, &t, 1, &out, 1};
+  xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, 1, &t, 1, &out, 1, false};
   void* h = NULL;
   assert_int_equal(xnnd_xnnpack_backend_get()->init(&args, &h, err, sizeof(err)), XNND_OK);
   float in[8] = {0}, o[8];

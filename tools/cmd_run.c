@@ -47,12 +47,59 @@ static void print_shape(const xnnd_tensor* t) {
   printf("]");
 }
 
+/* Profile figures are cumulative; the CLI snapshots them after warm-up and reports the
+ * difference, so the table covers exactly the timed runs. */
+typedef struct profile_snapshot {
+  uint64_t runs, exec_ns;
+  xnnd_step_profile* steps;
+} profile_snapshot;
+
+static bool snapshot(const xnnd_method* m, profile_snapshot* s) {
+  uint32_t n = xnnd_method_num_steps(m);
+  s->steps = calloc(n ? n : 1, sizeof(xnnd_step_profile));
+  if (!s->steps) return false;
+  xnnd_method_get_execute_profile(m, &s->runs, &s->exec_ns);
+  for (uint32_t i = 0; i < n; i++) xnnd_method_get_step_profile(m, i, &s->steps[i]);
+  return true;
+}
+
+/* Per step: mean time; per delegate: time inside XNNPACK's compute and at its boundary.
+ * "outside XNNPACK" is every nanosecond of execute not spent in a backend's compute. */
+static void print_profile(const xnnd_method* m, const profile_snapshot* base) {
+  profile_snapshot now;
+  if (!snapshot(m, &now)) return;
+  uint64_t runs = now.runs - base->runs, exec_ns = now.exec_ns - base->exec_ns, compute_ns = 0;
+  if (runs == 0) {
+    free(now.steps);
+    return;
+  }
+  printf("profile over %llu executes:\n  %4s  %-28s %10s %12s %12s\n", (unsigned long long)runs, "step",
+         "op / backend", "mean ms", "compute ms", "boundary ms");
+  for (uint32_t s = 0; s < xnnd_method_num_steps(m); s++) {
+    const xnnd_step_profile* p = &now.steps[s];
+    const xnnd_step_profile* b = &base->steps[s];
+    double total = (double)(p->total_ns - b->total_ns) / (double)runs / 1e6;
+    compute_ns += p->compute_ns - b->compute_ns;
+    if (p->is_delegate)
+      printf("  %4u  %-28s %10.3f %12.3f %12.3f\n", s, p->name, total,
+             (double)(p->compute_ns - b->compute_ns) / (double)runs / 1e6,
+             (double)(p->boundary_ns - b->boundary_ns) / (double)runs / 1e6);
+    else
+      printf("  %4u  %-28s %10.3f\n", s, p->name, total);
+  }
+  printf("execute: mean %.3f ms, inside XNNPACK compute %.3f ms, outside %.3f ms (%.2f%% of execute)\n",
+         (double)exec_ns / (double)runs / 1e6, (double)compute_ns / (double)runs / 1e6,
+         (double)(exec_ns - compute_ns) / (double)runs / 1e6, 100.0 * (double)(exec_ns - compute_ns) / (double)exec_ns);
+  free(now.steps);
+}
+
 int xnnd_cmd_run(int argc, char** argv) {
   const char* model = NULL;
   const char* inputs[MAX_IO];
   int num_inputs = 0, iters = 5, warmup = 1;
   unsigned threads = 1;
   const char* outdir = NULL;
+  bool profile = false;
   for (int i = 0; i < argc; i++) {
     bool next = i + 1 < argc;
     if (strcmp(argv[i], "--input") == 0 && next && num_inputs < MAX_IO) inputs[num_inputs++] = argv[++i];
@@ -60,6 +107,7 @@ int xnnd_cmd_run(int argc, char** argv) {
     else if (strcmp(argv[i], "--threads") == 0 && next) threads = (unsigned)atoi(argv[++i]);
     else if (strcmp(argv[i], "--iters") == 0 && next) iters = atoi(argv[++i]);
     else if (strcmp(argv[i], "--warmup") == 0 && next) warmup = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--profile") == 0) profile = true;
     else if (argv[i][0] != '-' && !model) model = argv[i];
     else {
       fprintf(stderr, "xnnd run: unexpected argument '%s'\n", argv[i]);
@@ -76,6 +124,7 @@ int xnnd_cmd_run(int argc, char** argv) {
   xnnd_method* m = NULL;
   xnnd_tensor in[MAX_IO];
   double* times = NULL;
+  profile_snapshot base = {0, 0, NULL};
   memset(in, 0, sizeof(in));
   double t0 = now_ms();
   xnnd_status st = xnnd_program_load_file(model, NULL, &prog, &err);
@@ -84,7 +133,7 @@ int xnnd_cmd_run(int argc, char** argv) {
     return XNND_EXIT_USAGE;
   }
   double t1 = now_ms();
-  xnnd_method_options mo = {threads};
+  xnnd_method_options mo = {.num_threads = threads, .profile = profile};
   st = xnnd_method_create(prog, xnnd_program_method_name(prog, 0), &mo, &m, &err);
   if (st != XNND_OK) {
     fprintf(stderr, "xnnd run: %s: %s: %s\n", model, xnnd_status_str(st), err.message);
@@ -122,6 +171,7 @@ int xnnd_cmd_run(int argc, char** argv) {
   times = malloc(sizeof(double) * (size_t)iters);
   if (!times) goto done;
   for (int i = 0; i < warmup + iters; i++) {
+    if (profile && i == warmup && !snapshot(m, &base)) goto done;
     double s = now_ms();
     if ((st = xnnd_method_execute(m)) != XNND_OK) {
       fprintf(stderr, "xnnd run: execute: %s: %s\n", xnnd_status_str(st), xnnd_method_errmsg(m));
@@ -148,10 +198,12 @@ int xnnd_cmd_run(int argc, char** argv) {
   printf("load: %.2f ms, init (delegates): %.2f ms\n", t1 - t0, t2 - t1);
   printf("latency over %d runs (%u thread%s): min %.3f ms, median %.3f ms\n", iters, threads ? threads : 1,
          threads > 1 ? "s" : "", times[0], times[iters / 2]);
+  if (profile) print_profile(m, &base);
   rc = 0;
 done:
   for (uint32_t i = 0; i < MAX_IO; i++) free(in[i].data);
   free(times);
+  free(base.steps);
   xnnd_method_destroy(m);
   xnnd_program_destroy(prog);
   return rc;

@@ -29,7 +29,15 @@ typedef struct xnnd_backend_init_args {
   uint32_t num_inputs;
   const xnnd_tensor* outputs;
   uint32_t num_outputs;
+  bool profile;         /* collect the figures get_profile reports */
 } xnnd_backend_init_args;
+
+/* Cumulative figures since init, for `xnnd run --profile`. */
+typedef struct xnnd_backend_profile {
+  uint64_t executes;
+  uint64_t compute_ns;   /* inside the backend's own compute (XNNPACK: xnn_invoke_runtime) */
+  uint64_t boundary_ns;  /* layout conversion and setup at the boundary */
+} xnnd_backend_profile;
 
 typedef struct xnnd_backend {
   const char* name;
@@ -41,6 +49,8 @@ typedef struct xnnd_backend {
   xnnd_status (*execute)(void* handle, const xnnd_tensor* inputs, uint32_t num_inputs,
                          const xnnd_tensor* outputs, uint32_t num_outputs, char* err, size_t err_size);
   void (*destroy)(void* handle);
+  /* Optional (NULL: no figures). Valid when init had args->profile set. */
+  xnnd_status (*get_profile)(void* handle, xnnd_backend_profile* profile_out);
 } xnnd_backend;
 
 /* Register a backend (borrowed; must outlive the process's use of it). Built-in backends

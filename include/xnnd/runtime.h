@@ -7,6 +7,8 @@
 #ifndef XNND_RUNTIME_H
 #define XNND_RUNTIME_H
 
+#include <stdbool.h>
+
 #include "xnnd/xnnd.h"
 
 #ifdef __cplusplus
@@ -51,6 +53,7 @@ const char* xnnd_program_method_name(const xnnd_program* program, uint32_t index
 
 typedef struct xnnd_method_options {
   uint32_t num_threads;  /* threads for delegates; 0 = 1 */
+  bool profile;          /* time every step (read with xnnd_method_get_step_profile) */
 } xnnd_method_options;
 
 /* Instantiate a method: plans memory and initializes delegates (XNNPACK packs weights
@@ -76,6 +79,25 @@ xnnd_status xnnd_method_execute(xnnd_method* method);
 /* View of output `index`; data points into method memory, valid until the next
  * execute or destroy. */
 xnnd_status xnnd_method_get_output(const xnnd_method* method, uint32_t index, xnnd_tensor* output_out);
+
+/* Profiling (method created with options.profile): cumulative figures since creation.
+ * Strings are borrowed from the program. Same thread-safety as execute. */
+typedef struct xnnd_step_profile {
+  const char* name;        /* op name, or backend name for a delegate call */
+  bool is_delegate;
+  uint64_t runs;
+  uint64_t total_ns;       /* wall time of the step, dispatch included */
+  uint64_t compute_ns;     /* delegate only: inside the backend's compute */
+  uint64_t boundary_ns;    /* delegate only: layout conversion and setup */
+} xnnd_step_profile;
+
+uint32_t xnnd_method_num_steps(const xnnd_method* method);
+/* INVALID_STATE when the method was created without profiling. */
+xnnd_status xnnd_method_get_step_profile(const xnnd_method* method, uint32_t step,
+                                         xnnd_step_profile* profile_out);
+/* Executes and their total wall time since creation. */
+xnnd_status xnnd_method_get_execute_profile(const xnnd_method* method, uint64_t* runs_out,
+                                            uint64_t* total_ns_out);
 
 /* Last error message of this method; never NULL ("" when none). */
 const char* xnnd_method_errmsg(const xnnd_method* method);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <pthreadpool.h>
+#include <time.h>
 
 #include "backends/xnnpack/xnnpack_backend.h"
 #include "pte_format.h"
@@ -36,7 +37,15 @@ typedef struct xnn_delegate {
   xnn_boundary* ext;            /* inputs then outputs */
   struct xnn_external_value* bindings;  /* parallel to ext: what XNNPACK was last set up with */
   bool set_up;
+  bool profile;
+  xnnd_backend_profile stats;
 } xnn_delegate;
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static xnnd_status fail(char* err, size_t err_size, xnnd_status status, const char* fmt, ...) {
   if (err != NULL && err_size > 0) {
@@ -157,6 +166,7 @@ static xnnd_status xnnpack_init(const xnnd_backend_init_args* args, void** handl
   if (d == NULL) return fail(err, err_size, XNND_OUT_OF_MEMORY, "out of memory allocating the delegate");
   memset(d, 0, sizeof(*d));
   if (alloc != NULL) d->allocator = *alloc;
+  d->profile = args->profile;
 
   /* The flatbuffer must be 4-aligned and constants element-aligned in memory; a blob at an
    * odd address is copied once rather than rejected. */
@@ -292,6 +302,7 @@ static xnnd_status xnnpack_execute(void* handle, const xnnd_tensor* inputs, uint
                 d->num_inputs, d->num_outputs, num_inputs, num_outputs);
   if ((num_inputs > 0 && inputs == NULL) || (num_outputs > 0 && outputs == NULL))
     return fail(err, err_size, XNND_INVALID_ARGUMENT, "tensor array is NULL");
+  uint64_t t0 = d->profile ? now_ns() : 0;
   bool changed = !d->set_up;
   uint32_t total = num_inputs + num_outputs;
   for (uint32_t i = 0; i < total; i++) {
@@ -318,13 +329,27 @@ static xnnd_status xnnpack_execute(void* handle, const xnnd_tensor* inputs, uint
     }
     d->set_up = true;
   }
+  uint64_t t1 = d->profile ? now_ns() : 0;
   enum xnn_status s = xnn_invoke_runtime(d->runtime);
   if (s != xnn_status_success)
     return fail(err, err_size, XNND_BACKEND_ERROR, "xnn_invoke_runtime failed (%s)", xnn_status_name(s));
+  uint64_t t2 = d->profile ? now_ns() : 0;
   for (uint32_t k = 0; k < num_outputs; k++) {
     const xnn_boundary* e = &d->ext[num_inputs + k];
     if (e->convert) xnnd_xnn_nhwc_to_nchw(e->staging, outputs[k].data, e->n, e->c, e->hw, e->elem_size);
   }
+  if (d->profile) {
+    d->stats.executes++;
+    d->stats.compute_ns += t2 - t1;
+    d->stats.boundary_ns += (t1 - t0) + (now_ns() - t2);
+  }
+  return XNND_OK;
+}
+
+static xnnd_status xnnpack_get_profile(void* handle, xnnd_backend_profile* out) {
+  const xnn_delegate* d = handle;
+  if (d == NULL || out == NULL) return XNND_INVALID_ARGUMENT;
+  *out = d->stats;
   return XNND_OK;
 }
 
@@ -334,6 +359,7 @@ static const xnnd_backend k_xnnpack_backend = {
     .init = xnnpack_init,
     .execute = xnnpack_execute,
     .destroy = xnnpack_destroy,
+    .get_profile = xnnpack_get_profile,
 };
 
 const xnnd_backend* xnnd_xnnpack_backend_get(void) { return &k_xnnpack_backend; }
