@@ -1,9 +1,12 @@
-/* Fold eval-mode batch norm into the convolution or linear that produces its input.
- * Only when the producer's output has no other consumer, the weights, bias and batch-norm
- * statistics are f32 constants, and the statistics outputs (save_mean, save_invstd) are
- * unused. y = (conv(x) - mean) * gamma / sqrt(var + eps) + beta becomes conv with
- * w' = w * s and b' = (b - mean) * s + beta, s = gamma / sqrt(var + eps). */
+/* Fold eval-mode batch norm into the convolution (regular, grouped, depthwise, transposed;
+ * with or without bias) or linear that produces its input. Only when the producer's output
+ * has no other consumer, the weights, bias and batch-norm statistics are plain f32
+ * constants, the statistics outputs (save_mean, save_invstd) are unused and the producer has
+ * no fused output range. y = (conv(x) - mean) * gamma / sqrt(var + eps) + beta becomes conv
+ * with w' = w * s and b' = (b - mean) * s + beta, s = gamma / sqrt(var + eps). A batch norm
+ * left over becomes a depthwise convolution in batch_norm_to_affine.c. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,8 +15,7 @@
 enum { BN_INPUT, BN_WEIGHT, BN_BIAS, BN_MEAN, BN_VAR };
 
 static const float* const_f32(const xnnd_graph* g, xnnd_id v) {
-  if (v == XNND_NO_ID || !xnnd_value_is_const(g, v) || g->values[v].dtype != XNND_F32) return NULL;
-  return (const float*)g->values[v].data;
+  return v == XNND_NO_ID ? NULL : xnnd_const_f32(g, v);
 }
 
 /* Output channel of weight element group `row` for each layout the producer may have. */
@@ -58,7 +60,8 @@ static xnnd_status fold_one(xnnd_graph* g, xnnd_id bn_id, bool* folded) {
   if (prod_id == XNND_NO_ID) return XNND_OK;
   xnnd_ir_node* prod = &g->nodes[prod_id];
   if (prod->dead || (prod->op != XNND_OP_CONVOLUTION && prod->op != XNND_OP_LINEAR)) return XNND_OK;
-  if (xnnd_single_consumer(g, x) != bn_id) return XNND_OK;
+  if (xnnd_single_consumer(g, x) != bn_id || xnnd_node_has_range(prod)) return XNND_OK;
+  if (!xnnd_value_is_plain_f32(g, x) || !xnnd_value_is_plain_f32(g, bn->outputs[0])) return XNND_OK;
 
   const float* w = const_f32(g, prod->inputs[1]);
   xnnd_id bias_id = prod->num_inputs > 2 ? prod->inputs[2] : XNND_NO_ID;
@@ -89,10 +92,13 @@ static xnnd_status fold_one(xnnd_graph* g, xnnd_id bn_id, bool* folded) {
   float* nw = malloc(sizeof(float) * wn);
   xnnd_status st = XNND_OK;
   if (!s || !nb || !nw) {
+    snprintf(g->errmsg, sizeof(g->errmsg), "conv-bn-fold: out of memory");
     st = XNND_OUT_OF_MEMORY;
     goto done;
   }
   double eps = bn->attrs[2].f;
+  for (int64_t i = 0; i < c; i++)
+    if (!((double)var[i] + eps > 0.0)) goto done;  /* 1/sqrt would not be finite */
   for (int64_t i = 0; i < c; i++) {
     s[i] = (float)((gamma ? gamma[i] : 1.0f) / sqrt((double)var[i] + eps));
     nb[i] = ((b ? b[i] : 0.0f) - mean[i]) * s[i] + (beta ? beta[i] : 0.0f);

@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib/common.bash"
 export_model torchvision:mobilenet_v2 mobilenet_v2
 assert_all_delegated mobilenet_v2 aten.convolution aten.linear aten.addmm aten.add aten.mean aten.max_pool2d \
   aten.max_pool2d_with_indices aten.hardtanh aten.relu aten.view
-assert_absent mobilenet_v2 aten.native_batch_norm
+assert_absent mobilenet_v2 aten.native_batch_norm aten.relu aten.hardtanh
 grep -q "partitions: 1 " "$TMP/mobilenet_v2.report" || { echo "FAIL: expected one partition" >&2; exit 1; }
 run_and_compare mobilenet_v2
 export_model torchvision:mobilenet_v2 mobilenet_v2_portable --no-delegate

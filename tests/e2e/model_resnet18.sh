@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib/common.bash"
 export_model torchvision:resnet18 resnet18
 assert_all_delegated resnet18 aten.convolution aten.linear aten.addmm aten.add aten.mean aten.max_pool2d \
   aten.max_pool2d_with_indices aten.hardtanh aten.relu aten.view
-assert_absent resnet18 aten.native_batch_norm
+assert_absent resnet18 aten.native_batch_norm aten.relu aten.hardtanh
 grep -q "partitions: 1 " "$TMP/resnet18.report" || { echo "FAIL: expected one partition" >&2; exit 1; }
 run_and_compare resnet18
 export_model torchvision:resnet18 resnet18_portable --no-delegate
