@@ -130,6 +130,16 @@ static xnnd_status import_step(importer* im, fb_table step, uint32_t index, fb_v
   for (uint32_t a = 0; a < attrs.len; a++) {
     fb_table at = fb_vec_table(attrs, a);
     const char* aname = fb_string(at, XNND_PROGRAM_Attr_name, NULL);
+    bool is_min = strcmp(aname, "output_min") == 0;
+    if (is_min || strcmp(aname, "output_max") == 0) {
+      /* A fused output range (clamp fusion) travels as these two float attributes. */
+      if (fb_u8(at, XNND_PROGRAM_Attr_kind, 0) != XNND_ATTR_FLOAT)
+        return FAIL(XNND_INVALID_PROGRAM, "steps[%u] (%s).%s: expected a float", index, opname, aname);
+      float v = (float)fb_f64(at, XNND_PROGRAM_Attr_f, 0.0);
+      if (is_min) im->g->nodes[n].output_min = v;
+      else im->g->nodes[n].output_max = v;
+      continue;
+    }
     int slot = xnnd_op_attr_index(op, aname);
     if (slot < 0) return FAIL(XNND_INVALID_PROGRAM, "steps[%u] (%s): unknown attribute \"%s\"", index, opname, aname);
     xnnd_attr* dst = &im->g->nodes[n].attrs[slot];

@@ -35,6 +35,17 @@ bool xnn_check_clamp(const xnnd_graph* g, const xnnd_ir_node* node, char* reason
   bounds(node, &lo, &hi);
   if (!(lo < hi))
     return xnn_reason(reason, reason_size, "range [%g, %g]: XNNPACK Clamp needs min < max", (double)lo, (double)hi);
+  /* XNNPACK fuses a Clamp into a producer that has an output range and intersects the two;
+   * an empty intersection makes xnn_create_runtime fail, so keep such a clamp portable. */
+  xnnd_id in = node->inputs[0];
+  xnnd_id prod = in < g->num_values ? g->values[in].producer : XNND_NO_ID;
+  if (prod != XNND_NO_ID && prod < g->num_nodes) {
+    float plo = g->nodes[prod].output_min, phi = g->nodes[prod].output_max;
+    if (!((lo > plo ? lo : plo) < (hi < phi ? hi : phi)))
+      return xnn_reason(reason, reason_size,
+                        "range [%g, %g] does not meet its producer's fused range [%g, %g]; XNNPACK would "
+                        "merge them into an empty range", (double)lo, (double)hi, (double)plo, (double)phi);
+  }
   return true;
 }
 
