@@ -13,10 +13,115 @@ typedef struct ir_graph {
   uint32_t* slots;    /* open addressing: value id + 1, 0 = empty */
   uint32_t slot_cap;  /* power of two, or 0 */
   uint32_t indexed;   /* values [0, indexed) are in the index; != num_values means rebuild */
+  /* Users index: per value, the nodes that may read it. A superset (entries are checked on
+   * query), kept up to date by add_node, replace_uses and set_input; rebuilt lazily after
+   * compact. Makes use queries O(users) instead of O(nodes). */
+  uint32_t** users;
+  uint32_t* users_len;
+  uint32_t* users_cap;
+  uint32_t users_values;  /* values covered; 0 = not built */
+  bool users_valid;
+  uint32_t* mark;         /* per node: epoch stamp for dedup while counting */
+  uint32_t mark_cap, epoch;
+  uint32_t name_counter;  /* suffix source for xnnd_graph_unique_name */
 } ir_graph;
 
 static ir_graph* impl(xnnd_graph* g) { return (ir_graph*)g; }
 static const ir_graph* cimpl(const xnnd_graph* g) { return (const ir_graph*)g; }
+
+/* ---- users index ---- */
+
+static bool node_reads(const xnnd_graph* g, uint32_t n, xnnd_id v) {
+  if (n >= g->num_nodes || g->nodes[n].dead) return false;
+  const xnnd_ir_node* node = &g->nodes[n];
+  for (uint32_t i = 0; i < node->num_inputs; i++)
+    if (node->inputs[i] == v) return true;
+  return false;
+}
+
+static void users_drop(ir_graph* ig) {
+  for (uint32_t v = 0; v < ig->users_values; v++) free(ig->users[v]);
+  free(ig->users);
+  free(ig->users_len);
+  free(ig->users_cap);
+  ig->users = NULL;
+  ig->users_len = ig->users_cap = NULL;
+  ig->users_values = 0;
+  ig->users_valid = false;
+}
+
+/* Cover values [0, num_values); false on OOM (the index is dropped, queries scan). */
+static bool users_cover(xnnd_graph* g) {
+  ir_graph* ig = impl(g);
+  uint32_t nv = g->num_values;
+  if (nv <= ig->users_values) return true;
+  uint32_t** u = realloc(ig->users, (size_t)nv * sizeof(*u));
+  if (u) ig->users = u;
+  uint32_t* l = realloc(ig->users_len, (size_t)nv * sizeof(*l));
+  if (l) ig->users_len = l;
+  uint32_t* c = realloc(ig->users_cap, (size_t)nv * sizeof(*c));
+  if (c) ig->users_cap = c;
+  if (!u || !l || !c) {
+    users_drop(ig);
+    return false;
+  }
+  for (uint32_t v = ig->users_values; v < nv; v++) {
+    ig->users[v] = NULL;
+    ig->users_len[v] = ig->users_cap[v] = 0;
+  }
+  ig->users_values = nv;
+  return true;
+}
+
+static void users_note(xnnd_graph* g, xnnd_id v, uint32_t n) {
+  ir_graph* ig = impl(g);
+  if (!ig->users_valid) return;
+  if (v >= ig->users_values && !users_cover(g)) return;
+  if (ig->users_len[v] && ig->users[v][ig->users_len[v] - 1] == n) return;
+  if (ig->users_len[v] == ig->users_cap[v]) {
+    uint32_t cap = ig->users_cap[v] ? ig->users_cap[v] * 2 : 4;
+    uint32_t* a = realloc(ig->users[v], (size_t)cap * sizeof(uint32_t));
+    if (!a) {
+      users_drop(ig);
+      return;
+    }
+    ig->users[v] = a;
+    ig->users_cap[v] = cap;
+  }
+  ig->users[v][ig->users_len[v]++] = n;
+}
+
+/* Build the index when stale; false when it cannot be built (callers then scan). */
+static bool users_build(xnnd_graph* g) {
+  ir_graph* ig = impl(g);
+  if (ig->mark_cap < g->num_nodes) {
+    uint32_t cap = g->num_nodes + 64;
+    uint32_t* m = realloc(ig->mark, (size_t)cap * sizeof(uint32_t));
+    if (!m) return false;
+    memset(m + ig->mark_cap, 0, (size_t)(cap - ig->mark_cap) * sizeof(uint32_t));
+    ig->mark = m;
+    ig->mark_cap = cap;
+  }
+  if (ig->users_valid) return users_cover(g) && ig->users_valid;
+  users_drop(ig);
+  if (!users_cover(g)) return false;
+  ig->users_valid = true;
+  for (uint32_t n = 0; n < g->num_nodes && ig->users_valid; n++) {
+    const xnnd_ir_node* node = &g->nodes[n];
+    if (node->dead) continue;
+    for (uint32_t i = 0; i < node->num_inputs; i++)
+      if (node->inputs[i] < g->num_values) users_note(g, node->inputs[i], n);
+  }
+  return ig->users_valid;
+}
+
+static uint32_t next_epoch(ir_graph* ig) {
+  if (++ig->epoch == 0) {
+    memset(ig->mark, 0, (size_t)ig->mark_cap * sizeof(uint32_t));
+    ig->epoch = 1;
+  }
+  return ig->epoch;
+}
 
 void ir_set_error(xnnd_graph* g, const char* fmt, ...) {
   va_list ap;
@@ -89,6 +194,11 @@ void xnnd_graph_destroy(xnnd_graph* g) {
   free(g->values);
   free(g->nodes);
   free(ig->slots);
+  for (uint32_t v = 0; v < ig->users_values; v++) free(ig->users[v]);
+  free(ig->users);
+  free(ig->users_len);
+  free(ig->users_cap);
+  free(ig->mark);
   ir_arena_destroy(g->arena);
   free(ig);
 }
@@ -397,6 +507,8 @@ xnnd_id xnnd_graph_add_node(xnnd_graph* g, xnnd_op op, const xnnd_id* inputs, ui
   for (uint32_t k = num_outputs; k < IR_ARRAY_LEN(n->outputs); k++) n->outputs[k] = XNND_NO_ID;
   n->output_min = -INFINITY;
   n->output_max = INFINITY;
+  for (uint32_t i = 0; i < num_inputs; i++)
+    if (ins[i] != XNND_NO_ID) users_note(g, ins[i], id);
   for (uint32_t a = 0; a < info->num_attrs; a++) n->attrs[a] = info->attrs[a].def;
   return id;
 }
@@ -478,19 +590,97 @@ static bool reads_earlier(const xnnd_ir_node* n, uint32_t i) {
 }
 
 uint32_t xnnd_graph_count_uses(const xnnd_graph* g, xnnd_id value) {
-  if (!g || value == XNND_NO_ID) return 0;
+  if (!g || value == XNND_NO_ID || value >= g->num_values) return 0;
   uint32_t count = 0;
-  for (uint32_t n = 0; n < g->num_nodes; n++) {
-    const xnnd_ir_node* node = &g->nodes[n];
-    if (node->dead) continue;
-    for (uint32_t i = 0; i < node->num_inputs; i++)
-      if (node->inputs[i] == value) {
-        count++;
-        break;
-      }
+  if (users_build((xnnd_graph*)g)) {
+    ir_graph* ig = impl((xnnd_graph*)g);
+    uint32_t stamp = next_epoch(ig);
+    for (uint32_t k = 0; k < ig->users_len[value]; k++) {
+      uint32_t n = ig->users[value][k];
+      if (ig->mark[n] == stamp || !node_reads(g, n, value)) continue;
+      ig->mark[n] = stamp;
+      count++;
+    }
+  } else {
+    for (uint32_t n = 0; n < g->num_nodes; n++) count += node_reads(g, n, value);
   }
   for (uint32_t i = 0; i < g->num_outputs; i++) count += g->outputs[i] == value;
   return count;
+}
+
+xnnd_id xnnd_graph_sole_user(const xnnd_graph* g, xnnd_id value) {
+  if (!g || value >= g->num_values) return XNND_NO_ID;
+  for (uint32_t i = 0; i < g->num_outputs; i++)
+    if (g->outputs[i] == value) return XNND_NO_ID;
+  xnnd_id found = XNND_NO_ID;
+  if (users_build((xnnd_graph*)g)) {
+    const ir_graph* ig = cimpl(g);
+    for (uint32_t k = 0; k < ig->users_len[value]; k++) {
+      uint32_t n = ig->users[value][k];
+      if (n == found || !node_reads(g, n, value)) continue;
+      if (found != XNND_NO_ID) return XNND_NO_ID;
+      found = n;
+    }
+    return found;
+  }
+  for (uint32_t n = 0; n < g->num_nodes; n++) {
+    if (!node_reads(g, n, value)) continue;
+    if (found != XNND_NO_ID) return XNND_NO_ID;
+    found = n;
+  }
+  return found;
+}
+
+xnnd_status xnnd_graph_set_input(xnnd_graph* g, xnnd_id node, uint32_t index, xnnd_id value) {
+  if (!g || node >= g->num_nodes || index >= g->nodes[node].num_inputs ||
+      (value != XNND_NO_ID && value >= g->num_values))
+    return XNND_INVALID_ARGUMENT;
+  g->nodes[node].inputs[index] = value;
+  if (value != XNND_NO_ID) users_note(g, value, node);
+  return XNND_OK;
+}
+
+xnnd_status xnnd_graph_set_node_inputs(xnnd_graph* g, xnnd_id node, const xnnd_id* ids, uint32_t n) {
+  if (!g || node >= g->num_nodes || (n > 0 && !ids)) return XNND_INVALID_ARGUMENT;
+  xnnd_id* ins = ir_arena_alloc(g->arena, (size_t)n * sizeof(xnnd_id), 8);
+  if (!ins) return XNND_OUT_OF_MEMORY;
+  if (n) memcpy(ins, ids, (size_t)n * sizeof(xnnd_id));
+  g->nodes[node].inputs = ins;
+  g->nodes[node].num_inputs = n;
+  for (uint32_t i = 0; i < n; i++)
+    if (ids[i] != XNND_NO_ID && ids[i] < g->num_values) users_note(g, ids[i], node);
+  return XNND_OK;
+}
+
+void xnnd_graph_unique_name(xnnd_graph* g, const char* hint, char* out, size_t size) {
+  ir_graph* ig = impl(g);
+  snprintf(out, size, "%.80s", hint);
+  while (xnnd_graph_find_value(g, out) != XNND_NO_ID) snprintf(out, size, "%.80s_%u", hint, ++ig->name_counter);
+}
+
+bool ir_users_consistent(xnnd_graph* g) {
+  ir_graph* ig = impl(g);
+  if (!ig->users_valid || !users_build(g)) return true;
+  /* Readers found through the index (entries are checked) must equal readers found by a
+   * full scan; the index can only miss readers, so equal counts mean it is complete. */
+  uint32_t* actual = calloc((size_t)g->num_values + 1, sizeof(uint32_t));
+  if (!actual) return true;
+  xnnd_graph_use_counts(g, actual);
+  for (uint32_t i = 0; i < g->num_outputs; i++)
+    if (g->outputs[i] < g->num_values) actual[g->outputs[i]]--;
+  bool ok = true;
+  for (xnnd_id v = 0; v < g->num_values && ok; v++) {
+    uint32_t stamp = next_epoch(ig), found = 0;
+    for (uint32_t k = 0; k < ig->users_len[v]; k++) {
+      uint32_t n = ig->users[v][k];
+      if (ig->mark[n] == stamp || !node_reads(g, n, v)) continue;
+      ig->mark[n] = stamp;
+      found++;
+    }
+    ok = found == actual[v];
+  }
+  free(actual);
+  return ok;
 }
 
 void xnnd_graph_use_counts(const xnnd_graph* g, uint32_t* counts) {
@@ -510,6 +700,22 @@ void xnnd_graph_use_counts(const xnnd_graph* g, uint32_t* counts) {
 
 void xnnd_graph_replace_uses(xnnd_graph* g, xnnd_id from, xnnd_id to) {
   if (!g || from == XNND_NO_ID) return;
+  if (from < g->num_values && users_build(g)) {
+    ir_graph* ig = impl(g);
+    uint32_t len = ig->users_len[from];
+    ig->users_len[from] = 0;  /* every reader moves to `to` */
+    for (uint32_t k = 0; k < len; k++) {
+      uint32_t n = ig->users[from][k];
+      if (!node_reads(g, n, from)) continue;
+      xnnd_ir_node* node = &g->nodes[n];
+      for (uint32_t i = 0; i < node->num_inputs; i++)
+        if (node->inputs[i] == from) node->inputs[i] = to;
+      if (to != XNND_NO_ID) users_note(g, to, n);
+    }
+    for (uint32_t i = 0; i < g->num_outputs; i++)
+      if (g->outputs[i] == from) g->outputs[i] = to;
+    return;
+  }
   for (uint32_t n = 0; n < g->num_nodes; n++) {
     xnnd_ir_node* node = &g->nodes[n];
     if (node->dead) continue;
@@ -700,6 +906,7 @@ xnnd_status ir_topo_order(xnnd_graph* g, uint32_t** order_out, uint32_t* count_o
 
 xnnd_status xnnd_graph_compact(xnnd_graph* g) {
   if (!g) return XNND_INVALID_ARGUMENT;
+  users_drop(impl(g));  /* ids are renumbered: rebuilt on the next query */
   uint32_t nv = g->num_values;
   for (uint32_t i = 0; i < g->num_inputs; i++)
     if (g->inputs[i] >= nv) {

@@ -182,6 +182,15 @@ uint32_t xnnd_graph_count_uses(const xnnd_graph* g, xnnd_id value);
 void xnnd_graph_use_counts(const xnnd_graph* g, uint32_t* counts);
 /* Replace every use of `from` (node inputs and graph outputs) with `to`. */
 void xnnd_graph_replace_uses(xnnd_graph* g, xnnd_id from, xnnd_id to);
+/* The one live node reading `value`, or XNND_NO_ID when none, several, or it is a graph
+ * output. */
+xnnd_id xnnd_graph_sole_user(const xnnd_graph* g, xnnd_id value);
+/* Passes change node inputs only through these two, so the users index that makes use
+ * queries O(users) stays complete (xnnd_graph_verify checks it). set_node_inputs copies ids. */
+xnnd_status xnnd_graph_set_input(xnnd_graph* g, xnnd_id node, uint32_t index, xnnd_id value);
+xnnd_status xnnd_graph_set_node_inputs(xnnd_graph* g, xnnd_id node, const xnnd_id* ids, uint32_t n);
+/* A value name not yet in the graph: `hint`, else hint_<k> with a graph-wide counter. */
+void xnnd_graph_unique_name(xnnd_graph* g, const char* hint, char* out, size_t size);
 
 /* Drop dead nodes, values nothing references, and put nodes in topological order.
  * Renumbers ids. Fails with VERIFY_ERROR on a cycle. Node input arrays are reallocated

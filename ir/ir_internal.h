@@ -46,6 +46,9 @@ xnnd_status ir_check_attr_kinds(xnnd_graph* g, xnnd_id node);
  * the caller frees. XNND_VERIFY_ERROR on bad ids, two producers or a cycle. */
 xnnd_status ir_topo_order(xnnd_graph* g, uint32_t** order_out, uint32_t* count_out);
 
+/* The users index holds every live reader of every value (verify checks it after passes). */
+bool ir_users_consistent(xnnd_graph* g);
+
 /* ---- error and shape-inference helpers (infer_util.c) ---- */
 const char* ir_value_name(const xnnd_graph* g, xnnd_id v);
 const char* ir_op_name(xnnd_op op);
@@ -117,6 +120,14 @@ xnnd_status ir_broadcast(xnnd_graph* g, xnnd_id node, uint32_t ia, uint32_t ib, 
 #define IR_NUM_ATTRS_adaptive_avg_pool2d 1
 #define IR_NUM_ATTRS_softmax 2
 #define IR_NUM_ATTRS_cat 1
+#define IR_NUM_ATTRS_slice 4
+#define IR_NUM_ATTRS_select 2
+#define IR_NUM_ATTRS_expand 1
+#define IR_NUM_ATTRS_constant_pad_nd 2
+#define IR_NUM_ATTRS_native_layer_norm 2
+#define IR_NUM_ATTRS_baddbmm 2
+#define IR_NUM_ATTRS_upsample_nearest2d 3
+#define IR_NUM_ATTRS_upsample_bilinear2d 4
 
 #define IR_CHECK_SCHEMA(attrs)                                                   \
   _Static_assert(IR_ARRAY_LEN(xnnd_attrs_##attrs) == IR_NUM_ATTRS_##attrs + 1, \

@@ -255,6 +255,11 @@ xnnd_status xnnd_graph_verify(xnnd_graph* g) {
   g->errmsg[0] = '\0';
   IR_TRY(check_values(g));
   IR_TRY(check_graph_io(g));
+  if (!ir_users_consistent(g)) {
+    ir_set_error(g, "a node input was changed without xnnd_graph_set_input/set_node_inputs/replace_uses: "
+                    "the users index misses a reader");
+    return XNND_VERIFY_ERROR;
+  }
   for (xnnd_id n = 0; n < g->num_nodes; n++)
     if (!g->nodes[n].dead) IR_TRY(check_node_structure(g, n));
 

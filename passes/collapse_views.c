@@ -30,7 +30,7 @@ static xnnd_status collapse_views_run(xnnd_graph* g, uint32_t* changed) {
       node->dead = true;
       xnnd_graph_replace_uses(g, out, src);
     } else {
-      node->inputs[0] = src;
+      xnnd_graph_set_input(g, (xnnd_id)(node - g->nodes), 0, src);
     }
     (*changed)++;
   }

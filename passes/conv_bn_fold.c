@@ -118,18 +118,9 @@ static xnnd_status fold_one(xnnd_graph* g, xnnd_id bn_id, bool* folded) {
   }
   prod = &g->nodes[prod_id];  /* adding values may not move nodes, but stay safe */
   bn = &g->nodes[bn_id];
-  if (prod->num_inputs < 3) {
-    xnnd_id* ins = xnnd_graph_alloc(g, 3 * sizeof(xnnd_id));
-    if (!ins) {
-      st = XNND_OUT_OF_MEMORY;
-      goto done;
-    }
-    ins[0] = prod->inputs[0];
-    prod->inputs = ins;
-    prod->num_inputs = 3;
-  }
-  prod->inputs[1] = new_w;
-  prod->inputs[2] = new_b;
+  xnnd_id ins[3] = {prod->inputs[0], new_w, new_b};
+  st = xnnd_graph_set_node_inputs(g, prod_id, ins, 3);
+  if (st != XNND_OK) goto done;
   xnnd_graph_replace_uses(g, bn->outputs[0], x);
   bn->dead = true;
   *folded = true;

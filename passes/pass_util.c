@@ -29,20 +29,7 @@ bool xnnd_value_is_graph_output(const xnnd_graph* g, xnnd_id v) {
   return false;
 }
 
-xnnd_id xnnd_single_consumer(const xnnd_graph* g, xnnd_id v) {
-  xnnd_id found = XNND_NO_ID;
-  if (xnnd_value_is_graph_output(g, v)) return XNND_NO_ID;
-  for (uint32_t n = 0; n < g->num_nodes; n++) {
-    const xnnd_ir_node* node = &g->nodes[n];
-    if (node->dead) continue;
-    for (uint32_t k = 0; k < node->num_inputs; k++) {
-      if (node->inputs[k] != v) continue;
-      if (found != XNND_NO_ID && found != n) return XNND_NO_ID;
-      found = n;
-    }
-  }
-  return found;
-}
+xnnd_id xnnd_single_consumer(const xnnd_graph* g, xnnd_id v) { return xnnd_graph_sole_user(g, v); }
 
 size_t xnnd_value_numel(const xnnd_graph* g, xnnd_id v) {
   size_t n = 1;
@@ -64,9 +51,7 @@ bool xnnd_node_has_range(const xnnd_ir_node* n) {
 xnnd_id xnnd_add_value_hint(xnnd_graph* g, const char* name_hint, xnnd_dtype dtype,
                             uint32_t rank, const int64_t* dims) {
   char name[96];
-  snprintf(name, sizeof(name), "%.80s", name_hint);
-  for (uint32_t attempt = 1; xnnd_graph_find_value(g, name) != XNND_NO_ID; attempt++)
-    snprintf(name, sizeof(name), "%.80s_%u", name_hint, attempt);
+  xnnd_graph_unique_name(g, name_hint, name, sizeof(name));
   return xnnd_graph_add_value(g, name, dtype, rank, dims);
 }
 
