@@ -39,6 +39,11 @@ struct xnnd_method {
   xnnd_tensor* outputs;   /* one per method output */
   bool profile;
   uint64_t executes, execute_ns;
+  /* Method inputs read by a delegate are copied into padded staging at execute: XNNPACK may
+   * read up to 16 bytes past an input it is handed directly, and caller buffers have no
+   * slack. NULL entries are bound in place. */
+  void** stage;
+  const void** input_src;
   char errmsg[XNND_ERRMSG_SIZE];
 };
 
@@ -201,7 +206,9 @@ xnnd_status xnnd_method_create(xnnd_program* program, const char* name,
   m->bound = xnnd_pool_alloc(&m->pool, decl->num_inputs, 1);
   m->steps = xnnd_pool_alloc(&m->pool, xnnd_mul_size(decl->num_steps, sizeof(step_rt)), 8);
   m->outputs = xnnd_pool_alloc(&m->pool, xnnd_mul_size(decl->num_outputs, sizeof(xnnd_tensor)), 8);
-  if (!m->arena || !m->tensors || !m->bound || !m->steps || !m->outputs) {
+  m->stage = xnnd_pool_alloc(&m->pool, xnnd_mul_size(decl->num_inputs + 1, sizeof(void*)), 8);
+  m->input_src = xnnd_pool_alloc(&m->pool, xnnd_mul_size(decl->num_inputs + 1, sizeof(void*)), 8);
+  if (!m->arena || !m->tensors || !m->bound || !m->steps || !m->outputs || !m->stage || !m->input_src) {
     snprintf(msg, sizeof(msg), "method \"%s\": out of memory (arena %zu bytes)", name, arena_bytes);
     status = XNND_OUT_OF_MEMORY;
   }
@@ -211,6 +218,24 @@ xnnd_status xnnd_method_create(xnnd_program* program, const char* name,
       const xnnd_value_decl* vd = &decl->values[v];
       m->tensors[v] = vd->type;  /* constants already point at their bytes */
       if (vd->offset != XNND_NO_OFFSET) m->tensors[v].data = m->arena + vd->offset;
+    }
+    for (uint32_t i = 0; i < decl->num_inputs && status == XNND_OK; i++) {
+      m->stage[i] = NULL;
+      bool to_delegate = false;
+      for (uint32_t s = 0; s < decl->num_steps && !to_delegate; s++) {
+        const xnnd_step_decl* st = &decl->steps[s];
+        for (uint32_t k = 0; st->kind != XNND_STEP_KERNEL && k < st->num_inputs; k++)
+          to_delegate |= st->inputs[k] == (int32_t)decl->inputs[i];
+      }
+      if (!to_delegate) continue;
+      size_t nbytes = (size_t)decl->values[decl->inputs[i]].nbytes;
+      m->stage[i] = xnnd_pool_alloc(&m->pool, nbytes + XNND_TENSOR_ALIGN, XNND_TENSOR_ALIGN);
+      if (!m->stage[i]) {
+        snprintf(msg, sizeof(msg), "method \"%s\": out of memory staging input %u", name, i);
+        status = XNND_OUT_OF_MEMORY;
+        break;
+      }
+      m->tensors[decl->inputs[i]].data = m->stage[i];
     }
     for (uint32_t o = 0; o < decl->num_outputs; o++) {
       const xnnd_output_decl* od = &decl->outputs[o];
@@ -305,7 +330,8 @@ xnnd_status xnnd_method_set_input(xnnd_method* method, uint32_t index, const xnn
     return method_fail(method, XNND_INVALID_ARGUMENT,
                        "input %u: data %p is not aligned to its %zu-byte elements", index,
                        input->data, align);
-  method->tensors[d->inputs[index]].data = input->data;
+  method->input_src[index] = input->data;
+  if (!method->stage[index]) method->tensors[d->inputs[index]].data = input->data;
   method->bound[index] = true;
   return XNND_OK;
 }
@@ -319,6 +345,9 @@ xnnd_status xnnd_method_execute(xnnd_method* method) {
                          "method \"%s\": input %u (value %u) is not bound; call "
                          "xnnd_method_set_input first", d->name, i, d->inputs[i]);
   uint64_t t_exec = method->profile ? now_ns() : 0;
+  for (uint32_t i = 0; i < d->num_inputs; i++)
+    if (method->stage[i] && d->values[d->inputs[i]].nbytes > 0)
+      memcpy(method->stage[i], method->input_src[i], (size_t)d->values[d->inputs[i]].nbytes);
   for (uint32_t s = 0; s < d->num_steps; s++) {
     const xnnd_step_decl* st = &d->steps[s];
     step_rt* rt = &method->steps[s];
