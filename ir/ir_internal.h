@@ -128,6 +128,10 @@ xnnd_status ir_broadcast(xnnd_graph* g, xnnd_id node, uint32_t ia, uint32_t ib, 
 #define IR_NUM_ATTRS_baddbmm 2
 #define IR_NUM_ATTRS_upsample_nearest2d 3
 #define IR_NUM_ATTRS_upsample_bilinear2d 4
+#define IR_NUM_ATTRS_quantize 4
+#define IR_NUM_ATTRS_dequantize 4
+#define IR_NUM_ATTRS_roll 2
+#define IR_NUM_ATTRS_norm 3
 
 #define IR_CHECK_SCHEMA(attrs)                                                   \
   _Static_assert(IR_ARRAY_LEN(xnnd_attrs_##attrs) == IR_NUM_ATTRS_##attrs + 1, \

@@ -1,4 +1,5 @@
-/* Matrix products: aten.addmm, aten.mm, aten.bmm, aten.linear (PyTorch shape rules). */
+/* Matrix products: aten.addmm, aten.mm, aten.bmm, aten.linear, aten.baddbmm (PyTorch shape
+ * rules). */
 #include <math.h>
 
 #include "ir_internal.h"
@@ -95,4 +96,42 @@ xnnd_status xnnd_infer_linear(xnnd_graph* g, xnnd_id node) {
   for (uint32_t i = 0; i + 1 < x->rank; i++) out[i] = x->dims[i];
   out[x->rank - 1] = w->dims[0];
   return ir_set_output(g, node, 0, x->dtype, x->rank, out);
+}
+
+/* aten.baddbmm(self, batch1 [b,n,m], batch2 [b,m,p]) = beta * self + alpha * batch1 @ batch2;
+ * self broadcasts to [b,n,p]. */
+const xnnd_attr_spec xnnd_attrs_baddbmm[] = {
+    {"beta", XNND_ATTR_FLOAT, false, IR_DEF_FLOAT(1)},
+    {"alpha", XNND_ATTR_FLOAT, false, IR_DEF_FLOAT(1)},
+    IR_SCHEMA_END,
+};
+IR_CHECK_SCHEMA(baddbmm);
+
+xnnd_status xnnd_infer_baddbmm(xnnd_graph* g, xnnd_id node) {
+  const xnnd_ir_node* n = &g->nodes[node];
+  const xnnd_ir_value *self, *a, *b;
+  IR_TRY(ir_input_rank_range(g, node, 0, 0, 3, &self));
+  IR_TRY(ir_input_rank(g, node, 1, 3, &a));
+  IR_TRY(ir_input_rank(g, node, 2, 3, &b));
+  IR_TRY(same_float_dtype(g, node, a, 2));
+  if (is_float(a->dtype)) IR_TRY(ir_input_dtype(g, node, 0, a->dtype));
+  if (a->dims[0] != b->dims[0])
+    return ir_node_error(g, node, "batch %lld of input 1 %%%s differs from batch %lld of input 2 "
+                         "%%%s", (long long)a->dims[0], a->name, (long long)b->dims[0], b->name);
+  IR_TRY(inner_dims(g, node, a, b, 1, 2, a->dims[2], b->dims[1]));
+  for (uint32_t i = 0; i < 2; i++)
+    if (!isfinite(n->attrs[i].f))
+      return ir_attr_error(g, node, "attribute %s = %g must be finite", ir_attr_name(n->op, i),
+                           n->attrs[i].f);
+  int64_t out[3] = {a->dims[0], a->dims[1], b->dims[2]};
+  for (uint32_t i = 0; i < self->rank; i++) {
+    int64_t d = self->dims[i], want = out[3 - self->rank + i];
+    if (d != 1 && d != want) {
+      char buf[160];
+      return ir_node_error(g, node, "input 0 %%%s %s does not broadcast to [%lld,%lld,%lld]",
+                           self->name, ir_format_dims(buf, sizeof buf, self->rank, self->dims),
+                           (long long)out[0], (long long)out[1], (long long)out[2]);
+    }
+  }
+  return ir_set_output(g, node, 0, a->dtype, 3, out);
 }

@@ -1,4 +1,7 @@
-/* Shape ops: aten.t, aten.permute, aten.view (concrete sizes, numel preserved), aten.cat. */
+/* Shape ops: aten.t, aten.permute, aten.view (concrete sizes, numel preserved), aten.cat,
+ * aten.slice, aten.select, aten.expand, aten.constant_pad_nd and aten.roll. */
+#include <math.h>
+
 #include "ir_internal.h"
 
 const xnnd_attr_spec xnnd_attrs_t[] = {IR_SCHEMA_END};
@@ -95,4 +98,144 @@ xnnd_status xnnd_infer_cat(xnnd_graph* g, xnnd_id node) {
     out[dim] += x->dims[dim];  /* <= 255 * 2^40 */
   }
   return ir_set_output(g, node, 0, first->dtype, first->rank, out);
+}
+
+/* ---- aten.slice, aten.select, aten.expand, aten.constant_pad_nd ----
+ * The exporter normalizes PyTorch's lenient arguments: slice bounds are clamped into
+ * 0 <= start <= end <= size, select's index is non-negative, expand sizes are concrete
+ * (no -1). Inference checks the normalized form so a kernel never has to clamp. */
+const xnnd_attr_spec xnnd_attrs_slice[] = {
+    {"dim", XNND_ATTR_INT, false, IR_DEF_INT(0)},
+    {"start", XNND_ATTR_INT, false, IR_DEF_INT(0)},
+    {"end", XNND_ATTR_INT, false, IR_DEF_NONE},
+    {"step", XNND_ATTR_INT, false, IR_DEF_INT(1)},
+    IR_SCHEMA_END,
+};
+IR_CHECK_SCHEMA(slice);
+const xnnd_attr_spec xnnd_attrs_select[] = {
+    {"dim", XNND_ATTR_INT, false, IR_DEF_NONE},
+    {"index", XNND_ATTR_INT, false, IR_DEF_NONE},
+    IR_SCHEMA_END,
+};
+IR_CHECK_SCHEMA(select);
+const xnnd_attr_spec xnnd_attrs_expand[] = {
+    {"size", XNND_ATTR_INTS, false, IR_DEF_NONE},
+    IR_SCHEMA_END,
+};
+IR_CHECK_SCHEMA(expand);
+const xnnd_attr_spec xnnd_attrs_constant_pad_nd[] = {
+    {"pad", XNND_ATTR_INTS, false, IR_DEF_NONE},
+    {"value", XNND_ATTR_FLOAT, false, IR_DEF_FLOAT(0)},
+    IR_SCHEMA_END,
+};
+IR_CHECK_SCHEMA(constant_pad_nd);
+
+xnnd_status xnnd_infer_slice(xnnd_graph* g, xnnd_id node) {
+  const xnnd_attr* a = g->nodes[node].attrs;
+  const xnnd_ir_value* x;
+  IR_TRY(ir_input_rank_range(g, node, 0, 1, XNND_MAX_RANK, &x));
+  uint32_t d;
+  IR_TRY(ir_attr_dim(g, node, 0, a[0].i, x->rank, &d));
+  int64_t size = x->dims[d], start = a[1].i, end = a[2].i, step = a[3].i;
+  if (step < 1 || step > IR_MAX_ATTR_VALUE)
+    return ir_attr_error(g, node, "attribute step = %lld must be in [1, %lld]", (long long)step,
+                         (long long)IR_MAX_ATTR_VALUE);
+  if (start < 0 || start > size || end < start || end > size)
+    return ir_attr_error(g, node, "attributes start = %lld, end = %lld must satisfy 0 <= start "
+                         "<= end <= %lld (size of dim %u of %%%s)", (long long)start,
+                         (long long)end, (long long)size, d, x->name);
+  int64_t out[XNND_MAX_RANK];
+  for (uint32_t i = 0; i < x->rank; i++) out[i] = x->dims[i];
+  out[d] = (end - start + step - 1) / step;
+  return ir_set_output(g, node, 0, x->dtype, x->rank, out);
+}
+
+xnnd_status xnnd_infer_select(xnnd_graph* g, xnnd_id node) {
+  const xnnd_attr* a = g->nodes[node].attrs;
+  const xnnd_ir_value* x;
+  IR_TRY(ir_input_rank_range(g, node, 0, 1, XNND_MAX_RANK, &x));
+  uint32_t d;
+  IR_TRY(ir_attr_dim(g, node, 0, a[0].i, x->rank, &d));
+  if (a[1].i < 0 || a[1].i >= x->dims[d])
+    return ir_attr_error(g, node, "attribute index = %lld out of range [0, %lld) for dim %u of "
+                         "%%%s", (long long)a[1].i, (long long)x->dims[d], d, x->name);
+  int64_t out[XNND_MAX_RANK];
+  uint32_t r = 0;
+  for (uint32_t i = 0; i < x->rank; i++)
+    if (i != d) out[r++] = x->dims[i];
+  return ir_set_output(g, node, 0, x->dtype, r, out);
+}
+
+xnnd_status xnnd_infer_expand(xnnd_graph* g, xnnd_id node) {
+  const xnnd_attr* a = &g->nodes[node].attrs[0];
+  const xnnd_ir_value* x;
+  IR_TRY(ir_require_input(g, node, 0, &x));
+  if (a->n < x->rank || a->n > XNND_MAX_RANK)
+    return ir_attr_error(g, node, "attribute size has %u entries; input 0 %%%s has rank %u (at "
+                         "most %d)", a->n, x->name, x->rank, XNND_MAX_RANK);
+  const uint32_t lead = a->n - x->rank;
+  for (uint32_t i = 0; i < a->n; i++) {
+    int64_t want = a->ints[i];
+    if (want < 0 || want > IR_MAX_DIM)
+      return ir_attr_error(g, node, "attribute size[%u] = %lld must be a concrete size >= 0", i,
+                           (long long)want);
+    if (i >= lead) {
+      int64_t have = x->dims[i - lead];
+      if (have != want && have != 1) {
+        char bi[160], bo[160];
+        return ir_attr_error(g, node, "input 0 %%%s %s does not expand to %s (dim %u)", x->name,
+                             ir_format_dims(bi, sizeof bi, x->rank, x->dims),
+                             ir_format_dims(bo, sizeof bo, a->n, a->ints), i);
+      }
+    }
+  }
+  return ir_set_output(g, node, 0, x->dtype, a->n, a->ints);
+}
+
+xnnd_status xnnd_infer_constant_pad_nd(xnnd_graph* g, xnnd_id node) {
+  const xnnd_attr* a = g->nodes[node].attrs;
+  const xnnd_ir_value* x;
+  IR_TRY(ir_require_input(g, node, 0, &x));
+  if (a[0].n % 2 != 0 || a[0].n / 2 > x->rank)
+    return ir_attr_error(g, node, "attribute pad has %u entries; expected pairs for at most %u "
+                         "trailing dims of %%%s", a[0].n, x->rank, x->name);
+  if (isnan(a[1].f)) return ir_attr_error(g, node, "attribute value is nan");
+  int64_t out[XNND_MAX_RANK];
+  for (uint32_t i = 0; i < x->rank; i++) out[i] = x->dims[i];
+  /* pad lists (before, after) pairs starting from the last dim, as torch.nn.functional.pad */
+  for (uint32_t p = 0; p < a[0].n / 2; p++) {
+    uint32_t d = x->rank - 1 - p;
+    int64_t lo = a[0].ints[2 * p], hi = a[0].ints[2 * p + 1];
+    if (lo < -IR_MAX_DIM || lo > IR_MAX_DIM || hi < -IR_MAX_DIM || hi > IR_MAX_DIM)
+      return ir_attr_error(g, node, "attribute pad[%u..%u] out of range", 2 * p, 2 * p + 1);
+    out[d] = x->dims[d] + lo + hi;
+    if (out[d] < 0)
+      return ir_attr_error(g, node, "padding (%lld, %lld) makes dim %u of %%%s negative",
+                           (long long)lo, (long long)hi, d, x->name);
+  }
+  return ir_set_output(g, node, 0, x->dtype, x->rank, out);
+}
+
+/* aten.roll: shifts per dim (any sign); an empty dims rolls the flattened tensor by shifts[0]. */
+const xnnd_attr_spec xnnd_attrs_roll[] = {
+    {"shifts", XNND_ATTR_INTS, false, IR_DEF_NONE},
+    {"dims", XNND_ATTR_INTS, false, IR_DEF_NONE},
+    IR_SCHEMA_END,
+};
+IR_CHECK_SCHEMA(roll);
+
+xnnd_status xnnd_infer_roll(xnnd_graph* g, xnnd_id node) {
+  const xnnd_attr* a = g->nodes[node].attrs;
+  const xnnd_ir_value* x;
+  IR_TRY(ir_require_input(g, node, 0, &x));
+  if (a[1].n == 0 ? a[0].n != 1 : a[0].n != a[1].n)
+    return ir_attr_error(g, node, "attribute shifts has %u entries for %u dims", a[0].n, a[1].n);
+  for (uint32_t i = 0; i < a[1].n; i++) {
+    uint32_t d;
+    IR_TRY(ir_attr_dim(g, node, 1, a[1].ints[i], x->rank, &d));
+  }
+  for (uint32_t i = 0; i < a[0].n; i++)
+    if (a[0].ints[i] < -IR_MAX_DIM || a[0].ints[i] > IR_MAX_DIM)
+      return ir_attr_error(g, node, "attribute shifts[%u] out of range", i);
+  return ir_set_output(g, node, 0, x->dtype, x->rank, x->dims);
 }

@@ -37,6 +37,19 @@
 #define IR_OPTIONAL_ADAPTIVE_AVG_POOL2D 0u
 #define IR_OPTIONAL_SOFTMAX 0u
 #define IR_OPTIONAL_CAT 0u
+#define IR_OPTIONAL_SLICE 0u
+#define IR_OPTIONAL_SELECT 0u
+#define IR_OPTIONAL_EXPAND 0u
+#define IR_OPTIONAL_CONSTANT_PAD_ND 0u
+#define IR_OPTIONAL_LOG_SOFTMAX 0u
+#define IR_OPTIONAL_NATIVE_LAYER_NORM ((1u << 1) | (1u << 2))  /* weight, bias */
+#define IR_OPTIONAL_BADDBMM 0u
+#define IR_OPTIONAL_UPSAMPLE_NEAREST2D 0u
+#define IR_OPTIONAL_UPSAMPLE_BILINEAR2D 0u
+#define IR_OPTIONAL_QUANTIZE ((1u << 1) | (1u << 2))    /* scales, zero_points */
+#define IR_OPTIONAL_DEQUANTIZE ((1u << 1) | (1u << 2))  /* scales, zero_points */
+#define IR_OPTIONAL_ROLL 0u
+#define IR_OPTIONAL_NORM 0u
 
 static const xnnd_op_info op_table[] = {
 #define XNND_OP(id, name, min_in, max_in, n_out, attrs)                                   \

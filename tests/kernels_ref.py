@@ -193,6 +193,88 @@ def build():
     case("aten.cat", "cat i64 last", [torch.arange(6).view(2, 3), torch.arange(4).view(2, 2)],
          [("dim", -1)], lambda *t: aten.cat(list(t), -1))
 
+    build_coverage_ops()
+
+
+def build_coverage_ops():
+    """Ops added for torchvision/transformer coverage, over random shapes and attributes."""
+    g = torch.Generator().manual_seed(99)
+
+    def ri(lo, hi):
+        return int(torch.randint(lo, hi + 1, (1,), generator=g))
+
+    for i in range(6):
+        shape = [ri(1, 5) for _ in range(ri(1, 4))]
+        x = r(*shape)
+        d = ri(0, len(shape) - 1)
+        size = shape[d]
+        start, end, step = ri(0, size), ri(0, size), ri(1, 3)
+        end = max(start, end)
+        case("aten.slice", "slice %d" % i, [x],
+             [("dim", d), ("start", start), ("end", end), ("step", step)],
+             lambda x, d=d, s=start, e=end, st=step: aten.slice(x, d, s, e, st))
+        index = ri(0, size - 1)
+        case("aten.select", "select %d" % i, [x], [("dim", d), ("index", index)],
+             lambda x, d=d, k=index: aten.select(x, d, k))
+        case("aten.select", "select i64 %d" % i, [torch.arange(x.numel()).view(*shape)],
+             [("dim", d), ("index", index)], lambda x, d=d, k=index: aten.select(x, d, k))
+        # expand: some size-1 dims grow, plus up to two new leading dims
+        src = [1 if ri(0, 1) else n for n in shape]
+        want = [ri(1, 3) for _ in range(ri(0, 2))] + [ri(2, 4) if n == 1 else n for n in src]
+        case("aten.expand", "expand %d" % i, [r(*src)], [("size", want)],
+             lambda x, w=want: aten.expand(x, w).contiguous())
+        pad = []
+        for _ in range(ri(1, min(3, len(shape)))):
+            pad += [ri(-1, 2), ri(-1, 2)]
+        x = r(*[n + 2 for n in shape])
+        case("aten.constant_pad_nd", "pad %d" % i, [x], [("pad", pad), ("value", -0.75)],
+             lambda x, p=pad: aten.constant_pad_nd(x, p, -0.75))
+    for i in range(4):
+        shape = [ri(1, 5) for _ in range(ri(1, 4))]
+        dims = sorted(set(ri(0, len(shape) - 1) for _ in range(ri(1, len(shape)))))
+        shifts = [ri(-7, 7) for _ in dims]
+        case("aten.roll", "roll %d" % i, [r(*shape)], [("shifts", shifts), ("dims", dims)],
+             lambda x, s=shifts, d=dims: aten.roll(x, s, d))
+    case("aten.roll", "roll flat", [torch.arange(12).view(3, 4)], [("shifts", [5]), ("dims", [])],
+         lambda x: aten.roll(x, [5]))
+    for p, dim, keep in [(2.0, [-1], True), (1.0, [0, 2], False), (float("inf"), [1], False),
+                         (3.0, [], False), (2.0, [1, 2], True)]:
+        case("aten.norm", "norm p=%g dim=%s" % (p, dim), [r(3, 4, 5)],
+             [("p", p), ("dim", dim), ("keepdim", keep)],
+             lambda x, p=p, d=dim, k=keep: aten.norm(x, p, d if d else [0, 1, 2], k))
+    x = r(3, 4, 5) * 5
+    for dim in [0, 1, -1]:
+        case("aten.log_softmax", "log_softmax %d" % dim, [x],
+             [("dim", dim), ("half_to_float", False)], lambda x, d=dim: aten._log_softmax(x, d, False))
+    for label, shape, norm, affine in [("ln last", (2, 7, 16), [16], True),
+                                       ("ln last2 no affine", (3, 4, 5), [4, 5], False),
+                                       ("ln 1d", (9,), [9], True)]:
+        w, b = (r(*norm), r(*norm)) if affine else (None, None)
+        case("aten.native_layer_norm", label, [r(*shape) * 3 + 1, w, b],
+             [("normalized_shape", norm), ("eps", 1e-5)],
+             lambda x, w, b, n=norm: aten.native_layer_norm(x, n, w, b, 1e-5))
+    case("aten.baddbmm", "baddbmm", [r(3, 4, 2), r(3, 4, 5), r(3, 5, 2)],
+         [("beta", 0.5), ("alpha", 2.0)], lambda s, a, b: aten.baddbmm(s, a, b, beta=0.5, alpha=2.0))
+    case("aten.baddbmm", "baddbmm bcast", [r(1, 2), r(2, 3, 4), r(2, 4, 2)],
+         [("beta", 1.0), ("alpha", 1.0)], lambda s, a, b: aten.baddbmm(s, a, b))
+    for label, shape, size, scales in [("nearest x2", (1, 2, 3, 4), [6, 8], None),
+                                       ("nearest 5x7", (2, 1, 3, 4), [5, 7], None),
+                                       ("nearest down", (1, 2, 7, 9), [3, 4], None),
+                                       ("nearest scale 1.5", (1, 1, 4, 6), [6, 9], [1.5, 1.5])]:
+        sh, sw = (scales or [None, None])
+        case("aten.upsample_nearest2d", label, [r(*shape)],
+             [("output_size", size), ("scales_h", sh), ("scales_w", sw)],
+             lambda x, s=size, h=sh, w=sw: aten.upsample_nearest2d(x, s, h, w))
+    for label, shape, size, align, scales in [("bilinear x2", (1, 2, 3, 4), [6, 8], False, None),
+                                              ("bilinear align", (1, 3, 4, 5), [7, 3], True, None),
+                                              ("bilinear down", (2, 1, 9, 7), [4, 3], False, None),
+                                              ("bilinear scale", (1, 1, 4, 6), [6, 9], False,
+                                               [1.5, 1.5])]:
+        sh, sw = (scales or [None, None])
+        case("aten.upsample_bilinear2d", label, [r(*shape)],
+             [("output_size", size), ("align_corners", align), ("scales_h", sh), ("scales_w", sw)],
+             lambda x, s=size, a=align, h=sh, w=sw: aten.upsample_bilinear2d(x, s, a, h, w))
+
 
 def main():
     if len(sys.argv) != 2:

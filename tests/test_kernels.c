@@ -1546,6 +1546,364 @@ static void test_cat(void** state) {
   kc_free(&c);
 }
 
+/* ---------------------------------------------------------------- coverage ops */
+
+/* Row-major index of coordinate idx in dims. */
+static size_t flat_index(uint32_t rank, const int64_t* dims, const int64_t* idx) {
+  size_t k = 0;
+  for (uint32_t i = 0; i < rank; i++) k = k * (size_t)dims[i] + (size_t)idx[i];
+  return k;
+}
+/* Advances idx through dims (odometer); false after the last coordinate. */
+static bool next_index(uint32_t rank, const int64_t* dims, int64_t* idx) {
+  for (uint32_t i = rank; i-- > 0;) {
+    if (++idx[i] < dims[i]) return true;
+    idx[i] = 0;
+  }
+  return false;
+}
+
+static void test_slice_select_expand(void** state) {
+  (void)state;
+  rng r = {21};
+  for (int iter = 0; iter < 60; iter++) {
+    const uint32_t rank = (uint32_t)rng_int(&r, 1, 5);
+    int64_t xd[XNND_MAX_RANK];
+    for (uint32_t i = 0; i < rank; i++) xd[i] = rng_int(&r, 1, 5);
+    const xnnd_dtype dtype = rng_bool(&r) ? XNND_I64 : XNND_F32;
+    const uint32_t d = (uint32_t)rng_int(&r, 0, (int)rank - 1);
+    /* slice */
+    int64_t start = rng_int(&r, 0, (int)xd[d]), end = rng_int(&r, 0, (int)xd[d]), step = rng_int(&r, 1, 3);
+    if (end < start) end = start;
+    int64_t yd[XNND_MAX_RANK];
+    memcpy(yd, xd, sizeof(yd));
+    yd[d] = (end - start + step - 1) / step;
+    kc c;
+    kc_init(&c, "aten.slice");
+    xnnd_tensor* x = kc_in(&c, tens(dtype, rank, xd));
+    xnnd_tensor* y = kc_out(&c, tens(dtype, rank, yd));
+    if (dtype == XNND_I64) fill_i64(x, 5); else fill_random(x, &r, -1, 1);
+    kc_int(&c, "dim", rng_bool(&r) ? (int64_t)d - (int64_t)rank : (int64_t)d);
+    kc_int(&c, "start", start);
+    kc_int(&c, "end", end);
+    kc_int(&c, "step", step);
+    kc_run(&c);
+    const size_t es = xnnd_dtype_size(dtype);
+    int64_t idx[XNND_MAX_RANK] = {0}, src[XNND_MAX_RANK];
+    if (numel(y) > 0) do {
+      memcpy(src, idx, sizeof(src));
+      src[d] = start + idx[d] * step;
+      if (memcmp((char*)y->data + flat_index(rank, yd, idx) * es, (char*)x->data + flat_index(rank, xd, src) * es, es))
+        fail_msg("slice iter %d: element %zu differs", iter, flat_index(rank, yd, idx));
+    } while (next_index(rank, yd, idx));
+    tens_free(y);
+    /* select */
+    const int64_t index = rng_int(&r, 0, (int)xd[d] - 1);
+    uint32_t sr = 0;
+    for (uint32_t i = 0; i < rank; i++)
+      if (i != d) yd[sr++] = xd[i];
+    c.out[0] = y = tens(dtype, sr, yd);
+    c.k = xnnd_kernel_find("aten.select");
+    c.op = "aten.select";
+    c.nattrs = 0;
+    kc_int(&c, "dim", d);
+    kc_int(&c, "index", index);
+    kc_run(&c);
+    memset(idx, 0, sizeof(idx));
+    do {
+      uint32_t k = 0;
+      for (uint32_t i = 0; i < rank; i++) src[i] = i == d ? index : idx[k++];
+      if (memcmp((char*)y->data + flat_index(sr, yd, idx) * es, (char*)x->data + flat_index(rank, xd, src) * es, es))
+        fail_msg("select iter %d: element differs", iter);
+    } while (sr > 0 && next_index(sr, yd, idx));
+    tens_free(y);
+    /* expand: size-1 dims of a copy grow, plus leading dims */
+    int64_t sd[XNND_MAX_RANK], ed[XNND_MAX_RANK];
+    const uint32_t lead = (uint32_t)rng_int(&r, 0, 2);
+    for (uint32_t i = 0; i < lead; i++) ed[i] = rng_int(&r, 1, 3);
+    for (uint32_t i = 0; i < rank; i++) {
+      sd[i] = rng_bool(&r) ? 1 : xd[i];
+      ed[lead + i] = sd[i] == 1 ? rng_int(&r, 1, 3) : sd[i];
+    }
+    tens_free(x);
+    c.in[0] = x = tens(dtype, rank, sd);
+    if (dtype == XNND_I64) fill_i64(x, -3); else fill_random(x, &r, -1, 1);
+    c.out[0] = y = tens(dtype, lead + rank, ed);
+    c.k = xnnd_kernel_find("aten.expand");
+    c.op = "aten.expand";
+    c.nattrs = 0;
+    kc_ints(&c, "size", lead + rank, ed);
+    kc_run(&c);
+    memset(idx, 0, sizeof(idx));
+    do {
+      for (uint32_t i = 0; i < rank; i++) src[i] = sd[i] == 1 ? 0 : idx[lead + i];
+      if (memcmp((char*)y->data + flat_index(lead + rank, ed, idx) * es,
+                 (char*)x->data + flat_index(rank, sd, src) * es, es))
+        fail_msg("expand iter %d: element differs", iter);
+    } while (next_index(lead + rank, ed, idx));
+    kc_free(&c);
+  }
+  /* errors */
+  kc c;
+  kc_init(&c, "aten.slice");
+  kc_in(&c, F32(2, 4, 3));
+  kc_out(&c, F32(2, 4, 1));
+  kc_int(&c, "dim", 1);
+  kc_int(&c, "start", 2);
+  kc_int(&c, "end", 1);
+  kc_expect_error(&c, XNND_INVALID_ARGUMENT, "0 <= start <= end <= 3");
+  kc_free(&c);
+  kc_init(&c, "aten.select");
+  kc_in(&c, F32(2, 4, 3));
+  kc_out(&c, F32(1, 4));
+  kc_int(&c, "dim", -1);
+  kc_int(&c, "index", 3);
+  kc_expect_error(&c, XNND_INVALID_ARGUMENT, "index 3 out of range [0, 3)");
+  kc_free(&c);
+  kc_init(&c, "aten.expand");
+  kc_in(&c, F32(2, 2, 3));
+  kc_out(&c, F32(2, 4, 3));
+  KC_INTS(&c, "size", 4, 3);
+  kc_expect_error(&c, XNND_SHAPE_MISMATCH, "does not expand to [4,3]");
+  kc_free(&c);
+}
+
+static void test_constant_pad(void** state) {
+  (void)state;
+  rng r = {22};
+  for (int iter = 0; iter < 40; iter++) {
+    const uint32_t rank = (uint32_t)rng_int(&r, 0, 4);
+    int64_t xd[XNND_MAX_RANK], yd[XNND_MAX_RANK], lo[XNND_MAX_RANK] = {0}, hi[XNND_MAX_RANK] = {0};
+    for (uint32_t i = 0; i < rank; i++) xd[i] = rng_int(&r, 1, 5);
+    const uint32_t pairs = rank ? (uint32_t)rng_int(&r, 0, (int)rank) : 0;
+    int64_t pad[2 * XNND_MAX_RANK];
+    for (uint32_t p = 0; p < pairs; p++) {
+      const uint32_t d = rank - 1 - p;
+      lo[d] = pad[2 * p] = rng_int(&r, -(int)xd[d], 3);
+      hi[d] = pad[2 * p + 1] = rng_int(&r, -(int)(xd[d] + lo[d]), 3);
+    }
+    for (uint32_t i = 0; i < rank; i++) yd[i] = xd[i] + lo[i] + hi[i];
+    kc c;
+    kc_init(&c, "aten.constant_pad_nd");
+    xnnd_tensor* x = kc_in(&c, tens(XNND_F32, rank, xd));
+    xnnd_tensor* y = kc_out(&c, tens(XNND_F32, rank, yd));
+    fill_random(x, &r, -1, 1);
+    kc_ints(&c, "pad", 2 * pairs, pad);
+    kc_float(&c, "value", 2.5);
+    kc_run(&c);
+    int64_t idx[XNND_MAX_RANK] = {0}, src[XNND_MAX_RANK];
+    if (numel(y) > 0) do {
+      bool inside = true;
+      for (uint32_t i = 0; i < rank; i++) {
+        src[i] = idx[i] - lo[i];
+        inside = inside && src[i] >= 0 && src[i] < xd[i];
+      }
+      const float want = inside ? fdata(x)[flat_index(rank, xd, src)] : 2.5f;
+      if (fdata(y)[flat_index(rank, yd, idx)] != want) fail_msg("pad iter %d: element differs", iter);
+    } while (rank > 0 && next_index(rank, yd, idx));
+    kc_free(&c);
+  }
+  kc c;
+  kc_init(&c, "aten.constant_pad_nd");
+  kc_in(&c, F32(2, 2, 3));
+  kc_out(&c, F32(2, 2, 3));
+  KC_INTS(&c, "pad", 1, 1, 1);
+  kc_expect_error(&c, XNND_INVALID_ARGUMENT, "pad has 3 entries");
+  kc_free(&c);
+  kc_init(&c, "aten.constant_pad_nd");
+  kc_in(&c, F32(2, 2, 3));
+  kc_out(&c, F32(2, 2, 3));
+  KC_INTS(&c, "pad", -2, -2);
+  kc_expect_error(&c, XNND_INVALID_ARGUMENT, "makes dim 1 negative");
+  kc_free(&c);
+}
+
+static void test_layer_norm_log_softmax(void** state) {
+  (void)state;
+  rng r = {23};
+  for (int iter = 0; iter < 20; iter++) {
+    const uint32_t rank = (uint32_t)rng_int(&r, 1, 4);
+    int64_t xd[XNND_MAX_RANK], sd[XNND_MAX_RANK];
+    for (uint32_t i = 0; i < rank; i++) xd[i] = rng_int(&r, 1, 6);
+    const uint32_t n = (uint32_t)rng_int(&r, 1, (int)rank), axis = rank - n;
+    for (uint32_t i = 0; i < rank; i++) sd[i] = i < axis ? xd[i] : 1;
+    const bool affine = rng_bool(&r);
+    kc c;
+    kc_init(&c, "aten.native_layer_norm");
+    xnnd_tensor* x = kc_in(&c, tens(XNND_F32, rank, xd));
+    xnnd_tensor* w = kc_in(&c, affine ? tens(XNND_F32, n, xd + axis) : NULL);
+    xnnd_tensor* b = kc_in(&c, affine ? tens(XNND_F32, n, xd + axis) : NULL);
+    xnnd_tensor* y = kc_out(&c, tens(XNND_F32, rank, xd));
+    xnnd_tensor* mean = kc_out(&c, tens(XNND_F32, rank, sd));
+    xnnd_tensor* rstd = kc_out(&c, tens(XNND_F32, rank, sd));
+    fill_random(x, &r, -3, 5);
+    if (affine) {
+      fill_random(w, &r, 0.5f, 1.5f);
+      fill_random(b, &r, -1, 1);
+    }
+    kc_ints(&c, "normalized_shape", n, xd + axis);
+    kc_float(&c, "eps", 1e-5);
+    kc_run(&c);
+    size_t M = 1;
+    for (uint32_t i = axis; i < rank; i++) M *= (size_t)xd[i];
+    const size_t rows = numel(x) / M;
+    double* want = dalloc(numel(x));
+    double* wm = dalloc(rows);
+    double* wr = dalloc(rows);
+    for (size_t row = 0; row < rows; row++) {
+      double s = 0, q = 0;
+      for (size_t i = 0; i < M; i++) s += fdata(x)[row * M + i];
+      wm[row] = s / (double)M;
+      for (size_t i = 0; i < M; i++) q += pow(fdata(x)[row * M + i] - wm[row], 2);
+      wr[row] = 1.0 / sqrt(q / (double)M + 1e-5);
+      for (size_t i = 0; i < M; i++) {
+        double v = (fdata(x)[row * M + i] - wm[row]) * wr[row];
+        want[row * M + i] = affine ? v * fdata(w)[i] + fdata(b)[i] : v;
+      }
+    }
+    expect_close("layer_norm", fdata(y), want, numel(y));
+    expect_close_tol("layer_norm mean", fdata(mean), wm, rows, 1e-5, 1.0);
+    expect_close_tol("layer_norm rstd", fdata(rstd), wr, rows, 1e-4, 1.0);
+    free(want);
+    free(wm);
+    free(wr);
+    kc_free(&c);
+  }
+  kc c;
+  kc_init(&c, "aten.native_layer_norm");
+  kc_in(&c, F32(2, 3, 4));
+  kc_out(&c, F32(2, 3, 4));
+  KC_INTS(&c, "normalized_shape", 3);
+  kc_expect_error(&c, XNND_SHAPE_MISMATCH, "does not match the trailing dims");
+  kc_free(&c);
+  /* log_softmax along each dim, with a large value that overflows a naive exp */
+  for (int dim = -3; dim < 3; dim++) {
+    kc_init(&c, "aten.log_softmax");
+    xnnd_tensor* x = kc_in(&c, F32(3, 3, 4, 5));
+    xnnd_tensor* y = kc_out(&c, F32(3, 3, 4, 5));
+    fill_random(x, &r, -20, 20);
+    fdata(x)[7] = 500.0f;
+    kc_int(&c, "dim", dim);
+    kc_run(&c);
+    const uint32_t d = (uint32_t)(dim < 0 ? dim + 3 : dim);
+    const int64_t xd[3] = {3, 4, 5};
+    size_t outer = 1, inner = 1, n = (size_t)xd[d];
+    for (uint32_t i = 0; i < 3; i++) {
+      if (i < d) outer *= (size_t)xd[i];
+      if (i > d) inner *= (size_t)xd[i];
+    }
+    double* want = dalloc(numel(x));
+    for (size_t o = 0; o < outer; o++)
+      for (size_t j = 0; j < inner; j++) {
+        double m = -INFINITY, s = 0;
+        for (size_t k = 0; k < n; k++) m = fmax(m, fdata(x)[(o * n + k) * inner + j]);
+        for (size_t k = 0; k < n; k++) s += exp(fdata(x)[(o * n + k) * inner + j] - m);
+        for (size_t k = 0; k < n; k++) want[(o * n + k) * inner + j] = fdata(x)[(o * n + k) * inner + j] - m - log(s);
+      }
+    expect_close_tol("log_softmax", fdata(y), want, numel(y), 1e-6, 10.0);
+    free(want);
+    kc_free(&c);
+  }
+}
+
+static void test_baddbmm(void** state) {
+  (void)state;
+  rng r = {24};
+  for (int iter = 0; iter < 12; iter++) {
+    const int B = rng_int(&r, 1, 3), M = rng_int(&r, 1, 5), K = rng_int(&r, 1, 6), N = rng_int(&r, 1, 5);
+    const uint32_t srank = (uint32_t)rng_int(&r, 0, 3);
+    int64_t sdims[3];
+    const int64_t full[3] = {B, M, N};
+    for (uint32_t i = 0; i < srank; i++) sdims[i] = rng_bool(&r) ? 1 : full[3 - srank + i];
+    const double beta = iter == 0 ? 0.0 : rng_float(&r, -2, 2), alpha = rng_float(&r, -2, 2);
+    kc c;
+    kc_init(&c, "aten.baddbmm");
+    xnnd_tensor* s = kc_in(&c, tens(XNND_F32, srank, sdims));
+    xnnd_tensor* a = kc_in(&c, F32(3, B, M, K));
+    xnnd_tensor* b = kc_in(&c, F32(3, B, K, N));
+    xnnd_tensor* y = kc_out(&c, F32(3, B, M, N));
+    fill_random(s, &r, -1, 1);
+    if (iter == 0) fdata(s)[0] = NAN; /* beta == 0 ignores self */
+    fill_random(a, &r, -1, 1);
+    fill_random(b, &r, -1, 1);
+    kc_float(&c, "beta", beta);
+    kc_float(&c, "alpha", alpha);
+    kc_run(&c);
+    double* want = dalloc(numel(y));
+    for (int t = 0; t < B; t++)
+      for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+          const int64_t at[3] = {t, i, j};
+          size_t si = 0;
+          for (uint32_t k = 0; k < srank; k++) si = si * (size_t)sdims[k] + (size_t)(sdims[k] == 1 ? 0 : at[3 - srank + k]);
+          double acc = 0;
+          for (int k = 0; k < K; k++) acc += (double)fdata(a)[(t * M + i) * K + k] * fdata(b)[(t * K + k) * N + j];
+          want[(t * M + i) * N + j] = (beta == 0.0 ? 0.0 : beta * fdata(s)[si]) + alpha * acc;
+        }
+    expect_close("baddbmm", fdata(y), want, numel(y));
+    free(want);
+    kc_free(&c);
+  }
+  kc c;
+  kc_init(&c, "aten.baddbmm");
+  kc_in(&c, F32(2, 3, 3));
+  kc_in(&c, F32(3, 2, 2, 4));
+  kc_in(&c, F32(3, 2, 4, 2));
+  kc_out(&c, F32(3, 2, 2, 2));
+  kc_expect_error(&c, XNND_SHAPE_MISMATCH, "not broadcastable to [2,2,2]");
+  kc_free(&c);
+}
+
+static void test_upsample(void** state) {
+  (void)state;
+  /* nearest x2 and bilinear align_corners on a 2x2 plane, by hand */
+  kc c;
+  kc_init(&c, "aten.upsample_nearest2d");
+  xnnd_tensor* x = kc_in(&c, F32(4, 1, 1, 2, 2));
+  xnnd_tensor* y = kc_out(&c, F32(4, 1, 1, 4, 4));
+  const float xv[4] = {1, 2, 3, 4};
+  memcpy(x->data, xv, sizeof(xv));
+  KC_INTS(&c, "output_size", 4, 4);
+  kc_none(&c, "scales_h");
+  kc_run(&c);
+  const float nearest[16] = {1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4};
+  expect_exact("nearest x2", fdata(y), nearest, 16);
+  kc_free(&c);
+  kc_init(&c, "aten.upsample_bilinear2d");
+  x = kc_in(&c, F32(4, 1, 1, 2, 2));
+  y = kc_out(&c, F32(4, 1, 1, 3, 3));
+  memcpy(x->data, xv, sizeof(xv));
+  KC_INTS(&c, "output_size", 3, 3);
+  kc_bool(&c, "align_corners", true);
+  kc_run(&c);
+  const float align[9] = {1, 1.5f, 2, 2, 2.5f, 3, 3, 3.5f, 4};
+  expect_exact("bilinear align_corners", fdata(y), align, 9);
+  kc_free(&c);
+  /* half-pixel: 2 -> 4 samples at -0.25 (clamped to 0), 0.25, 0.75, 1.25 (clamped tap) */
+  kc_init(&c, "aten.upsample_bilinear2d");
+  x = kc_in(&c, F32(4, 1, 1, 1, 2));
+  y = kc_out(&c, F32(4, 1, 1, 1, 4));
+  memcpy(x->data, xv, 2 * sizeof(float));
+  KC_INTS(&c, "output_size", 1, 4);
+  kc_run(&c);
+  const float half[4] = {1, 1.25f, 1.75f, 2};
+  expect_exact("bilinear half-pixel", fdata(y), half, 4);
+  kc_free(&c);
+  kc_init(&c, "aten.upsample_nearest2d");
+  kc_in(&c, F32(3, 1, 2, 2));
+  kc_out(&c, F32(3, 1, 4, 4));
+  KC_INTS(&c, "output_size", 4, 4);
+  kc_expect_error(&c, XNND_SHAPE_MISMATCH, "self has rank 3, expected 4");
+  kc_free(&c);
+  kc_init(&c, "aten.upsample_bilinear2d");
+  kc_in(&c, F32(4, 1, 1, 2, 2));
+  kc_out(&c, F32(4, 1, 1, 4, 4));
+  KC_INTS(&c, "output_size", 4, 4);
+  kc_float(&c, "scales_h", -1.0);
+  kc_expect_error(&c, XNND_INVALID_ARGUMENT, "scales must be finite and > 0");
+  kc_free(&c);
+}
+
 /* ---------------------------------------------------------------- PyTorch differential */
 
 typedef struct reader {
@@ -1702,6 +2060,11 @@ int main(void) {
       cmocka_unit_test(test_view_clone),
       cmocka_unit_test(test_permute_t),
       cmocka_unit_test(test_cat),
+      cmocka_unit_test(test_slice_select_expand),
+      cmocka_unit_test(test_constant_pad),
+      cmocka_unit_test(test_layer_norm_log_softmax),
+      cmocka_unit_test(test_baddbmm),
+      cmocka_unit_test(test_upsample),
       cmocka_unit_test(test_pytorch_reference),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,6 +14,7 @@
 #include "fb.h"
 #include "ir.h"
 #include "pte_format.h"
+#include "kernels/kernels.h"
 #include "serializer/xnnpack/xnnpack_lower.h"
 #include "xnnpack_generated.h"
 
@@ -715,6 +716,8 @@ static void test_support_reasons(void** state) {
   expect_unsupported(g, t_node(g, XNND_OP_CONVOLUTION, (xnnd_id[]){xi, zi, XNND_NO_ID}, 3, NULL), "not a constant");
   t_attrs tc = attrs_of(XNND_OP_CONVOLUTION);
   set_bool(&tc, "transposed", true);
+  set_ints2(&tc, "dilation", 2, 2);
+  set_ints2(&tc, "output_padding", 1, 1); /* >= stride: no XNNPACK adjustment for it */
   expect_unsupported(g, t_node(g, XNND_OP_CONVOLUTION, (xnnd_id[]){xi, wi, XNND_NO_ID}, 3, &tc), "transposed");
   t_attrs mp = attrs_of(XNND_OP_MAX_POOL2D_WITH_INDICES);
   set_ints2(&mp, "kernel_size", 2, 2);
@@ -750,6 +753,284 @@ static void test_support_reasons(void** state) {
   xnnd_id conv = t_node(g, XNND_OP_CONVOLUTION, (xnnd_id[]){xi, wi, XNND_NO_ID}, 3, NULL);
   assert_int_equal(xnnd_node_macs(g, g->values[conv].producer), 4 * 4 * 4 * 4 * 3 * 3);
   assert_int_equal(xnnd_node_macs(g, pnode), 0);
+  xnnd_graph_destroy(g);
+}
+
+/* ---- tests: operator coverage, XNNPACK against the portable kernels ----
+ * Each graph is one node on graph inputs (and constants). The reference is the portable
+ * kernel (runtime/kernels, itself checked against PyTorch in test_kernels), run here on the
+ * same NCHW data; run_graph then runs the XNNPACK lowering and compares. */
+static void portable_ref(const xnnd_graph* g, xnnd_id out_value, float* const* in_data, uint32_t nin,
+                         const xnnd_id* ins, float* ref) {
+  const xnnd_ir_node* n = &g->nodes[g->values[out_value].producer];
+  const xnnd_op_info* info = xnnd_op_get(n->op);
+  const xnnd_kernel* k = xnnd_kernel_find(info->name);
+  assert_non_null(k);
+  xnnd_tensor tin[8], tout[3];
+  xnnd_tensor* pin[8];
+  xnnd_tensor* pout[3];
+  float* scratch[3] = {NULL, NULL, NULL};
+  for (uint32_t i = 0; i < n->num_inputs; i++) {
+    xnnd_id v = n->inputs[i];
+    if (v == XNND_NO_ID) { /* absent optional input */
+      pin[i] = NULL;
+      continue;
+    }
+    void* data = (void*)g->values[v].data;
+    for (uint32_t j = 0; j < nin; j++)
+      if (ins[j] == v) data = in_data[j];
+    assert_non_null(data);
+    tin[i] = tensor_of(g, v, data);
+    pin[i] = &tin[i];
+  }
+  for (uint32_t o = 0; o < n->num_outputs; o++) {
+    void* data = ref;
+    if (n->outputs[o] != out_value) data = scratch[o] = malloc(sizeof(float) * value_numel(g, n->outputs[o]) + 4);
+    tout[o] = tensor_of(g, n->outputs[o], data);
+    pout[o] = &tout[o];
+  }
+  xnnd_kattr kattrs[XNND_MAX_ATTRS];
+  memset(kattrs, 0, sizeof(kattrs));
+  for (uint32_t a = 0; a < info->num_attrs; a++) {
+    kattrs[a].name = info->attrs[a].name;
+    kattrs[a].kind = (uint8_t)n->attrs[a].kind;
+    kattrs[a].i = n->attrs[a].i;
+    kattrs[a].f = n->attrs[a].f;
+    kattrs[a].n = n->attrs[a].n;
+    kattrs[a].ints = n->attrs[a].ints;
+  }
+  xnnd_kernel_args args = {pin, n->num_inputs, pout, n->num_outputs, kattrs, info->num_attrs};
+  _Alignas(16) unsigned char params[XNND_KERNEL_PARAMS_SIZE];
+  char err[512] = "";
+  if (k->prepare(&args, params, err, sizeof(err)) != XNND_OK) fail_msg("portable prepare: %s", err);
+  assert_int_equal(k->run(&args, params), XNND_OK);
+  for (int o = 0; o < 3; o++) free(scratch[o]);
+}
+
+static void expect_supported(const xnnd_graph* g, xnnd_id value) {
+  char reason[256] = "";
+  if (!xnnd_xnnpack_supports(g, g->values[value].producer, reason, sizeof(reason)))
+    fail_msg("%s unsupported: %s", xnnd_op_get(g->nodes[g->values[value].producer].op)->name, reason);
+}
+
+/* One-node graph on input x: XNNPACK vs the portable kernel. */
+static void diff_one(xnnd_graph* g, xnnd_id xi, xnnd_id out, float* x) {
+  expect_supported(g, out);
+  float* ref = malloc(sizeof(float) * value_numel(g, out) + 16);
+  portable_ref(g, out, (float*[]){x}, 1, &xi, ref);
+  run_graph(g, &xi, 1, &out, 1, (float*[]){x}, (float*[]){ref}, 1 + (uint32_t)(value_numel(g, out) % 2));
+  free(ref);
+}
+
+static void test_activation_lowerings(void** state) {
+  (void)state;
+  for (int iter = 0; iter < 6; iter++) {
+    uint32_t rank = iter % 3 == 0 ? 2 : 4;
+    int64_t xd[4] = {1 + iter % 2, 3 + iter, 2 + iter % 3, 5};
+    if (rank == 2) xd[0] = 3, xd[1] = 7 + iter;
+    for (int k = 0; k < 2; k++) {
+      xnnd_graph* g = NULL;
+      assert_int_equal(xnnd_graph_create("act", &g), XNND_OK);
+      xnnd_id xi = t_input(g, "x", rank, xd);
+      float* x = rand_buf(numel_dims(rank, xd));
+      for (size_t i = 0; i < numel_dims(rank, xd); i++) x[i] *= 7.0f; /* both clamps of hardsigmoid */
+      xnnd_id o = t_node(g, k ? XNND_OP_SILU : XNND_OP_HARDSIGMOID, &xi, 1, NULL);
+      size_t size = 0;
+      uint8_t* blob = build_all(g, &xi, 1, &o, 1, &size);
+      assert_int_equal(blob_num_nodes(blob), 2); /* Add+Divide / Sigmoid+Multiply */
+      free(blob);
+      diff_one(g, xi, o, x);
+      free(x);
+      xnnd_graph_destroy(g);
+    }
+  }
+}
+
+static void test_pad_permute_lowerings(void** state) {
+  (void)state;
+  for (int iter = 0; iter < 8; iter++) {
+    xnnd_graph* g = NULL;
+    assert_int_equal(xnnd_graph_create("pad", &g), XNND_OK);
+    uint32_t rank = iter < 5 ? 4 : (uint32_t)(iter - 3);
+    int64_t xd[4] = {1 + iter % 2, 2 + iter % 3, 3 + iter % 4, 4};
+    xnnd_id xi = t_input(g, "x", rank, xd);
+    float* x = rand_buf(numel_dims(rank, xd));
+    t_attrs a = attrs_of(XNND_OP_CONSTANT_PAD_ND);
+    xnnd_attr* pad = attr_slot(&a, "pad");
+    pad->kind = XNND_ATTR_INTS;
+    pad->n = 2 * (uint32_t)(1 + iter % rank); /* up to every dim, channels included */
+    for (uint32_t i = 0; i < pad->n; i++) pad->ints[i] = (iter + 3 * i) % 3;
+    set_float(&a, "value", iter % 2 ? -1.5 : 0.0);
+    xnnd_id o = t_node(g, XNND_OP_CONSTANT_PAD_ND, &xi, 1, &a);
+    diff_one(g, xi, o, x);
+    free(x);
+    xnnd_graph_destroy(g);
+  }
+  /* permutes that move only size-1 dims are reshapes: [1,S,E] -> [S,1,E], [N,C,1,1] -> [N,1,1,C] */
+  const struct { uint32_t rank; int64_t dims[4]; int64_t perm[4]; } cases[] = {
+      {3, {1, 6, 5, 0}, {1, 0, 2, 0}}, {4, {2, 7, 1, 1}, {0, 2, 3, 1}}, {3, {4, 1, 3, 0}, {0, 2, 1, 0}}};
+  for (size_t ci = 0; ci < sizeof(cases) / sizeof(cases[0]); ci++) {
+    xnnd_graph* g = NULL;
+    assert_int_equal(xnnd_graph_create("perm", &g), XNND_OK);
+    xnnd_id xi = t_input(g, "x", cases[ci].rank, cases[ci].dims);
+    float* x = rand_buf(numel_dims(cases[ci].rank, cases[ci].dims));
+    t_attrs a = attrs_of(XNND_OP_PERMUTE);
+    xnnd_attr* dims = attr_slot(&a, "dims");
+    dims->kind = XNND_ATTR_INTS;
+    dims->n = cases[ci].rank;
+    for (uint32_t i = 0; i < dims->n; i++) dims->ints[i] = cases[ci].perm[i];
+    xnnd_id o = t_node(g, XNND_OP_PERMUTE, &xi, 1, &a);
+    diff_one(g, xi, o, x);
+    free(x);
+    xnnd_graph_destroy(g);
+  }
+}
+
+static void test_resize_adaptive_lowerings(void** state) {
+  (void)state;
+  for (int iter = 0; iter < 10; iter++) {
+    xnnd_graph* g = NULL;
+    assert_int_equal(xnnd_graph_create("resize", &g), XNND_OK);
+    int64_t xd[4] = {1 + iter % 2, 2 + iter % 3, 2 + iter % 4, 3 + iter % 5};
+    xnnd_id xi = t_input(g, "x", 4, xd);
+    float* x = rand_buf(numel_dims(4, xd));
+    t_attrs a = attrs_of(XNND_OP_UPSAMPLE_BILINEAR2D);
+    /* up and down, integer and fractional ratios */
+    int64_t oh = iter < 5 ? xd[2] * 2 : xd[2] + 3 - iter % 4, ow = iter % 3 == 0 ? xd[3] * 3 : xd[3] + iter % 3 - 2;
+    if (oh < 1) oh = 1;
+    if (ow < 1) ow = 1;
+    set_ints2(&a, "output_size", oh, ow);
+    set_bool(&a, "align_corners", iter % 2 == 1);
+    if (iter == 4) set_float(&a, "scales_h", 2.0); /* the model's scale factor, equal to out/in */
+    xnnd_id o = t_node(g, XNND_OP_UPSAMPLE_BILINEAR2D, &xi, 1, &a);
+    diff_one(g, xi, o, x);
+    free(x);
+    xnnd_graph_destroy(g);
+  }
+  /* adaptive_avg_pool2d to sizes dividing the input (AvgPool2d) and to the input size (copy) */
+  const int64_t sizes[][4] = {{6, 9, 3, 3}, {6, 9, 2, 1}, {4, 4, 4, 4}, {7, 5, 7, 1}};
+  for (size_t ci = 0; ci < sizeof(sizes) / sizeof(sizes[0]); ci++) {
+    xnnd_graph* g = NULL;
+    assert_int_equal(xnnd_graph_create("adaptive", &g), XNND_OK);
+    int64_t xd[4] = {2, 3, sizes[ci][0], sizes[ci][1]};
+    xnnd_id xi = t_input(g, "x", 4, xd);
+    float* x = rand_buf(numel_dims(4, xd));
+    t_attrs a = attrs_of(XNND_OP_ADAPTIVE_AVG_POOL2D);
+    set_ints2(&a, "output_size", sizes[ci][2], sizes[ci][3]);
+    xnnd_id o = t_node(g, XNND_OP_ADAPTIVE_AVG_POOL2D, &xi, 1, &a);
+    diff_one(g, xi, o, x);
+    free(x);
+    xnnd_graph_destroy(g);
+  }
+}
+
+static void test_deconvolution_lowering(void** state) {
+  (void)state;
+  const struct {
+    int64_t cin, cout_g, k, stride, pad, opad, dil, groups;
+    bool bias;
+  } cases[] = {{4, 3, 3, 2, 1, 1, 1, 1, true}, {2, 2, 4, 2, 1, 0, 1, 1, false}, {6, 2, 3, 1, 0, 0, 2, 3, true},
+               {3, 5, 2, 3, 0, 2, 1, 1, true},  {4, 1, 3, 2, 0, 1, 1, 4, false}};
+  for (size_t ci = 0; ci < sizeof(cases) / sizeof(cases[0]); ci++) {
+    xnnd_graph* g = NULL;
+    assert_int_equal(xnnd_graph_create("deconv", &g), XNND_OK);
+    int64_t xd[4] = {2, cases[ci].cin, 4, 5}, wd[4] = {cases[ci].cin, cases[ci].cout_g, cases[ci].k, cases[ci].k};
+    int64_t bd[1] = {cases[ci].cout_g * cases[ci].groups};
+    float* x = rand_buf(numel_dims(4, xd));
+    float* w = rand_buf(numel_dims(4, wd));
+    float* bias = rand_buf((size_t)bd[0]);
+    xnnd_id xi = t_input(g, "x", 4, xd);
+    xnnd_id ins[3] = {xi, t_const(g, 4, wd, w), cases[ci].bias ? t_const(g, 1, bd, bias) : XNND_NO_ID};
+    t_attrs a = attrs_of(XNND_OP_CONVOLUTION);
+    set_bool(&a, "transposed", true);
+    set_ints2(&a, "stride", cases[ci].stride, cases[ci].stride);
+    set_ints2(&a, "padding", cases[ci].pad, cases[ci].pad);
+    set_ints2(&a, "output_padding", cases[ci].opad, cases[ci].opad);
+    set_ints2(&a, "dilation", cases[ci].dil, cases[ci].dil);
+    set_int(&a, "groups", cases[ci].groups);
+    xnnd_id o = t_node(g, XNND_OP_CONVOLUTION, ins, 3, &a);
+    diff_one(g, xi, o, x);
+    assert_int_equal(xnnd_node_macs(g, g->values[o].producer),
+                     (uint64_t)numel_dims(4, xd) * (uint64_t)(cases[ci].cout_g * cases[ci].k * cases[ci].k));
+    free(x), free(w), free(bias);
+    xnnd_graph_destroy(g);
+  }
+  /* output_padding that reaches the stride (allowed by PyTorch when below the dilation) */
+  xnnd_graph* g = NULL;
+  assert_int_equal(xnnd_graph_create("deconv_reason", &g), XNND_OK);
+  int64_t xd[4] = {1, 2, 3, 3}, wd[4] = {2, 2, 3, 3};
+  float w[36] = {0};
+  xnnd_id ins[3] = {t_input(g, "x", 4, xd), t_const(g, 4, wd, w), XNND_NO_ID};
+  t_attrs a = attrs_of(XNND_OP_CONVOLUTION);
+  set_bool(&a, "transposed", true);
+  set_ints2(&a, "dilation", 2, 2);
+  set_ints2(&a, "output_padding", 1, 1);
+  expect_unsupported(g, t_node(g, XNND_OP_CONVOLUTION, ins, 3, &a), "adjustment < stride");
+  xnnd_graph_destroy(g);
+}
+
+static void test_coverage_reasons(void** state) {
+  (void)state;
+  xnnd_graph* g = NULL;
+  assert_int_equal(xnnd_graph_create("coverage_reasons", &g), XNND_OK);
+  int64_t xd[4] = {1, 4, 6, 6}, bd[3] = {2, 3, 4}, cd[3] = {2, 4, 5};
+  xnnd_id xi = t_input(g, "x", 4, xd), bi = t_input(g, "b", 3, bd), ci = t_input(g, "c", 3, cd);
+  expect_unsupported(g, t_node(g, XNND_OP_BMM, (xnnd_id[]){bi, ci}, 2, NULL), "batched matrix multiply");
+  t_attrs bb = attrs_of(XNND_OP_BADDBMM);
+  int64_t od[3] = {2, 3, 5};
+  xnnd_id s = t_input(g, "s", 3, od);
+  expect_unsupported(g, t_node(g, XNND_OP_BADDBMM, (xnnd_id[]){s, bi, ci}, 3, &bb), "batched matrix multiply");
+  t_attrs sl = attrs_of(XNND_OP_SLICE);
+  set_int(&sl, "dim", 1);
+  set_int(&sl, "end", 2);
+  expect_unsupported(g, t_node(g, XNND_OP_SLICE, &xi, 1, &sl), "no slice node");
+  t_attrs se = attrs_of(XNND_OP_SELECT);
+  set_int(&se, "dim", 1);
+  set_int(&se, "index", 0);
+  expect_unsupported(g, t_node(g, XNND_OP_SELECT, &xi, 1, &se), "no slice node");
+  t_attrs ln = attrs_of(XNND_OP_NATIVE_LAYER_NORM);
+  xnnd_attr* ns = attr_slot(&ln, "normalized_shape");
+  ns->kind = XNND_ATTR_INTS, ns->n = 1, ns->ints[0] = 4;
+  expect_unsupported(g, t_node(g, XNND_OP_NATIVE_LAYER_NORM, (xnnd_id[]){bi, XNND_NO_ID, XNND_NO_ID}, 3, &ln),
+                     "layer norm");
+  t_attrs ls = attrs_of(XNND_OP_LOG_SOFTMAX);
+  set_int(&ls, "dim", -1);
+  expect_unsupported(g, t_node(g, XNND_OP_LOG_SOFTMAX, &bi, 1, &ls), "log-softmax");
+  t_attrs un = attrs_of(XNND_OP_UPSAMPLE_NEAREST2D);
+  set_ints2(&un, "output_size", 12, 12);
+  expect_unsupported(g, t_node(g, XNND_OP_UPSAMPLE_NEAREST2D, &xi, 1, &un), "nearest-neighbour");
+  t_attrs ub = attrs_of(XNND_OP_UPSAMPLE_BILINEAR2D);
+  set_ints2(&ub, "output_size", 9, 9);
+  set_float(&ub, "scales_h", 1.6);
+  expect_unsupported(g, t_node(g, XNND_OP_UPSAMPLE_BILINEAR2D, &xi, 1, &ub), "scale factor");
+  t_attrs pd = attrs_of(XNND_OP_CONSTANT_PAD_ND);
+  xnnd_attr* pad = attr_slot(&pd, "pad");
+  pad->kind = XNND_ATTR_INTS, pad->n = 2, pad->ints[0] = -1, pad->ints[1] = 1;
+  expect_unsupported(g, t_node(g, XNND_OP_CONSTANT_PAD_ND, &xi, 1, &pd), "crops");
+  t_attrs ex = attrs_of(XNND_OP_EXPAND);
+  xnnd_attr* sz = attr_slot(&ex, "size");
+  sz->kind = XNND_ATTR_INTS, sz->n = 4;
+  sz->ints[0] = 3, sz->ints[1] = 4, sz->ints[2] = 6, sz->ints[3] = 6;
+  expect_unsupported(g, t_node(g, XNND_OP_EXPAND, &xi, 1, &ex), "broadcast");
+  t_attrs ap = attrs_of(XNND_OP_ADAPTIVE_AVG_POOL2D);
+  set_ints2(&ap, "output_size", 4, 4);
+  expect_unsupported(g, t_node(g, XNND_OP_ADAPTIVE_AVG_POOL2D, &xi, 1, &ap), "uneven windows");
+  expect_unsupported(g, t_node(g, XNND_OP_GELU, &xi, 1, NULL), "gelu");
+  t_attrs rl = attrs_of(XNND_OP_ROLL);
+  xnnd_attr* sh = attr_slot(&rl, "shifts");
+  sh->kind = XNND_ATTR_INTS, sh->n = 1, sh->ints[0] = 2;
+  xnnd_attr* rd = attr_slot(&rl, "dims");
+  rd->kind = XNND_ATTR_INTS, rd->n = 1, rd->ints[0] = 3;
+  expect_unsupported(g, t_node(g, XNND_OP_ROLL, &xi, 1, &rl), "roll");
+  t_attrs nm = attrs_of(XNND_OP_NORM);
+  xnnd_attr* nd = attr_slot(&nm, "dim");
+  nd->kind = XNND_ATTR_INTS, nd->n = 1, nd->ints[0] = -1;
+  expect_unsupported(g, t_node(g, XNND_OP_NORM, &bi, 1, &nm), "reduction");
+  /* macs of the batched products */
+  xnnd_id bmm = t_node(g, XNND_OP_BMM, (xnnd_id[]){bi, ci}, 2, NULL);
+  xnnd_id bad = t_node(g, XNND_OP_BADDBMM, (xnnd_id[]){s, bi, ci}, 3, &bb);
+  assert_int_equal(xnnd_node_macs(g, g->values[bmm].producer), 2 * 3 * 5 * 4);
+  assert_int_equal(xnnd_node_macs(g, g->values[bad].producer), 2 * 3 * 5 * 4);
   xnnd_graph_destroy(g);
 }
 
@@ -1058,6 +1339,11 @@ int main(void) {
       cmocka_unit_test(test_unary_softmax),
       cmocka_unit_test(test_boundary_shortcuts),
       cmocka_unit_test(test_support_reasons),
+      cmocka_unit_test(test_activation_lowerings),
+      cmocka_unit_test(test_pad_permute_lowerings),
+      cmocka_unit_test(test_resize_adaptive_lowerings),
+      cmocka_unit_test(test_deconvolution_lowering),
+      cmocka_unit_test(test_coverage_reasons),
       cmocka_unit_test(test_blob_corruption),
       cmocka_unit_test(test_blob_byte_flips),
       cmocka_unit_test(test_init_robustness),

@@ -8,6 +8,12 @@ stride means kernel_size), view sizes come from the output metadata, negative di
 positive, Python scalars in tensor positions become rank-0 constants of the output dtype.
 Nodes nothing reaches from the graph output are dropped before mapping, so a dead unsupported
 op (aten.empty from batch norm) is not an error; a live one is.
+
+Constant folding: a node computed only from parameters and buffers (or only from input shapes,
+like new_zeros) is evaluated here with PyTorch, in graph order, and becomes a constant. This
+covers what functionalize leaves unfunctionalized on module buffers (in-place adds) and index
+tables (relative position biases, attention masks) that have no IR op. aten.t of a parameter
+stays an IR node so the toolchain still sees the linear weight pattern.
 """
 
 import operator
@@ -32,13 +38,16 @@ class Rule:
             'pair' (printed as ints, always 2), 'dim' (int, made non-negative), 'dims' (ints,
             made non-negative), any kind + '?' may be none. getter(call) defaults to the aten
             argument of the same name.
-    check   optional check(call) that raises via call.unsupported(reason)."""
+    check   optional check(call) that raises via call.unsupported(reason).
+    identity  optional identity(call): True when this call is a no-op (a slice over the whole
+            dim); the input is forwarded and no node is emitted."""
 
-    def __init__(self, op, inputs=("self",), attrs=(), check=None):
+    def __init__(self, op, inputs=("self",), attrs=(), check=None, identity=None):
         self.op = op
         self.inputs = inputs
         self.attrs = attrs
         self.check = check
+        self.identity = identity
 
 
 class Call:
@@ -152,6 +161,119 @@ def _no_rounding_mode(call):
         call.unsupported("rounding_mode=%r" % call.args["rounding_mode"])
 
 
+def _self_dims(call):
+    name = "input" if "input" in call.args else "self"
+    return list(call.env[call.arg(name)].shape)
+
+
+def _slice_dim(call):
+    return _dim(call.arg("dim"), call.rank("self"))
+
+
+def _slice_bounds(call):
+    """PyTorch's clamping: None -> the whole dim, negatives count from the end, then
+    0 <= start <= end <= size."""
+    size = _self_dims(call)[_slice_dim(call)]
+    start, end = call.arg("start"), call.arg("end")
+    start = 0 if start is None else int(start)
+    end = size if end is None else int(end)
+    if start < 0:
+        start += size
+    if end < 0:
+        end += size
+    start = min(max(start, 0), size)
+    end = min(max(end, start), size)
+    return start, end
+
+
+def _slice_check(call):
+    if int(call.arg("step")) < 1:
+        call.unsupported("step=%s" % call.arg("step"))
+
+
+def _slice_is_identity(call):
+    start, end = _slice_bounds(call)
+    return (start, end) == (0, _self_dims(call)[_slice_dim(call)]) and int(call.arg("step")) == 1
+
+
+def _select_index(call):
+    index = int(call.arg("index"))
+    return index + _self_dims(call)[_slice_dim(call)] if index < 0 else index
+
+
+def _contiguous_strides(shape):
+    strides, k = [], 1
+    for n in reversed(list(shape)):
+        strides.append(k)
+        k *= int(n)
+    return list(reversed(strides))
+
+
+def _as_strided_is_view(call):
+    """as_strided that reads the input's elements in row-major order, i.e. a view. PyTorch
+    emits one for adaptive_avg_pool2d to 1x1 of a channels-last-looking tensor; any other
+    stride pattern reorders elements and is refused."""
+    size, stride = [int(n) for n in call.arg("size")], [int(n) for n in call.arg("stride")]
+    offset = call.arg("storage_offset") or 0
+    src = call.arg("self")
+    meta = src.meta.get("tensor_meta") if isinstance(src, torch.fx.Node) else None
+
+    def row_major(shape, strides):
+        want = _contiguous_strides(shape)
+        return all(n == 1 or s == w for n, s, w in zip(shape, strides, want))
+    if offset != 0 or meta is None or int(np.prod(size)) != int(np.prod(meta.shape)) \
+            or not row_major(size, stride) or not row_major(meta.shape, meta.stride):
+        call.unsupported("as_strided(size=%s, stride=%s, storage_offset=%s) is not a view of a "
+                         "contiguous tensor" % (size, stride, offset))
+
+
+def _roll_dims(call):
+    rank = call.rank("self")
+    return [_dim(d, rank) for d in call.arg("dims")]
+
+
+def _norm_p(name):
+    def get(call):
+        p = call.arg(name)
+        if p is None:
+            return 2.0
+        if isinstance(p, str):   # linalg_vector_norm accepts only numbers; norm also 'fro'
+            if p != "fro":
+                call.unsupported("p=%r" % p)
+            return 2.0
+        return float(p)
+    return get
+
+
+def _norm_dims(call):
+    dim = call.arg("dim")
+    rank = call.rank("self")
+    return list(range(rank)) if dim is None or dim == [] else sorted(_dim(d, rank) for d in dim)
+
+
+def _pad_check(call):
+    if len(call.arg("pad")) > 8:
+        call.unsupported("pad over %d dims; at most 4 are supported" % (len(call.arg("pad")) // 2))
+
+
+def _pad_value(call):
+    value = call.arg("value")
+    return 0.0 if value is None else float(value)
+
+
+def _resize_size(call):
+    return call.out_shape[2:]
+
+
+def _resize_scale(axis):
+    def get(call):
+        if "scale_factors" in call.args:      # .vec overload
+            factors = call.arg("scale_factors")
+            return None if factors is None else float(factors[axis])
+        return call.arg("scales_h" if axis == 0 else "scales_w")
+    return get
+
+
 _POOL_ATTRS_MAX = (("kernel_size", "pair"), ("stride", "pair", _pool_stride),
                    ("padding", "pair"), ("dilation", "pair"), ("ceil_mode", "bool"))
 _POOL_ATTRS_AVG = (("kernel_size", "pair"), ("stride", "pair", _pool_stride),
@@ -162,6 +284,16 @@ _IDENTITY = Rule(None)
 _UNARY = {name: Rule("aten." + name) for name in
           ("relu", "sigmoid", "tanh", "hardswish", "hardsigmoid", "silu")}
 _ADD = (("alpha", "float"),)
+_SLICE = Rule("aten.slice", attrs=(("dim", "int", _slice_dim),
+                                   ("start", "int", lambda c: _slice_bounds(c)[0]),
+                                   ("end", "int", lambda c: _slice_bounds(c)[1]), ("step", "int")),
+              check=_slice_check, identity=_slice_is_identity)
+_SELECT = Rule("aten.select", attrs=(("dim", "int", _slice_dim), ("index", "int", _select_index)))
+_EXPAND = Rule("aten.expand", attrs=(("size", "ints", _view_size),))
+_NEAREST_ATTRS = (("output_size", "ints", _resize_size), ("scales_h", "float?", _resize_scale(0)),
+                  ("scales_w", "float?", _resize_scale(1)))
+_BILINEAR_ATTRS = (("output_size", "ints", _resize_size), ("align_corners", "bool"),
+                   ("scales_h", "float?", _resize_scale(0)), ("scales_w", "float?", _resize_scale(1)))
 
 # aten overload (str(node.target)) -> Rule. docs/ARCHITECTURE.md "Op table" is the IR side.
 RULES = {
@@ -190,6 +322,10 @@ RULES = {
     "aten._unsafe_view.default": _VIEW,
     "aten.reshape.default": _VIEW,
     "aten.flatten.using_ints": _VIEW,
+    "aten.as_strided.default": Rule("aten.view", attrs=(("size", "ints", _view_size),),
+                                    check=_as_strided_is_view),
+    "aten.as_strided_copy.default": Rule("aten.view", attrs=(("size", "ints", _view_size),),
+                                         check=_as_strided_is_view),
     "aten.squeeze.default": _VIEW,
     "aten.squeeze.dim": _VIEW,
     "aten.squeeze_copy.default": _VIEW,
@@ -249,7 +385,76 @@ RULES = {
                                                     ("half_to_float", "bool", lambda c: False)),
                              check=_no_dtype),
     "aten.cat.default": Rule("aten.cat", ("tensors*",), (("dim", "dim"),)),
+    "aten.slice.Tensor": _SLICE,
+    "aten.slice_copy.Tensor": _SLICE,
+    "aten.select.int": _SELECT,
+    "aten.select_copy.int": _SELECT,
+    "aten.expand.default": _EXPAND,
+    "aten.expand_copy.default": _EXPAND,
+    "aten.constant_pad_nd.default": Rule("aten.constant_pad_nd",
+                                         attrs=(("pad", "ints"), ("value", "float", _pad_value)),
+                                         check=_pad_check),
+    "aten._log_softmax.default": Rule("aten.log_softmax", attrs=(("dim", "dim"),
+                                                                 ("half_to_float", "bool"))),
+    "aten.log_softmax.int": Rule("aten.log_softmax",
+                                 attrs=(("dim", "dim"), ("half_to_float", "bool", lambda c: False)),
+                                 check=_no_dtype),
+    "aten.native_layer_norm.default": Rule(
+        "aten.native_layer_norm", ("input", "weight?", "bias?"),
+        (("normalized_shape", "ints"), ("eps", "float"))),
+    "aten.baddbmm.default": Rule("aten.baddbmm", ("self", "batch1", "batch2"),
+                                 (("beta", "float"), ("alpha", "float"))),
+    "aten.roll.default": Rule("aten.roll", attrs=(("shifts", "ints"), ("dims", "ints", _roll_dims))),
+    "aten.norm.ScalarOpt_dim": Rule("aten.norm", attrs=(("p", "float", _norm_p("p")),
+                                                        ("dim", "dims", _norm_dims),
+                                                        ("keepdim", "bool"))),
+    "aten.norm.Scalar": Rule("aten.norm", attrs=(("p", "float", _norm_p("p")),
+                                                 ("dim", "dims", _norm_dims),
+                                                 ("keepdim", "bool", lambda c: False))),
+    "aten.linalg_vector_norm.default": Rule("aten.norm", attrs=(("p", "float", _norm_p("ord")),
+                                                                ("dim", "dims", _norm_dims),
+                                                                ("keepdim", "bool")),
+                                            check=_no_dtype),
+    # .vec takes `input` and scale_factors, .default `self` and scales_h/scales_w.
+    "aten.upsample_nearest2d.vec": Rule("aten.upsample_nearest2d", ("input",), _NEAREST_ATTRS,
+                                        check=_rank(4)),
+    "aten.upsample_nearest2d.default": Rule("aten.upsample_nearest2d", ("self",),
+                                            _NEAREST_ATTRS, check=_rank(4)),
+    "aten.upsample_bilinear2d.vec": Rule("aten.upsample_bilinear2d", ("input",),
+                                         _BILINEAR_ATTRS, check=_rank(4)),
+    "aten.upsample_bilinear2d.default": Rule("aten.upsample_bilinear2d", ("self",),
+                                             _BILINEAR_ATTRS, check=_rank(4)),
 }
+
+# Multi-output splits become one aten.slice (aten.select for unbind) per live output; see
+# _Converter.map_split. target -> function(call) giving (dim, [(start, end), ...]).
+SPLITS = {
+    "aten.split.Tensor": lambda c: _split_ranges(c, "split_size"),
+    "aten.split_copy.Tensor": lambda c: _split_ranges(c, "split_size"),
+    "aten.split_with_sizes.default": lambda c: _split_ranges(c, "split_sizes"),
+    "aten.split_with_sizes_copy.default": lambda c: _split_ranges(c, "split_sizes"),
+    "aten.unbind.int": lambda c: _split_ranges(c, None),
+    "aten.unbind_copy.int": lambda c: _split_ranges(c, None),
+}
+
+
+def _split_ranges(call, size_arg):
+    dim = _dim(call.arg("dim"), call.rank("self"))
+    size = _self_dims(call)[dim]
+    if size_arg is None:                      # unbind: one select per index
+        return dim, [(i, None) for i in range(size)]
+    sizes = call.arg(size_arg)
+    if isinstance(sizes, int):
+        if sizes <= 0:
+            call.unsupported("split_size=%d" % sizes)
+        sizes = [min(sizes, size - s) for s in range(0, size, sizes)] or [0]
+    ranges, start = [], 0
+    for n in sizes:
+        ranges.append((start, start + int(n)))
+        start += int(n)
+    if start != size:
+        call.unsupported("split sizes %s do not add up to %d" % (list(sizes), size))
+    return dim, ranges
 
 
 # ---- diagnostics ----
@@ -340,13 +545,94 @@ def _live_nodes(graph):
     return live
 
 
+# ---- export-time constant folding ----
+
+# Ops never folded: their values are random or uninitialized.
+_NONDETERMINISTIC = re.compile(r"rand|bernoulli|normal|uniform|empty|dropout|multinomial|poisson")
+# Ops whose result depends only on a tensor argument's shape and dtype.
+_SHAPE_ONLY = {"aten.new_zeros.default", "aten.new_ones.default", "aten.new_full.default",
+               "aten.zeros_like.default", "aten.ones_like.default", "aten.full_like.default"}
+# Folded nodes still emitted as IR ops (on constant inputs): passes look for these patterns.
+_KEEP_AS_IR = {"aten.t.default", "aten.t_copy.default"}
+
+
+def _fold_constants(gm):
+    """fx node -> torch value for every node computable at export time."""
+    folded = {}
+    param_storage = set()   # parameters and buffers are never mutated here
+    for node in gm.graph.nodes:
+        if node.op == "get_attr":
+            t = _fetch_attr(gm, node.target)
+            if isinstance(t, torch.Tensor):
+                folded[node] = t.detach()
+                param_storage.add(t.storage().data_ptr())
+            continue
+        if node.op != "call_function":
+            continue
+        if node.target is operator.getitem:
+            parent, index = node.args
+            if parent in folded and isinstance(folded[parent], (tuple, list)):
+                folded[node] = folded[parent][index]
+            continue
+        target = str(node.target)
+        schema = getattr(node.target, "_schema", None)
+        if schema is None or _NONDETERMINISTIC.search(target):
+            continue
+        shape_only = target in _SHAPE_ONLY
+        inputs = node.all_input_nodes
+        if not shape_only and any(n not in folded for n in inputs):
+            continue
+
+        def arg_value(n):
+            if n in folded:
+                return folded[n]
+            meta = n.meta.get("tensor_meta")   # shape-only ops: a stand-in of the right shape
+            if meta is None:
+                raise KeyError(n)
+            return torch.zeros(meta.shape, dtype=meta.dtype)
+
+        if schema.is_mutable:   # an in-place op on (a view of) a parameter works on a copy
+            for n in inputs:
+                v = folded.get(n)
+                if isinstance(v, torch.Tensor) and v.storage().data_ptr() in param_storage:
+                    folded[n] = v.clone()
+        try:
+            args = pytree.tree_map(lambda a: arg_value(a) if isinstance(a, torch.fx.Node) else a,
+                                   node.args)
+            kwargs = pytree.tree_map(lambda a: arg_value(a) if isinstance(a, torch.fx.Node) else a,
+                                     node.kwargs)
+            with torch.no_grad():
+                value = node.target(*args, **kwargs)
+        except Exception:   # left to the mapping, which names the op if it is unsupported
+            continue
+        folded[node] = value
+    return folded
+
+
+class _Env(dict):
+    """fx node -> Value (or list of Values); folded nodes become constants on first use."""
+
+    def __init__(self, converter):
+        super().__init__()
+        self.converter = converter
+
+    def __missing__(self, node):
+        value = self.converter.folded.get(node)
+        if not isinstance(value, torch.Tensor):
+            raise KeyError(node)
+        v = self.converter.const(node.name, value.detach().cpu().contiguous().numpy(), node)
+        self[node] = v
+        return v
+
+
 class _Converter:
     def __init__(self, gm, name):
         self.gm = gm
         self.graph = Graph(_NAME_RE.sub("_", name) or "model")
         self.names = _Names(_NAME_RE.sub("_", n.name) for n in gm.graph.nodes)
-        self.env = {}          # fx node -> Value, or list of Values for multi-output nodes
+        self.env = _Env(self)  # fx node -> Value, or list of Values for multi-output nodes
         self.consts = {}       # (dtype, shape, bytes) -> Value
+        self.folded = _fold_constants(gm)
 
     def const(self, name, array, node):
         array = np.array(array, order="C", copy=False)  # ascontiguousarray would make 0-d 1-d
@@ -370,7 +656,7 @@ class _Converter:
         return Value(self.names.take(name, reserved=reserved), ir_dtype, meta.shape, "node")
 
     def run(self):
-        live = _live_nodes(self.gm.graph)
+        live = self.live = _live_nodes(self.gm.graph)
         for node in self.gm.graph.nodes:
             if node.op == "placeholder":
                 meta = node.meta["tensor_meta"]
@@ -381,10 +667,11 @@ class _Converter:
             elif node not in live:
                 continue
             elif node.op == "get_attr":
-                t = _fetch_attr(self.gm, node.target)
-                if not isinstance(t, torch.Tensor):
+                if not isinstance(_fetch_attr(self.gm, node.target), torch.Tensor):
                     raise ExportError("get_attr %s at node '%s' is not a tensor" % (node.target, node.name))
-                self.env[node] = self.const(node.name, t.detach().cpu().numpy(), node)
+                # a constant on first use (self.env), so one only folded away is never stored
+            elif node in self.folded and not self.keep_as_ir(node):
+                pass    # a constant on first use
             elif node.op == "call_function" and node.target is operator.getitem:
                 parent, index = node.args
                 self.env[node] = self.env[parent][index]
@@ -396,6 +683,13 @@ class _Converter:
                 raise UnsupportedOpError(unsupported_message(node, "%s %s" % (node.op, node.target)),
                                          str(node.target), node.name)
         return self.graph
+
+    def keep_as_ir(self, node):
+        target = str(node.target)
+        if target in _KEEP_AS_IR:
+            return True
+        rule = RULES.get(target)
+        return rule is not None and rule.op is None   # detach/alias of a parameter: forwarded
 
     def input_value(self, call, spec, out_dtype):
         name = spec.rstrip("?#*")
@@ -442,13 +736,15 @@ class _Converter:
 
     def map_call(self, node):
         target = str(node.target)
+        if target in SPLITS and hasattr(node.target, "_schema"):
+            return self.map_split(node, target)
         rule = RULES.get(target)
         if rule is None or not hasattr(node.target, "_schema"):
             raise UnsupportedOpError(unsupported_message(node, target), target, node.name)
         call = Call(node, self.env, target)
         if rule.check:
             rule.check(call)
-        if rule.op is None:
+        if rule.op is None or (rule.identity and rule.identity(call)):
             self.env[node] = self.input_value(call, rule.inputs[0], None)
             return
         metas = call.out_metas
@@ -474,6 +770,34 @@ class _Converter:
             self.env[node] = outputs
         self.graph.nodes.append(Node(rule.op, inputs, outputs, attrs, node.name))
 
+    def map_split(self, node, target):
+        """split / split_with_sizes / unbind: one aten.slice (unbind: aten.select) per output
+        that something reads, so the IR needs no variadic-output op."""
+        call = Call(node, self.env, target)
+        dim, ranges = SPLITS[target](call)
+        src = self.env[call.arg("self")]
+        getitems = {u.args[1]: u for u in node.users if u.target is operator.getitem}
+        outputs = [None] * len(ranges)
+        for k, (start, end) in enumerate(ranges):
+            user = getitems.get(k)
+            if user is None or user not in self.live:
+                continue
+            meta = call.out_metas[k]
+            if end is not None and (start, end) == (0, src.shape[dim]):
+                outputs[k] = src
+                continue
+            out = self.tensor_value(node, meta, user.name, True)
+            if end is None:
+                attrs = [Attr("dim", "int", dim), Attr("index", "int", start)]
+                op = "aten.select"
+            else:
+                attrs = [Attr("dim", "int", dim), Attr("start", "int", start),
+                         Attr("end", "int", end), Attr("step", "int", 1)]
+                op = "aten.slice"
+            self.graph.nodes.append(Node(op, [src], [out], attrs, node.name))
+            outputs[k] = out
+        self.env[node] = outputs
+
     def map_output(self, node):
         flat, _ = pytree.tree_flatten(node.args[0])
         for i, item in enumerate(flat):
@@ -495,12 +819,15 @@ def convert(gm, name):
 
 
 def unsupported_ops(gm):
-    """Sorted aten targets of live nodes with no mapping: [] means convert() will not refuse
-    any op for lack of a table entry."""
+    """Sorted aten targets of live nodes with no mapping (and not folded to constants): []
+    means convert() will not refuse any op for lack of a table entry."""
     missing = set()
     live = _live_nodes(gm.graph)
+    folded = _fold_constants(gm)
     for node in gm.graph.nodes:
+        if node in folded:
+            continue
         if node in live and node.op == "call_function" and node.target is not operator.getitem:
-            if str(node.target) not in RULES:
+            if str(node.target) not in RULES and str(node.target) not in SPLITS:
                 missing.add(str(node.target))
     return sorted(missing)

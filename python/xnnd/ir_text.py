@@ -106,8 +106,32 @@ def format_float(x):
     return "%.17g" % x
 
 
+def format_f32(x):
+    """Shortest decimal form that reads back (as float32) to the same float32 value."""
+    x = np.float32(x)
+    if not np.isfinite(x):
+        return format_float(float(x))
+    for precision in range(1, 10):
+        text = "%.*g" % (precision, float(x))
+        if np.float32(float(text)) == x:
+            return text
+    return "%.9g" % float(x)
+
+
+def quant_text(quant):
+    """` q(SCALE, ZP)` or ` qc(AXIS, [S...], [Z...])` for Value.quant, '' for None."""
+    if quant is None:
+        return ""
+    if quant[0] == "tensor":
+        return " q(%s, %d)" % (format_f32(quant[1]), int(quant[2]))
+    _, axis, scales, zps = quant
+    return " qc(%d, [%s], [%s])" % (int(axis), ",".join(format_f32(s) for s in np.asarray(scales).reshape(-1)),
+                                    ",".join(str(int(z)) for z in np.asarray(zps).reshape(-1)))
+
+
 def type_text(value):
-    return "%s[%s]" % (value.dtype, ",".join(str(d) for d in value.shape))
+    return "%s[%s]%s" % (value.dtype, ",".join(str(d) for d in value.shape),
+                         quant_text(getattr(value, "quant", None)))
 
 
 def attr_text(attr):

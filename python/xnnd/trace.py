@@ -4,6 +4,13 @@ The traced graph is make_fx over functionalize(remove="mutations_and_views"), so
 only out-of-place aten ops (views become *_copy ops). Every node gets tensor metadata from a
 ShapeProp run over the example inputs (tuples of metadata for multi-output ops), and, where
 the tracer could see it, 'xnnd_module' (module path) and a stack trace for diagnostics.
+
+Attention: in eval mode with grad disabled, nn.MultiheadAttention and nn.TransformerEncoderLayer
+take PyTorch's fused fast paths (aten._native_multi_head_attention,
+aten._transformer_encoder_layer_fwd), which no IR op covers. When the module contains one of
+those, trace() runs with grad enabled and every parameter requiring grad, the documented
+condition under which PyTorch takes the decomposed path (linear/addmm, bmm, softmax,
+layer norm, ...). The values are the same; only the traced ops differ.
 """
 
 import contextlib
@@ -121,12 +128,39 @@ def _annotate_nodes(module):
             h.remove()
 
 
+# Modules whose eval-mode forward has a fused fast path that grad-enabled tracing avoids.
+_FAST_PATH_MODULES = (torch.nn.MultiheadAttention, torch.nn.TransformerEncoderLayer,
+                      torch.nn.TransformerDecoderLayer)
+
+
+def has_fused_attention(module):
+    return any(isinstance(m, _FAST_PATH_MODULES) for m in module.modules())
+
+
+@contextlib.contextmanager
+def decomposed_attention(module):
+    """Grad enabled and every parameter requiring grad for the duration: PyTorch's attention
+    fast paths are then not taken. requires_grad flags are restored afterwards."""
+    params = list(module.parameters())
+    saved = [p.requires_grad for p in params]
+    try:
+        for p in params:
+            p.requires_grad_(True)
+        with torch.enable_grad():
+            yield
+    finally:
+        for p, flag in zip(params, saved):
+            p.requires_grad_(flag)
+
+
 def trace(module, inputs):
     """Functional aten fx GraphModule of module(*inputs), with shapes in node.meta."""
     from functorch import functionalize
-    with torch.no_grad():
+    grad_mode = decomposed_attention(module) if has_fused_attention(module) else torch.no_grad()
+    with grad_mode:
         with _annotate_nodes(module):
             gm = make_fx(functionalize(module, remove="mutations_and_views"))(*inputs)
+    with torch.no_grad():
         ShapeProp(gm).propagate(*inputs)
     return gm
 

@@ -1,11 +1,12 @@
 /* Matrix products: aten.mm, aten.bmm, aten.addmm (beta*self + alpha*mat1@mat2, self broadcast
- * to [M,N]) and aten.linear (input[...,K] @ weight[N,K]^T + bias). Row-major everywhere; the
- * [K,N] right-hand side is consumed row by row so the inner loop is a contiguous axpy. */
+ * to [M,N]), aten.baddbmm (the batched form, self broadcast to [B,M,N]) and aten.linear
+ * (input[...,K] @ weight[N,K]^T + bias). Row-major everywhere; the [K,N] right-hand side is
+ * consumed row by row so the inner loop is a contiguous axpy. */
 #include "kernels/kernel_util.h"
 
 typedef struct gemm_params {
   int64_t batch, m, k, n;
-  int64_t bias_sm, bias_sn; /* addmm self strides over [M,N]; 0 broadcasts */
+  int64_t bias_sb, bias_sm, bias_sn; /* addmm/baddbmm self strides over [B,M,N]; 0 broadcasts */
   float alpha, beta;
   bool has_bias;
 } gemm_params;
@@ -52,7 +53,7 @@ static xnnd_status check_matmul(const kcheck* c, const xnnd_tensor* a, const cha
   p->alpha = 1.0f;
   p->beta = 0.0f;
   p->has_bias = false;
-  p->bias_sm = p->bias_sn = 0;
+  p->bias_sb = p->bias_sm = p->bias_sn = 0;
   return XNND_OK;
 }
 
@@ -192,6 +193,64 @@ KRUN(linear) {
       sum += ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
       y[i * p->n + j] = b ? sum + b[j] : sum;
     }
+  }
+  return XNND_OK;
+}
+
+KPREPARE(baddbmm) {
+  const kcheck c = {"aten.baddbmm", args, err, err_size};
+  gemm_params* p = params;
+  xnnd_status s = kcheck_arity(&c, 3, 3, 1);
+  if (s != XNND_OK) return s;
+  const xnnd_tensor* self = kinput(&c, 0);
+  if ((s = kcheck_tensor(&c, self, "self", XNND_F32, -1)) != XNND_OK) return s;
+  if ((s = check_matmul(&c, kinput(&c, 1), "batch1", kinput(&c, 2), "batch2", 3, p)) != XNND_OK)
+    return s;
+  double alpha, beta;
+  if ((s = kattr_float(&c, "beta", 1.0, &beta)) != XNND_OK ||
+      (s = kattr_float(&c, "alpha", 1.0, &alpha)) != XNND_OK)
+    return s;
+  if (self->rank > 3)
+    return kfail(&c, XNND_SHAPE_MISMATCH, "self has rank %u, at most 3", self->rank);
+  /* self broadcasts to [B,M,N] by trailing alignment; strides 0 broadcast. */
+  const int64_t want[3] = {p->batch, p->m, p->n};
+  int64_t st[3] = {0, 0, 0}, k = 1;
+  for (uint32_t i = 0; i < self->rank; i++) {
+    const uint32_t d = 3 - self->rank + (self->rank - 1 - i);
+    const int64_t have = self->dims[self->rank - 1 - i];
+    if (have != 1 && have != want[d]) {
+      char got[160];
+      return kfail(&c, XNND_SHAPE_MISMATCH,
+                   "self has shape %s, not broadcastable to [%lld,%lld,%lld]",
+                   kshape_str(got, sizeof(got), self->rank, self->dims), (long long)p->batch,
+                   (long long)p->m, (long long)p->n);
+    }
+    st[d] = have == 1 ? 0 : k;
+    k *= have;
+  }
+  p->bias_sb = st[0];
+  p->bias_sm = st[1];
+  p->bias_sn = st[2];
+  p->alpha = (float)alpha;
+  p->beta = (float)beta;
+  p->has_bias = true;
+  return check_out(&c, 3, want);
+}
+
+KRUN(baddbmm) {
+  const gemm_params* p = params;
+  const float* self = args->inputs[0]->data;
+  const float* a = args->inputs[1]->data;
+  const float* b = args->inputs[2]->data;
+  float* y = args->outputs[0]->data;
+  for (int64_t t = 0; t < p->batch; t++) {
+    float* yt = y + t * p->m * p->n;
+    for (int64_t i = 0; i < p->m; i++)
+      for (int64_t j = 0; j < p->n; j++)
+        yt[i * p->n + j] = p->beta == 0.0f
+                               ? 0.0f
+                               : p->beta * self[t * p->bias_sb + i * p->bias_sm + j * p->bias_sn];
+    gemm_acc(p->m, p->k, p->n, p->alpha, a + t * p->m * p->k, b + t * p->k * p->n, yt);
   }
   return XNND_OK;
 }

@@ -1,6 +1,7 @@
 /* aten.native_batch_norm in inference mode: y = (x - running_mean) / sqrt(running_var + eps)
  * * weight + bias per channel (dim 1). Training mode needs batch statistics and running-stat
- * updates, which a portable inference runtime does not do: prepare() rejects it. */
+ * updates, which a portable inference runtime does not do: prepare() rejects it.
+ * aten.native_layer_norm normalizes over trailing dims (below). */
 #include <math.h>
 
 #include "kernels/kernel_util.h"
@@ -100,6 +101,108 @@ KRUN(native_batch_norm) {
       ((float*)args->outputs[1]->data)[ch] = mean[ch];
       ((float*)args->outputs[2]->data)[ch] = (float)invstd;
     }
+  }
+  return XNND_OK;
+}
+
+/* aten.native_layer_norm over the trailing dims: per row of `inner` elements, mean and
+ * variance (two passes, double accumulation), y = (x - mean) * rstd * weight + bias. The mean
+ * and rstd outputs are filled when present. */
+typedef struct ln_params {
+  int64_t rows, inner;
+  double eps;
+  bool has_weight, has_bias;
+} ln_params;
+KPARAMS_FIT(ln_params);
+
+KPREPARE(native_layer_norm) {
+  const kcheck c = {"aten.native_layer_norm", args, err, err_size};
+  ln_params* p = params;
+  xnnd_status s = kcheck_arity(&c, 1, 3, 1);
+  if (s != XNND_OK) return s;
+  const xnnd_tensor* x = kinput(&c, 0);
+  if ((s = kcheck_tensor(&c, x, "input", XNND_F32, -1)) != XNND_OK) return s;
+  int64_t shape[XNND_MAX_RANK];
+  uint32_t n;
+  double eps;
+  if ((s = kattr_ints(&c, "normalized_shape", NULL, 0, XNND_MAX_RANK, shape, &n)) != XNND_OK ||
+      (s = kattr_float(&c, "eps", 1e-5, &eps)) != XNND_OK)
+    return s;
+  if (!(eps >= 0.0))
+    return kfail(&c, XNND_INVALID_ARGUMENT, "eps must be non-negative, got %g", eps);
+  if (n < 1 || n > x->rank)
+    return kfail(&c, XNND_SHAPE_MISMATCH, "normalized_shape has %u entries, input has rank %u", n,
+                 x->rank);
+  const uint32_t axis = x->rank - n;
+  int64_t inner = 1, rows = 1;
+  for (uint32_t i = 0; i < x->rank; i++) {
+    if (i < axis) {
+      rows *= x->dims[i];
+    } else {
+      if (x->dims[i] != shape[i - axis]) {
+        char got[160], want[160];
+        return kfail(&c, XNND_SHAPE_MISMATCH,
+                     "normalized_shape %s does not match the trailing dims of input %s",
+                     kshape_str(want, sizeof(want), n, shape),
+                     kshape_str(got, sizeof(got), x->rank, x->dims));
+      }
+      inner *= x->dims[i];
+    }
+  }
+  static const char* const names[3] = {"input", "weight", "bias"};
+  for (uint32_t i = 1; i < 3; i++) {
+    const xnnd_tensor* t = kinput(&c, i);
+    if (!t) continue;
+    if ((s = kcheck_tensor(&c, t, names[i], XNND_F32, (int)n)) != XNND_OK ||
+        (s = kcheck_shape(&c, t, names[i], n, shape)) != XNND_OK)
+      return s;
+  }
+  if ((s = kcheck_same(&c, koutput(&c, 0), "out", x)) != XNND_OK) return s;
+  int64_t stat[XNND_MAX_RANK];
+  for (uint32_t i = 0; i < x->rank; i++) stat[i] = i < axis ? x->dims[i] : 1;
+  static const char* const stat_names[2] = {"mean", "rstd"};
+  for (uint32_t i = 1; i < 3; i++) {
+    const xnnd_tensor* t = koutput(&c, i);
+    if (!t) continue;
+    if ((s = kcheck_tensor(&c, t, stat_names[i - 1], XNND_F32, -1)) != XNND_OK ||
+        (s = kcheck_shape(&c, t, stat_names[i - 1], x->rank, stat)) != XNND_OK)
+      return s;
+  }
+  *p = (ln_params){.rows = rows, .inner = inner, .eps = eps, .has_weight = kinput(&c, 1) != NULL,
+                   .has_bias = kinput(&c, 2) != NULL};
+  return XNND_OK;
+}
+
+KRUN(native_layer_norm) {
+  const ln_params* p = params;
+  const float* x = args->inputs[0]->data;
+  const float* w = p->has_weight ? args->inputs[1]->data : NULL;
+  const float* b = p->has_bias ? args->inputs[2]->data : NULL;
+  float* y = args->outputs[0]->data;
+  float* mean_out = args->num_outputs > 1 && args->outputs[1] ? args->outputs[1]->data : NULL;
+  float* rstd_out = args->num_outputs > 2 && args->outputs[2] ? args->outputs[2]->data : NULL;
+  const int64_t M = p->inner;
+  for (int64_t r = 0; r < p->rows; r++) {
+    const float* xr = x + r * M;
+    float* yr = y + r * M;
+    double sum = 0.0;
+    for (int64_t i = 0; i < M; i++) sum += xr[i];
+    const double mean = M > 0 ? sum / (double)M : 0.0;
+    double sq = 0.0;
+    for (int64_t i = 0; i < M; i++) {
+      const double d = (double)xr[i] - mean;
+      sq += d * d;
+    }
+    const double var = M > 0 ? sq / (double)M : 0.0;
+    const double rstd = 1.0 / sqrt(var + p->eps);
+    for (int64_t i = 0; i < M; i++) {
+      double v = ((double)xr[i] - mean) * rstd;
+      if (w) v *= w[i];
+      if (b) v += b[i];
+      yr[i] = (float)v;
+    }
+    if (mean_out) mean_out[r] = (float)mean;
+    if (rstd_out) rstd_out[r] = (float)rstd;
   }
   return XNND_OK;
 }

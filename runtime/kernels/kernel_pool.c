@@ -1,6 +1,7 @@
 /* Pooling and reductions over NCHW (or CHW) f32: aten.max_pool2d(_with_indices), aten.avg_pool2d,
- * aten.adaptive_avg_pool2d and aten.mean over any dims. Output sizes, window clipping, divisors
- * and index conventions follow PyTorch's CPU kernels so results match it element for element. */
+ * aten.adaptive_avg_pool2d, and aten.mean / aten.norm (p-norms, inf, -inf, 0) over any dims.
+ * Output sizes, window clipping, divisors and index conventions follow PyTorch's CPU kernels so
+ * results match it element for element. */
 #include <math.h>
 
 #include "kernels/kernel_util.h"
@@ -66,12 +67,13 @@ static xnnd_status pool_prepare(const kcheck* c, pool_params* p, bool has_dilati
                    "padding %lld must be between 0 and half the kernel size %lld",
                    (long long)pd[i], (long long)k[i]);
     out[i] = pool_out_size(i == 0 ? H : W, k[i], pd[i], st[i], dl[i], ceil_mode);
+    /* fuzz fix (fuzz_program_load): the message computed the other dim's size before its
+     * stride was checked (a stride of 0 divided by zero); report this dim only. */
     if (out[i] < 1)
       return kfail(c, XNND_SHAPE_MISMATCH,
-                   "input %lldx%lld is too small for kernel %lldx%lld (output would be %lldx%lld)",
+                   "input %lldx%lld is too small for kernel %lldx%lld (output %s would be %lld)",
                    (long long)H, (long long)W, (long long)k[0], (long long)k[1],
-                   (long long)pool_out_size(H, k[0], pd[0], st[0], dl[0], ceil_mode),
-                   (long long)pool_out_size(W, k[1], pd[1], st[1], dl[1], ceil_mode));
+                   i == 0 ? "height" : "width", (long long)out[i]);
   }
   int64_t want[4];
   for (uint32_t i = 0; i + 2 < x->rank; i++) want[i] = x->dims[i];
@@ -245,7 +247,11 @@ KRUN(adaptive_avg_pool2d) {
 
 /* ---- mean over a set of dims ---- */
 
+enum reduce_mode { R_MEAN, R_NORM_P, R_NORM_INF, R_NORM_NEG_INF, R_NORM_0 };
+
 typedef struct mean_params {
+  int mode;                       /* enum reduce_mode */
+  double p;                       /* R_NORM_P: sum |x|^p, then ^(1/p) */
   uint32_t rank;                  /* after merging neighbouring dims of the same kind */
   uint8_t reduced[XNND_MAX_RANK]; /* 1: reduced dim */
   int64_t dims[XNND_MAX_RANK];
@@ -254,9 +260,8 @@ typedef struct mean_params {
 } mean_params;
 KPARAMS_FIT(mean_params);
 
-KPREPARE(mean) {
-  const kcheck c = {"aten.mean", args, err, err_size};
-  mean_params* p = params;
+static xnnd_status reduce_prepare(const kcheck* cp, mean_params* p, int mode, double pnorm) {
+  const kcheck c = *cp;
   xnnd_status s = kcheck_arity(&c, 1, 1, 1);
   if (s != XNND_OK) return s;
   const xnnd_tensor* x = kinput(&c, 0);
@@ -291,7 +296,7 @@ KPREPARE(mean) {
       (s = kcheck_shape(&c, y, "out", out_rank, want)) != XNND_OK)
     return s;
 
-  *p = (mean_params){.count = 1};
+  *p = (mean_params){.count = 1, .mode = mode, .p = pnorm};
   int64_t stride = 1;
   int64_t strides[XNND_MAX_RANK];
   for (uint32_t i = x->rank; i-- > 0;) {
@@ -314,6 +319,31 @@ KPREPARE(mean) {
   }
   p->rank = m;
   return XNND_OK;
+}
+
+KPREPARE(mean) {
+  const kcheck c = {"aten.mean", args, err, err_size};
+  return reduce_prepare(&c, params, R_MEAN, 0.0);
+}
+
+KPREPARE(norm) {
+  const kcheck c = {"aten.norm", args, err, err_size};
+  double pn;
+  xnnd_status s = kattr_float(&c, "p", 2.0, &pn);
+  if (s != XNND_OK) return s;
+  if (isnan(pn)) return kfail(&c, XNND_INVALID_ARGUMENT, "p is nan");
+  int mode = R_NORM_P;
+  if (isinf(pn)) mode = pn > 0 ? R_NORM_INF : R_NORM_NEG_INF;
+  else if (pn == 0.0) mode = R_NORM_0;
+  return reduce_prepare(&c, params, mode, pn);
+}
+
+static double reduce_finish(const mean_params* p, double acc) {
+  switch (p->mode) {
+    case R_MEAN: return acc / (double)p->count;
+    case R_NORM_P: return p->p == 2.0 ? sqrt(acc) : p->p == 1.0 ? acc : pow(acc, 1.0 / p->p);
+    default: return acc;
+  }
 }
 
 KRUN(mean) {
@@ -339,13 +369,36 @@ KRUN(mean) {
   const int64_t spans = span ? inner / span : 0;
   int64_t kidx[XNND_MAX_RANK] = {0};
   int64_t base = 0;
+  const double init = p->mode == R_NORM_NEG_INF ? INFINITY : 0.0;
   for (int64_t o = 0; o < outer; o++) {
-    double sum = 0.0;
+    double sum = init;
     int64_t ridx[XNND_MAX_RANK] = {0};
     int64_t off = base;
     for (int64_t r = 0; r < spans; r++) {
       const float* row = x + off;
-      for (int64_t i = 0; i < span; i++) sum += row[i * span_stride];
+      switch (p->mode) {
+        case R_MEAN:
+          for (int64_t i = 0; i < span; i++) sum += row[i * span_stride];
+          break;
+        case R_NORM_INF:
+          for (int64_t i = 0; i < span; i++) sum = fmax(sum, fabs(row[i * span_stride]));
+          break;
+        case R_NORM_NEG_INF:
+          for (int64_t i = 0; i < span; i++) sum = fmin(sum, fabs(row[i * span_stride]));
+          break;
+        case R_NORM_0:
+          for (int64_t i = 0; i < span; i++) sum += row[i * span_stride] != 0.0f;
+          break;
+        default:
+          if (p->p == 2.0)
+            for (int64_t i = 0; i < span; i++) {
+              const double v = row[i * span_stride];
+              sum += v * v;
+            }
+          else
+            for (int64_t i = 0; i < span; i++) sum += pow(fabs(row[i * span_stride]), p->p);
+          break;
+      }
       for (int d = (int)nr - 2; d >= 0; d--) { /* odometer over the outer reduced dims */
         off += rs[d];
         if (++ridx[d] < rd[d]) break;
@@ -353,7 +406,7 @@ KRUN(mean) {
         ridx[d] = 0;
       }
     }
-    y[o] = (float)(sum / (double)p->count);
+    y[o] = (float)reduce_finish(p, sum);
     for (uint32_t d = nk; d-- > 0;) {
       base += ks[d];
       if (++kidx[d] < kd[d]) break;

@@ -1,18 +1,19 @@
-/* aten.softmax over any dim of an f32 tensor, numerically stable: exp(x - max) / sum, computed
- * per (outer, inner) line of the [outer, dim, inner] view. The output doubles as the exp buffer,
- * so run() needs no scratch memory. */
+/* aten.softmax and aten.log_softmax over any dim of an f32 tensor, numerically stable:
+ * exp(x - max) / sum and x - max - log(sum), computed per (outer, inner) line of the
+ * [outer, dim, inner] view. The output doubles as the exp buffer, so run() needs no scratch
+ * memory. */
 #include <math.h>
 
 #include "kernels/kernel_util.h"
 
 typedef struct softmax_params {
   int64_t outer, dim, inner;
+  bool log;
 } softmax_params;
 KPARAMS_FIT(softmax_params);
 
-KPREPARE(softmax) {
-  const kcheck c = {"aten.softmax", args, err, err_size};
-  softmax_params* p = params;
+static xnnd_status softmax_prepare(const kcheck* cp, softmax_params* p, bool log) {
+  const kcheck c = *cp;
   xnnd_status s = kcheck_arity(&c, 1, 1, 1);
   if (s != XNND_OK) return s;
   const xnnd_tensor* x = kinput(&c, 0);
@@ -28,13 +29,23 @@ KPREPARE(softmax) {
   uint32_t d;
   if ((s = kwrap_dim(&c, "dim", dim, x->rank, &d)) != XNND_OK) return s;
   if ((s = kcheck_same(&c, koutput(&c, 0), "out", x)) != XNND_OK) return s;
-  *p = (softmax_params){.outer = 1, .dim = 1, .inner = 1};
+  *p = (softmax_params){.outer = 1, .dim = 1, .inner = 1, .log = log};
   for (uint32_t i = 0; i < x->rank; i++) {
     if (i < d) p->outer *= x->dims[i];
     else if (i == d) p->dim = x->dims[i];
     else p->inner *= x->dims[i];
   }
   return XNND_OK;
+}
+
+KPREPARE(softmax) {
+  const kcheck c = {"aten.softmax", args, err, err_size};
+  return softmax_prepare(&c, params, false);
+}
+
+KPREPARE(log_softmax) {
+  const kcheck c = {"aten.log_softmax", args, err, err_size};
+  return softmax_prepare(&c, params, true);
 }
 
 KRUN(softmax) {
@@ -50,6 +61,12 @@ KRUN(softmax) {
       for (int64_t k = 0; k < D; k++)
         if (xl[k * I] > m || isnan(xl[k * I])) m = xl[k * I];
       double sum = 0.0;
+      if (p->log) {
+        for (int64_t k = 0; k < D; k++) sum += expf(xl[k * I] - m);
+        const float logsum = (float)log(sum);
+        for (int64_t k = 0; k < D; k++) yl[k * I] = (xl[k * I] - m) - logsum;
+        continue;
+      }
       for (int64_t k = 0; k < D; k++) {
         const float e = expf(xl[k * I] - m);
         yl[k * I] = e;

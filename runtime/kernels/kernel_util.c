@@ -212,6 +212,13 @@ xnnd_status kattr_spatial(const kcheck* c, const char* name, uint32_t n, int64_t
     return kfail(c, XNND_INVALID_ARGUMENT, "attribute %s has %u entries, expected %u", name, got,
                  n);
   for (uint32_t i = 0; i < n; i++) out[i] = vals[got == 1 ? 0 : i];
+  /* fuzz fix (fuzz_program_load): a padding of 2^62 from an untrusted program overflowed the
+   * output-size arithmetic of conv and pooling. Bounding every spatial attribute keeps all
+   * size and index products in int64 (dims are below 2^40); real models use single digits. */
+  for (uint32_t i = 0; i < n; i++)
+    if (out[i] > ((int64_t)1 << 20) || out[i] < -((int64_t)1 << 20))
+      return kfail(c, XNND_INVALID_ARGUMENT, "attribute %s entry %u is %lld, beyond +-2^20", name,
+                   i, (long long)out[i]);
   return XNND_OK;
 }
 

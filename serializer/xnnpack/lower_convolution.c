@@ -1,9 +1,12 @@
 /* aten.convolution -> Conv2d (regular and grouped; filter OIHW -> OHWI) or DepthwiseConv2d
  * (groups == Cin > 1 and Cout a multiple of Cin; filter [Cout,1,kh,kw] -> [1,kh,kw,Cout]).
- * Weights must be constant: the transform happens here. Transposed convolution is not lowered. */
+ * Weights must be constant: the transform happens here. Transposed convolution goes to
+ * lower_deconvolution.c (Deconv2d). */
 #include <stdlib.h>
 
 #include "xnn_lower_internal.h"
+
+XNN_DECLARE_LOWERING(deconvolution)
 
 typedef struct conv_params {
   int64_t stride[2], padding[2], dilation[2], groups;
@@ -36,8 +39,7 @@ bool xnn_check_convolution(const xnnd_graph* g, const xnnd_ir_node* node, char* 
       !xnn_check_value(g, node->outputs[0], "output", reason, reason_size))
     return false;
   if (b_id != XNND_NO_ID && !xnn_check_value(g, b_id, "bias", reason, reason_size)) return false;
-  if (xnn_attr_int(node, "transposed", 0))
-    return xnn_reason(reason, reason_size, "transposed convolution is not lowered to XNNPACK yet");
+  if (xnn_attr_int(node, "transposed", 0)) return xnn_check_deconvolution(g, node, reason, reason_size);
   const xnnd_ir_value* in = &g->values[in_id];
   const xnnd_ir_value* w = &g->values[w_id];
   const xnnd_ir_value* out = &g->values[node->outputs[0]];
@@ -71,6 +73,7 @@ bool xnn_check_convolution(const xnnd_graph* g, const xnnd_ir_node* node, char* 
 }
 
 xnnd_status xnn_lower_convolution(xnnd_xnn_builder* b, const xnnd_graph* g, const xnnd_ir_node* node) {
+  if (xnn_attr_int(node, "transposed", 0)) return xnn_lower_deconvolution(b, g, node);
   conv_params p;
   char reason[128];
   if (!read_params(g, node, &p, reason, sizeof(reason))) return xnn_b_fail(b, XNND_UNSUPPORTED, "%s", reason);

@@ -5,7 +5,8 @@
  *   the valid pixels only (count_include_pad=false); count_include_pad=true with padding is
  *   lowered as an explicit zero StaticConstantPad followed by an unpadded AvgPool2d.
  * - aten.mean over {H, W} of a 4-D tensor and aten.adaptive_avg_pool2d to [1, 1] ->
- *   GlobalAvgPool2d (+ StaticReshape to [N, C] when keepdim is false).
+ *   GlobalAvgPool2d (+ StaticReshape to [N, C] when keepdim is false); adaptive pooling to
+ *   sizes dividing the input -> AvgPool2d (see the end of this file).
  * XNNPACK pools must cover more than one element. */
 #include <math.h>
 
@@ -206,4 +207,66 @@ xnnd_status xnn_lower_global_pool(xnnd_xnn_builder* b, const xnnd_graph* g, cons
   uint32_t output = xnn_b_output(b, node->outputs[0]);
   uint32_t odims[2] = {(uint32_t)in->dims[0], (uint32_t)in->dims[1]};
   return xnn_emit_reshape(b, pooled, output, 2, odims);
+}
+
+/* aten.adaptive_avg_pool2d: to [1, 1] it is a global average; to the input's own size an
+ * identity (a copy, or a Clamp when it carries a fused range); when each output size divides
+ * the input size PyTorch's windows are exactly AvgPool2d with kernel = stride = in / out.
+ * Other sizes have overlapping, uneven windows XNNPACK has no node for. */
+static bool adaptive_kernel(const xnnd_graph* g, const xnnd_ir_node* node, int64_t k[2]) {
+  const xnnd_ir_value* in = &g->values[node->inputs[0]];
+  const xnnd_ir_value* out = &g->values[node->outputs[0]];
+  for (int a = 0; a < 2; a++) {
+    if (out->dims[2 + a] < 1 || in->dims[2 + a] % out->dims[2 + a] != 0) return false;
+    k[a] = in->dims[2 + a] / out->dims[2 + a];
+  }
+  return true;
+}
+
+bool xnn_check_adaptive_avg_pool2d(const xnnd_graph* g, const xnnd_ir_node* node, char* reason, size_t reason_size) {
+  if (!check_in_out(g, node, reason, reason_size)) return false;
+  const xnnd_ir_value* in = &g->values[node->inputs[0]];
+  const xnnd_ir_value* out = &g->values[node->outputs[0]];
+  if (in->rank != 4 || out->rank != 4) return xnn_reason(reason, reason_size, "adaptive_avg_pool2d needs 4-D input and output");
+  if (out->dims[2] == 1 && out->dims[3] == 1) return xnn_check_global_pool(g, node, reason, reason_size);
+  int64_t k[2];
+  if (!adaptive_kernel(g, node, k))
+    return xnn_reason(reason, reason_size,
+                      "output size %lldx%lld does not divide input size %lldx%lld: uneven windows have no XNNPACK node",
+                      (long long)out->dims[2], (long long)out->dims[3], (long long)in->dims[2], (long long)in->dims[3]);
+  return true;
+}
+
+xnnd_status xnn_lower_adaptive_avg_pool2d(xnnd_xnn_builder* b, const xnnd_graph* g, const xnnd_ir_node* node) {
+  const xnnd_ir_value* out = &g->values[node->outputs[0]];
+  if (out->dims[2] == 1 && out->dims[3] == 1) return xnn_lower_global_pool(b, g, node);
+  int64_t k[2];
+  if (!adaptive_kernel(g, node, k)) return xnn_b_fail(b, XNND_UNSUPPORTED, "uneven adaptive pooling windows");
+  uint32_t input = xnn_b_operand(b, node->inputs[0]);
+  uint32_t output = xnn_b_output(b, node->outputs[0]);
+  if (xnn_b_status(b) != XNND_OK) return xnn_b_status(b);
+  fb_builder* fb = xnn_b_fb(b);
+  if (k[0] == 1 && k[1] == 1) {
+    if (!isfinite(node->output_min) && !isfinite(node->output_max)) {
+      uint32_t dims[XNN_BLOB_MAX_DIMS];
+      uint32_t rank = xnn_blob_dims(out, dims);
+      return xnn_emit_reshape(b, input, output, rank, dims);
+    }
+    fb_table_start(fb);
+    fb_add_u32(fb, XNND_XNNPACK_Clamp_input_id, input, UINT32_MAX);
+    fb_add_u32(fb, XNND_XNNPACK_Clamp_output_id, output, UINT32_MAX);
+    XNN_ADD_RANGE(fb, Clamp, node);
+    return xnn_b_node(b, XNND_XNNPACK_Node_Clamp, fb_table_end(fb));
+  }
+  fb_table_start(fb);
+#define ADD(field, v) fb_add_u32(fb, XNND_XNNPACK_AvgPool2d_##field, (uint32_t)(v), 0)
+  ADD(pooling_height, k[0]);
+  ADD(pooling_width, k[1]);
+  ADD(stride_height, k[0]);
+  ADD(stride_width, k[1]);
+  ADD(input_id, input);
+  ADD(output_id, output);
+#undef ADD
+  XNN_ADD_RANGE(fb, AvgPool2d, node);
+  return xnn_b_node(b, XNND_XNNPACK_Node_AvgPool2d, fb_table_end(fb));
 }

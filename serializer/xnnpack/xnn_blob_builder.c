@@ -17,6 +17,10 @@ typedef struct xnn_bvalue {
   uint32_t flags;
   uint32_t external_index;
   uint64_t constant_offset, constant_size;
+  float scale;            /* QINT8/QUINT8/QINT32 */
+  int32_t zero_point;
+  const float* channel_scales;  /* QCINT8/QCINT32: borrowed (graph or builder owned) */
+  uint32_t num_channel_scales, channel_dim;
   bool written;           /* some node writes it */
   bool read;              /* some node reads it (or the lowering that made it promises to) */
   xnnd_id ir;             /* IR value it stands for, XNND_NO_ID for lowering temporaries */
@@ -35,6 +39,8 @@ struct xnnd_xnn_builder {
   uint32_t* input_ids;
   uint32_t* output_ids;
   uint32_t num_inputs, num_outputs, cap_inputs, cap_outputs;
+  float** owned_scales;   /* per-channel scale arrays the lowering computed */
+  uint32_t num_owned, cap_owned;
   xnnd_id node;           /* node being lowered, for messages */
   xnnd_status status;
   char* err;
@@ -101,6 +107,8 @@ void xnn_builder_destroy(xnnd_xnn_builder* b) {
   free(b->nodes);
   free(b->input_ids);
   free(b->output_ids);
+  for (uint32_t i = 0; i < b->num_owned; i++) free(b->owned_scales[i]);
+  free(b->owned_scales);
   free(b);
 }
 
@@ -128,6 +136,7 @@ static uint32_t new_value(xnnd_xnn_builder* b, uint32_t rank, const uint32_t* di
   xnn_bvalue* v = &b->values[b->num_values];
   memset(v, 0, sizeof(*v));
   v->datatype = XNND_XNNPACK_DataType_FP32;
+  v->scale = 1.0f;
   v->rank = rank;
   if (rank > 0) memcpy(v->dims, dims, sizeof(uint32_t) * rank);
   v->external_index = UINT32_MAX;
@@ -141,12 +150,15 @@ uint32_t xnn_b_internal_f32(xnnd_xnn_builder* b, uint32_t rank, const uint32_t* 
   return id;
 }
 
-uint32_t xnn_b_constant_f32(xnnd_xnn_builder* b, uint32_t rank, const uint32_t* dims, const float* data) {
+/* A new constant holding a copy of numel(dims) elements of elem_size bytes (datatype FP32
+ * until the caller says otherwise). */
+static uint32_t constant_bytes(xnnd_xnn_builder* b, uint32_t rank, const uint32_t* dims, const void* data,
+                               size_t elem_size) {
   uint32_t id = new_value(b, rank, dims);
   if (id == XNN_NO_VALUE) return id;
   uint64_t numel = 1;
   for (uint32_t d = 0; d < rank; d++) numel *= dims[d];
-  size_t bytes = (size_t)numel * sizeof(float);
+  size_t bytes = (size_t)numel * elem_size;
   size_t offset = (b->consts_size + (XNND_SEGMENT_ALIGN - 1)) & ~(size_t)(XNND_SEGMENT_ALIGN - 1);
   size_t need = offset + bytes;
   if (need > b->consts_cap) {
@@ -168,6 +180,82 @@ uint32_t xnn_b_constant_f32(xnnd_xnn_builder* b, uint32_t rank, const uint32_t* 
   return id;
 }
 
+uint32_t xnn_b_constant_f32(xnnd_xnn_builder* b, uint32_t rank, const uint32_t* dims, const float* data) {
+  return constant_bytes(b, rank, dims, data, sizeof(float));
+}
+
+/* Blob datatype and parameters of an IR value; false (after recording a failure) for what the
+ * blob cannot express. channel_dim_nhwc: the per-channel axis in blob dims. */
+static bool set_value_type(xnnd_xnn_builder* b, uint32_t id, const xnnd_ir_value* v) {
+  xnn_bvalue* bv = &b->values[id];
+  const xnnd_quant* q = &v->quant;
+  if (v->dtype == XNND_F32 && q->scheme == XNND_QUANT_NONE) {
+    bv->datatype = XNND_XNNPACK_DataType_FP32;
+    return true;
+  }
+  if (q->scheme == XNND_QUANT_PER_TENSOR && (v->dtype == XNND_I8 || v->dtype == XNND_U8 || v->dtype == XNND_I32)) {
+    bv->datatype = v->dtype == XNND_I8 ? XNND_XNNPACK_DataType_QINT8
+                   : v->dtype == XNND_U8 ? XNND_XNNPACK_DataType_QUINT8 : XNND_XNNPACK_DataType_QINT32;
+    bv->scale = q->scale;
+    bv->zero_point = q->zero_point;
+    return true;
+  }
+  if (q->scheme == XNND_QUANT_PER_CHANNEL && (v->dtype == XNND_I8 || v->dtype == XNND_I32)) {
+    for (uint32_t c = 0; c < q->num_channels; c++)
+      if (q->zero_points != NULL && q->zero_points[c] != 0) {
+        xnn_b_fail(b, XNND_UNSUPPORTED, "%%%s: XNNPACK per-channel quantization is symmetric (zero point %d)", v->name,
+                   q->zero_points[c]);
+        return false;
+      }
+    bv->datatype = v->dtype == XNND_I8 ? XNND_XNNPACK_DataType_QCINT8 : XNND_XNNPACK_DataType_QCINT32;
+    bv->channel_scales = q->scales;
+    bv->num_channel_scales = q->num_channels;
+    uint32_t axis = (uint32_t)q->axis;
+    if (v->rank == 4) axis = axis == 0 ? 0 : axis == 1 ? 3 : axis - 1;  /* NCHW -> NHWC */
+    bv->channel_dim = axis;
+    return true;
+  }
+  xnn_b_fail(b, XNND_UNSUPPORTED, "%%%s is %s%s; the blob holds f32 and 8/32-bit quantized values", v->name,
+             xnnd_dtype_name(v->dtype), q->scheme == XNND_QUANT_NONE ? " without quantization" : "");
+  return false;
+}
+
+uint32_t xnn_b_internal_like(xnnd_xnn_builder* b, uint32_t rank, const uint32_t* dims, const xnnd_ir_value* like) {
+  uint32_t id = new_value(b, rank, dims);
+  if (id == XNN_NO_VALUE || !set_value_type(b, id, like)) return XNN_NO_VALUE;
+  b->values[id].read = b->values[id].written = true;
+  return id;
+}
+
+uint32_t xnn_b_constant_quant(xnnd_xnn_builder* b, uint8_t datatype, uint32_t rank, const uint32_t* dims,
+                              const void* data, float scale, int32_t zero_point, const float* channel_scales,
+                              uint32_t channel_dim) {
+  if (b->status != XNND_OK) return XNN_NO_VALUE;
+  size_t elem = datatype == XNND_XNNPACK_DataType_QINT32 || datatype == XNND_XNNPACK_DataType_QCINT32 ? 4 : 1;
+  uint32_t id = constant_bytes(b, rank, dims, data, elem);
+  if (id == XNN_NO_VALUE) return id;
+  xnn_bvalue* v = &b->values[id];
+  v->datatype = datatype;
+  v->scale = scale;
+  v->zero_point = zero_point;
+  if (channel_scales != NULL) {
+    uint32_t n = channel_dim < rank ? dims[channel_dim] : 0;
+    float* copy = malloc(sizeof(float) * (n ? n : 1));
+    if (copy == NULL || !grow((void**)&b->owned_scales, &b->cap_owned, b->num_owned + 1, sizeof(float*))) {
+      free(copy);
+      xnn_b_fail(b, XNND_OUT_OF_MEMORY, "out of memory copying channel scales");
+      return XNN_NO_VALUE;
+    }
+    memcpy(copy, channel_scales, sizeof(float) * n);
+    b->owned_scales[b->num_owned++] = copy;
+    v = &b->values[id];
+    v->channel_scales = copy;
+    v->num_channel_scales = n;
+    v->channel_dim = channel_dim;
+  }
+  return id;
+}
+
 xnnd_status xnn_builder_add_external(xnnd_xnn_builder* b, xnnd_id value, bool is_input, uint32_t index) {
   const char* what = is_input ? "input" : "output";
   if (value >= b->g->num_values) return xnn_b_fail(b, XNND_INVALID_ARGUMENT, "partition %s %u: value id %u out of range", what, index, value);
@@ -178,9 +266,11 @@ xnnd_status xnn_builder_add_external(xnnd_xnn_builder* b, xnnd_id value, bool is
   if (b->map[value] != XNN_NO_VALUE)
     return xnn_b_fail(b, XNND_INVALID_ARGUMENT, "partition %s %u (%%%s) is listed twice or as both input and output",
                       what, index, v->name);
-  if (v->dtype != XNND_F32 || v->quant.scheme != XNND_QUANT_NONE)
-    return xnn_b_fail(b, XNND_UNSUPPORTED, "partition %s %u (%%%s) is %s; only f32 crosses the boundary", what,
-                      index, v->name, xnnd_dtype_name(v->dtype));
+  bool quantized_8bit = (v->dtype == XNND_I8 || v->dtype == XNND_U8) && v->quant.scheme == XNND_QUANT_PER_TENSOR;
+  if (!quantized_8bit && (v->dtype != XNND_F32 || v->quant.scheme != XNND_QUANT_NONE))
+    return xnn_b_fail(b, XNND_UNSUPPORTED,
+                      "partition %s %u (%%%s) is %s; only f32 and per-tensor quantized i8/u8 cross the boundary",
+                      what, index, v->name, xnnd_dtype_name(v->dtype));
   if (v->rank == 4 && v->layout != XNND_LAYOUT_CONTIGUOUS)
     return xnn_b_fail(b, XNND_UNSUPPORTED, "partition %s %u (%%%s) has NHWC layout; the delegate boundary is NCHW",
                       what, index, v->name);
@@ -193,7 +283,7 @@ xnnd_status xnn_builder_add_external(xnnd_xnn_builder* b, xnnd_id value, bool is
                       v->name, v->rank, XNN_BLOB_MAX_DIMS);
   uint32_t rank = xnn_blob_dims(v, dims);
   uint32_t id = new_value(b, rank, dims);
-  if (id == XNN_NO_VALUE) return b->status;
+  if (id == XNN_NO_VALUE || !set_value_type(b, id, v)) return b->status;
   b->values[id].flags = (is_input ? XNND_XVALUE_EXTERNAL_INPUT : XNND_XVALUE_EXTERNAL_OUTPUT) |
                         (rank == 4 ? XNND_XVALUE_NCHW_BOUNDARY : 0);
   b->values[id].external_index = index;
@@ -217,45 +307,57 @@ bool xnn_b_is_external_output(const xnnd_xnn_builder* b, xnnd_id value) {
   return id != XNN_NO_VALUE && (b->values[id].flags & XNND_XVALUE_EXTERNAL_OUTPUT) != 0;
 }
 
-/* A copy of a constant in blob layout: rank 4 goes NCHW -> NHWC. */
+/* A copy of a constant in blob layout: rank 4 goes NCHW -> NHWC; any element size. */
 static uint32_t materialize_constant(xnnd_xnn_builder* b, const xnnd_ir_value* v, bool transpose_2d) {
-  if (v->dtype != XNND_F32 || v->quant.scheme != XNND_QUANT_NONE) {
-    xnn_b_fail(b, XNND_UNSUPPORTED, "constant %%%s is %s; only f32 constants are lowered", v->name,
+  bool plain_f32 = v->dtype == XNND_F32 && v->quant.scheme == XNND_QUANT_NONE;
+  if (!plain_f32 && v->quant.scheme == XNND_QUANT_NONE) {
+    xnn_b_fail(b, XNND_UNSUPPORTED, "constant %%%s is %s; only f32 and quantized constants are lowered", v->name,
                xnnd_dtype_name(v->dtype));
     return XNN_NO_VALUE;
   }
+  if (transpose_2d && !plain_f32) {
+    xnn_b_fail(b, XNND_UNSUPPORTED, "constant %%%s: transposing a quantized constant is not lowered", v->name);
+    return XNN_NO_VALUE;
+  }
+  size_t es = xnnd_dtype_size(v->dtype);
   uint32_t dims[XNN_BLOB_MAX_DIMS];
   uint32_t rank;
-  const float* src = v->data;
-  float* tmp = NULL;
+  const uint8_t* src = v->data;
+  uint8_t* tmp = NULL;
   if (transpose_2d) {
     rank = 2;
     dims[0] = (uint32_t)v->dims[1];
     dims[1] = (uint32_t)v->dims[0];
-    tmp = malloc(sizeof(float) * dims[0] * dims[1] + 1);
+    tmp = malloc(es * dims[0] * dims[1] + 1);
     if (tmp != NULL)
       for (uint32_t i = 0; i < dims[0]; i++)
-        for (uint32_t j = 0; j < dims[1]; j++) tmp[(size_t)i * dims[1] + j] = src[(size_t)j * dims[0] + i];
+        for (uint32_t j = 0; j < dims[1]; j++)
+          memcpy(tmp + ((size_t)i * dims[1] + j) * es, src + ((size_t)j * dims[0] + i) * es, es);
   } else {
     if (v->rank > XNN_BLOB_MAX_DIMS) {
       xnn_b_fail(b, XNND_UNSUPPORTED, "constant %%%s: rank %u exceeds XNNPACK's %u", v->name, v->rank, XNN_BLOB_MAX_DIMS);
       return XNN_NO_VALUE;
     }
     rank = xnn_blob_dims(v, dims);
-    if (rank != 4) return xnn_b_constant_f32(b, rank, dims, src);
+    if (rank != 4) {
+      uint32_t id = constant_bytes(b, rank, dims, src, es);
+      if (id != XNN_NO_VALUE && !set_value_type(b, id, v)) return XNN_NO_VALUE;
+      return id;
+    }
     size_t n = (size_t)v->dims[0], c = (size_t)v->dims[1], hw = (size_t)(v->dims[2] * v->dims[3]);
-    tmp = malloc(sizeof(float) * n * c * hw + 1);
+    tmp = malloc(es * n * c * hw + 1);
     if (tmp != NULL)
       for (size_t i = 0; i < n; i++)
         for (size_t ch = 0; ch < c; ch++)
-          for (size_t p = 0; p < hw; p++) tmp[(i * hw + p) * c + ch] = src[(i * c + ch) * hw + p];
+          for (size_t p = 0; p < hw; p++) memcpy(tmp + ((i * hw + p) * c + ch) * es, src + ((i * c + ch) * hw + p) * es, es);
   }
   if (tmp == NULL) {
     xnn_b_fail(b, XNND_OUT_OF_MEMORY, "out of memory transforming constant %%%s", v->name);
     return XNN_NO_VALUE;
   }
-  uint32_t id = xnn_b_constant_f32(b, rank, dims, tmp);
+  uint32_t id = constant_bytes(b, rank, dims, tmp, es);
   free(tmp);
+  if (id != XNN_NO_VALUE && !set_value_type(b, id, v)) return XNN_NO_VALUE;
   return id;
 }
 
@@ -320,6 +422,7 @@ uint32_t xnn_b_output(xnnd_xnn_builder* b, xnnd_id value) {
   uint32_t dims[XNN_BLOB_MAX_DIMS];
   uint32_t rank = xnn_blob_dims(v, dims);
   id = new_value(b, rank, dims);
+  if (id != XNN_NO_VALUE && !set_value_type(b, id, v)) return XNN_NO_VALUE;
   if (id != XNN_NO_VALUE) {
     b->map[value] = id;
     b->values[id].written = true;
@@ -364,9 +467,18 @@ xnnd_status xnn_builder_finish(xnnd_xnn_builder* b, uint8_t** blob_out, size_t* 
   for (uint32_t i = 0; i < b->num_values; i++) {
     const xnn_bvalue* v = &b->values[i];
     fb_ref dims = fb_create_vector(fb, v->dims, v->rank, sizeof(uint32_t));
+    fb_ref channel_scales = v->channel_scales != NULL
+                                ? fb_create_vector(fb, v->channel_scales, v->num_channel_scales, sizeof(float))
+                                : 0;
     fb_table_start(fb);
     fb_add_u8(fb, XNND_XNNPACK_Value_datatype, v->datatype, 0);
     fb_add_ref(fb, XNND_XNNPACK_Value_dims, dims);
+    fb_add_f32(fb, XNND_XNNPACK_Value_scale, v->scale, 1.0f);
+    fb_add_i32(fb, XNND_XNNPACK_Value_zero_point, v->zero_point, 0);
+    if (channel_scales != 0) {
+      fb_add_ref(fb, XNND_XNNPACK_Value_channel_scales, channel_scales);
+      fb_add_u32(fb, XNND_XNNPACK_Value_channel_dim, v->channel_dim, 0);
+    }
     fb_add_u32(fb, XNND_XNNPACK_Value_flags, v->flags, 0);
     fb_add_u32(fb, XNND_XNNPACK_Value_external_index, v->external_index, UINT32_MAX);
     fb_add_u64(fb, XNND_XNNPACK_Value_constant_offset, v->constant_offset, 0);

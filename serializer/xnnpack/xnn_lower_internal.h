@@ -105,4 +105,19 @@ XNN_DECLARE_LOWERING(global_pool)
 XNN_DECLARE_LOWERING(view)
 XNN_DECLARE_LOWERING(softmax)
 
+/* ---- quantized forms (lower_quant.c) ---- */
+/* A new constant of a quantized blob datatype (1-byte or, for QINT32/QCINT32, 4-byte elements);
+ * channel_scales (copied; NULL for per-tensor types) has dims[channel_dim] entries. */
+uint32_t xnn_b_constant_quant(xnnd_xnn_builder* b, uint8_t datatype, uint32_t rank, const uint32_t* dims,
+                              const void* data, float scale, int32_t zero_point, const float* channel_scales,
+                              uint32_t channel_dim);
+/* A new internal value typed like IR value `like` (f32 or per-tensor quantized). */
+uint32_t xnn_b_internal_like(xnnd_xnn_builder* b, uint32_t rank, const uint32_t* dims, const xnnd_ir_value* like);
+/* Some input or output of the node is quantized (quantize/dequantize excepted): it is
+ * checked and lowered by xnn_check_quantized / xnn_lower_quantized, not its f32 row. */
+bool xnn_node_is_quantized(const xnnd_graph* g, const xnnd_ir_node* node);
+bool xnn_check_quantized(const xnnd_graph* g, const xnnd_ir_node* node, char* reason, size_t reason_size);
+xnnd_status xnn_lower_quantized(xnnd_xnn_builder* b, const xnnd_graph* g, const xnnd_ir_node* node);
+XNN_DECLARE_LOWERING(quant_convert)
+
 #endif

@@ -9,6 +9,14 @@
 
 #include "xnn_lower_internal.h"
 
+/* Lowerings added with the operator-coverage work (lower_activation.c, lower_pad.c,
+ * lower_permute.c, lower_resize.c). */
+XNN_DECLARE_LOWERING(activation)
+XNN_DECLARE_LOWERING(adaptive_avg_pool2d)
+XNN_DECLARE_LOWERING(constant_pad_nd)
+XNN_DECLARE_LOWERING(permute)
+XNN_DECLARE_LOWERING(upsample_bilinear2d)
+
 /* L(check, lower): lowered by lower_<op>.c.  N(reason): no lowering, and why. */
 #define XNN_ROW_CONVOLUTION L(xnn_check_convolution, xnn_lower_convolution)
 #define XNN_ROW_NATIVE_BATCH_NORM N("batch norm is folded into the convolution by passes; XNNPACK has no batch norm node")
@@ -17,7 +25,7 @@
 #define XNN_ROW_BMM N("this XNNPACK has no batched matrix multiply node")
 #define XNN_ROW_LINEAR L(xnn_check_linear, xnn_lower_linear)
 #define XNN_ROW_T L(xnn_check_t, xnn_lower_t)
-#define XNN_ROW_PERMUTE N("this XNNPACK has no transpose node")
+#define XNN_ROW_PERMUTE L(xnn_check_permute, xnn_lower_permute)
 #define XNN_ROW_VIEW L(xnn_check_view, xnn_lower_view)
 #define XNN_ROW_RELU L(xnn_check_clamp, xnn_lower_clamp)
 #define XNN_ROW_HARDTANH L(xnn_check_clamp, xnn_lower_clamp)
@@ -25,8 +33,8 @@
 #define XNN_ROW_SIGMOID L(xnn_check_unary, xnn_lower_unary)
 #define XNN_ROW_TANH N("this XNNPACK has no tanh node")
 #define XNN_ROW_HARDSWISH L(xnn_check_unary, xnn_lower_unary)
-#define XNN_ROW_HARDSIGMOID N("no hardsigmoid lowering yet")
-#define XNN_ROW_SILU N("no silu lowering yet")
+#define XNN_ROW_HARDSIGMOID L(xnn_check_activation, xnn_lower_activation)
+#define XNN_ROW_SILU L(xnn_check_activation, xnn_lower_activation)
 #define XNN_ROW_GELU N("this XNNPACK has no gelu node")
 #define XNN_ROW_CLONE L(xnn_check_identity, xnn_lower_identity)
 #define XNN_ROW_DROPOUT L(xnn_check_identity, xnn_lower_identity)
@@ -38,9 +46,22 @@
 #define XNN_ROW_MAX_POOL2D_WITH_INDICES L(xnn_check_max_pool2d, xnn_lower_max_pool2d)
 #define XNN_ROW_MAX_POOL2D L(xnn_check_max_pool2d, xnn_lower_max_pool2d)
 #define XNN_ROW_AVG_POOL2D L(xnn_check_avg_pool2d, xnn_lower_avg_pool2d)
-#define XNN_ROW_ADAPTIVE_AVG_POOL2D L(xnn_check_global_pool, xnn_lower_global_pool)
+#define XNN_ROW_ADAPTIVE_AVG_POOL2D L(xnn_check_adaptive_avg_pool2d, xnn_lower_adaptive_avg_pool2d)
 #define XNN_ROW_SOFTMAX L(xnn_check_softmax, xnn_lower_softmax)
 #define XNN_ROW_CAT N("this XNNPACK has no concatenate node")
+#define XNN_ROW_SLICE N("this XNNPACK has no slice node")
+#define XNN_ROW_SELECT N("this XNNPACK has no slice node")
+#define XNN_ROW_EXPAND N("this XNNPACK has no broadcast/tile node")
+#define XNN_ROW_CONSTANT_PAD_ND L(xnn_check_constant_pad_nd, xnn_lower_constant_pad_nd)
+#define XNN_ROW_LOG_SOFTMAX N("this XNNPACK has no log-softmax node")
+#define XNN_ROW_NATIVE_LAYER_NORM N("this XNNPACK has no layer norm node")
+#define XNN_ROW_BADDBMM N("this XNNPACK has no batched matrix multiply node")
+#define XNN_ROW_UPSAMPLE_NEAREST2D N("this XNNPACK has no nearest-neighbour resize node")
+#define XNN_ROW_UPSAMPLE_BILINEAR2D L(xnn_check_upsample_bilinear2d, xnn_lower_upsample_bilinear2d)
+#define XNN_ROW_QUANTIZE L(xnn_check_quant_convert, xnn_lower_quant_convert)  /* lower_quant.c */
+#define XNN_ROW_DEQUANTIZE L(xnn_check_quant_convert, xnn_lower_quant_convert)
+#define XNN_ROW_ROLL N("this XNNPACK has no roll (slice/concatenate) node")
+#define XNN_ROW_NORM N("this XNNPACK has no reduction node other than global average pooling")
 
 #define L(check, lower) {check, lower}
 #define N(reason) {NULL, NULL}
@@ -82,7 +103,7 @@ static const bool k_takes_range[XNND_OP_COUNT] = {
     [XNND_OP_ADD] = true, [XNND_OP_SUB] = true, [XNND_OP_MUL] = true, [XNND_OP_DIV] = true,
     [XNND_OP_MAX_POOL2D] = true, [XNND_OP_MAX_POOL2D_WITH_INDICES] = true, [XNND_OP_AVG_POOL2D] = true,
     [XNND_OP_ADAPTIVE_AVG_POOL2D] = true, [XNND_OP_MEAN] = true, [XNND_OP_RELU] = true,
-    [XNND_OP_HARDTANH] = true, [XNND_OP_CLAMP] = true,
+    [XNND_OP_HARDTANH] = true, [XNND_OP_CLAMP] = true, [XNND_OP_SILU] = true,
 };
 
 bool xnnd_xnnpack_supports(const xnnd_graph* g, xnnd_id node, char* reason, size_t reason_size) {
@@ -97,6 +118,8 @@ bool xnnd_xnnpack_supports(const xnnd_graph* g, xnnd_id node, char* reason, size
   if ((isfinite(n->output_min) || isfinite(n->output_max)) && !k_takes_range[n->op])
     return xnn_reason(reason, reason_size, "%s with a fused output range: its XNNPACK node takes none",
                       op_name(n->op));
+  /* quantized values: lower_quant.c checks (and lowers) every quantized node */
+  if (xnn_node_is_quantized(g, n)) return xnn_check_quantized(g, n, reason, reason_size);
   return l->check(g, n, reason, reason_size);
 }
 
@@ -214,6 +237,7 @@ uint64_t xnnd_node_macs(const xnnd_graph* g, xnnd_id node) {
     case XNND_OP_ADDMM: return n->num_inputs > 2 ? numel(g, out) * (uint64_t)dim(g, b, 1) : 0;
     case XNND_OP_MM: return numel(g, out) * (uint64_t)dim(g, a, 1);
     case XNND_OP_BMM: return numel(g, out) * (uint64_t)dim(g, a, 2);
+    case XNND_OP_BADDBMM: return n->num_inputs > 2 ? numel(g, out) * (uint64_t)dim(g, b, 2) : 0;
     default: return 0;
   }
 }
@@ -250,7 +274,7 @@ xnnd_status xnnd_xnnpack_build_blob(const xnnd_graph* g, const xnnd_id* nodes, u
       st = xnn_b_fail(b, XNND_UNSUPPORTED, "%s", reason);
       break;
     }
-    st = l->lower(b, g, n);
+    st = xnn_node_is_quantized(g, n) ? xnn_lower_quantized(b, g, n) : l->lower(b, g, n);
     if (st == XNND_OK) st = xnn_b_status(b);
   }
   if (st == XNND_OK) st = xnn_builder_finish(b, blob_out, blob_size_out);

@@ -518,6 +518,93 @@ static enum xnn_status define_convert(xnn_subgraph_t sg, fb_table node) {
   return xnn_define_convert(sg, U32(Convert, input_id), U32(Convert, output_id), U32(Convert, flags));
 }
 
+/* ---- Deconv2d: output = upsampling*(in-1) + adjustment + dilation*(kernel-1) + 1 - padding ---- */
+static xnnd_status deconv_out(const xnnd_xnode_ctx* c, const char* axis, uint32_t in, uint32_t pad_a, uint32_t pad_b,
+                              uint32_t adjust, uint32_t kernel, uint32_t up, uint32_t dilation, uint64_t* out) {
+  if (kernel == 0 || up == 0 || dilation == 0)
+    return nfail(c, XNND_INVALID_PROGRAM, "%s kernel %u, upsampling %u, dilation %u must be >= 1", axis, kernel, up,
+                 dilation);
+  if (adjust >= up) return nfail(c, XNND_INVALID_PROGRAM, "%s adjustment %u must be below upsampling %u", axis, adjust, up);
+  if (in == 0) return nfail(c, XNND_INVALID_PROGRAM, "%s input extent is 0", axis);
+  uint64_t full = (uint64_t)up * (in - 1) + adjust + (uint64_t)dilation * (kernel - 1) + 1;
+  if (full <= (uint64_t)pad_a + pad_b)
+    return nfail(c, XNND_INVALID_PROGRAM, "%s padding %u + %u crops the whole output %llu", axis, pad_a, pad_b,
+                 (unsigned long long)full);
+  *out = full - pad_a - pad_b;
+  return XNND_OK;
+}
+
+static xnnd_status check_deconv2d(const xnnd_xnode_ctx* c, fb_table node) {
+  operand in, filter, bias, out;
+  TRY(get_value(c, node, F(Deconv2d, input_id), "input_id", false, &in));
+  TRY(get_value(c, node, F(Deconv2d, filter_id), "filter_id", false, &filter));
+  TRY(get_value(c, node, F(Deconv2d, bias_id), "bias_id", true, &bias));
+  TRY(get_output(c, node, F(Deconv2d, output_id), "output_id", &out));
+  TRY(check_flags(c, node, F(Deconv2d, flags)));
+  TRY(check_minmax(c, node, F(Deconv2d, output_min), F(Deconv2d, output_max)));
+  TRY(expect_dtype(c, "input_id", &in, XNND_XNNPACK_DataType_FP32));
+  TRY(expect_dtype(c, "output_id", &out, in.v.datatype));
+  TRY(expect_weights(c, in.v.datatype, &filter, &bias));
+  TRY(expect_rank(c, "input_id", &in, 4));
+  uint64_t groups = U32(Deconv2d, groups), gic = U32(Deconv2d, group_input_channels), goc = U32(Deconv2d, group_output_channels);
+  if (groups == 0 || gic == 0 || goc == 0)
+    return nfail(c, XNND_INVALID_PROGRAM, "groups %llu x %llu -> %llu channels must be >= 1", (unsigned long long)groups,
+                 (unsigned long long)gic, (unsigned long long)goc);
+  if (groups * gic != in.v.dims[3])
+    return nfail(c, XNND_INVALID_PROGRAM, "groups %llu * group_input_channels %llu != input channels %u",
+                 (unsigned long long)groups, (unsigned long long)gic, in.v.dims[3]);
+  uint32_t kh = U32(Deconv2d, kernel_height), kw = U32(Deconv2d, kernel_width);
+  TRY(expect_constant(c, "filter_id", &filter));
+  TRY(expect_dims(c, "filter_id", &filter, 4, (uint64_t[]){groups * goc, kh, kw, gic}));
+  if (bias.present) {
+    TRY(expect_constant(c, "bias_id", &bias));
+    TRY(expect_dims(c, "bias_id", &bias, 1, (uint64_t[]){groups * goc}));
+  }
+  uint64_t oh = 0, ow = 0;
+  TRY(deconv_out(c, "height", in.v.dims[1], U32(Deconv2d, padding_top), U32(Deconv2d, padding_bottom),
+                 U32(Deconv2d, adjustment_height), kh, U32(Deconv2d, upsampling_height), U32(Deconv2d, dilation_height), &oh));
+  TRY(deconv_out(c, "width", in.v.dims[2], U32(Deconv2d, padding_left), U32(Deconv2d, padding_right),
+                 U32(Deconv2d, adjustment_width), kw, U32(Deconv2d, upsampling_width), U32(Deconv2d, dilation_width), &ow));
+  return expect_dims(c, "output_id", &out, 4, (uint64_t[]){in.v.dims[0], oh, ow, groups * goc});
+}
+
+static enum xnn_status define_deconv2d(xnn_subgraph_t sg, fb_table node) {
+  return xnn_define_deconvolution_2d(
+      sg, U32(Deconv2d, padding_top), U32(Deconv2d, padding_right), U32(Deconv2d, padding_bottom),
+      U32(Deconv2d, padding_left), U32(Deconv2d, adjustment_height), U32(Deconv2d, adjustment_width),
+      U32(Deconv2d, kernel_height), U32(Deconv2d, kernel_width), U32(Deconv2d, upsampling_height),
+      U32(Deconv2d, upsampling_width), U32(Deconv2d, dilation_height), U32(Deconv2d, dilation_width),
+      U32(Deconv2d, groups), U32(Deconv2d, group_input_channels), U32(Deconv2d, group_output_channels),
+      OUT_MIN(Deconv2d), OUT_MAX(Deconv2d), U32(Deconv2d, input_id), U32(Deconv2d, filter_id), BIAS_ID(Deconv2d),
+      U32(Deconv2d, output_id), U32(Deconv2d, flags));
+}
+
+/* ---- StaticResizeBilinear2d: 4-D NHWC, output [N, new_height, new_width, C] ---- */
+#define RESIZE_ALIGN_CORNERS 0x00000008u /* XNN_FLAG_ALIGN_CORNERS */
+static xnnd_status check_static_resize_bilinear_2d(const xnnd_xnode_ctx* c, fb_table node) {
+  operand in, out;
+  TRY(get_value(c, node, F(StaticResizeBilinear2d, input_id), "input_id", false, &in));
+  TRY(get_output(c, node, F(StaticResizeBilinear2d, output_id), "output_id", &out));
+  uint32_t flags = U32(StaticResizeBilinear2d, flags);
+  if (flags != 0 && flags != RESIZE_ALIGN_CORNERS)
+    return nfail(c, XNND_INVALID_PROGRAM, "flags 0x%x not supported (0 or align corners 0x%x)", flags,
+                 RESIZE_ALIGN_CORNERS);
+  TRY(expect_dtype(c, "input_id", &in, XNND_XNNPACK_DataType_FP32));
+  TRY(expect_dtype(c, "output_id", &out, in.v.datatype));
+  TRY(expect_rank(c, "input_id", &in, 4));
+  uint32_t nh = U32(StaticResizeBilinear2d, new_height), nw = U32(StaticResizeBilinear2d, new_width);
+  if (nh == 0 || nw == 0 || (uint64_t)nh * nw > UINT32_MAX)
+    return nfail(c, XNND_INVALID_PROGRAM, "new size %ux%u out of range", nh, nw);
+  return expect_dims(c, "output_id", &out, 4, (uint64_t[]){in.v.dims[0], nh, nw, in.v.dims[3]});
+}
+static enum xnn_status define_static_resize_bilinear_2d(xnn_subgraph_t sg, fb_table node) {
+  return xnn_define_static_resize_bilinear_2d(sg, U32(StaticResizeBilinear2d, new_height),
+                                              U32(StaticResizeBilinear2d, new_width),
+                                              U32(StaticResizeBilinear2d, input_id),
+                                              U32(StaticResizeBilinear2d, output_id),
+                                              U32(StaticResizeBilinear2d, flags));
+}
+
 /* Indexed by the schema's Node union type; 0 (NONE) has no row. */
 static const xnnd_xnode_kind k_node_kinds[] = {
     [XNND_XNNPACK_Node_NONE] = {NULL, {0, 0, 0}, 0, 0, NULL, NULL},
@@ -538,6 +625,8 @@ static const xnnd_xnode_kind k_node_kinds[] = {
     [XNND_XNNPACK_Node_StaticReshape] = {"StaticReshape", {F(StaticReshape, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(StaticReshape, output_id), check_static_reshape, define_static_reshape},
     [XNND_XNNPACK_Node_StaticConstantPad] = {"StaticConstantPad", {F(StaticConstantPad, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(StaticConstantPad, output_id), check_static_constant_pad, define_static_constant_pad},
     [XNND_XNNPACK_Node_Convert] = {"Convert", {F(Convert, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Convert, output_id), check_convert, define_convert},
+    [XNND_XNNPACK_Node_Deconv2d] = {"Deconv2d", {F(Deconv2d, input_id), F(Deconv2d, filter_id), F(Deconv2d, bias_id)}, F(Deconv2d, bias_id), F(Deconv2d, output_id), check_deconv2d, define_deconv2d},
+    [XNND_XNNPACK_Node_StaticResizeBilinear2d] = {"StaticResizeBilinear2d", {F(StaticResizeBilinear2d, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(StaticResizeBilinear2d, output_id), check_static_resize_bilinear_2d, define_static_resize_bilinear_2d},
 };
 _Static_assert(sizeof(k_node_kinds) / sizeof(k_node_kinds[0]) == XNND_XNNPACK_Node_COUNT,
                "every xnnpack.fbs Node union member needs a row in k_node_kinds");
