@@ -15,6 +15,9 @@ extern const xnnd_pass xnnd_pass_collapse_views;
 extern const xnnd_pass xnnd_pass_max_pool_indices;
 extern const xnnd_pass xnnd_pass_addmm_to_linear;
 extern const xnnd_pass xnnd_pass_fold_constants;
+extern const xnnd_pass xnnd_pass_qdq_dequant_promotion;
+extern const xnnd_pass xnnd_pass_qdq_fusion;
+extern const xnnd_pass xnnd_pass_qdq_linear_to_conv;
 extern const xnnd_pass xnnd_pass_conv_bn_fold;
 extern const xnnd_pass xnnd_pass_batch_norm_to_affine;
 extern const xnnd_pass xnnd_pass_pointwise_affine;
@@ -29,6 +32,10 @@ static const xnnd_pass* const pipeline[] = {
     &xnnd_pass_max_pool_indices,     /* unused indices -> aten.max_pool2d */
     &xnnd_pass_addmm_to_linear,      /* addmm/mm with a transposed weight -> aten.linear */
     &xnnd_pass_fold_constants,       /* t/permute/view of constants, computed now */
+    /* int8: dq -> op -> q patterns become quantized nodes (passes/qdq_*.c) */
+    &xnnd_pass_qdq_dequant_promotion, /* one dequantize per reader */
+    &xnnd_pass_qdq_fusion,            /* conv, linear, add, mul, pools, clamp, view over i8 */
+    &xnnd_pass_qdq_linear_to_conv,    /* per-channel linear -> 1x1 convolution */
     /* fold batch norm away: into its producer, else into a depthwise 1x1 convolution */
     &xnnd_pass_conv_bn_fold,
     &xnnd_pass_batch_norm_to_affine,

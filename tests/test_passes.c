@@ -108,6 +108,29 @@ static const golden_case k_cases[] = {
     {"mean-to-global-pool", "reject_no_keepdim_or_other_dims", 0, RUNS},
     {"max-pool-indices", "unused_indices", 1, RUNS},
     {"max-pool-indices", "reject_used_indices", 0, RUNS},
+    /* int8 Q/DQ passes: fused graphs hold quantized nodes only XNNPACK runs, so their
+     * differential runs (portable via expansion, and delegated, within one output step) are
+     * in tests/test_quant.c; the refused cases that stay f32 run here too */
+    {"qdq-dequant-promotion", "shared_dq", 1, NO_RUN},
+    {"qdq-dequant-promotion", "graph_output_dq", 1, NO_RUN},
+    {"qdq-dequant-promotion", "reject_single_reader", 0, NO_RUN},
+    {"qdq-fusion", "conv_per_tensor", 1, NO_RUN},
+    {"qdq-fusion", "conv_per_channel_relu", 1, NO_RUN},
+    {"qdq-fusion", "dwconv_relu6_folded", 3, NO_RUN},
+    {"qdq-fusion", "linear_per_tensor", 1, NO_RUN},
+    {"qdq-fusion", "linear_rank3_views", 3, NO_RUN},
+    {"qdq-fusion", "add", 1, NO_RUN},
+    {"qdq-fusion", "mul", 1, NO_RUN},
+    {"qdq-fusion", "max_pool", 1, NO_RUN},
+    {"qdq-fusion", "mean_view", 2, NO_RUN},
+    {"qdq-fusion", "requantize_same_params", 2, NO_RUN},
+    {"qdq-fusion", "reject_max_pool_mismatched_scales", 0, RUNS | NO_DELEGATE_RUN},
+    {"qdq-fusion", "reject_dynamic_scale", 0, RUNS | NO_DELEGATE_RUN},
+    {"qdq-fusion", "reject_shared_dq", 0, NO_RUN},
+    {"qdq-fusion", "reject_avg_pool", 0, RUNS | NO_DELEGATE_RUN},
+    {"qdq-fusion", "reject_asymmetric_weight", 0, RUNS | NO_DELEGATE_RUN},
+    {"qdq-linear-to-conv", "per_channel_linear", 1, NO_RUN},
+    {"qdq-linear-to-conv", "reject_per_tensor_weights", 0, NO_RUN},
 };
 
 #define NUM_CASES (sizeof(k_cases) / sizeof(k_cases[0]))
@@ -277,7 +300,8 @@ static void test_pipeline_order(void** state) {
   (void)state;
   static const char* const want[] = {
       "remove-identity", "collapse-views", "max-pool-indices", "addmm-to-linear",
-      "fold-constants", "conv-bn-fold", "batch-norm-to-affine", "pointwise-affine",
+      "fold-constants", "qdq-dequant-promotion", "qdq-fusion", "qdq-linear-to-conv",
+      "conv-bn-fold", "batch-norm-to-affine", "pointwise-affine",
       "mean-to-global-pool", "clamp-fusion", "dedupe-constants", NULL};
   const xnnd_pass* const* p = xnnd_pipeline();
   for (uint32_t i = 0; want[i]; i++) {
@@ -286,7 +310,7 @@ static void test_pipeline_order(void** state) {
     assert_ptr_equal(xnnd_pass_find(want[i]), p[i]);
     assert_true(strlen(p[i]->summary) > 0);
   }
-  assert_null(p[11]);
+  assert_null(p[14]);
   assert_null(xnnd_pass_find("no-such-pass"));
 }
 

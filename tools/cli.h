@@ -14,6 +14,8 @@ int xnnd_cmd_lower(int argc, char** argv);
 int xnnd_cmd_run(int argc, char** argv);
 int xnnd_cmd_inspect(int argc, char** argv);
 int xnnd_cmd_compare(int argc, char** argv);
+/* `xnnd run --verify BUNDLE` / `xnnd verify BUNDLE` (cmd_verify.c). */
+int xnnd_cmd_verify(int argc, char** argv);
 
 /* Print the delegation report (per-op table, partitions, MAC share) for a planned graph. */
 void xnnd_print_report(FILE* out, const xnnd_graph* g, const xnnd_partition_plan* plan,

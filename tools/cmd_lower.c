@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "passes/qdq.h"
 #include "serializer/program_writer.h"
 
 typedef struct lower_args {
@@ -102,6 +103,23 @@ static int lower_graph(xnnd_graph* g, const lower_args* a) {
   st = xnnd_partition_graph(g, &opts, &plan);
   if (st != XNND_OK) {
     fprintf(stderr, "xnnd: partitioning failed: %s\n", xnnd_status_str(st));
+    return XNND_EXIT_FAIL;
+  }
+  /* Quantized nodes (qdq passes) run only inside XNNPACK: one left outside every partition
+   * (--exclude-ops, --min-partition-size, a check that refused it) goes back to
+   * dequantize -> f32 op -> quantize for the portable kernels, then partitioning reruns. */
+  uint32_t expanded = 0;
+  st = xnnd_qdq_expand_undelegated(g, plan.node_part, &expanded);
+  if (st == XNND_OK && expanded > 0) {
+    xnnd_partition_plan_free(&plan);
+    xnnd_remove_unused_nodes(g);
+    st = xnnd_graph_compact(g);
+    if (st == XNND_OK) st = xnnd_partition_graph(g, &opts, &plan);
+    else memset(&plan, 0, sizeof(plan));
+  }
+  if (st != XNND_OK) {
+    fprintf(stderr, "xnnd: expanding undelegated quantized nodes failed: %s: %s\n", xnnd_status_str(st), g->errmsg);
+    xnnd_partition_plan_free(&plan);
     return XNND_EXIT_FAIL;
   }
   if (a->report) xnnd_print_report(stdout, g, &plan, &prep);

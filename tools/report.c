@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "passes/qdq.h"
 #include "serializer/xnnpack/xnnpack_lower.h"
 
 #define MAX_REASONS_PER_OP 4
@@ -53,4 +54,19 @@ void xnnd_print_report(FILE* out, const xnnd_graph* g, const xnnd_partition_plan
   if (macs_total)
     fprintf(out, "  multiply-accumulates in XNNPACK: %.2f%% (%.1f M of %.1f M)\n", 100.0 * (double)macs_in / (double)macs_total,
             (double)macs_in / 1e6, (double)macs_total / 1e6);
+  /* ---- int8 (passes/qdq_*.c): the dtype each delegated node computes in ---- */
+  uint32_t q8[XNND_OP_COUNT] = {0}, any_q8 = 0;
+  for (uint32_t n = 0; n < g->num_nodes; n++)
+    if (plan->node_part[n] >= 0 && xnnd_qdq_node_is_quantized(g, n)) q8[g->nodes[n].op]++, any_q8++;
+  if (!any_q8) return;
+  fprintf(out, "delegated dtype (int8: quantized i8 in and out):\n");
+  for (uint32_t op = 0; op < XNND_OP_COUNT; op++) {
+    if (!delegated[op]) continue;
+    if (op == XNND_OP_QUANTIZE || op == XNND_OP_DEQUANTIZE)
+      fprintf(out, "  %-32s convert %u (f32 <-> int8 at the partition edge)\n", xnnd_op_get((xnnd_op)op)->name,
+              delegated[op]);
+    else
+      fprintf(out, "  %-32s int8 %u, f32 %u\n", xnnd_op_get((xnnd_op)op)->name, q8[op], delegated[op] - q8[op]);
+  }
+  /* ---- end int8 ---- */
 }
