@@ -13,6 +13,7 @@
 #define DEFAULT_MAX_VALUES (1u << 20)
 #define DEFAULT_MAX_INSTRUCTIONS (1u << 20)
 #define DEFAULT_MAX_DEPTH 32u
+#define DEFAULT_MAX_METHOD_BYTES ((uint64_t)4 << 30)
 
 /* Data pointer for zero-byte constants, so no tensor with a constant is ever NULL. */
 static _Alignas(64) const uint8_t empty_constant[64];
@@ -34,6 +35,7 @@ static xnnd_load_limits resolve_limits(const xnnd_load_options* options) {
   if (l.max_instructions == 0) l.max_instructions = DEFAULT_MAX_INSTRUCTIONS;
   if (l.max_rank == 0 || l.max_rank > XNND_MAX_RANK) l.max_rank = XNND_MAX_RANK;
   if (l.max_depth == 0) l.max_depth = DEFAULT_MAX_DEPTH;
+  if (l.max_method_bytes == 0) l.max_method_bytes = DEFAULT_MAX_METHOD_BYTES;
   return l;
 }
 
@@ -458,7 +460,23 @@ static xnnd_status decode_method(load_ctx* c, uint32_t index, fb_table t) {
   if (status != XNND_OK) return status;
   status = check_dataflow(c, m);
   if (status != XNND_OK) return status;
-  return xnnd_plan_memory(m, &p->allocator, c->msg, c->msg_size);
+  status = xnnd_plan_memory(m, &p->allocator, c->msg, c->msg_size);
+  if (status != XNND_OK) return status;
+  /* hardening: bound what xnnd_method_create will allocate (arena, staged inputs); a
+   * saturating sum. */
+  uint64_t input_bytes = 0;
+  for (uint32_t i = 0; i < m->num_inputs; i++) {
+    uint64_t nb = m->values[m->inputs[i]].nbytes;
+    input_bytes = nb > UINT64_MAX - input_bytes ? UINT64_MAX : input_bytes + nb;
+  }
+  if (m->arena_bytes > c->limits.max_method_bytes ||
+      input_bytes > c->limits.max_method_bytes - m->arena_bytes)
+    return xnnd_errf(c->msg, c->msg_size, XNND_LIMIT_EXCEEDED,
+                     "method \"%s\": plans %llu arena bytes and %llu input bytes, more than the "
+                     "limit of %llu", m->name, (unsigned long long)m->arena_bytes,
+                     (unsigned long long)input_bytes,
+                     (unsigned long long)c->limits.max_method_bytes);
+  return XNND_OK;
 }
 
 /* ---- load ---- */

@@ -28,7 +28,8 @@ static bool segment_append(segment* s, const void* bytes, size_t n, uint64_t* of
     s->data = d;
     s->cap = cap;
   }
-  memset(s->data + s->size, 0, off - s->size);
+  /* UBSan fix: a zero-byte append to a still-empty segment must not offset a NULL pointer. */
+  if (off > s->size) memset(s->data + s->size, 0, off - s->size);
   if (n) memcpy(s->data + off, bytes, n);
   s->size = off + n;
   *offset_out = off;

@@ -93,13 +93,29 @@ static void print_profile(const xnnd_method* m, const profile_snapshot* base) {
   free(now.steps);
 }
 
+/* Resident set size of this process in kB from /proc/self/status, -1 when unavailable. */
+static long vm_rss_kb(void) {
+  FILE* f = fopen("/proc/self/status", "r");
+  if (!f) return -1;
+  char line[256];
+  long kb = -1;
+  while (fgets(line, sizeof(line), f))
+    if (strncmp(line, "VmRSS:", 6) == 0) kb = strtol(line + 6, NULL, 10);
+  fclose(f);
+  return kb;
+}
+
 int xnnd_cmd_run(int argc, char** argv) {
+  /* `xnnd run --verify BUNDLE` runs a bundled program's test cases (cmd_verify.c). */
+  for (int i = 0; i < argc; i++)
+    if (strcmp(argv[i], "--verify") == 0) return xnnd_cmd_verify(argc, argv);
   const char* model = NULL;
   const char* inputs[MAX_IO];
   int num_inputs = 0, iters = 5, warmup = 1;
   unsigned threads = 1;
   const char* outdir = NULL;
-  bool profile = false;
+  bool profile = false, rss = false;
+  long rss_warm = -1, rss_end = -1;
   for (int i = 0; i < argc; i++) {
     bool next = i + 1 < argc;
     if (strcmp(argv[i], "--input") == 0 && next && num_inputs < MAX_IO) inputs[num_inputs++] = argv[++i];
@@ -108,6 +124,7 @@ int xnnd_cmd_run(int argc, char** argv) {
     else if (strcmp(argv[i], "--iters") == 0 && next) iters = atoi(argv[++i]);
     else if (strcmp(argv[i], "--warmup") == 0 && next) warmup = atoi(argv[++i]);
     else if (strcmp(argv[i], "--profile") == 0) profile = true;
+    else if (strcmp(argv[i], "--rss") == 0) rss = true;
     else if (argv[i][0] != '-' && !model) model = argv[i];
     else {
       fprintf(stderr, "xnnd run: unexpected argument '%s'\n", argv[i]);
@@ -115,7 +132,8 @@ int xnnd_cmd_run(int argc, char** argv) {
     }
   }
   if (!model || iters < 1 || warmup < 0 || iters > 100000) {
-    fprintf(stderr, "usage: xnnd run MODEL.pte [--input X.npy ...] [--output-dir DIR] [--threads N] [--iters N>=1] [--warmup N]\n");
+    fprintf(stderr, "usage: xnnd run MODEL.pte [--input X.npy ...] [--output-dir DIR] [--threads N] [--iters N>=1] [--warmup N] [--profile] [--rss]\n"
+                    "       xnnd run --verify BUNDLE [--threads N]\n");
     return XNND_EXIT_USAGE;
   }
   int rc = XNND_EXIT_FAIL;
@@ -168,10 +186,12 @@ int xnnd_cmd_run(int argc, char** argv) {
       goto done;
     }
   }
-  times = malloc(sizeof(double) * (size_t)iters);
+  times = calloc((size_t)iters, sizeof(double));
   if (!times) goto done;
+  if (rss) memset(times, 0, sizeof(double) * (size_t)iters);  /* touch its pages before measuring */
   for (int i = 0; i < warmup + iters; i++) {
     if (profile && i == warmup && !snapshot(m, &base)) goto done;
+    if (rss && i == warmup) rss_warm = vm_rss_kb();
     double s = now_ms();
     if ((st = xnnd_method_execute(m)) != XNND_OK) {
       fprintf(stderr, "xnnd run: execute: %s: %s\n", xnnd_status_str(st), xnnd_method_errmsg(m));
@@ -179,6 +199,7 @@ int xnnd_cmd_run(int argc, char** argv) {
     }
     if (i >= warmup) times[i - warmup] = now_ms() - s;
   }
+  if (rss) rss_end = vm_rss_kb();  /* before qsort and printf allocate */
   for (uint32_t i = 0; i < xnnd_method_num_outputs(m); i++) {
     xnnd_tensor out;
     xnnd_method_get_output(m, i, &out);
@@ -199,6 +220,10 @@ int xnnd_cmd_run(int argc, char** argv) {
   printf("latency over %d runs (%u thread%s): min %.3f ms, median %.3f ms\n", iters, threads ? threads : 1,
          threads > 1 ? "s" : "", times[0], times[iters / 2]);
   if (profile) print_profile(m, &base);
+  if (rss) {
+    printf("rss after warmup: %ld kB\nrss at end: %ld kB\nrss growth: %ld kB over %d executes\n",
+           rss_warm, rss_end, rss_end - rss_warm, iters);
+  }
   rc = 0;
 done:
   for (uint32_t i = 0; i < MAX_IO; i++) free(in[i].data);

@@ -3,7 +3,11 @@
  *
  * Thread-safety: a loaded xnnd_program is immutable and may be shared by threads;
  * each xnnd_method is used by one thread at a time. Loading and method creation may
- * allocate; xnnd_method_execute never allocates. */
+ * allocate; xnnd_method_execute never allocates. Each function below says which rule
+ * applies; "thread-safe" means any number of threads may call it at once; "one thread
+ * per method" means calls on the same method must not overlap (distinct methods of one
+ * program may run on different threads at once; tests/test_concurrency.c checks this
+ * under TSan). */
 #ifndef XNND_RUNTIME_H
 #define XNND_RUNTIME_H
 
@@ -25,6 +29,9 @@ typedef struct xnnd_load_limits {
   uint32_t max_instructions;  /* per method, default 1 << 20 */
   uint32_t max_rank;          /* default XNND_MAX_RANK */
   uint32_t max_depth;         /* flatbuffer nesting, default 32 */
+  /* Memory one method may plan: its arena plus its inputs (which may be staged), default
+   * 4 GiB. A hostile program can otherwise declare tensors of up to 2^48 bytes. */
+  uint64_t max_method_bytes;
 } xnnd_load_limits;
 
 typedef struct xnnd_load_options {
@@ -44,11 +51,13 @@ xnnd_status xnnd_program_load_buffer(const void* data, size_t size,
                                      const xnnd_load_options* options,
                                      xnnd_program** program_out, xnnd_error* err);
 
-/* Destroys a program; NULL is a no-op. All its methods must be destroyed first. */
+/* Destroys a program; NULL is a no-op. All its methods must be destroyed first, and no
+ * other thread may be using the program. */
 void xnnd_program_destroy(xnnd_program* program);
 
+/* 0 for NULL. Thread-safe (the program is immutable). */
 uint32_t xnnd_program_method_count(const xnnd_program* program);
-/* Borrowed; valid while the program lives. NULL when index is out of range. */
+/* Borrowed; valid while the program lives. NULL when index is out of range. Thread-safe. */
 const char* xnnd_program_method_name(const xnnd_program* program, uint32_t index);
 
 typedef struct xnnd_method_options {
@@ -57,27 +66,33 @@ typedef struct xnnd_method_options {
 } xnnd_method_options;
 
 /* Instantiate a method: plans memory and initializes delegates (XNNPACK packs weights
- * here). The program must outlive the method. Thread-safe for distinct methods. */
+ * here). The program must outlive the method. Thread-safe: threads may create methods
+ * of one program at once; each gets its own arena and delegate instances. */
 xnnd_status xnnd_method_create(xnnd_program* program, const char* name,
                                const xnnd_method_options* options,
                                xnnd_method** method_out, xnnd_error* err);
+/* NULL is a no-op. One thread per method; the program may be in use by other methods. */
 void xnnd_method_destroy(xnnd_method* method);
 
+/* Counts, 0 for NULL. Read-only: may be called from any thread, even during execute. */
 uint32_t xnnd_method_num_inputs(const xnnd_method* method);
 uint32_t xnnd_method_num_outputs(const xnnd_method* method);
-/* Shape and dtype of an input or output; data is NULL. */
+/* Shape and dtype of an input or output; data is NULL. Read-only: may be called from any
+ * thread, even during execute. */
 xnnd_status xnnd_method_input_info(const xnnd_method* method, uint32_t index, xnnd_tensor* info_out);
 xnnd_status xnnd_method_output_info(const xnnd_method* method, uint32_t index, xnnd_tensor* info_out);
 
 /* Bind input `index` to caller memory. dtype and dims must equal the method's input;
- * the data is borrowed until the next execute returns. */
+ * the data is borrowed until the next execute returns. One thread per method. */
 xnnd_status xnnd_method_set_input(xnnd_method* method, uint32_t index, const xnnd_tensor* input);
 
-/* Run every instruction. Never allocates. */
+/* Run every instruction. Never allocates. One thread per method; methods of one program
+ * may execute concurrently (XNNPACK delegates with the same thread count share one
+ * pthreadpool, which serializes their parallel sections). */
 xnnd_status xnnd_method_execute(xnnd_method* method);
 
 /* View of output `index`; data points into method memory, valid until the next
- * execute or destroy. */
+ * execute or destroy. One thread per method (not during that method's execute). */
 xnnd_status xnnd_method_get_output(const xnnd_method* method, uint32_t index, xnnd_tensor* output_out);
 
 /* Profiling (method created with options.profile): cumulative figures since creation.
@@ -91,6 +106,7 @@ typedef struct xnnd_step_profile {
   uint64_t boundary_ns;    /* delegate only: layout conversion and setup */
 } xnnd_step_profile;
 
+/* Number of steps, 0 for NULL. Read-only: may be called from any thread. */
 uint32_t xnnd_method_num_steps(const xnnd_method* method);
 /* INVALID_STATE when the method was created without profiling. */
 xnnd_status xnnd_method_get_step_profile(const xnnd_method* method, uint32_t step,
@@ -99,7 +115,8 @@ xnnd_status xnnd_method_get_step_profile(const xnnd_method* method, uint32_t ste
 xnnd_status xnnd_method_get_execute_profile(const xnnd_method* method, uint64_t* runs_out,
                                             uint64_t* total_ns_out);
 
-/* Last error message of this method; never NULL ("" when none). */
+/* Last error message of this method; never NULL ("" when none). Borrowed, overwritten by
+ * the next failing call on the method. One thread per method. */
 const char* xnnd_method_errmsg(const xnnd_method* method);
 
 #ifdef __cplusplus

@@ -58,16 +58,67 @@ def build_parser():
                     help="write OUT.ir and OUT.xcb to DIR instead of a temporary directory")
     ex.add_argument("--ir-only", action="store_true",
                     help="stop after writing the IR and bundle (needs --keep-ir)")
+    # ---- bundled program (python/xnnd/bundle.py, include/xnnd/bundle.h) ----
+    ex.add_argument("--bundle", action="store_true",
+                    help="also write OUT.bundle: the program with test cases whose expected "
+                         "outputs come from PyTorch (check with `xnnd run --verify`)")
+    ex.add_argument("--bundle-cases", type=int, default=3, metavar="N",
+                    help="test cases in the bundle: the example inputs, then N-1 random ones "
+                         "(default 3)")
+    ex.add_argument("--atol", type=float, default=None,
+                    help="bundle tolerance per element (default: 1e-4 times the output's max "
+                         "|expected|, the criterion of `xnnd compare`)")
+    ex.add_argument("--rtol", type=float, default=1e-3, help="bundle tolerance (default 1e-3)")
+    # ---- int8 (python/xnnd/quantize.py) ----
+    ex.add_argument("--quantize", choices=("int8",),
+                    help="int8: FX graph mode quantization (prepare_fx, calibration, "
+                         "convert_to_reference_fx), then traced like fp32; --save-io and "
+                         "--bundle use the reference quantized model's outputs")
+    ex.add_argument("--calibration-batches", type=int, default=4, metavar="N",
+                    help="random calibration batches drawn from seed SEED+2 (default 4)")
+    ex.add_argument("--weight-quant", choices=("per-channel", "per-tensor"), default="per-channel",
+                    help="conv/linear weights: symmetric int8 per output channel (default) or "
+                         "per tensor")
     return parser
 
 
-def export_ir(spec, seed=0, input_shape=None, save_io=None):
-    """Load and trace SPEC; returns (graph, module, inputs). Raises ExportError."""
+def bundle_cases(module, inputs, n, seed, atol, rtol):
+    """Case 0 is the example inputs; case i draws new inputs like them (seeded) and runs
+    PyTorch eagerly for the expected outputs."""
+    import torch
+
+    from . import trace
+
+    cases = []
+    for i in range(max(n, 1)):
+        if i == 0:
+            case_inputs = list(inputs)
+        else:
+            g = torch.Generator().manual_seed(seed + 1000 + i)
+            case_inputs = [torch.randn(t.shape, generator=g, dtype=t.dtype)
+                           if t.is_floating_point() else t.clone() for t in inputs]
+        outputs = [t.detach().cpu().numpy() for t in trace.eager_outputs(module, case_inputs)]
+        tolerances = [(atol if atol is not None else
+                       1e-4 * float(abs(o.astype("float64")).max(initial=0.0)), rtol)
+                      for o in outputs]
+        cases.append(([t.detach().cpu().numpy() for t in case_inputs], outputs, tolerances))
+    return cases
+
+
+def export_ir(spec, seed=0, input_shape=None, save_io=None, quantize=None, calibration_batches=4,
+              weight_quant="per-channel"):
+    """Load and trace SPEC; returns (graph, module, inputs). Raises ExportError. With
+    quantize="int8" the module returned (and run for save_io) is the reference quantized one."""
     import numpy as np
 
     from . import aten_map, trace
 
     name, module, inputs = trace.load_spec(spec, seed=seed, input_shape=input_shape)
+    if quantize:
+        from . import quantize as quant
+        _progress("quantizing (%d calibration batches)..." % calibration_batches)
+        float_module = module
+        module = quant.quantize_module(module, inputs, calibration_batches, seed, weight_quant)
     if save_io:
         os.makedirs(save_io, exist_ok=True)
         outputs = trace.eager_outputs(module, inputs)
@@ -82,7 +133,12 @@ def export_ir(spec, seed=0, input_shape=None, save_io=None):
         raise
     except Exception as e:  # the model itself failed under make_fx
         raise ExportError("tracing failed: %s: %s" % (type(e).__name__, e), exit_code=1)
-    graph = aten_map.convert(gm, name)
+    if quantize:
+        graph = quant.convert(gm, name)
+        if save_io:
+            quant.save_io_extras(save_io, float_module, inputs, graph)
+    else:
+        graph = aten_map.convert(gm, name)
     return graph, module, inputs
 
 
@@ -108,7 +164,8 @@ def compile_command(xnnd, ir_path, xcb_path, out_path, no_delegate=False, report
 
 
 def _export(args):
-    graph, _, _ = export_ir(args.spec, args.seed, args.input_shape, args.save_io)
+    graph, module, inputs = export_ir(args.spec, args.seed, args.input_shape, args.save_io,
+                                      args.quantize, args.calibration_batches, args.weight_quant)
     const_bytes = sum(v.data.nbytes for v in graph.consts)
     _progress("%d nodes, %d constants (%.1f MB)"
               % (len(graph.nodes), len(graph.consts), const_bytes / 1e6))
@@ -141,6 +198,14 @@ def _export(args):
         if rc != 0:
             _progress("xnnd export: %s failed (exit %d)" % (" ".join(cmd), rc))
             return rc if rc > 0 else 1
+        if args.bundle:
+            from . import bundle
+            path = os.path.splitext(args.output)[0] + ".bundle"
+            with open(args.output, "rb") as f:
+                pte = f.read()
+            bundle.write(path, pte, bundle_cases(module, inputs, args.bundle_cases, args.seed,
+                                                 args.atol, args.rtol))
+            _progress("wrote %s (%d cases)" % (path, max(args.bundle_cases, 1)))
         return 0
     finally:
         if tmp:
