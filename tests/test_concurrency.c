@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "test_support.h"
+#include "small_convnet.h"
 
 #include "ir.h"
 #include "partitioner/partitioner.h"
@@ -18,64 +19,10 @@
 
 #define NUM_THREADS 4
 #define ITERS 200
-#define IN_NUMEL (3 * 16 * 16)
-#define OUT_NUMEL 10
+#define IN_NUMEL XT_CONVNET_IN_NUMEL
+#define OUT_NUMEL XT_CONVNET_OUT_NUMEL
 
-static const char* k_convnet =
-    "graph small {\n"
-    "  input %x: f32[1,3,16,16]\n"
-    "  const %w1: f32[8,3,3,3] = #0000000000000001\n"
-    "  const %b1: f32[8] = [0.1, -0.2, 0.3, 0, 0.05, -0.1, 0.2, 0]\n"
-    "  const %w2: f32[8,1,3,3] = #0000000000000002\n"
-    "  const %fw: f32[10,8] = #0000000000000003\n"
-    "  const %fb: f32[10] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n"
-    "  %c1: f32[1,8,8,8] = aten.convolution(%x, %w1, %b1) {stride=[2,2], padding=[1,1], dilation=[1,1], transposed=false, output_padding=[0,0], groups=1}\n"
-    "  %r1: f32[1,8,8,8] = aten.relu(%c1)\n"
-    "  %c2: f32[1,8,8,8] = aten.convolution(%r1, %w2, _) {stride=[1,1], padding=[1,1], dilation=[1,1], transposed=false, output_padding=[0,0], groups=8}\n"
-    "  %h: f32[1,8,8,8] = aten.hardtanh(%c2) {min_val=0, max_val=6}\n"
-    "  %t: f32[1,8,8,8] = aten.tanh(%h)\n"
-    "  %a: f32[1,8,8,8] = aten.add(%r1, %t) {alpha=1}\n"
-    "  %p: f32[1,8,4,4] = aten.max_pool2d(%a) {kernel_size=[3,3], stride=[2,2], padding=[1,1], dilation=[1,1], ceil_mode=false}\n"
-    "  %m: f32[1,8,1,1] = aten.mean(%p) {dim=[-1,-2], keepdim=true}\n"
-    "  %f: f32[1,8] = aten.view(%m) {size=[1,8]}\n"
-    "  %y: f32[1,10] = aten.linear(%f, %fw, %fb)\n"
-    "  output %y\n"
-    "}\n";
-
-static void fill(float* w, size_t n, uint32_t seed) {
-  uint32_t s = seed * 2654435761u + 1u;
-  for (size_t i = 0; i < n; i++) {
-    s = s * 1664525u + 1013904223u;
-    w[i] = ((float)(s >> 8) / 16777216.0f - 0.5f) * 0.5f;
-  }
-}
-
-static uint8_t* write_convnet(size_t* size_out) {
-  float w1[216], w2[72], fw[80];
-  fill(w1, 216, 1);
-  fill(w2, 72, 2);
-  fill(fw, 80, 3);
-  xnnd_const_bundle* b = NULL;
-  assert_int_equal(xnnd_const_bundle_create(&b), XNND_OK);
-  assert_int_equal(xnnd_const_bundle_put(b, 1, w1, sizeof(w1)), XNND_OK);
-  assert_int_equal(xnnd_const_bundle_put(b, 2, w2, sizeof(w2)), XNND_OK);
-  assert_int_equal(xnnd_const_bundle_put(b, 3, fw, sizeof(fw)), XNND_OK);
-  xnnd_graph* g = NULL;
-  xnnd_error err;
-  if (xnnd_graph_parse(k_convnet, strlen(k_convnet), b, &g, &err) != XNND_OK)
-    fail_msg("parse: %s", err.message);
-  xnnd_const_bundle_destroy(b);
-  xnnd_partition_plan plan;
-  assert_int_equal(xnnd_partition_graph(g, NULL, &plan), XNND_OK);
-  assert_int_equal(plan.num_parts, 2);
-  uint8_t* out = NULL;
-  char msg[256];
-  if (xnnd_program_write(g, &plan, &out, size_out, msg, sizeof(msg)) != XNND_OK)
-    fail_msg("write: %s", msg);
-  xnnd_partition_plan_free(&plan);
-  xnnd_graph_destroy(g);
-  return out;
-}
+static uint8_t* write_convnet(size_t* size_out) { return xt_small_convnet_program(true, size_out); }
 
 typedef struct worker {
   xnnd_program* program;
@@ -152,7 +99,7 @@ static void test_four_methods_four_threads(void** state) {
   for (int t = 0; t < NUM_THREADS; t++) {
     float* in = inputs + (size_t)t * IN_NUMEL * ITERS;
     float* ex = expected + (size_t)t * OUT_NUMEL * ITERS;
-    for (int it = 0; it < ITERS; it++) fill(in + (size_t)it * IN_NUMEL, IN_NUMEL, 100u + 37u * (uint32_t)t + (uint32_t)it);
+    for (int it = 0; it < ITERS; it++) xt_fill_uniform(in + (size_t)it * IN_NUMEL, IN_NUMEL, 100u + 37u * (uint32_t)t + (uint32_t)it);
     memset(&w[t], 0, sizeof(w[t]));
     w[t].program = p;
     w[t].start = &start;

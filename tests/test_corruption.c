@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "test_support.h"
+#include "small_convnet.h"
 
 #include "fb.h"
 #include "ir.h"
@@ -39,66 +40,8 @@ static const xnnd_allocator test_allocator = {NULL, t_alloc, t_free};
 
 /* ---- the program under test ---- */
 
-/* conv+relu, depthwise conv+relu6, tanh (portable: splits the graph in two partitions), a
- * residual add, max pool, global mean, view, linear. Large weights come from a bundle. */
-static const char* k_convnet =
-    "graph small {\n"
-    "  input %x: f32[1,3,16,16]\n"
-    "  const %w1: f32[8,3,3,3] = #0000000000000001\n"
-    "  const %b1: f32[8] = [0.1, -0.2, 0.3, 0, 0.05, -0.1, 0.2, 0]\n"
-    "  const %w2: f32[8,1,3,3] = #0000000000000002\n"
-    "  const %fw: f32[10,8] = #0000000000000003\n"
-    "  const %fb: f32[10] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n"
-    "  %c1: f32[1,8,8,8] = aten.convolution(%x, %w1, %b1) {stride=[2,2], padding=[1,1], dilation=[1,1], transposed=false, output_padding=[0,0], groups=1}\n"
-    "  %r1: f32[1,8,8,8] = aten.relu(%c1)\n"
-    "  %c2: f32[1,8,8,8] = aten.convolution(%r1, %w2, _) {stride=[1,1], padding=[1,1], dilation=[1,1], transposed=false, output_padding=[0,0], groups=8}\n"
-    "  %h: f32[1,8,8,8] = aten.hardtanh(%c2) {min_val=0, max_val=6}\n"
-    "  %t: f32[1,8,8,8] = aten.tanh(%h)\n"
-    "  %a: f32[1,8,8,8] = aten.add(%r1, %t) {alpha=1}\n"
-    "  %p: f32[1,8,4,4] = aten.max_pool2d(%a) {kernel_size=[3,3], stride=[2,2], padding=[1,1], dilation=[1,1], ceil_mode=false}\n"
-    "  %m: f32[1,8,1,1] = aten.mean(%p) {dim=[-1,-2], keepdim=true}\n"
-    "  %f: f32[1,8] = aten.view(%m) {size=[1,8]}\n"
-    "  %y: f32[1,10] = aten.linear(%f, %fw, %fb)\n"
-    "  output %y\n"
-    "}\n";
-
-static void fill_weights(float* w, size_t n, uint32_t seed) {
-  uint32_t s = seed * 2654435761u + 1u;
-  for (size_t i = 0; i < n; i++) {
-    s = s * 1664525u + 1013904223u;
-    w[i] = ((float)(s >> 8) / 16777216.0f - 0.5f) * 0.5f;
-  }
-}
-
-/* The convnet as .pte bytes (64-aligned, malloc'd). */
-static uint8_t* write_convnet(bool delegate, size_t* size_out) {
-  float w1[8 * 3 * 3 * 3], w2[8 * 9], fw[80];
-  fill_weights(w1, 216, 1);
-  fill_weights(w2, 72, 2);
-  fill_weights(fw, 80, 3);
-  xnnd_const_bundle* b = NULL;
-  assert_int_equal(xnnd_const_bundle_create(&b), XNND_OK);
-  assert_int_equal(xnnd_const_bundle_put(b, 1, w1, sizeof(w1)), XNND_OK);
-  assert_int_equal(xnnd_const_bundle_put(b, 2, w2, sizeof(w2)), XNND_OK);
-  assert_int_equal(xnnd_const_bundle_put(b, 3, fw, sizeof(fw)), XNND_OK);
-  xnnd_graph* g = NULL;
-  xnnd_error err;
-  if (xnnd_graph_parse(k_convnet, strlen(k_convnet), b, &g, &err) != XNND_OK)
-    fail_msg("parse: %s", err.message);
-  xnnd_const_bundle_destroy(b);
-  if (xnnd_graph_verify(g) != XNND_OK) fail_msg("verify: %s", g->errmsg);
-  xnnd_partition_options po = {.no_delegate = !delegate};
-  xnnd_partition_plan plan;
-  assert_int_equal(xnnd_partition_graph(g, &po, &plan), XNND_OK);
-  if (delegate) assert_int_equal(plan.num_parts, 2);
-  uint8_t* out = NULL;
-  char msg[256];
-  if (xnnd_program_write(g, &plan, &out, size_out, msg, sizeof(msg)) != XNND_OK)
-    fail_msg("write: %s", msg);
-  xnnd_partition_plan_free(&plan);
-  xnnd_graph_destroy(g);
-  return out;
-}
+/* The small convnet fixture (tests/support/small_convnet.c). */
+static uint8_t* write_convnet(bool delegate, size_t* size_out) { return xt_small_convnet_program(delegate, size_out); }
 
 /* A writable, 64-aligned copy of a program, with views into its flatbuffer for patching. */
 typedef struct pte {
@@ -213,7 +156,7 @@ static void run_once(const pte* p, float* out10) {
   if (load(p, p->size, NULL, &prog, &err) != XNND_OK) fail_msg("load: %s", err.message);
   if (xnnd_method_create(prog, "forward", NULL, &m, &err) != XNND_OK) fail_msg("create: %s", err.message);
   static float x[3 * 16 * 16];
-  fill_weights(x, 3 * 16 * 16, 9);
+  xt_fill_uniform(x, 3 * 16 * 16, 9);
   xnnd_tensor in = {XNND_F32, 4, {1, 3, 16, 16}, x};
   assert_int_equal(xnnd_method_set_input(m, 0, &in), XNND_OK);
   if (xnnd_method_execute(m) != XNND_OK) fail_msg("execute: %s", xnnd_method_errmsg(m));
@@ -638,7 +581,7 @@ static void test_bundle_verifies_and_detects_mismatch(void** state) {
   (void)state;
   pte p = pte_make(true);
   static float x[3 * 16 * 16];
-  fill_weights(x, 3 * 16 * 16, 9);
+  xt_fill_uniform(x, 3 * 16 * 16, 9);
   float want[10];
   run_once(&p, want);  /* the same input as run_once uses */
   bundle_img img = make_bundle(&p, x, want, 1e-5, 1e-4);
