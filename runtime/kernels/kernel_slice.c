@@ -181,43 +181,10 @@ KPREPARE(expand) {
   return XNND_OK;
 }
 
-#define GATHER_LOOP(type)                                                        \
-  do {                                                                           \
-    const type* src = (const type*)x + p->offset;                                \
-    type* dst = y;                                                               \
-    for (int64_t o = 0; o < outer; o++) {                                        \
-      if (stride == 1)                                                           \
-        memcpy(dst + o * n, src + off, (size_t)n * sizeof(type));                \
-      else                                                                       \
-        for (int64_t i = 0; i < n; i++) dst[o * n + i] = src[off + i * stride];  \
-      for (uint32_t d = r - 1; d-- > 0;) {                                       \
-        off += p->strides[d];                                                    \
-        if (++idx[d] < p->dims[d]) break;                                        \
-        off -= p->strides[d] * p->dims[d];                                       \
-        idx[d] = 0;                                                              \
-      }                                                                          \
-    }                                                                            \
-  } while (0)
-
 KRUN(gather) {
   const gather_params* p = params;
-  const void* x = args->inputs[0]->data;
-  void* y = args->outputs[0]->data;
-  const uint32_t r = p->rank;
-  const int64_t n = p->dims[r - 1], stride = p->strides[r - 1];
-  int64_t outer = 1;
-  for (uint32_t i = 0; i + 1 < r; i++) outer *= p->dims[i];
-  if (n == 0 || outer == 0) return XNND_OK;
-  int64_t idx[XNND_MAX_RANK] = {0};
-  int64_t off = 0;
-  switch (p->elem) {
-    case 1: GATHER_LOOP(uint8_t); break;
-    case 2: GATHER_LOOP(uint16_t); break;
-    case 4: GATHER_LOOP(uint32_t); break;
-    case 8: GATHER_LOOP(uint64_t); break;
-    default: return XNND_INTERNAL;
-  }
-  return XNND_OK;
+  return kstrided_gather(args->inputs[0]->data, args->outputs[0]->data, p->elem, p->rank, p->dims, p->strides,
+                         p->offset);
 }
 
 KPREPARE(constant_pad_nd) {

@@ -239,3 +239,43 @@ int64_t kfloor_div(int64_t a, int64_t b) {
 }
 
 size_t knumel(const xnnd_tensor* t) { return xnnd_tensor_numel(t); }
+
+#define STRIDED_GATHER_LOOP(type)                                               \
+  do {                                                                          \
+    const type* s = (const type*)src + offset;                                  \
+    type* d = dst;                                                              \
+    for (int64_t o = 0; o < outer; o++) {                                       \
+      if (stride == 1)                                                          \
+        memcpy(d + o * n, s + off, (size_t)n * sizeof(type));                   \
+      else                                                                      \
+        for (int64_t i = 0; i < n; i++) d[o * n + i] = s[off + i * stride];     \
+      for (uint32_t k = rank - 1; k-- > 0;) {                                   \
+        off += strides[k];                                                      \
+        if (++idx[k] < dims[k]) break;                                          \
+        off -= strides[k] * dims[k];                                            \
+        idx[k] = 0;                                                             \
+      }                                                                         \
+    }                                                                           \
+  } while (0)
+
+xnnd_status kstrided_gather(const void* src, void* dst, size_t elem, uint32_t rank, const int64_t* dims,
+                            const int64_t* strides, int64_t offset) {
+  if (rank == 0) {
+    memcpy(dst, (const uint8_t*)src + offset * (int64_t)elem, elem);
+    return XNND_OK;
+  }
+  const int64_t n = dims[rank - 1], stride = strides[rank - 1];
+  int64_t outer = 1;
+  for (uint32_t i = 0; i + 1 < rank; i++) outer *= dims[i];
+  if (n == 0 || outer == 0) return XNND_OK;
+  int64_t idx[XNND_MAX_RANK] = {0};
+  int64_t off = 0;
+  switch (elem) {
+    case 1: STRIDED_GATHER_LOOP(uint8_t); break;
+    case 2: STRIDED_GATHER_LOOP(uint16_t); break;
+    case 4: STRIDED_GATHER_LOOP(uint32_t); break;
+    case 8: STRIDED_GATHER_LOOP(uint64_t); break;
+    default: return XNND_INTERNAL;
+  }
+  return XNND_OK;
+}

@@ -66,6 +66,11 @@ static inline int64_t kmax64(int64_t a, int64_t b) { return a > b ? a : b; }
 
 size_t knumel(const xnnd_tensor* t);
 
+/* dst (contiguous, shape dims[rank]) = src[offset + sum(i_d * strides[d])], in elements of
+ * elem bytes (1, 2, 4 or 8). The one strided copy behind permute, slice and select. */
+xnnd_status kstrided_gather(const void* src, void* dst, size_t elem, uint32_t rank, const int64_t* dims,
+                            const int64_t* strides, int64_t offset);
+
 #define KPARAMS_FIT(type) \
   _Static_assert(sizeof(type) <= XNND_KERNEL_PARAMS_SIZE, #type " exceeds kernel params")
 
