@@ -246,19 +246,7 @@ static xnnd_status lower_convolution(xnnd_xnn_builder* b, const xnnd_graph* g, c
   int8_t* filter = malloc(cout * cpg * kh * kw + 1);
   if (filter == NULL) return xnn_b_fail(b, XNND_OUT_OF_MEMORY, "out of memory transforming the filter");
   uint32_t fdims[4];
-  if (depthwise) {
-    for (size_t o = 0; o < cout; o++)
-      for (size_t y = 0; y < kh; y++)
-        for (size_t x = 0; x < kw; x++) filter[(y * kw + x) * cout + o] = src[(o * kh + y) * kw + x];
-    fdims[0] = 1, fdims[1] = (uint32_t)kh, fdims[2] = (uint32_t)kw, fdims[3] = (uint32_t)cout;
-  } else {
-    for (size_t o = 0; o < cout; o++)
-      for (size_t i = 0; i < cpg; i++)
-        for (size_t y = 0; y < kh; y++)
-          for (size_t x = 0; x < kw; x++)
-            filter[((o * kh + y) * kw + x) * cpg + i] = src[((o * cpg + i) * kh + y) * kw + x];
-    fdims[0] = (uint32_t)cout, fdims[1] = (uint32_t)kh, fdims[2] = (uint32_t)kw, fdims[3] = (uint32_t)cpg;
-  }
+  xnn_conv_filter_layout(src, filter, 1, depthwise, cout, cpg, kh, kw, fdims);
   bool per_channel = w->quant.scheme == XNND_QUANT_PER_CHANNEL;
   uint32_t input = xnn_b_operand(b, node->inputs[0]);
   uint32_t fid = per_channel ? xnn_b_constant_quant(b, XNND_XNNPACK_DataType_QCINT8, 4, fdims, filter, 1.0f, 0,

@@ -552,3 +552,22 @@ xnnd_status xnn_emit_reshape(xnnd_xnn_builder* b, uint32_t input, uint32_t outpu
   fb_add_u32(fb, XNND_XNNPACK_StaticReshape_output_id, output, UINT32_MAX);
   return xnn_b_node(b, XNND_XNNPACK_Node_StaticReshape, fb_table_end(fb));
 }
+
+void xnn_conv_filter_layout(const void* src, void* dst, size_t elem, bool depthwise, size_t cout, size_t cpg,
+                            size_t kh, size_t kw, uint32_t fdims[4]) {
+  const uint8_t* s = src;
+  uint8_t* d = dst;
+  if (depthwise) { /* [Cout,1,kh,kw] -> [1,kh,kw,Cout] */
+    for (size_t o = 0; o < cout; o++)
+      for (size_t y = 0; y < kh; y++)
+        for (size_t x = 0; x < kw; x++) memcpy(d + ((y * kw + x) * cout + o) * elem, s + ((o * kh + y) * kw + x) * elem, elem);
+    fdims[0] = 1, fdims[1] = (uint32_t)kh, fdims[2] = (uint32_t)kw, fdims[3] = (uint32_t)cout;
+    return;
+  }
+  for (size_t o = 0; o < cout; o++) /* OIHW -> OHWI */
+    for (size_t i = 0; i < cpg; i++)
+      for (size_t y = 0; y < kh; y++)
+        for (size_t x = 0; x < kw; x++)
+          memcpy(d + (((o * kh + y) * kw + x) * cpg + i) * elem, s + (((o * cpg + i) * kh + y) * kw + x) * elem, elem);
+  fdims[0] = (uint32_t)cout, fdims[1] = (uint32_t)kh, fdims[2] = (uint32_t)kw, fdims[3] = (uint32_t)cpg;
+}

@@ -83,6 +83,12 @@ uint32_t xnn_node_index(const xnnd_graph* g, const xnnd_ir_node* node);
 /* Shared emitters. */
 xnnd_status xnn_emit_fully_connected(xnnd_xnn_builder* b, uint32_t input, uint32_t filter, uint32_t bias,
                                      uint32_t output, float output_min, float output_max);
+/* A PyTorch conv weight [Cout, Cin/g, kh, kw] (elements of elem bytes) in XNNPACK's layout:
+ * depthwise [1, kh, kw, Cout], else OHWI [Cout, kh, kw, Cin/g]. dst holds the same count;
+ * fdims gets XNNPACK's dims. Shared by the f32 and int8 convolution lowerings. */
+void xnn_conv_filter_layout(const void* src, void* dst, size_t elem, bool depthwise, size_t cout, size_t cpg,
+                            size_t kh, size_t kw, uint32_t fdims[4]);
+
 xnnd_status xnn_emit_reshape(xnnd_xnn_builder* b, uint32_t input, uint32_t output, uint32_t rank,
                              const uint32_t* dims);
 
