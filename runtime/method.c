@@ -38,6 +38,7 @@ struct xnnd_method {
   step_rt* steps;
   xnnd_tensor* outputs;   /* one per method output */
   bool profile;
+  bool xnnpack_kernels_only;
   uint64_t executes, execute_ns;
   /* Method inputs read by a delegate are copied into padded staging at execute: XNNPACK may
    * read up to 16 bytes past an input it is handed directly, and caller buffers have no
@@ -157,6 +158,7 @@ static xnnd_status init_delegate(xnnd_method* m, uint32_t s, uint32_t num_thread
       .outputs = rt->out_views,
       .num_outputs = st->num_outputs,
       .profile = m->profile,
+      .xnnpack_kernels_only = m->xnnpack_kernels_only,
   };
   char bmsg[XNND_ERRMSG_SIZE / 2];
   bmsg[0] = '\0';
@@ -244,6 +246,7 @@ xnnd_status xnnd_method_create(xnnd_program* program, const char* name,
     }
     uint32_t num_threads = options && options->num_threads ? options->num_threads : 1;
     m->profile = options && options->profile;
+    m->xnnpack_kernels_only = options && options->xnnpack_kernels_only;
     for (uint32_t s = 0; s < decl->num_steps && status == XNND_OK; s++) {
       m->steps[s].decl = &decl->steps[s];
       if (decl->steps[s].kind == XNND_STEP_KERNEL)

@@ -164,17 +164,23 @@ static uint8_t* build_all(const xnnd_graph* g, const xnnd_id* ins, uint32_t nin,
   return blob;
 }
 
+/* When > 0, expect_close allows this absolute error instead of 1e-5 per element (Winograd's
+ * error scales with the magnitude of the whole output, not of each element). */
+static float g_tol_abs = 0.0f;
+
 static void expect_close(const float* got, const float* want, size_t n, const char* what) {
   for (size_t i = 0; i < n; i++) {
-    float tol = 1e-5f * fmaxf(1.0f, fabsf(want[i]));
+    float tol = g_tol_abs > 0.0f ? g_tol_abs : 1e-5f * fmaxf(1.0f, fabsf(want[i]));
     if (!(fabsf(got[i] - want[i]) <= tol))
       fail_msg("%s[%zu]: got %.9g, want %.9g", what, i, (double)got[i], (double)want[i]);
   }
 }
 
-/* Build, init, execute twice (second time from other buffers so setup re-binds), compare. */
-static void run_graph(xnnd_graph* g, const xnnd_id* ins, uint32_t nin, const xnnd_id* outs, uint32_t nout,
-                      float* const* in_data, float* const* ref, uint32_t threads) {
+/* Build, init, execute three times (the second from other buffers so setup re-binds),
+ * compare; once with xnnd's f32 convolution where the delegate takes it, once with XNNPACK's
+ * kernels only. */
+static void run_graph_mode(xnnd_graph* g, const xnnd_id* ins, uint32_t nin, const xnnd_id* outs, uint32_t nout,
+                           float* const* in_data, float* const* ref, uint32_t threads, bool xnnpack_only) {
   size_t size = 0;
   uint8_t* blob = build_all(g, ins, nin, outs, nout, &size);
   const xnnd_backend* be = xnnd_xnnpack_backend_get();
@@ -184,7 +190,7 @@ static void run_graph(xnnd_graph* g, const xnnd_id* ins, uint32_t nin, const xnn
   float* ibuf2[8];
   for (uint32_t i = 0; i < nin; i++) ti[i] = tensor_of(g, ins[i], NULL);
   for (uint32_t i = 0; i < nout; i++) to[i] = tensor_of(g, outs[i], NULL);
-  xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, threads, ti, nin, to, nout, false};
+  xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, threads, ti, nin, to, nout, false, xnnpack_only};
   void* h = NULL;
   char err[512] = "";
   xnnd_status st = be->init(&args, &h, err, sizeof(err));
@@ -212,6 +218,12 @@ static void run_graph(xnnd_graph* g, const xnnd_id* ins, uint32_t nin, const xnn
   }
   be->destroy(h);
   free(blob);
+}
+
+static void run_graph(xnnd_graph* g, const xnnd_id* ins, uint32_t nin, const xnnd_id* outs, uint32_t nout,
+                      float* const* in_data, float* const* ref, uint32_t threads) {
+  run_graph_mode(g, ins, nin, outs, nout, in_data, ref, threads, false);
+  run_graph_mode(g, ins, nin, outs, nout, in_data, ref, threads, true);
 }
 
 /* Node types in a blob, for asserting which XNNPACK node a lowering chose. */
@@ -339,6 +351,106 @@ static void test_conv_stride2_bias_relu(void** state) {
   assert_int_equal(blob_node_type(blob, 1), XNND_XNNPACK_Node_Clamp);
   free(blob);
   free(x), free(w), free(b), free(ref);
+  xnnd_graph_destroy(g);
+}
+
+/* xnnd's f32 convolution (the delegate's default for one-group f32 convs on AVX2+FMA3 CPUs)
+ * against the double reference, over kernel sizes, strides, dilations, paddings, batch,
+ * channel counts that leave partial 16-channel panels and partial 6-pixel blocks, with and
+ * without bias and a fused output range, and the Winograd path; 1 and 2 threads. */
+static void test_f32_conv_shapes(void** state) {
+  (void)state;
+  static const struct {
+    int n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw;
+    bool bias, range;
+  } k_cases[] = {
+      {1, 16, 7, 7, 32, 1, 1, 1, 1, 0, 0, 1, 1, true, false},   /* pointwise, whole panels */
+      {2, 5, 5, 3, 21, 1, 1, 1, 1, 0, 0, 1, 1, false, true},    /* pointwise, partial panel and block */
+      {1, 3, 13, 11, 17, 3, 3, 2, 2, 1, 1, 1, 1, true, true},   /* stem-like stride 2 */
+      {1, 8, 9, 9, 16, 3, 3, 1, 1, 1, 1, 1, 1, true, false},    /* 3x3 same padding */
+      {2, 7, 8, 10, 9, 3, 2, 1, 2, 2, 0, 2, 1, false, false},   /* dilation, asymmetric */
+      {1, 4, 12, 12, 40, 7, 7, 2, 2, 3, 3, 1, 1, true, true},   /* 7x7 stem */
+      {1, 6, 4, 4, 3, 5, 5, 1, 1, 2, 2, 1, 1, true, false},     /* kernel larger than half the input */
+      {1, 2, 6, 6, 5, 1, 1, 2, 2, 0, 0, 1, 1, true, false},     /* strided pointwise (not the row shortcut) */
+      {1, 3, 5, 5, 4, 1, 1, 1, 1, 1, 1, 1, 1, false, false},    /* padded pointwise */
+      /* 3x3 stride 1 with >= 16 output tiles: Winograd F(4x4, 3x3) */
+      {1, 16, 16, 16, 32, 3, 3, 1, 1, 1, 1, 1, 1, true, false},  /* whole tiles, whole panels */
+      {2, 12, 15, 13, 20, 3, 3, 1, 1, 1, 1, 1, 1, true, true},   /* edge tiles, channel tails */
+      {1, 9, 19, 18, 7, 3, 3, 1, 1, 0, 0, 1, 1, false, false},   /* no padding */
+      {1, 64, 16, 16, 64, 3, 3, 1, 1, 1, 1, 1, 1, true, false},  /* ResNet-like depth */
+  };
+  for (size_t k = 0; k < sizeof(k_cases) / sizeof(k_cases[0]); k++) {
+    xnnd_graph* g = NULL;
+    assert_int_equal(xnnd_graph_create("conv", &g), XNND_OK);
+    int64_t xd[4] = {k_cases[k].n, k_cases[k].c, k_cases[k].h, k_cases[k].w};
+    int64_t wd[4] = {k_cases[k].o, k_cases[k].c, k_cases[k].kh, k_cases[k].kw}, bd[1] = {k_cases[k].o};
+    float* x = rand_buf(numel_dims(4, xd));
+    float* w = rand_buf(numel_dims(4, wd));
+    float* b = rand_buf((size_t)k_cases[k].o);
+    xnnd_id xi = t_input(g, "x", 4, xd);
+    xnnd_id wi = t_const(g, 4, wd, w), bi = k_cases[k].bias ? t_const(g, 1, bd, b) : XNND_NO_ID;
+    t_attrs a = attrs_of(XNND_OP_CONVOLUTION);
+    set_ints2(&a, "stride", k_cases[k].sh, k_cases[k].sw);
+    set_ints2(&a, "padding", k_cases[k].ph, k_cases[k].pw);
+    set_ints2(&a, "dilation", k_cases[k].dh, k_cases[k].dw);
+    xnnd_id c = t_node(g, XNND_OP_CONVOLUTION, (xnnd_id[]){xi, wi, bi}, 3, &a);
+    if (k_cases[k].range) {
+      g->nodes[g->values[c].producer].output_min = -0.5f;
+      g->nodes[g->values[c].producer].output_max = 0.75f;
+    }
+    int OH = (int)g->values[c].dims[2], OW = (int)g->values[c].dims[3];
+    float* ref = malloc(sizeof(float) * value_numel(g, c));
+    ref_conv(x, k_cases[k].n, k_cases[k].c, k_cases[k].h, k_cases[k].w, w, k_cases[k].o, k_cases[k].kh,
+             k_cases[k].kw, k_cases[k].bias ? b : NULL, k_cases[k].sh, k_cases[k].sw, k_cases[k].ph, k_cases[k].pw,
+             k_cases[k].dh, k_cases[k].dw, 1, ref, OH, OW);
+    /* F(4x4, 3x3) in f32 loses about one decimal digit against direct summation: allow
+     * 1e-5 of the largest unclamped output. */
+    bool winograd = k_cases[k].kh == 3 && k_cases[k].kw == 3 && k_cases[k].sh == 1 && k_cases[k].sw == 1 &&
+                    k_cases[k].dh == 1 && k_cases[k].dw == 1 && k_cases[k].n * ((OH + 3) / 4) * ((OW + 3) / 4) >= 16;
+    float max_ref = 0.0f;
+    for (size_t i = 0; i < value_numel(g, c); i++) max_ref = fmaxf(max_ref, fabsf(ref[i]));
+    g_tol_abs = winograd ? 1e-5f * max_ref : 0.0f;
+    if (k_cases[k].range) ref_clamp(ref, value_numel(g, c), -0.5f, 0.75f);
+    run_graph(g, &xi, 1, &c, 1, (float*[]){x}, (float*[]){ref}, 1);
+    run_graph(g, &xi, 1, &c, 1, (float*[]){x}, (float*[]){ref}, 2);
+    g_tol_abs = 0.0f;
+    free(x), free(w), free(b), free(ref);
+    xnnd_graph_destroy(g);
+  }
+}
+
+/* Values crossing between XNNPACK segments and xnnd convolutions: a residual whose skip
+ * value is written before a convolution and read after it, a convolution output that is
+ * both a delegate output and read by a later node, and back-to-back convolutions
+ * (test_f32_conv_shapes covers a convolution between the delegate input and output). */
+static void test_f32_conv_segments(void** state) {
+  (void)state;
+  xnnd_graph* g = NULL;
+  assert_int_equal(xnnd_graph_create("segments", &g), XNND_OK);
+  int64_t xd[4] = {1, 8, 6, 6}, wd[4] = {8, 8, 3, 3};
+  float* x = rand_buf(numel_dims(4, xd));
+  float* w1 = rand_buf(numel_dims(4, wd));
+  float* w2 = rand_buf(numel_dims(4, wd));
+  xnnd_id xi = t_input(g, "x", 4, xd);
+  t_attrs a = attrs_of(XNND_OP_CONVOLUTION);
+  set_ints2(&a, "padding", 1, 1);
+  xnnd_id r = t_node(g, XNND_OP_RELU, &xi, 1, NULL);                                           /* XNNPACK */
+  xnnd_id c1 = t_node(g, XNND_OP_CONVOLUTION, (xnnd_id[]){r, t_const(g, 4, wd, w1), XNND_NO_ID}, 3, &a);  /* xnnd */
+  xnnd_id c2 = t_node(g, XNND_OP_CONVOLUTION, (xnnd_id[]){c1, t_const(g, 4, wd, w2), XNND_NO_ID}, 3, &a); /* xnnd */
+  xnnd_id s = t_node(g, XNND_OP_ADD, (xnnd_id[]){c2, r}, 2, NULL);                             /* XNNPACK */
+  xnnd_id s2 = t_node(g, XNND_OP_ADD, (xnnd_id[]){s, c1}, 2, NULL);
+  size_t n = numel_dims(4, xd);
+  float* rr = malloc(sizeof(float) * n);
+  float* ref_c1 = malloc(sizeof(float) * n);
+  float* ref_c2 = malloc(sizeof(float) * n);
+  float* ref_s2 = malloc(sizeof(float) * n);
+  for (size_t i = 0; i < n; i++) rr[i] = fmaxf(x[i], 0.0f);
+  ref_conv(rr, 1, 8, 6, 6, w1, 8, 3, 3, NULL, 1, 1, 1, 1, 1, 1, 1, ref_c1, 6, 6);
+  ref_conv(ref_c1, 1, 8, 6, 6, w2, 8, 3, 3, NULL, 1, 1, 1, 1, 1, 1, 1, ref_c2, 6, 6);
+  for (size_t i = 0; i < n; i++) ref_s2[i] = ref_c2[i] + rr[i] + ref_c1[i];
+  run_graph(g, &xi, 1, (xnnd_id[]){s2, c1}, 2, (float*[]){x}, (float*[]){ref_s2, ref_c1}, 1);
+  run_graph(g, &xi, 1, (xnnd_id[]){s2, c1}, 2, (float*[]){x}, (float*[]){ref_s2, ref_c1}, 2);
+  free(x), free(w1), free(w2), free(rr), free(ref_c1), free(ref_c2), free(ref_s2);
   xnnd_graph_destroy(g);
 }
 
@@ -552,7 +664,7 @@ static void test_addmm_t(void** state) {
     assert_int_equal(xnnd_xnnpack_build_blob(g, &only, 1, (xnnd_id[]){xi, t}, 2, &mm1, 1, &blob, &size, err, sizeof(err)),
                      XNND_OK);
     xnnd_tensor ti[2] = {tensor_of(g, xi, x), tensor_of(g, t, wt)}, to = tensor_of(g, mm1, NULL);
-    xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, 1, ti, 2, &to, 1, false};
+    xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, 1, ti, 2, &to, 1, false, false};
     void* h = NULL;
     if (xnnd_xnnpack_backend_get()->init(&args, &h, err, sizeof(err)) != XNND_OK) fail_msg("init: %s", err);
     float got[12];
@@ -1120,7 +1232,7 @@ static xnnd_status init_mini(const uint8_t* blob, size_t size, uint32_t num_inpu
   t[0].dims[1] = in_dim1;
   t[1].dims[1] = 4;
   xnnd_tensor out = t[1];
-  xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, 1, t, num_inputs, &out, 1, false};
+  xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, 1, t, num_inputs, &out, 1, false, false};
   void* h = NULL;
   err[0] = '\0';
   xnnd_status st = xnnd_xnnpack_backend_get()->init(&args, &h, err, err_size);
@@ -1199,7 +1311,7 @@ static void fuzz_blob(const xnnd_graph* g, xnnd_id xi, xnnd_id o) {
     for (int m = 0; m < num_masks; m++) {
       memcpy(copy, blob, size);
       copy[i] ^= num_masks == 3 ? masks[m] : (uint8_t)(m + 1);
-      xnnd_backend_init_args args = {copy, size, NULL, 0, &k_alloc, 1, &ti, 1, &to, 1, false};
+      xnnd_backend_init_args args = {copy, size, NULL, 0, &k_alloc, 1, &ti, 1, &to, 1, false, false};
       void* h = NULL;
       err[0] = '\0';
       if (be->init(&args, &h, err, sizeof(err)) == XNND_OK) {
@@ -1215,7 +1327,7 @@ static void fuzz_blob(const xnnd_graph* g, xnnd_id xi, xnnd_id o) {
       }
     }
   for (size_t n = 0; n < size; n++) {
-    xnnd_backend_init_args args = {blob, n, NULL, 0, &k_alloc, 1, &ti, 1, &to, 1, false};
+    xnnd_backend_init_args args = {blob, n, NULL, 0, &k_alloc, 1, &ti, 1, &to, 1, false, false};
     void* h = NULL;
     assert_int_not_equal(be->init(&args, &h, err, sizeof(err)), XNND_OK);
   }
@@ -1296,7 +1408,7 @@ static void test_init_robustness(void** state) {
   for (long budget = 0; budget < 64 && !succeeded; budget++) {
     alloc_ctx ctx = {budget};
     xnnd_allocator a = {&ctx, t_alloc, t_free};
-    xnnd_backend_init_args args = {blob, size, NULL, 0, &a, 1, &t, 1, &out, 1, false};
+    xnnd_backend_init_args args = {blob, size, NULL, 0, &a, 1, &t, 1, &out, 1, false, false};
     void* h = NULL;
     xnnd_status st = xnnd_xnnpack_backend_get()->init(&args, &h, err, sizeof(err));
     if (st == XNND_OK) {
@@ -1308,7 +1420,7 @@ static void test_init_robustness(void** state) {
   }
   assert_true(succeeded);
 
-  xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, 1, &t, 1, &out, 1, false};
+  xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, 1, &t, 1, &out, 1, false, false};
   void* h = NULL;
   assert_int_equal(xnnd_xnnpack_backend_get()->init(&args, &h, err, sizeof(err)), XNND_OK);
   float in[8] = {0}, o[8];
@@ -1328,6 +1440,8 @@ static void test_init_robustness(void** state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_conv_stride2_bias_relu),
+      cmocka_unit_test(test_f32_conv_shapes),
+      cmocka_unit_test(test_f32_conv_segments),
       cmocka_unit_test(test_grouped_dilated_conv),
       cmocka_unit_test(test_depthwise_hardtanh),
       cmocka_unit_test(test_binary_broadcast),

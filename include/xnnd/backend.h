@@ -30,6 +30,8 @@ typedef struct xnnd_backend_init_args {
   const xnnd_tensor* outputs;
   uint32_t num_outputs;
   bool profile;         /* collect the figures get_profile reports */
+  /* Run every node with the backend's library kernels; XNNPACK: no xnnd f32 convolution. */
+  bool xnnpack_kernels_only;
 } xnnd_backend_init_args;
 
 /* Cumulative figures since init, for `xnnd run --profile`. */

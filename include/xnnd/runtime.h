@@ -63,6 +63,10 @@ const char* xnnd_program_method_name(const xnnd_program* program, uint32_t index
 typedef struct xnnd_method_options {
   uint32_t num_threads;  /* threads for delegates; 0 = 1 */
   bool profile;          /* time every step (read with xnnd_method_get_step_profile) */
+  /* XNNPACK delegates run every node with XNNPACK's kernels. By default an f32 convolution
+   * with one group runs on xnnd's own GEMM kernel when the CPU has AVX2 and FMA3, because the
+   * packaged XNNPACK's f32 GEMM is about 2.5x slower here (see docs/ARCHITECTURE.md). */
+  bool xnnpack_kernels_only;
 } xnnd_method_options;
 
 /* Instantiate a method: plans memory and initializes delegates (XNNPACK packs weights

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "backends/xnnpack/xnnpack_backend.h"
+#include "f32_conv.h"
 #include "pte_format.h"
 #include "xnnpack_internal.h"
 
@@ -28,15 +29,29 @@ typedef struct xnn_boundary {
   void* staging;                /* NHWC buffer when convert */
 } xnn_boundary;
 
+/* The blob's nodes in order, cut into segments: a run of nodes XNNPACK executes as one
+ * runtime, or one convolution xnnd's f32 kernel executes (f32_conv.h). Values that cross
+ * from one segment to another live in delegate-owned buffers. */
+typedef struct xnn_segment {
+  xnn_runtime_t runtime;        /* XNNPACK segment */
+  uint32_t num_bindings;
+  struct xnn_external_value* bindings;  /* what XNNPACK was last set up with */
+  bool set_up;
+  xnnd_f32_conv* conv;          /* xnnd segment */
+  uint32_t input_id, output_id;
+} xnn_segment;
+
 typedef struct xnn_delegate {
   xnnd_allocator allocator;
   void* blob_copy;              /* only when the caller's blob was misaligned */
   pthreadpool_t pool;
-  xnn_runtime_t runtime;
   uint32_t num_inputs, num_outputs;
   xnn_boundary* ext;            /* inputs then outputs */
-  struct xnn_external_value* bindings;  /* parallel to ext: what XNNPACK was last set up with */
-  bool set_up;
+  uint32_t num_values;
+  void** value_data;            /* per blob value: where a bound value lives (NULL: inside XNNPACK) */
+  void** crossing;              /* per blob value: delegate-owned buffer of a crossing value */
+  uint32_t num_segments;
+  xnn_segment* segments;
   bool profile;
   xnnd_backend_profile stats;
 } xnn_delegate;
@@ -70,14 +85,14 @@ static const char* xnn_status_name(enum xnn_status s) {
   }
 }
 
-static void* dalloc(const xnnd_allocator* a, size_t size, size_t alignment) {
+void* xnnd_xnn_alloc(const xnnd_allocator* a, size_t size, size_t alignment) {
   if (size == 0) size = 1;
   if (a != NULL && a->alloc != NULL) return a->alloc(a->context, size, alignment);
   void* p = NULL;
   return posix_memalign(&p, alignment < sizeof(void*) ? sizeof(void*) : alignment, size) == 0 ? p : NULL;
 }
 
-static void dfree(const xnnd_allocator* a, void* p) {
+void xnnd_xnn_free(const xnnd_allocator* a, void* p) {
   if (p == NULL) return;
   if (a != NULL && a->alloc != NULL) {
     if (a->free != NULL) a->free(a->context, p);
@@ -100,58 +115,263 @@ static bool xnnpack_is_available(void) {
 static void xnnpack_destroy(void* handle) {
   xnn_delegate* d = handle;
   if (d == NULL) return;
-  if (d->runtime != NULL) xnn_delete_runtime(d->runtime);
+  const xnnd_allocator* a = &d->allocator;
+  for (uint32_t i = 0; d->segments != NULL && i < d->num_segments; i++) {
+    if (d->segments[i].runtime != NULL) xnn_delete_runtime(d->segments[i].runtime);
+    xnnd_f32_conv_destroy(d->segments[i].conv, a);
+    xnnd_xnn_free(a, d->segments[i].bindings);
+  }
+  xnnd_xnn_free(a, d->segments);
   xnnd_xnn_pool_release(d->pool);
   uint32_t total = d->num_inputs + d->num_outputs;
   if (d->ext != NULL)
-    for (uint32_t i = 0; i < total; i++) dfree(&d->allocator, d->ext[i].staging);
-  dfree(&d->allocator, d->ext);
-  dfree(&d->allocator, d->bindings);
-  dfree(&d->allocator, d->blob_copy);
-  xnnd_allocator a = d->allocator;
-  dfree(&a, d);
+    for (uint32_t i = 0; i < total; i++) xnnd_xnn_free(a, d->ext[i].staging);
+  for (uint32_t i = 0; d->crossing != NULL && i < d->num_values; i++) xnnd_xnn_free(a, d->crossing[i]);
+  xnnd_xnn_free(a, d->crossing);
+  xnnd_xnn_free(a, d->value_data);
+  xnnd_xnn_free(a, d->ext);
+  xnnd_xnn_free(a, d->blob_copy);
+  xnnd_allocator copy = d->allocator;
+  xnnd_xnn_free(&copy, d);
 }
 
-static xnnd_status define_subgraph(const xnnd_xblob* b, xnn_subgraph_t sg, char* err, size_t err_size) {
-  for (uint32_t i = 0; i < b->values.len; i++) {
-    xnnd_xvalue v;
-    xnnd_xvalue_read(b, i, &v);
-    size_t dims[XNND_XNN_MAX_DIMS];
-    for (uint32_t d = 0; d < v.rank; d++) dims[d] = v.dims[d];
-    const void* data = v.constant_size > 0 ? b->constants + v.constant_offset : NULL;
-    uint32_t flags = 0, id = 0;
-    if (v.flags & XNND_XVALUE_EXTERNAL_INPUT) flags |= XNN_VALUE_FLAG_EXTERNAL_INPUT;
-    if (v.flags & XNND_XVALUE_EXTERNAL_OUTPUT) flags |= XNN_VALUE_FLAG_EXTERNAL_OUTPUT;
-    enum xnn_status s;
-    switch (v.datatype) {
-      case XNND_XNNPACK_DataType_QINT8:
-      case XNND_XNNPACK_DataType_QUINT8:
-      case XNND_XNNPACK_DataType_QINT32:
-        s = xnn_define_quantized_tensor_value(sg, (enum xnn_datatype)v.datatype, v.zero_point, v.scale, v.rank, dims,
-                                              data, i, flags, &id);
-        break;
-      case XNND_XNNPACK_DataType_QCINT8:
-      case XNND_XNNPACK_DataType_QCINT32:
-        s = xnn_define_channelwise_quantized_tensor_value(sg, (enum xnn_datatype)v.datatype,
-                                                          (const float*)v.channel_scales.data, v.rank, v.channel_dim,
-                                                          dims, data, i, flags, &id);
-        break;
-      default:
-        s = xnn_define_tensor_value(sg, (enum xnn_datatype)v.datatype, v.rank, dims, data, i, flags, &id);
-        break;
-    }
-    if (s != xnn_status_success)
-      return fail(err, err_size, XNND_BACKEND_ERROR, "values[%u]: XNNPACK rejected the value (%s)", i, xnn_status_name(s));
+#define NO_SEGMENT UINT32_MAX
+
+/* Segment plan, scratch of init: which segment each node is in, who produces each value. */
+typedef struct seg_plan {
+  uint32_t* node_segment;     /* per node */
+  uint32_t* producer;         /* per value: segment writing it, NO_SEGMENT for inputs/constants */
+  uint32_t* stamp;            /* per value: last segment (+1) that defined it */
+  bool* bound;                /* per value: a delegate external or a crossing value */
+} seg_plan;
+
+/* Value ids a node reads and writes (fields of its kind; absent optional inputs skipped). */
+static uint32_t node_values(const xnnd_xnode_kind* kind, fb_table node, uint32_t ids[XNND_XNODE_MAX_INPUTS + 1]) {
+  uint32_t n = 0;
+  for (uint32_t k = 0; k < XNND_XNODE_MAX_INPUTS; k++) {
+    uint32_t f = kind->input_fields[k];
+    if (f == XNND_XNODE_NO_FIELD) continue;
+    uint32_t id = fb_u32(node, f, f == kind->optional_input ? XNN_INVALID_VALUE_ID : 0);
+    if (id != XNN_INVALID_VALUE_ID) ids[n++] = id;
   }
-  for (uint32_t i = 0; i < b->nodes.len; i++) {
+  ids[n++] = fb_u32(node, kind->output_field, 0);
+  return n;
+}
+
+static xnnd_status define_value(const xnnd_xblob* b, xnn_subgraph_t sg, uint32_t i, uint32_t flags, char* err,
+                                size_t err_size) {
+  xnnd_xvalue v;
+  xnnd_xvalue_read(b, i, &v);
+  size_t dims[XNND_XNN_MAX_DIMS];
+  for (uint32_t d = 0; d < v.rank; d++) dims[d] = v.dims[d];
+  const void* data = v.constant_size > 0 ? b->constants + v.constant_offset : NULL;
+  uint32_t id = 0;
+  enum xnn_status s;
+  switch (v.datatype) {
+    case XNND_XNNPACK_DataType_QINT8:
+    case XNND_XNNPACK_DataType_QUINT8:
+    case XNND_XNNPACK_DataType_QINT32:
+      s = xnn_define_quantized_tensor_value(sg, (enum xnn_datatype)v.datatype, v.zero_point, v.scale, v.rank, dims,
+                                            data, i, flags, &id);
+      break;
+    case XNND_XNNPACK_DataType_QCINT8:
+    case XNND_XNNPACK_DataType_QCINT32:
+      s = xnn_define_channelwise_quantized_tensor_value(sg, (enum xnn_datatype)v.datatype,
+                                                        (const float*)v.channel_scales.data, v.rank, v.channel_dim,
+                                                        dims, data, i, flags, &id);
+      break;
+    default:
+      s = xnn_define_tensor_value(sg, (enum xnn_datatype)v.datatype, v.rank, dims, data, i, flags, &id);
+      break;
+  }
+  if (s != xnn_status_success)
+    return fail(err, err_size, XNND_BACKEND_ERROR, "values[%u]: XNNPACK rejected the value (%s)", i, xnn_status_name(s));
+  return XNND_OK;
+}
+
+/* Subgraph of the XNNPACK segment `seg` (nodes [first, end)): the values its nodes touch,
+ * bound ones as external (output where the segment writes them, input otherwise). Blob
+ * value ids are the XNNPACK ids. */
+static xnnd_status define_segment(const xnnd_xblob* b, const seg_plan* plan, uint32_t seg, uint32_t first,
+                                  uint32_t end, xnn_subgraph_t sg, uint32_t* num_bound, char* err, size_t err_size) {
+  *num_bound = 0;
+  for (uint32_t i = first; i < end; i++) {
     fb_table entry = fb_vec_table(b->nodes, i);
     const xnnd_xnode_kind* kind = xnnd_xnode_kind_get(fb_u8(entry, XNND_XNNPACK_NodeEntry_node_type, 0));
-    enum xnn_status s = kind->define(sg, fb_table_field(entry, XNND_XNNPACK_NodeEntry_node));
+    fb_table node = fb_table_field(entry, XNND_XNNPACK_NodeEntry_node);
+    uint32_t ids[XNND_XNODE_MAX_INPUTS + 1];
+    uint32_t n = node_values(kind, node, ids);
+    for (uint32_t k = 0; k < n; k++) {
+      uint32_t v = ids[k];
+      if (plan->stamp[v] == seg + 1) continue;
+      plan->stamp[v] = seg + 1;
+      uint32_t flags = 0;
+      if (plan->bound[v]) {
+        flags = plan->producer[v] == seg ? XNN_VALUE_FLAG_EXTERNAL_OUTPUT : XNN_VALUE_FLAG_EXTERNAL_INPUT;
+        (*num_bound)++;
+      }
+      xnnd_status st = define_value(b, sg, v, flags, err, err_size);
+      if (st != XNND_OK) return st;
+    }
+    enum xnn_status s = kind->define(sg, node);
     if (s != xnn_status_success)
       return fail(err, err_size, XNND_BACKEND_ERROR, "nodes[%u] (%s): XNNPACK rejected the node (%s)", i, kind->name,
                   xnn_status_name(s));
   }
   return XNND_OK;
+}
+
+/* Above this many (segments x values), cutting the blob would cost XNNPACK too much memory
+ * (each subgraph reserves every blob id), so the whole blob stays one XNNPACK runtime. */
+#define XNND_XNN_MAX_SEGMENT_VALUES ((uint64_t)1 << 24)
+
+/* Cut the blob into segments, allocate crossing buffers, create each segment's runtime or
+ * xnnd convolution. */
+static xnnd_status build_segments(xnn_delegate* d, const xnnd_xblob* b, bool own_kernels, char* err, size_t err_size) {
+  const xnnd_allocator* a = &d->allocator;
+  uint32_t nv = b->values.len, nn = b->nodes.len;
+  seg_plan plan = {0};
+  plan.node_segment = xnnd_xnn_alloc(a, sizeof(uint32_t) * (size_t)(nn ? nn : 1), 64);
+  plan.producer = xnnd_xnn_alloc(a, sizeof(uint32_t) * (size_t)nv, 64);
+  plan.stamp = xnnd_xnn_alloc(a, sizeof(uint32_t) * (size_t)nv, 64);
+  plan.bound = xnnd_xnn_alloc(a, sizeof(bool) * (size_t)nv, 64);
+  bool* own = xnnd_xnn_alloc(a, sizeof(bool) * (size_t)(nn ? nn : 1), 64);
+  xnnd_status st = XNND_OK;
+  if (plan.node_segment == NULL || plan.producer == NULL || plan.stamp == NULL || plan.bound == NULL || own == NULL) {
+    st = fail(err, err_size, XNND_OUT_OF_MEMORY, "out of memory planning delegate segments");
+    goto done;
+  }
+  /* Which nodes xnnd's kernel takes, and the segment of every node. */
+  uint32_t segments = 0;
+  for (uint32_t i = 0; i < nn; i++) {
+    fb_table entry = fb_vec_table(b->nodes, i);
+    const xnnd_xnode_kind* kind = xnnd_xnode_kind_get(fb_u8(entry, XNND_XNNPACK_NodeEntry_node_type, 0));
+    xnnd_f32_conv_shape shape;
+    xnnd_xnode_f32_conv conv;
+    own[i] = own_kernels && kind->f32_conv != NULL &&
+             kind->f32_conv(b, fb_table_field(entry, XNND_XNNPACK_NodeEntry_node), &shape, &conv);
+    if (i == 0 || own[i] || own[i - 1]) segments++;
+    plan.node_segment[i] = segments - 1;
+  }
+  if ((uint64_t)segments * nv > XNND_XNN_MAX_SEGMENT_VALUES) {
+    segments = nn ? 1 : 0;
+    for (uint32_t i = 0; i < nn; i++) own[i] = false, plan.node_segment[i] = 0;
+  }
+  /* Producers, then the values consumed outside their producer's segment. */
+  for (uint32_t v = 0; v < nv; v++) {
+    xnnd_xvalue x;
+    xnnd_xvalue_read(b, v, &x);
+    plan.producer[v] = NO_SEGMENT;
+    plan.stamp[v] = 0;
+    plan.bound[v] = (x.flags & (XNND_XVALUE_EXTERNAL_INPUT | XNND_XVALUE_EXTERNAL_OUTPUT)) != 0;
+  }
+  for (uint32_t i = 0; i < nn; i++) {
+    fb_table entry = fb_vec_table(b->nodes, i);
+    const xnnd_xnode_kind* kind = xnnd_xnode_kind_get(fb_u8(entry, XNND_XNNPACK_NodeEntry_node_type, 0));
+    plan.producer[fb_u32(fb_table_field(entry, XNND_XNNPACK_NodeEntry_node), kind->output_field, 0)] =
+        plan.node_segment[i];
+  }
+  d->crossing = xnnd_xnn_alloc(a, sizeof(void*) * (size_t)nv, 64);
+  d->value_data = xnnd_xnn_alloc(a, sizeof(void*) * (size_t)nv, 64);
+  d->segments = xnnd_xnn_alloc(a, sizeof(xnn_segment) * (size_t)(segments ? segments : 1), 64);
+  if (d->crossing == NULL || d->value_data == NULL || d->segments == NULL) {
+    st = fail(err, err_size, XNND_OUT_OF_MEMORY, "out of memory allocating delegate segments");
+    goto done;
+  }
+  d->num_values = nv;
+  memset(d->crossing, 0, sizeof(void*) * (size_t)nv);
+  memset(d->value_data, 0, sizeof(void*) * (size_t)nv);
+  memset(d->segments, 0, sizeof(xnn_segment) * (size_t)(segments ? segments : 1));
+  d->num_segments = segments;
+  for (uint32_t i = 0; i < nn; i++) {
+    fb_table entry = fb_vec_table(b->nodes, i);
+    const xnnd_xnode_kind* kind = xnnd_xnode_kind_get(fb_u8(entry, XNND_XNNPACK_NodeEntry_node_type, 0));
+    uint32_t ids[XNND_XNODE_MAX_INPUTS + 1];
+    uint32_t n = node_values(kind, fb_table_field(entry, XNND_XNNPACK_NodeEntry_node), ids);
+    for (uint32_t k = 0; k < n; k++) {
+      uint32_t v = ids[k];
+      if (plan.bound[v] || plan.producer[v] == NO_SEGMENT || plan.producer[v] == plan.node_segment[i]) continue;
+      /* Read in a later segment than the one writing it: a delegate-owned buffer. XNNPACK
+       * may read up to XNN_EXTRA_BYTES past an input. */
+      xnnd_xvalue x;
+      xnnd_xvalue_read(b, v, &x);
+      size_t bytes = (size_t)xnnd_xvalue_numel(&x) * xnnd_xdatatype_size(x.datatype) + XNN_EXTRA_BYTES;
+      plan.bound[v] = true;
+      d->crossing[v] = d->value_data[v] = xnnd_xnn_alloc(a, bytes, 64);
+      if (d->crossing[v] == NULL) {
+        st = fail(err, err_size, XNND_OUT_OF_MEMORY, "out of memory allocating %zu bytes for value %u", bytes, v);
+        goto done;
+      }
+    }
+  }
+  /* Each segment: an xnnd convolution or an XNNPACK runtime. */
+  for (uint32_t first = 0; first < nn;) {
+    uint32_t seg = plan.node_segment[first], end = first + 1;
+    while (end < nn && plan.node_segment[end] == seg) end++;
+    xnn_segment* sgm = &d->segments[seg];
+    fb_table entry = fb_vec_table(b->nodes, first);
+    const xnnd_xnode_kind* kind = xnnd_xnode_kind_get(fb_u8(entry, XNND_XNNPACK_NodeEntry_node_type, 0));
+    if (own[first]) {
+      xnnd_f32_conv_shape shape;
+      xnnd_xnode_f32_conv conv;
+      kind->f32_conv(b, fb_table_field(entry, XNND_XNNPACK_NodeEntry_node), &shape, &conv);
+      sgm->input_id = conv.input_id;
+      sgm->output_id = conv.output_id;
+      st = xnnd_f32_conv_create(&shape, conv.filter, conv.bias, a, &sgm->conv);
+      if (st != XNND_OK) {
+        st = fail(err, err_size, st, "nodes[%u] (Conv2d): xnnd's f32 convolution could not be created", first);
+        goto done;
+      }
+      first = end;
+      continue;
+    }
+    xnn_subgraph_t sg = NULL;
+    enum xnn_status xs = xnn_create_subgraph(nv, 0, &sg);
+    if (xs != xnn_status_success) {
+      st = fail(err, err_size, XNND_BACKEND_ERROR, "xnn_create_subgraph failed (%s)", xnn_status_name(xs));
+      goto done;
+    }
+    uint32_t num_bound = 0;
+    st = define_segment(b, &plan, seg, first, end, sg, &num_bound, err, err_size);
+    if (st == XNND_OK) {
+      sgm->bindings = xnnd_xnn_alloc(a, sizeof(*sgm->bindings) * (size_t)(num_bound ? num_bound : 1), 64);
+      if (sgm->bindings == NULL) st = fail(err, err_size, XNND_OUT_OF_MEMORY, "out of memory allocating bindings");
+    }
+    if (st == XNND_OK) {
+      xs = xnn_create_runtime_v2(sg, d->pool, 0, &sgm->runtime);
+      if (xs != xnn_status_success) {
+        sgm->runtime = NULL;
+        st = fail(err, err_size, xs == xnn_status_out_of_memory ? XNND_OUT_OF_MEMORY : XNND_BACKEND_ERROR,
+                  "xnn_create_runtime_v2 failed (%s)", xnn_status_name(xs));
+      }
+    }
+    xnn_delete_subgraph(sg);
+    if (st != XNND_OK) goto done;
+    /* The bound values of the segment, in the order define_segment met them. */
+    uint32_t k = 0;
+    for (uint32_t i = first; i < end; i++) {
+      fb_table e = fb_vec_table(b->nodes, i);
+      const xnnd_xnode_kind* kk = xnnd_xnode_kind_get(fb_u8(e, XNND_XNNPACK_NodeEntry_node_type, 0));
+      uint32_t ids[XNND_XNODE_MAX_INPUTS + 1];
+      uint32_t n = node_values(kk, fb_table_field(e, XNND_XNNPACK_NodeEntry_node), ids);
+      for (uint32_t j = 0; j < n; j++) {
+        uint32_t v = ids[j];
+        if (!plan.bound[v] || plan.stamp[v] == UINT32_MAX) continue;
+        plan.stamp[v] = UINT32_MAX;  /* listed */
+        sgm->bindings[k++] = (struct xnn_external_value){.id = v, .data = NULL};
+      }
+    }
+    for (uint32_t j = 0; j < k; j++) plan.stamp[sgm->bindings[j].id] = seg + 1;
+    sgm->num_bindings = k;
+    first = end;
+  }
+done:
+  xnnd_xnn_free(a, own);
+  xnnd_xnn_free(a, plan.bound);
+  xnnd_xnn_free(a, plan.stamp);
+  xnnd_xnn_free(a, plan.producer);
+  xnnd_xnn_free(a, plan.node_segment);
+  return st;
 }
 
 static xnnd_status xnnpack_init(const xnnd_backend_init_args* args, void** handle_out, char* err, size_t err_size) {
@@ -162,7 +382,7 @@ static xnnd_status xnnpack_init(const xnnd_backend_init_args* args, void** handl
     return fail(err, err_size, XNND_BACKEND_ERROR, "xnn_initialize failed (%s)", xnn_status_name(g_init_status));
   const xnnd_allocator* alloc = args->allocator;
 
-  xnn_delegate* d = dalloc(alloc, sizeof(*d), 64);
+  xnn_delegate* d = xnnd_xnn_alloc(alloc, sizeof(*d), 64);
   if (d == NULL) return fail(err, err_size, XNND_OUT_OF_MEMORY, "out of memory allocating the delegate");
   memset(d, 0, sizeof(*d));
   if (alloc != NULL) d->allocator = *alloc;
@@ -172,7 +392,7 @@ static xnnd_status xnnpack_init(const xnnd_backend_init_args* args, void** handl
    * odd address is copied once rather than rejected. */
   const uint8_t* blob = args->blob;
   if (((uintptr_t)blob & 15u) != 0) {
-    d->blob_copy = dalloc(alloc, args->blob_size, 64);
+    d->blob_copy = xnnd_xnn_alloc(alloc, args->blob_size, 64);
     if (d->blob_copy == NULL) {
       xnnpack_destroy(d);
       return fail(err, err_size, XNND_OUT_OF_MEMORY, "out of memory copying a misaligned blob");
@@ -189,13 +409,13 @@ static xnnd_status xnnpack_init(const xnnd_backend_init_args* args, void** handl
     return st;
   }
 
-  uint8_t* scratch = dalloc(alloc, view.values.len, 64);
+  uint8_t* scratch = xnnd_xnn_alloc(alloc, view.values.len, 64);
   if (scratch == NULL) {
     xnnpack_destroy(d);
     return fail(err, err_size, XNND_OUT_OF_MEMORY, "out of memory verifying the blob dataflow");
   }
   st = xnnd_xblob_verify_dataflow(&view, scratch, err, err_size);
-  dfree(alloc, scratch);
+  xnnd_xnn_free(alloc, scratch);
   if (st != XNND_OK) {
     xnnpack_destroy(d);
     return st;
@@ -204,13 +424,12 @@ static xnnd_status xnnpack_init(const xnnd_backend_init_args* args, void** handl
   d->num_inputs = args->num_inputs;
   d->num_outputs = args->num_outputs;
   uint32_t total = d->num_inputs + d->num_outputs;
-  d->ext = dalloc(alloc, sizeof(*d->ext) * total, 64);
-  if (d->ext != NULL) memset(d->ext, 0, sizeof(*d->ext) * total);
-  d->bindings = dalloc(alloc, sizeof(*d->bindings) * total, 64);
-  if (d->ext == NULL || d->bindings == NULL) {
+  d->ext = xnnd_xnn_alloc(alloc, sizeof(*d->ext) * total, 64);
+  if (d->ext == NULL) {
     xnnpack_destroy(d);
     return fail(err, err_size, XNND_OUT_OF_MEMORY, "out of memory allocating boundary tables");
   }
+  memset(d->ext, 0, sizeof(*d->ext) * total);
   for (uint32_t i = 0; i < total; i++) {
     bool is_input = i < d->num_inputs;
     uint32_t k = is_input ? i : i - d->num_inputs;
@@ -233,29 +452,15 @@ static xnnd_status xnnpack_init(const xnnd_backend_init_args* args, void** handl
     if (e->convert) {
       /* XNNPACK may read up to XNN_EXTRA_BYTES past an input. */
       size_t bytes = e->n * e->c * e->hw * e->elem_size + XNN_EXTRA_BYTES;
-      e->staging = dalloc(alloc, bytes, 64);
+      e->staging = xnnd_xnn_alloc(alloc, bytes, 64);
       if (e->staging == NULL) {
         xnnpack_destroy(d);
         return fail(err, err_size, XNND_OUT_OF_MEMORY, "out of memory allocating %zu staging bytes for %s %u", bytes,
                     is_input ? "input" : "output", k);
       }
     }
-    d->bindings[i].id = e->value_id;
-    d->bindings[i].data = e->staging;
   }
 
-  xnn_subgraph_t sg = NULL;
-  enum xnn_status xs = xnn_create_subgraph(view.values.len, 0, &sg);
-  if (xs != xnn_status_success) {
-    xnnpack_destroy(d);
-    return fail(err, err_size, XNND_BACKEND_ERROR, "xnn_create_subgraph failed (%s)", xnn_status_name(xs));
-  }
-  st = define_subgraph(&view, sg, err, err_size);
-  if (st != XNND_OK) {
-    xnn_delete_subgraph(sg);
-    xnnpack_destroy(d);
-    return st;
-  }
   /* More workers than online CPUs makes pthreadpool's spin-waits pathological (x1000
    * slower measured on 2 CPUs with 4 threads), so the pool is capped at the CPU count. */
   uint32_t threads = args->num_threads;
@@ -264,19 +469,17 @@ static xnnd_status xnnpack_init(const xnnd_backend_init_args* args, void** handl
   if (threads > 1) {
     d->pool = xnnd_xnn_pool_acquire(threads);
     if (d->pool == NULL) {
-      xnn_delete_subgraph(sg);
       xnnpack_destroy(d);
       return fail(err, err_size, XNND_OUT_OF_MEMORY, "no shared pthreadpool of %u threads could be created", threads);
     }
   }
-  xs = xnn_create_runtime_v2(sg, d->pool, 0, &d->runtime);
-  xnn_delete_subgraph(sg);
-  if (xs != xnn_status_success) {
-    d->runtime = NULL;
+  st = build_segments(d, &view, !args->xnnpack_kernels_only, err, err_size);
+  if (st != XNND_OK) {
     xnnpack_destroy(d);
-    return fail(err, err_size, xs == xnn_status_out_of_memory ? XNND_OUT_OF_MEMORY : XNND_BACKEND_ERROR,
-                "xnn_create_runtime_v2 failed (%s)", xnn_status_name(xs));
+    return st;
   }
+  for (uint32_t i = 0; i < total; i++)
+    if (d->ext[i].convert) d->value_data[d->ext[i].value_id] = d->ext[i].staging;
   *handle_out = d;
   return XNND_OK;
 }
@@ -303,7 +506,6 @@ static xnnd_status xnnpack_execute(void* handle, const xnnd_tensor* inputs, uint
   if ((num_inputs > 0 && inputs == NULL) || (num_outputs > 0 && outputs == NULL))
     return fail(err, err_size, XNND_INVALID_ARGUMENT, "tensor array is NULL");
   uint64_t t0 = d->profile ? now_ns() : 0;
-  bool changed = !d->set_up;
   uint32_t total = num_inputs + num_outputs;
   for (uint32_t i = 0; i < total; i++) {
     bool is_input = i < num_inputs;
@@ -316,23 +518,40 @@ static xnnd_status xnnpack_execute(void* handle, const xnnd_tensor* inputs, uint
       if (is_input) xnnd_xnn_nchw_to_nhwc(t->data, e->staging, e->n, e->c, e->hw, e->elem_size);
       continue;  /* bound to staging since init */
     }
-    if (d->bindings[i].data != t->data) {
-      d->bindings[i].data = t->data;
-      changed = true;
-    }
+    d->value_data[e->value_id] = t->data;
   }
-  if (changed) {
-    enum xnn_status s = xnn_setup_runtime(d->runtime, total, d->bindings);
+  /* Set up each XNNPACK segment whose bound pointers changed (only the first time when the
+   * caller passes the same tensors). */
+  for (uint32_t g = 0; g < d->num_segments; g++) {
+    xnn_segment* sgm = &d->segments[g];
+    if (sgm->runtime == NULL) continue;
+    bool changed = !sgm->set_up;
+    for (uint32_t j = 0; j < sgm->num_bindings; j++) {
+      void* p = d->value_data[sgm->bindings[j].id];
+      if (sgm->bindings[j].data != p) {
+        sgm->bindings[j].data = p;
+        changed = true;
+      }
+    }
+    if (!changed) continue;
+    enum xnn_status s = xnn_setup_runtime(sgm->runtime, sgm->num_bindings, sgm->bindings);
     if (s != xnn_status_success) {
-      d->set_up = false;
+      sgm->set_up = false;
       return fail(err, err_size, XNND_BACKEND_ERROR, "xnn_setup_runtime failed (%s)", xnn_status_name(s));
     }
-    d->set_up = true;
+    sgm->set_up = true;
   }
   uint64_t t1 = d->profile ? now_ns() : 0;
-  enum xnn_status s = xnn_invoke_runtime(d->runtime);
-  if (s != xnn_status_success)
-    return fail(err, err_size, XNND_BACKEND_ERROR, "xnn_invoke_runtime failed (%s)", xnn_status_name(s));
+  for (uint32_t g = 0; g < d->num_segments; g++) {
+    const xnn_segment* sgm = &d->segments[g];
+    if (sgm->conv != NULL) {
+      xnnd_f32_conv_run(sgm->conv, d->value_data[sgm->input_id], d->value_data[sgm->output_id], d->pool);
+      continue;
+    }
+    enum xnn_status s = xnn_invoke_runtime(sgm->runtime);
+    if (s != xnn_status_success)
+      return fail(err, err_size, XNND_BACKEND_ERROR, "xnn_invoke_runtime failed (%s)", xnn_status_name(s));
+  }
   uint64_t t2 = d->profile ? now_ns() : 0;
   for (uint32_t k = 0; k < num_outputs; k++) {
     const xnn_boundary* e = &d->ext[num_inputs + k];

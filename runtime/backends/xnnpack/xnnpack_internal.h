@@ -86,6 +86,14 @@ typedef struct xnnd_xnode_ctx {
 #define XNND_XNODE_MAX_INPUTS 3
 #define XNND_XNODE_NO_FIELD UINT32_MAX
 
+/* A Conv2d node xnnd runs with its own f32 kernel (f32_conv.h). */
+struct xnnd_f32_conv_shape;
+typedef struct xnnd_xnode_f32_conv {
+  uint32_t input_id, output_id;
+  const float* filter;  /* OHWI, in the blob's constant region */
+  const float* bias;    /* NULL when absent */
+} xnnd_xnode_f32_conv;
+
 typedef struct xnnd_xnode_kind {
   const char* name;
   /* Value-id fields read (a bias_id field may hold XNN_INVALID_VALUE_ID = absent) and the one
@@ -97,10 +105,18 @@ typedef struct xnnd_xnode_kind {
    * parameters XNNPACK accepts; message names the node index and field. */
   xnnd_status (*check)(const xnnd_xnode_ctx* ctx, fb_table node);
   enum xnn_status (*define)(xnn_subgraph_t subgraph, fb_table node);
+  /* Optional: fill *shape and *conv and return true when xnnd's f32 convolution can run this
+   * (verified) node instead of XNNPACK. NULL for kinds it never takes. */
+  bool (*f32_conv)(const xnnd_xblob* blob, fb_table node, struct xnnd_f32_conv_shape* shape,
+                   xnnd_xnode_f32_conv* conv);
 } xnnd_xnode_kind;
 
 /* NULL when `type` is not a known union member. */
 const xnnd_xnode_kind* xnnd_xnode_kind_get(uint8_t type);
+
+/* Allocation through the delegate's allocator (libc when it has no alloc hook). */
+void* xnnd_xnn_alloc(const xnnd_allocator* allocator, size_t size, size_t alignment);
+void xnnd_xnn_free(const xnnd_allocator* allocator, void* p);
 
 /* ---- layout conversion (no allocation) ---- */
 /* src [n][c][hw] -> dst [n][hw][c], elements of elem_size bytes (1, 2, 4 or 8). */

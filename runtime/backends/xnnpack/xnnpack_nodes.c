@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "f32_conv.h"
 #include "pte_format.h"
 #include "xnnpack_internal.h"
 
@@ -209,6 +210,35 @@ static enum xnn_status define_conv2d(xnn_subgraph_t sg, fb_table node) {
       U32(Conv2d, dilation_height), U32(Conv2d, dilation_width), U32(Conv2d, groups), U32(Conv2d, group_input_channels),
       U32(Conv2d, group_output_channels), OUT_MIN(Conv2d), OUT_MAX(Conv2d), U32(Conv2d, input_id),
       U32(Conv2d, filter_id), BIAS_ID(Conv2d), U32(Conv2d, output_id), U32(Conv2d, flags));
+}
+
+/* An f32 convolution with one group goes to xnnd's own kernel when the CPU and shape allow. */
+static bool f32_conv_conv2d(const xnnd_xblob* b, fb_table node, xnnd_f32_conv_shape* shape, xnnd_xnode_f32_conv* conv) {
+  if (U32(Conv2d, groups) != 1) return false;
+  xnnd_xvalue in, filter, out;
+  conv->input_id = U32(Conv2d, input_id);
+  conv->output_id = U32(Conv2d, output_id);
+  uint32_t filter_id = U32(Conv2d, filter_id), bias_id = BIAS_ID(Conv2d);
+  xnnd_xvalue_read(b, conv->input_id, &in);
+  xnnd_xvalue_read(b, filter_id, &filter);
+  xnnd_xvalue_read(b, conv->output_id, &out);
+  if (in.datatype != XNND_XNNPACK_DataType_FP32) return false;
+  *shape = (xnnd_f32_conv_shape){
+      .batch = in.dims[0], .in_h = in.dims[1], .in_w = in.dims[2], .cin = in.dims[3],
+      .out_h = out.dims[1], .out_w = out.dims[2], .cout = out.dims[3],
+      .kernel_h = U32(Conv2d, kernel_height), .kernel_w = U32(Conv2d, kernel_width),
+      .stride_h = U32(Conv2d, stride_height), .stride_w = U32(Conv2d, stride_width),
+      .dilation_h = U32(Conv2d, dilation_height), .dilation_w = U32(Conv2d, dilation_width),
+      .pad_top = U32(Conv2d, padding_top), .pad_left = U32(Conv2d, padding_left),
+      .min = OUT_MIN(Conv2d), .max = OUT_MAX(Conv2d)};
+  conv->filter = (const float*)(b->constants + filter.constant_offset);
+  conv->bias = NULL;
+  if (bias_id != XNN_INVALID_VALUE_ID) {
+    xnnd_xvalue bias;
+    xnnd_xvalue_read(b, bias_id, &bias);
+    conv->bias = (const float*)(b->constants + bias.constant_offset);
+  }
+  return xnnd_f32_conv_supported(shape);
 }
 
 /* ---- DepthwiseConv2d ---- */
@@ -607,26 +637,26 @@ static enum xnn_status define_static_resize_bilinear_2d(xnn_subgraph_t sg, fb_ta
 
 /* Indexed by the schema's Node union type; 0 (NONE) has no row. */
 static const xnnd_xnode_kind k_node_kinds[] = {
-    [XNND_XNNPACK_Node_NONE] = {NULL, {0, 0, 0}, 0, 0, NULL, NULL},
-    [XNND_XNNPACK_Node_Conv2d] = {"Conv2d", {F(Conv2d, input_id), F(Conv2d, filter_id), F(Conv2d, bias_id)}, F(Conv2d, bias_id), F(Conv2d, output_id), check_conv2d, define_conv2d},
-    [XNND_XNNPACK_Node_DepthwiseConv2d] = {"DepthwiseConv2d", {F(DepthwiseConv2d, input_id), F(DepthwiseConv2d, filter_id), F(DepthwiseConv2d, bias_id)}, F(DepthwiseConv2d, bias_id), F(DepthwiseConv2d, output_id), check_dwconv2d, define_dwconv2d},
-    [XNND_XNNPACK_Node_FullyConnected] = {"FullyConnected", {F(FullyConnected, input_id), F(FullyConnected, filter_id), F(FullyConnected, bias_id)}, F(FullyConnected, bias_id), F(FullyConnected, output_id), check_fully_connected, define_fully_connected},
-    [XNND_XNNPACK_Node_Add] = {"Add", {F(Add, input1_id), F(Add, input2_id), XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Add, output_id), check_Add, define_Add},
-    [XNND_XNNPACK_Node_Subtract] = {"Subtract", {F(Subtract, input1_id), F(Subtract, input2_id), XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Subtract, output_id), check_Subtract, define_Subtract},
-    [XNND_XNNPACK_Node_Multiply] = {"Multiply", {F(Multiply, input1_id), F(Multiply, input2_id), XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Multiply, output_id), check_Multiply, define_Multiply},
-    [XNND_XNNPACK_Node_Divide] = {"Divide", {F(Divide, input1_id), F(Divide, input2_id), XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Divide, output_id), check_Divide, define_Divide},
-    [XNND_XNNPACK_Node_MaxPool2d] = {"MaxPool2d", {F(MaxPool2d, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(MaxPool2d, output_id), check_max_pool2d, define_max_pool2d},
-    [XNND_XNNPACK_Node_AvgPool2d] = {"AvgPool2d", {F(AvgPool2d, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(AvgPool2d, output_id), check_avg_pool2d, define_avg_pool2d},
-    [XNND_XNNPACK_Node_GlobalAvgPool2d] = {"GlobalAvgPool2d", {F(GlobalAvgPool2d, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(GlobalAvgPool2d, output_id), check_global_avg_pool2d, define_global_avg_pool2d},
-    [XNND_XNNPACK_Node_Clamp] = {"Clamp", {F(Clamp, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Clamp, output_id), check_clamp, define_clamp},
-    [XNND_XNNPACK_Node_Hardswish] = {"Hardswish", {F(Hardswish, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Hardswish, output_id), check_hardswish, define_hardswish},
-    [XNND_XNNPACK_Node_Sigmoid] = {"Sigmoid", {F(Sigmoid, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Sigmoid, output_id), check_sigmoid, define_sigmoid},
-    [XNND_XNNPACK_Node_Softmax] = {"Softmax", {F(Softmax, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Softmax, output_id), check_softmax, define_softmax},
-    [XNND_XNNPACK_Node_StaticReshape] = {"StaticReshape", {F(StaticReshape, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(StaticReshape, output_id), check_static_reshape, define_static_reshape},
-    [XNND_XNNPACK_Node_StaticConstantPad] = {"StaticConstantPad", {F(StaticConstantPad, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(StaticConstantPad, output_id), check_static_constant_pad, define_static_constant_pad},
-    [XNND_XNNPACK_Node_Convert] = {"Convert", {F(Convert, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Convert, output_id), check_convert, define_convert},
-    [XNND_XNNPACK_Node_Deconv2d] = {"Deconv2d", {F(Deconv2d, input_id), F(Deconv2d, filter_id), F(Deconv2d, bias_id)}, F(Deconv2d, bias_id), F(Deconv2d, output_id), check_deconv2d, define_deconv2d},
-    [XNND_XNNPACK_Node_StaticResizeBilinear2d] = {"StaticResizeBilinear2d", {F(StaticResizeBilinear2d, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(StaticResizeBilinear2d, output_id), check_static_resize_bilinear_2d, define_static_resize_bilinear_2d},
+    [XNND_XNNPACK_Node_NONE] = {NULL, {0, 0, 0}, 0, 0, NULL, NULL, NULL},
+    [XNND_XNNPACK_Node_Conv2d] = {"Conv2d", {F(Conv2d, input_id), F(Conv2d, filter_id), F(Conv2d, bias_id)}, F(Conv2d, bias_id), F(Conv2d, output_id), check_conv2d, define_conv2d, f32_conv_conv2d},
+    [XNND_XNNPACK_Node_DepthwiseConv2d] = {"DepthwiseConv2d", {F(DepthwiseConv2d, input_id), F(DepthwiseConv2d, filter_id), F(DepthwiseConv2d, bias_id)}, F(DepthwiseConv2d, bias_id), F(DepthwiseConv2d, output_id), check_dwconv2d, define_dwconv2d, NULL},
+    [XNND_XNNPACK_Node_FullyConnected] = {"FullyConnected", {F(FullyConnected, input_id), F(FullyConnected, filter_id), F(FullyConnected, bias_id)}, F(FullyConnected, bias_id), F(FullyConnected, output_id), check_fully_connected, define_fully_connected, NULL},
+    [XNND_XNNPACK_Node_Add] = {"Add", {F(Add, input1_id), F(Add, input2_id), XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Add, output_id), check_Add, define_Add, NULL},
+    [XNND_XNNPACK_Node_Subtract] = {"Subtract", {F(Subtract, input1_id), F(Subtract, input2_id), XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Subtract, output_id), check_Subtract, define_Subtract, NULL},
+    [XNND_XNNPACK_Node_Multiply] = {"Multiply", {F(Multiply, input1_id), F(Multiply, input2_id), XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Multiply, output_id), check_Multiply, define_Multiply, NULL},
+    [XNND_XNNPACK_Node_Divide] = {"Divide", {F(Divide, input1_id), F(Divide, input2_id), XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Divide, output_id), check_Divide, define_Divide, NULL},
+    [XNND_XNNPACK_Node_MaxPool2d] = {"MaxPool2d", {F(MaxPool2d, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(MaxPool2d, output_id), check_max_pool2d, define_max_pool2d, NULL},
+    [XNND_XNNPACK_Node_AvgPool2d] = {"AvgPool2d", {F(AvgPool2d, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(AvgPool2d, output_id), check_avg_pool2d, define_avg_pool2d, NULL},
+    [XNND_XNNPACK_Node_GlobalAvgPool2d] = {"GlobalAvgPool2d", {F(GlobalAvgPool2d, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(GlobalAvgPool2d, output_id), check_global_avg_pool2d, define_global_avg_pool2d, NULL},
+    [XNND_XNNPACK_Node_Clamp] = {"Clamp", {F(Clamp, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Clamp, output_id), check_clamp, define_clamp, NULL},
+    [XNND_XNNPACK_Node_Hardswish] = {"Hardswish", {F(Hardswish, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Hardswish, output_id), check_hardswish, define_hardswish, NULL},
+    [XNND_XNNPACK_Node_Sigmoid] = {"Sigmoid", {F(Sigmoid, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Sigmoid, output_id), check_sigmoid, define_sigmoid, NULL},
+    [XNND_XNNPACK_Node_Softmax] = {"Softmax", {F(Softmax, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Softmax, output_id), check_softmax, define_softmax, NULL},
+    [XNND_XNNPACK_Node_StaticReshape] = {"StaticReshape", {F(StaticReshape, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(StaticReshape, output_id), check_static_reshape, define_static_reshape, NULL},
+    [XNND_XNNPACK_Node_StaticConstantPad] = {"StaticConstantPad", {F(StaticConstantPad, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(StaticConstantPad, output_id), check_static_constant_pad, define_static_constant_pad, NULL},
+    [XNND_XNNPACK_Node_Convert] = {"Convert", {F(Convert, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Convert, output_id), check_convert, define_convert, NULL},
+    [XNND_XNNPACK_Node_Deconv2d] = {"Deconv2d", {F(Deconv2d, input_id), F(Deconv2d, filter_id), F(Deconv2d, bias_id)}, F(Deconv2d, bias_id), F(Deconv2d, output_id), check_deconv2d, define_deconv2d, NULL},
+    [XNND_XNNPACK_Node_StaticResizeBilinear2d] = {"StaticResizeBilinear2d", {F(StaticResizeBilinear2d, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(StaticResizeBilinear2d, output_id), check_static_resize_bilinear_2d, define_static_resize_bilinear_2d, NULL},
 };
 _Static_assert(sizeof(k_node_kinds) / sizeof(k_node_kinds[0]) == XNND_XNNPACK_Node_COUNT,
                "every xnnpack.fbs Node union member needs a row in k_node_kinds");

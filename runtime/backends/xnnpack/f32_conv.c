@@ -1,0 +1,284 @@
+/* xnnd's f32 convolution (see f32_conv.h), two algorithms:
+ * - Direct, as a GEMM over kernel taps. Rows are output pixels, columns output channels in
+ *   panels of 16; the filter is packed per panel as 16 bias floats then [tap][cin][16]. A task
+ *   computes one 6-pixel block against a group of panels that fits in L2: it points each row
+ *   at the input pixel under every tap (or at a zero row in the padding) once, then calls the
+ *   microkernel per panel.
+ * - Winograd F(4x4, 3x3) for 3x3 stride-1 convolutions with enough 4x4 output tiles: each
+ *   tile's 6x6 input patch is transformed (B^T d B) into 36 rows, 36 independent GEMMs against
+ *   the transformed filters (G g G^T, computed in double at create) multiply 4x fewer terms
+ *   than the direct form, and each tile's 36 results become its 4x4 outputs (A^T m A) plus
+ *   bias, clamped. Its f32 error is about ten times the direct form's (tests allow 1e-5 of
+ *   the output's magnitude). */
+#include "f32_conv.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "xnnpack_internal.h"
+
+bool xnnd_f32_conv_cpu_ok(void) {
+#if XNND_F32_CONV_X86
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return false;
+#endif
+}
+
+#if XNND_F32_CONV_X86
+
+#define MR 6
+#define NR 16
+#define L2_BUDGET ((size_t)256 << 10)
+
+/* Winograd F(4x4, 3x3) pays off for 3x3 stride-1 convolutions with at least this many 4x4
+ * output tiles; with fewer, the 4x larger transformed filter makes it memory-bound. */
+#define WINO_MIN_TILES 16
+
+struct xnnd_f32_conv {
+  xnnd_f32_conv_shape s;
+  size_t taps, rows, row_blocks, panels, panel_floats;
+  /* Winograd: tiles_h x tiles_w tiles per image; rows of the 36 GEMMs are tiles; v and m
+   * hold the transformed input [36][tiles][cin] and the GEMM results [36][tiles][cout];
+   * packed holds 36 packed filters of taps = 1. */
+  bool winograd;
+  size_t tiles_h, tiles_w, tiles;
+  float* v;
+  float* m;
+  float* bias;    /* cout floats (zeros when the node has none) */
+  bool pointwise; /* 1x1, stride 1, no padding: rows are consecutive input pixels */
+  size_t group_panels, panel_groups;  /* panels per task: as many as fit in L2 together */
+  uint32_t tap_dy[XNND_F32_CONV_MAX_TAPS], tap_dx[XNND_F32_CONV_MAX_TAPS];  /* tap offsets, dilated */
+  float* packed;
+  float* zero;    /* cin zeros */
+};
+
+bool xnnd_f32_conv_supported(const xnnd_f32_conv_shape* s) {
+  if (!xnnd_f32_conv_cpu_ok()) return false;
+  if (s->batch == 0 || s->in_h == 0 || s->in_w == 0 || s->cin == 0 || s->out_h == 0 || s->out_w == 0 ||
+      s->cout == 0 || s->kernel_h == 0 || s->kernel_w == 0 || s->stride_h == 0 || s->stride_w == 0 ||
+      s->dilation_h == 0 || s->dilation_w == 0)
+    return false;
+  return (uint64_t)s->kernel_h * s->kernel_w <= XNND_F32_CONV_MAX_TAPS;
+}
+
+/* U = G g G^T per (output, input) channel pair in double, G rows [1/4 0 0]
+ * [-1/6 -1/6 -1/6] [-1/6 1/6 -1/6] [1/24 1/12 1/6] [1/24 -1/12 1/6] [0 0 1]; U[k] packed
+ * like a 1x1 filter (zero bias: the output transform adds it). */
+static void pack_winograd(xnnd_f32_conv* c, const float* filter) {
+  static const double G[6][3] = {{0.25, 0, 0},           {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                 {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
+  const xnnd_f32_conv_shape* s = &c->s;
+  for (size_t o = 0; o < s->cout; o++)
+    for (size_t i = 0; i < s->cin; i++) {
+      double g[3][3], t[6][3];
+      for (int y = 0; y < 3; y++)
+        for (int x = 0; x < 3; x++) g[y][x] = filter[((o * 3 + (size_t)y) * 3 + (size_t)x) * s->cin + i];
+      for (int r = 0; r < 6; r++)
+        for (int x = 0; x < 3; x++) t[r][x] = G[r][0] * g[0][x] + G[r][1] * g[1][x] + G[r][2] * g[2][x];
+      for (int r = 0; r < 6; r++)
+        for (int q = 0; q < 6; q++) {
+          double u = t[r][0] * G[q][0] + t[r][1] * G[q][1] + t[r][2] * G[q][2];
+          size_t k = (size_t)r * 6 + (size_t)q, panel = o / NR;
+          float* w = c->packed + (k * c->panels + panel) * c->panel_floats;
+          w[NR + i * NR + o % NR] = (float)u;
+        }
+    }
+}
+
+xnnd_status xnnd_f32_conv_create(const xnnd_f32_conv_shape* s, const float* filter, const float* bias,
+                                 const xnnd_allocator* allocator, xnnd_f32_conv** conv_out) {
+  *conv_out = NULL;
+  if (!xnnd_f32_conv_supported(s)) return XNND_INVALID_ARGUMENT;
+  xnnd_f32_conv* c = xnnd_xnn_alloc(allocator, sizeof(*c), 64);
+  if (c == NULL) return XNND_OUT_OF_MEMORY;
+  memset(c, 0, sizeof(*c));
+  c->s = *s;
+  c->taps = (size_t)s->kernel_h * s->kernel_w;
+  c->tiles_h = ((size_t)s->out_h + 3) / 4;
+  c->tiles_w = ((size_t)s->out_w + 3) / 4;
+  c->tiles = (size_t)s->batch * c->tiles_h * c->tiles_w;
+  c->winograd = s->kernel_h == 3 && s->kernel_w == 3 && s->stride_h == 1 && s->stride_w == 1 &&
+                s->dilation_h == 1 && s->dilation_w == 1 && c->tiles >= WINO_MIN_TILES;
+  c->rows = c->winograd ? c->tiles : (size_t)s->batch * s->out_h * s->out_w;
+  c->row_blocks = (c->rows + MR - 1) / MR;
+  c->panels = ((size_t)s->cout + NR - 1) / NR;
+  c->panel_floats = NR + (c->winograd ? 1 : c->taps) * s->cin * NR;
+  c->pointwise = c->taps == 1 && s->stride_h == 1 && s->stride_w == 1 && s->pad_top == 0 && s->pad_left == 0 &&
+                 s->in_h == s->out_h && s->in_w == s->out_w;
+  for (size_t t = 0; t < c->taps; t++) {
+    c->tap_dy[t] = (uint32_t)(t / s->kernel_w) * s->dilation_h;
+    c->tap_dx[t] = (uint32_t)(t % s->kernel_w) * s->dilation_w;
+  }
+  /* A task computes one pixel block against a group of panels, so the block's row pointers
+   * are worked out once per group; the group's packed filter stays within half of L2. */
+  size_t panel_bytes = c->panel_floats * sizeof(float);
+  c->group_panels = panel_bytes >= L2_BUDGET ? 1 : L2_BUDGET / panel_bytes;
+  if (c->group_panels > c->panels) c->group_panels = c->panels;
+  c->panel_groups = (c->panels + c->group_panels - 1) / c->group_panels;
+  size_t filters = c->winograd ? 36 : 1;
+  c->packed = xnnd_xnn_alloc(allocator, filters * c->panels * c->panel_floats * sizeof(float), 64);
+  c->zero = xnnd_xnn_alloc(allocator, (size_t)s->cin * sizeof(float), 64);
+  if (c->packed == NULL || c->zero == NULL) {
+    xnnd_f32_conv_destroy(c, allocator);
+    return XNND_OUT_OF_MEMORY;
+  }
+  memset(c->zero, 0, (size_t)s->cin * sizeof(float));
+  memset(c->packed, 0, filters * c->panels * c->panel_floats * sizeof(float));
+  if (c->winograd) {
+    c->v = xnnd_xnn_alloc(allocator, 36 * c->tiles * s->cin * sizeof(float), 64);
+    c->m = xnnd_xnn_alloc(allocator, 36 * c->tiles * s->cout * sizeof(float), 64);
+    c->bias = xnnd_xnn_alloc(allocator, (size_t)s->cout * sizeof(float), 64);
+    if (c->v == NULL || c->m == NULL || c->bias == NULL) {
+      xnnd_f32_conv_destroy(c, allocator);
+      return XNND_OUT_OF_MEMORY;
+    }
+    for (size_t o = 0; o < s->cout; o++) c->bias[o] = bias != NULL ? bias[o] : 0.0f;
+    pack_winograd(c, filter);
+    *conv_out = c;
+    return XNND_OK;
+  }
+  for (size_t p = 0; p < c->panels; p++) {
+    float* w = c->packed + p * c->panel_floats;
+    for (size_t j = 0; j < NR && p * NR + j < s->cout; j++) {
+      size_t o = p * NR + j;
+      w[j] = bias != NULL ? bias[o] : 0.0f;
+      for (size_t t = 0; t < c->taps; t++)
+        for (size_t k = 0; k < s->cin; k++) w[NR + (t * s->cin + k) * NR + j] = filter[(o * c->taps + t) * s->cin + k];
+    }
+  }
+  *conv_out = c;
+  return XNND_OK;
+}
+
+void xnnd_f32_conv_destroy(xnnd_f32_conv* c, const xnnd_allocator* allocator) {
+  if (c == NULL) return;
+  xnnd_xnn_free(allocator, c->v);
+  xnnd_xnn_free(allocator, c->m);
+  xnnd_xnn_free(allocator, c->bias);
+  xnnd_xnn_free(allocator, c->packed);
+  xnnd_xnn_free(allocator, c->zero);
+  xnnd_xnn_free(allocator, c);
+}
+
+typedef struct run_ctx {
+  const xnnd_f32_conv* c;
+  const float* input;
+  float* output;
+} run_ctx;
+
+/* Row pointers of the pixel block starting at row m0 (mr rows), 6 per tap. */
+static void block_pointers(const xnnd_f32_conv* c, const float* input, size_t m0, size_t mr, const float** a) {
+  const xnnd_f32_conv_shape* s = &c->s;
+  if (c->pointwise) {
+    for (size_t i = 0; i < MR; i++) a[i] = input + (m0 + (i < mr ? i : mr - 1)) * s->cin;
+    return;
+  }
+  size_t plane = (size_t)s->out_h * s->out_w;
+  size_t n = m0 / plane, oy = (m0 % plane) / s->out_w, ox = m0 % s->out_w;
+  for (size_t i = 0; i < MR; i++) {
+    if (i < mr && i > 0 && ++ox == s->out_w) {
+      ox = 0;
+      if (++oy == s->out_h) {
+        oy = 0;
+        n++;
+      }
+    }
+    const float* image = input + n * s->in_h * s->in_w * s->cin;
+    /* Unsigned wrap-around makes a position in the top/left padding huge, so one compare
+     * per axis tests both sides. */
+    size_t y0 = oy * s->stride_h - s->pad_top, x0 = ox * s->stride_w - s->pad_left;
+    for (size_t t = 0; t < c->taps; t++) {
+      size_t iy = y0 + c->tap_dy[t], ix = x0 + c->tap_dx[t];
+      a[t * MR + i] = iy < s->in_h && ix < s->in_w ? image + (iy * s->in_w + ix) * s->cin : c->zero;
+    }
+  }
+}
+
+static void run_block(void* context, size_t group, size_t block) {
+  const run_ctx* r = context;
+  const xnnd_f32_conv* c = r->c;
+  const float* a[XNND_F32_CONV_MAX_TAPS * MR];
+  size_t m0 = block * MR, mr = c->rows - m0 < MR ? c->rows - m0 : MR;
+  block_pointers(c, r->input, m0, mr, a);
+  size_t p_end = (group + 1) * c->group_panels < c->panels ? (group + 1) * c->group_panels : c->panels;
+  for (size_t panel = group * c->group_panels; panel < p_end; panel++) {
+    size_t n0 = panel * NR, nc = c->s.cout - n0 < NR ? c->s.cout - n0 : NR;
+    xnnd_f32_gemm_6x16_avx2(mr, nc, c->taps, c->s.cin, a, c->packed + panel * c->panel_floats,
+                            r->output + m0 * c->s.cout + n0, c->s.cout, c->s.min, c->s.max);
+  }
+}
+
+/* ---- Winograd: input transform, 36 GEMMs, output transform ---- */
+static void wino_input(void* context, size_t tile) {
+  const run_ctx* r = context;
+  const xnnd_f32_conv* c = r->c;
+  const xnnd_f32_conv_shape* s = &c->s;
+  size_t n = tile / (c->tiles_h * c->tiles_w), t = tile % (c->tiles_h * c->tiles_w);
+  size_t y0 = (t / c->tiles_w) * 4 - s->pad_top, x0 = (t % c->tiles_w) * 4 - s->pad_left;
+  const float* image = r->input + n * s->in_h * s->in_w * s->cin;
+  const float* rows[6];
+  for (size_t y = 0; y < 6; y++) rows[y] = y0 + y < s->in_h ? image + (y0 + y) * s->in_w * s->cin : NULL;
+  xnnd_f32_wino_input_avx2(rows, s->in_w, s->cin, x0, c->v + tile * s->cin, c->tiles * s->cin);
+}
+
+static void wino_gemm(void* context, size_t k_group, size_t block) {
+  const run_ctx* r = context;
+  const xnnd_f32_conv* c = r->c;
+  size_t k = k_group / c->panel_groups, group = k_group % c->panel_groups;
+  size_t m0 = block * MR, mr = c->rows - m0 < MR ? c->rows - m0 : MR;
+  const float* a[MR];
+  const float* vk = c->v + k * c->tiles * c->s.cin;
+  for (size_t i = 0; i < MR; i++) a[i] = vk + (m0 + (i < mr ? i : mr - 1)) * c->s.cin;
+  float* mk = c->m + k * c->tiles * c->s.cout;
+  size_t p_end = (group + 1) * c->group_panels < c->panels ? (group + 1) * c->group_panels : c->panels;
+  for (size_t panel = group * c->group_panels; panel < p_end; panel++) {
+    size_t n0 = panel * NR, nc = c->s.cout - n0 < NR ? c->s.cout - n0 : NR;
+    xnnd_f32_gemm_6x16_avx2(mr, nc, 1, c->s.cin, a, c->packed + (k * c->panels + panel) * c->panel_floats,
+                            mk + m0 * c->s.cout + n0, c->s.cout, -INFINITY, INFINITY);
+  }
+}
+
+static void wino_output(void* context, size_t tile) {
+  const run_ctx* r = context;
+  const xnnd_f32_conv* c = r->c;
+  const xnnd_f32_conv_shape* s = &c->s;
+  size_t n = tile / (c->tiles_h * c->tiles_w), t = tile % (c->tiles_h * c->tiles_w);
+  size_t oy = (t / c->tiles_w) * 4, ox = (t % c->tiles_w) * 4;
+  size_t rows_n = s->out_h - oy < 4 ? s->out_h - oy : 4, cols_n = s->out_w - ox < 4 ? s->out_w - ox : 4;
+  float* rows[4];
+  for (size_t y = 0; y < rows_n; y++) rows[y] = r->output + ((n * s->out_h + oy + y) * s->out_w + ox) * s->cout;
+  xnnd_f32_wino_output_avx2(c->m + tile * s->cout, c->tiles * s->cout, s->cout, c->bias, s->min, s->max, rows, rows_n,
+                            cols_n);
+}
+
+void xnnd_f32_conv_run(const xnnd_f32_conv* c, const float* input, float* output, pthreadpool_t pool) {
+  run_ctx r = {c, input, output};
+  if (c->winograd) {
+    pthreadpool_parallelize_1d(pool, wino_input, &r, c->tiles, 0);
+    pthreadpool_parallelize_2d(pool, wino_gemm, &r, 36 * c->panel_groups, c->row_blocks, 0);
+    pthreadpool_parallelize_1d(pool, wino_output, &r, c->tiles, 0);
+    return;
+  }
+  pthreadpool_parallelize_2d(pool, run_block, &r, c->panel_groups, c->row_blocks, 0);
+}
+
+#else /* !XNND_F32_CONV_X86: the delegate keeps every convolution in XNNPACK. */
+
+bool xnnd_f32_conv_supported(const xnnd_f32_conv_shape* shape) {
+  (void)shape;
+  return false;
+}
+xnnd_status xnnd_f32_conv_create(const xnnd_f32_conv_shape* shape, const float* filter, const float* bias,
+                                 const xnnd_allocator* allocator, xnnd_f32_conv** conv_out) {
+  (void)shape, (void)filter, (void)bias, (void)allocator;
+  *conv_out = NULL;
+  return XNND_INVALID_ARGUMENT;
+}
+void xnnd_f32_conv_run(const xnnd_f32_conv* conv, const float* input, float* output, pthreadpool_t pool) {
+  (void)conv, (void)input, (void)output, (void)pool;
+}
+void xnnd_f32_conv_destroy(xnnd_f32_conv* conv, const xnnd_allocator* allocator) { (void)conv, (void)allocator; }
+
+#endif
