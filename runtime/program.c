@@ -393,6 +393,28 @@ static xnnd_status check_dataflow(load_ctx* c, xnnd_method_decl* m) {
   return XNND_OK;
 }
 
+/* The memory plan made at lowering (Method.arena_size, value_offsets, output_copy_offsets):
+ * one offset per value and per output, checked like everything else in the file. */
+static xnnd_status decode_memory_plan(load_ctx* c, xnnd_method_decl* m, fb_table t) {
+  fb_vec offsets = fb_vector(t, XNND_PROGRAM_Method_value_offsets);
+  fb_vec copies = fb_vector(t, XNND_PROGRAM_Method_output_copy_offsets);
+  if (offsets.len != m->num_values)
+    return xnnd_errf(c->msg, c->msg_size, XNND_INVALID_PROGRAM,
+                     "method \"%s\": the memory plan has %u value offsets for %u values", m->name,
+                     offsets.len, m->num_values);
+  if (copies.len != m->num_outputs)
+    return xnnd_errf(c->msg, c->msg_size, XNND_INVALID_PROGRAM,
+                     "method \"%s\": the memory plan has %u output copy offsets for %u outputs",
+                     m->name, copies.len, m->num_outputs);
+  /* Any size: the slot checks are overflow-safe, and decode_method applies the limit. */
+  m->arena_bytes = fb_u64(t, XNND_PROGRAM_Method_arena_size, 0);
+  for (uint32_t v = 0; v < m->num_values; v++)
+    m->values[v].offset = (uint64_t)fb_vec_i64(offsets, v);
+  for (uint32_t o = 0; o < m->num_outputs; o++)
+    m->outputs[o].copy_offset = (uint64_t)fb_vec_i64(copies, o);
+  return xnnd_check_memory_plan(m, &c->p->allocator, c->msg, c->msg_size);
+}
+
 static xnnd_status decode_method(load_ctx* c, uint32_t index, fb_table t) {
   xnnd_program* p = c->p;
   xnnd_method_decl* m = &p->methods[index];
@@ -460,7 +482,10 @@ static xnnd_status decode_method(load_ctx* c, uint32_t index, fb_table t) {
   if (status != XNND_OK) return status;
   status = check_dataflow(c, m);
   if (status != XNND_OK) return status;
-  status = xnnd_plan_memory(m, &p->allocator, c->msg, c->msg_size);
+  if (fb_has_field(t, XNND_PROGRAM_Method_value_offsets))
+    status = decode_memory_plan(c, m, t);
+  else  /* written before plans were stored: plan here, the same way */
+    status = xnnd_plan_memory(m, &p->allocator, c->msg, c->msg_size);
   if (status != XNND_OK) return status;
   /* hardening: bound what xnnd_method_create will allocate (arena, staged inputs); a
    * saturating sum. */

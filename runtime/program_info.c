@@ -45,6 +45,7 @@ xnnd_status xnnd_program_get_method_info(const xnnd_program* program, uint32_t m
   }
   info_out->arena_bytes = m->arena_bytes;
   info_out->tensor_bytes = m->tensor_bytes;
+  info_out->planned_at_lowering = m->planned_at_lowering;
   return XNND_OK;
 }
 

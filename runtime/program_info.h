@@ -30,6 +30,8 @@ typedef struct xnnd_method_info {
   uint64_t constant_bytes;         /* bytes of the constants this method's values use */
   uint64_t arena_bytes;            /* planned arena (with reuse, alignment and padding) */
   uint64_t tensor_bytes;           /* sum of the planned tensors' sizes, without reuse */
+  int planned_at_lowering;         /* 1: the plan was read from the program (and checked);
+                                      0: computed at load (a program without one) */
 } xnnd_method_info;
 
 typedef enum xnnd_step_info_kind {

@@ -13,12 +13,8 @@
 #include "xnnd/backend.h"
 #include "xnnd/runtime.h"
 #include "kernels/kernels.h"
+#include "memory_plan.h"   /* XNND_TENSOR_ALIGN, XNND_TENSOR_PADDING */
 #include "pte_format.h"
-
-/* Every planned tensor is 64-aligned and followed by at least this many spare bytes, because
- * XNNPACK kernels may read (never write) up to XNN_EXTRA_BYTES past a tensor. */
-#define XNND_TENSOR_ALIGN 64u
-#define XNND_TENSOR_PADDING 16u
 /* Largest byte size one tensor may declare; keeps offset arithmetic far from overflow. */
 #define XNND_MAX_TENSOR_BYTES ((uint64_t)1 << 48)
 
@@ -88,7 +84,7 @@ enum {
   XNND_VALUE_DEFINED = 4u,    /* written by some step */
 };
 
-#define XNND_NO_OFFSET UINT64_MAX
+#define XNND_NO_OFFSET XNND_PLAN_NO_OFFSET
 
 typedef struct xnnd_value_decl {
   xnnd_tensor type;       /* dtype, rank, dims; data = constant bytes or NULL */
@@ -132,6 +128,7 @@ typedef struct xnnd_method_decl {
   const char* const* operators;
   uint64_t arena_bytes;       /* planned arena size */
   uint64_t tensor_bytes;      /* sum of planned tensor sizes without reuse */
+  bool planned_at_lowering;   /* the plan came from the program (checked), not computed at load */
 } xnnd_method_decl;
 
 typedef struct xnnd_delegate_decl {
@@ -160,13 +157,21 @@ struct xnnd_program {
   xnnd_constant_decl* constants;
 };
 
-/* ---- memory_plan.c ---- */
+/* ---- memory_plan.c: the method's arena, through schema/memory_plan.h ---- */
 
-/* Fill values[].offset, outputs[].copy_offset, arena_bytes and tensor_bytes: one arena,
- * greedy first-fit by offset over [def_step, last_use] intervals, visiting values in
- * definition order. Temporary memory comes from `allocator`. */
+/* Fill values[].offset, outputs[].copy_offset, arena_bytes and tensor_bytes with the shared
+ * plan (xnnd_memory_plan over [def_step, last_use] intervals, values in definition order, then
+ * copied outputs). Needs def_step / last_use / flags / copy from check_dataflow. Temporary
+ * memory comes from `allocator`. */
 xnnd_status xnnd_plan_memory(xnnd_method_decl* method, const xnnd_allocator* allocator,
                              char* msg, size_t msg_size);
+/* Check a plan read from the program, already stored in values[].offset,
+ * outputs[].copy_offset and arena_bytes: exactly the values steps write and the copied outputs
+ * have an offset (XNND_INVALID_PROGRAM otherwise), then xnnd_memory_plan_check (XNND_MISALIGNED,
+ * XNND_OUT_OF_RANGE, XNND_OVERLAP), with a message naming the method and value or output.
+ * Fills tensor_bytes. The arena limit is the caller's. */
+xnnd_status xnnd_check_memory_plan(xnnd_method_decl* method, const xnnd_allocator* allocator,
+                                   char* msg, size_t msg_size);
 
 /* ---- backend_registry.c ---- */
 /* (public: xnnd_backend_register / xnnd_backend_find in xnnd/backend.h) */

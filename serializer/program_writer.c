@@ -1,10 +1,12 @@
-/* Writes a .pte: header, program flatbuffer, constant segment, delegate segment. */
+/* Writes a .pte: header, program flatbuffer (with the memory plan of the method's arena, made
+ * here by the algorithm the runtime uses), constant segment, delegate segment. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fb.h"
+#include "memory_plan.h"
 #include "program_generated.h"
 #include "pte_format.h"
 #include "serializer/program_writer.h"
@@ -232,6 +234,107 @@ static xnnd_status write_delegate(writer* w, uint32_t p, fb_ref* step_out) {
   return XNND_OK;
 }
 
+/* ---- memory plan (schema/memory_plan.h) ---- */
+
+/* Byte size the runtime computes for a value, or UINT64_MAX above its 2^48 limit. */
+static uint64_t value_nbytes(const xnnd_ir_value* val) {
+  uint64_t n = xnnd_dtype_size(val->dtype);
+  for (uint32_t i = 0; i < val->rank; i++) {
+    uint64_t d = (uint64_t)val->dims[i];
+    if (d != 0 && n > ((uint64_t)1 << 48) / d) return UINT64_MAX;
+    n *= d;
+  }
+  return n;
+}
+
+/* A unit's operands as graph ids: a partition's boundary, or a node's inputs / outputs. */
+static void unit_io(const writer* w, uint32_t u, const xnnd_id** ins, uint32_t* n_in,
+                    const xnnd_id** outs, uint32_t* n_out) {
+  if (u < w->plan->num_parts) {
+    const xnnd_partition* part = &w->plan->parts[u];
+    *ins = part->inputs, *n_in = part->num_inputs;
+    *outs = part->outputs, *n_out = part->num_outputs;
+  } else {
+    const xnnd_ir_node* node = &w->g->nodes[u - w->plan->num_parts];
+    *ins = node->inputs, *n_in = node->num_inputs;
+    *outs = node->outputs, *n_out = node->num_outputs;
+  }
+}
+
+/* The lifetimes the runtime derives from the written steps (a value lives from the step writing
+ * it to the last step reading it; method outputs to the end; an output that is an input or
+ * constant is copied into a slot of its own at the end), planned by xnnd_memory_plan. Fills
+ * value_offsets (one per program value) and copy_offsets (one per graph output), with
+ * XNND_PLAN_NO_OFFSET where there is no slot. */
+static xnnd_status plan_memory(writer* w, const uint32_t* order, uint32_t num_units,
+                               uint64_t* value_offsets, uint64_t* copy_offsets,
+                               uint64_t* arena_out) {
+  const xnnd_graph* g = w->g;
+  const uint32_t nv = w->num_prog_values;
+  uint32_t* def = malloc(sizeof(uint32_t) * (nv + 1));
+  uint32_t* last = malloc(sizeof(uint32_t) * (nv + 1));
+  xnnd_plan_tensor* tensors = malloc(sizeof(xnnd_plan_tensor) * (nv + g->num_outputs + 1));
+  xnnd_plan_live* live = malloc(sizeof(xnnd_plan_live) * (nv + g->num_outputs + 1));
+  xnnd_status st = XNND_OK;
+  if (!def || !last || !tensors || !live) {
+    st = fail(w, XNND_OUT_OF_MEMORY, "out of memory planning memory");
+    goto done;
+  }
+  for (uint32_t v = 0; v < nv; v++) def[v] = UINT32_MAX, last[v] = 0;
+  for (uint32_t i = 0; i < num_units; i++) {
+    const xnnd_id *ins, *outs;
+    uint32_t n_in, n_out;
+    unit_io(w, order[i], &ins, &n_in, &outs, &n_out);
+    for (uint32_t k = 0; k < n_in; k++)
+      if (ins[k] != XNND_NO_ID) last[w->value_map[ins[k]]] = i;
+    for (uint32_t k = 0; k < n_out; k++) {
+      uint32_t pv = (uint32_t)w->value_map[outs[k]];
+      def[pv] = last[pv] = i;
+    }
+  }
+  for (uint32_t o = 0; o < g->num_outputs; o++) {
+    uint32_t pv = (uint32_t)w->value_map[g->outputs[o]];
+    if (def[pv] != UINT32_MAX) last[pv] = num_units;
+  }
+  uint32_t count = 0;
+  for (uint32_t i = 0; i < num_units; i++) {
+    const xnnd_id *ins, *outs;
+    uint32_t n_in, n_out;
+    unit_io(w, order[i], &ins, &n_in, &outs, &n_out);
+    for (uint32_t k = 0; k < n_out; k++) {
+      uint32_t pv = (uint32_t)w->value_map[outs[k]];
+      tensors[count++] = (xnnd_plan_tensor){value_nbytes(&g->values[outs[k]]), i, last[pv], pv, 0};
+    }
+  }
+  for (uint32_t o = 0; o < g->num_outputs; o++) {
+    const xnnd_ir_value* val = &g->values[g->outputs[o]];
+    if (def[w->value_map[g->outputs[o]]] == UINT32_MAX && (val->is_input || val->data))
+      tensors[count++] = (xnnd_plan_tensor){value_nbytes(val), num_units, num_units, nv + o, 0};
+  }
+  for (uint32_t i = 0; i < count; i++) {
+    if (tensors[i].nbytes == UINT64_MAX) {
+      st = fail(w, XNND_UNSUPPORTED, "a tensor is larger than the program format allows (2^48 bytes)");
+      goto done;
+    }
+  }
+  if (!xnnd_memory_plan(tensors, count, UINT64_MAX / 2, live, arena_out)) {
+    st = fail(w, XNND_UNSUPPORTED, "the memory plan exceeds the address space");
+    goto done;
+  }
+  for (uint32_t v = 0; v < nv; v++) value_offsets[v] = XNND_PLAN_NO_OFFSET;
+  for (uint32_t o = 0; o < g->num_outputs; o++) copy_offsets[o] = XNND_PLAN_NO_OFFSET;
+  for (uint32_t i = 0; i < count; i++) {
+    if (tensors[i].id < nv) value_offsets[tensors[i].id] = tensors[i].offset;
+    else copy_offsets[tensors[i].id - nv] = tensors[i].offset;
+  }
+done:
+  free(def);
+  free(last);
+  free(tensors);
+  free(live);
+  return st;
+}
+
 /* Order units (partitions and lone nodes) so every producer comes first (Kahn). Unit u <
  * num_parts is a partition, else node u - num_parts. */
 static xnnd_status order_units(writer* w, uint32_t** order_out, uint32_t* count_out) {
@@ -342,6 +445,12 @@ static xnnd_status build(writer* w, fb_ref* root_out) {
     else
       steps[i] = write_kernel_call(w, &g->nodes[u - w->plan->num_parts]);
   }
+  uint64_t* value_offsets = malloc(sizeof(uint64_t) * (w->num_prog_values + 1));
+  uint64_t* copy_offsets = malloc(sizeof(uint64_t) * (g->num_outputs + 1));
+  uint64_t arena = 0;
+  if (st == XNND_OK && (!value_offsets || !copy_offsets))
+    st = fail(w, XNND_OUT_OF_MEMORY, "out of memory");
+  if (st == XNND_OK) st = plan_memory(w, order, num_units, value_offsets, copy_offsets, &arena);
   if (st == XNND_OK) {
     fb_ref values = fb_create_ref_vector(w->fb, tensors, w->num_prog_values);
     fb_ref ins = write_ids(w, g->inputs, g->num_inputs, false);
@@ -352,6 +461,8 @@ static xnnd_status build(writer* w, fb_ref* root_out) {
     fb_ref ops = fb_create_ref_vector(w->fb, names, w->num_ops);
     fb_ref steps_ref = fb_create_ref_vector(w->fb, steps, num_units);
     fb_ref name = fb_create_string(w->fb, "forward", 7);
+    fb_ref offsets_ref = fb_create_vector(w->fb, value_offsets, w->num_prog_values, sizeof(uint64_t));
+    fb_ref copies_ref = fb_create_vector(w->fb, copy_offsets, g->num_outputs, sizeof(uint64_t));
     fb_table_start(w->fb);
     fb_add_ref(w->fb, XNND_PROGRAM_Method_name, name);
     fb_add_ref(w->fb, XNND_PROGRAM_Method_values, values);
@@ -359,6 +470,9 @@ static xnnd_status build(writer* w, fb_ref* root_out) {
     fb_add_ref(w->fb, XNND_PROGRAM_Method_outputs, outs);
     fb_add_ref(w->fb, XNND_PROGRAM_Method_operators, ops);
     fb_add_ref(w->fb, XNND_PROGRAM_Method_steps, steps_ref);
+    fb_add_u64(w->fb, XNND_PROGRAM_Method_arena_size, arena, 0);
+    fb_add_ref(w->fb, XNND_PROGRAM_Method_value_offsets, offsets_ref);
+    fb_add_ref(w->fb, XNND_PROGRAM_Method_output_copy_offsets, copies_ref);
     fb_ref method = fb_table_end(w->fb);
     fb_ref methods = fb_create_ref_vector(w->fb, &method, 1);
     fb_ref delegates = fb_create_ref_vector(w->fb, w->delegate_refs, w->plan->num_parts);
@@ -373,6 +487,8 @@ static xnnd_status build(writer* w, fb_ref* root_out) {
   free(tensors);
   free(order);
   free(steps);
+  free(value_offsets);
+  free(copy_offsets);
   return st;
 }
 

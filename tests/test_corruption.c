@@ -1,7 +1,9 @@
 /* Untrusted-input corruption classes against programs written by the real toolchain: a small
  * text IR convnet is parsed, partitioned and serialized (delegated and not), then one byte or
  * field is patched per case and the load / method create / execute must fail with the status
- * of that class and a message naming the place. Runtime memory goes through test_malloc. */
+ * of that class and a message naming the place; the memory plan stored at lowering is compared
+ * with the one the runtime computes and corrupted the same way. Runtime memory goes through
+ * test_malloc. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +15,9 @@
 #include "ir.h"
 #include "partitioner/partitioner.h"
 #include "program_generated.h"
+#include "program_info.h"
 #include "pte_format.h"
+#include "runtime_internal.h"
 #include "serializer/program_writer.h"
 #include "xnnpack_generated.h"
 #include "xnnd/bundle.h"
@@ -464,6 +468,227 @@ static void test_limits(void** state) {
   pte_free(&p);
 }
 
+/* ---- the memory plan written at lowering (Method.arena_size, value_offsets,
+ * output_copy_offsets) ---- */
+
+/* Make a present field absent, as a writer from before the field left it: zero its vtable
+ * slot. The Method's vtable is its own (no other table has its shape). */
+static void drop_field(fb_table t, uint32_t field_id) {
+  uint8_t* vt = (uint8_t*)(uintptr_t)(t - (int32_t)xnnd_le32(t));
+  uint32_t slot = 4 + 2 * field_id;
+  assert_true(slot + 2 <= le16(vt));
+  vt[slot] = vt[slot + 1] = 0;
+}
+
+static void drop_plan(pte* p) {
+  drop_field(method0(p), XNND_PROGRAM_Method_arena_size);
+  drop_field(method0(p), XNND_PROGRAM_Method_value_offsets);
+  drop_field(method0(p), XNND_PROGRAM_Method_output_copy_offsets);
+}
+
+static uint64_t stored_arena(const pte* p) {
+  return fb_u64(method0(p), XNND_PROGRAM_Method_arena_size, 0);
+}
+
+/* Writable address of value v's stored offset. */
+static uint8_t* stored_offset_addr(const pte* p, uint32_t v) {
+  fb_vec offs = fb_vector(method0(p), XNND_PROGRAM_Method_value_offsets);
+  assert_true(v < offs.len);
+  return (uint8_t*)(uintptr_t)offs.data + 8 * (size_t)v;
+}
+
+static uint64_t stored_offset(const pte* p, uint32_t v) { return xnnd_le64(stored_offset_addr(p, v)); }
+
+static void set_stored_offset(pte* p, uint32_t v, uint64_t off) {
+  xnnd_put_le64(stored_offset_addr(p, v), off);
+}
+
+static xnnd_program* load_ok(const pte* p) {
+  xnnd_program* prog = NULL;
+  xnnd_error err = {0};
+  if (load(p, p->size, NULL, &prog, &err) != XNND_OK) fail_msg("load: %s", err.message);
+  return prog;
+}
+
+/* (a) The writer stores the plan the runtime's own algorithm gives (the same program without
+ * its plan is planned at load), the runtime takes it from the file, and outputs agree. */
+static void test_plan_written_at_lowering(void** state) {
+  (void)state;
+  for (int delegate = 0; delegate < 2; delegate++) {
+    pte p = pte_make(delegate), q = pte_make(delegate);
+    drop_plan(&q);
+    assert_false(fb_has_field(method0(&q), XNND_PROGRAM_Method_value_offsets));
+    xnnd_program* stored = load_ok(&p);
+    xnnd_program* computed = load_ok(&q);
+    const xnnd_method_decl* ms = &stored->methods[0];
+    const xnnd_method_decl* mc = &computed->methods[0];
+    assert_true(ms->planned_at_lowering);
+    assert_false(mc->planned_at_lowering);
+    assert_true(stored_arena(&p) > 0);
+    assert_int_equal(stored_arena(&p), mc->arena_bytes);
+    assert_int_equal(ms->arena_bytes, mc->arena_bytes);
+    assert_int_equal(ms->tensor_bytes, mc->tensor_bytes);
+    if (!delegate) assert_true(mc->arena_bytes < mc->tensor_bytes);  /* slots were reused */
+    uint32_t planned = 0;
+    for (uint32_t v = 0; v < mc->num_values; v++) {
+      assert_int_equal(stored_offset(&p, v), mc->values[v].offset);
+      assert_int_equal(ms->values[v].offset, mc->values[v].offset);
+      planned += mc->values[v].offset != XNND_NO_OFFSET;
+    }
+    assert_true(planned >= (delegate ? 2u : 9u));
+    fb_vec copies = fb_vector(method0(&p), XNND_PROGRAM_Method_output_copy_offsets);
+    assert_int_equal(copies.len, 1);
+    assert_int_equal((uint64_t)fb_vec_i64(copies, 0), XNND_NO_OFFSET);
+    xnnd_method_info mi;
+    assert_int_equal(xnnd_program_get_method_info(stored, 0, &mi), XNND_OK);
+    assert_int_equal(mi.planned_at_lowering, 1);
+    assert_int_equal(xnnd_program_get_method_info(computed, 0, &mi), XNND_OK);
+    assert_int_equal(mi.planned_at_lowering, 0);
+    xnnd_program_destroy(stored);
+    xnnd_program_destroy(computed);
+    /* (c) the program without a plan still runs, to the same outputs */
+    float a[10], b[10];
+    run_once(&p, a);
+    run_once(&q, b);
+    for (int i = 0; i < 10; i++) assert_true(a[i] == b[i]);
+    pte_free(&p);
+    pte_free(&q);
+  }
+}
+
+/* A different valid plan (every slot 64 bytes higher) is used as stored, not recomputed. */
+static void test_plan_from_file_is_used(void** state) {
+  (void)state;
+  pte p = pte_make(false), shifted = pte_make(false);
+  uint32_t n = fb_vector(method0(&p), XNND_PROGRAM_Method_value_offsets).len;
+  for (uint32_t v = 0; v < n; v++)
+    if (stored_offset(&shifted, v) != XNND_NO_OFFSET)
+      set_stored_offset(&shifted, v, stored_offset(&shifted, v) + 64);
+  uint8_t* arena = field_addr(method0(&shifted), XNND_PROGRAM_Method_arena_size);
+  xnnd_put_le64(arena, xnnd_le64(arena) + 64);
+  xnnd_program* prog = load_ok(&shifted);
+  const xnnd_method_decl* m = &prog->methods[0];
+  assert_true(m->planned_at_lowering);
+  assert_int_equal(m->arena_bytes, stored_arena(&p) + 64);
+  for (uint32_t v = 0; v < n; v++) assert_int_equal(m->values[v].offset, stored_offset(&shifted, v));
+  xnnd_program_destroy(prog);
+  float a[10], b[10];
+  run_once(&p, a);
+  run_once(&shifted, b);
+  for (int i = 0; i < 10; i++) assert_true(a[i] == b[i]);
+  pte_free(&p);
+  pte_free(&shifted);
+}
+
+/* Step s's first output and an input of it that a step wrote (both non-empty). */
+static bool step_reads_written(const xnnd_method_decl* m, uint32_t s, uint32_t* in_out,
+                               uint32_t* out_out) {
+  const xnnd_step_decl* st = &m->steps[s];
+  if (st->num_outputs == 0 || m->values[st->outputs[0]].nbytes == 0) return false;
+  for (uint32_t i = 0; i < st->num_inputs; i++) {
+    if (st->inputs[i] < 0) continue;
+    const xnnd_value_decl* v = &m->values[st->inputs[i]];
+    if (!(v->flags & XNND_VALUE_DEFINED) || v->nbytes == 0) continue;
+    *in_out = (uint32_t)st->inputs[i];
+    *out_out = st->outputs[0];
+    return true;
+  }
+  return false;
+}
+
+/* (b) Each way a stored plan can be wrong, with its status and a message naming the value. */
+static void test_corrupt_memory_plan(void** state) {
+  (void)state;
+  char want[160];
+  pte p = pte_make(false);
+  xnnd_program* prog = load_ok(&p);
+  const xnnd_method_decl* m = &prog->methods[0];
+  const uint64_t arena = m->arena_bytes;
+  const uint32_t first = m->steps[0].outputs[0];   /* written by step 0 */
+  const uint32_t input = m->inputs[0];
+  uint32_t constant = UINT32_MAX, read = 0, written = 0;
+  for (uint32_t v = 0; v < m->num_values && constant == UINT32_MAX; v++)
+    if (m->values[v].constant >= 0) constant = v;
+  bool found = false;
+  for (uint32_t s = 1; s < m->num_steps && !found; s++) found = step_reads_written(m, s, &read, &written);
+  assert_true(found && constant != UINT32_MAX);
+  const uint64_t first_off = stored_offset(&p, first);
+  xnnd_program_destroy(prog);
+  pte_free(&p);
+
+  /* a slot past the end of the arena, and one whose end would overflow */
+  p = pte_make(false);
+  set_stored_offset(&p, first, arena);
+  snprintf(want, sizeof(want), "method \"forward\" value %u: planned slot [%llu, +", first,
+           (unsigned long long)arena);
+  expect_load(&p, p.size, XNND_OUT_OF_RANGE, want);
+  set_stored_offset(&p, first, UINT64_MAX - 63);
+  expect_load(&p, p.size, XNND_OUT_OF_RANGE, "lies outside the");
+  pte_free(&p);
+  p = pte_make(false);
+  xnnd_put_le64(field_addr(method0(&p), XNND_PROGRAM_Method_arena_size), 64);
+  expect_load(&p, p.size, XNND_OUT_OF_RANGE, "lies outside the 64-byte arena");
+  pte_free(&p);
+
+  /* a misaligned offset */
+  p = pte_make(false);
+  set_stored_offset(&p, first, first_off + 8);
+  snprintf(want, sizeof(want), "value %u: planned offset %llu is not a multiple of 64", first,
+           (unsigned long long)first_off + 8);
+  expect_load(&p, p.size, XNND_MISALIGNED, want);
+  pte_free(&p);
+
+  /* a step's output placed on top of an input it reads (both live at that step) */
+  p = pte_make(false);
+  set_stored_offset(&p, written, stored_offset(&p, read));
+  snprintf(want, sizeof(want), "value %u: planned slot [%llu, +", written,
+           (unsigned long long)stored_offset(&p, read));
+  expect_load(&p, p.size, XNND_OVERLAP, want);
+  snprintf(want, sizeof(want), "overlaps value %u [", read);
+  expect_load(&p, p.size, XNND_OVERLAP, want);
+  pte_free(&p);
+
+  /* an arena above the method memory limit (every slot still inside it) */
+  p = pte_make(false);
+  xnnd_put_le64(field_addr(method0(&p), XNND_PROGRAM_Method_arena_size), (uint64_t)1 << 40);
+  expect_load(&p, p.size, XNND_LIMIT_EXCEEDED, "plans 1099511627776 arena bytes");
+  pte_free(&p);
+
+  /* slots for what has none, none for what needs one, vectors of the wrong length */
+  p = pte_make(false);
+  set_stored_offset(&p, input, 0);
+  snprintf(want, sizeof(want), "value %u: is a method input", input);
+  expect_load(&p, p.size, XNND_INVALID_PROGRAM, want);
+  pte_free(&p);
+  p = pte_make(false);
+  set_stored_offset(&p, constant, 0);
+  snprintf(want, sizeof(want), "value %u: is a constant", constant);
+  expect_load(&p, p.size, XNND_INVALID_PROGRAM, want);
+  pte_free(&p);
+  p = pte_make(false);
+  set_stored_offset(&p, first, XNND_NO_OFFSET);
+  snprintf(want, sizeof(want), "value %u: written by step 0 but the memory plan gives it no offset",
+           first);
+  expect_load(&p, p.size, XNND_INVALID_PROGRAM, want);
+  pte_free(&p);
+  p = pte_make(false);
+  fb_vec offs = fb_vector(method0(&p), XNND_PROGRAM_Method_value_offsets);
+  xnnd_put_le32(vec_len_addr(offs), offs.len - 1);
+  snprintf(want, sizeof(want), "the memory plan has %u value offsets for %u values", offs.len - 1,
+           offs.len);
+  expect_load(&p, p.size, XNND_INVALID_PROGRAM, want);
+  pte_free(&p);
+  p = pte_make(false);
+  drop_field(method0(&p), XNND_PROGRAM_Method_output_copy_offsets);
+  expect_load(&p, p.size, XNND_INVALID_PROGRAM, "0 output copy offsets for 1 outputs");
+  pte_free(&p);
+  p = pte_make(false);
+  fb_vec copies = fb_vector(method0(&p), XNND_PROGRAM_Method_output_copy_offsets);
+  xnnd_put_le64((uint8_t*)(uintptr_t)copies.data, 0);
+  expect_load(&p, p.size, XNND_INVALID_PROGRAM, "output 0: value");
+  pte_free(&p);
+}
+
 /* ---- execute-time misuse ---- */
 
 static void test_execute_misuse(void** state) {
@@ -696,6 +921,9 @@ int main(void) {
       cmocka_unit_test(test_unknown_op_name),
       cmocka_unit_test(test_unknown_backend_name),
       cmocka_unit_test(test_limits),
+      cmocka_unit_test(test_plan_written_at_lowering),
+      cmocka_unit_test(test_plan_from_file_is_used),
+      cmocka_unit_test(test_corrupt_memory_plan),
       cmocka_unit_test(test_execute_misuse),
       cmocka_unit_test(test_bundle_verifies_and_detects_mismatch),
       cmocka_unit_test(test_bundle_corruption),

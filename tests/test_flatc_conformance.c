@@ -663,7 +663,13 @@ static fb_ref build_program_full(fb_builder* b) {
   fb_ref ops[2] = {str(b, "aten::convolution"), str(b, "aten::add")};
   fb_ref opv = fb_create_ref_vector(b, ops, 2);
   static const uint32_t m_in[] = {0}, m_out[] = {4, 5};
+  /* The memory plan: no slot (UINT64_MAX) for the input, the constants and the values no step
+   * writes; value 4 above 4 GiB so the high word is exercised. */
+  static const uint64_t offsets[] = {UINT64_MAX, UINT64_MAX, UINT64_MAX, 0, 4294967296u, 128,
+                                     UINT64_MAX, UINT64_MAX, UINT64_MAX};
+  static const uint64_t copies[] = {UINT64_MAX, UINT64_MAX};
   fb_ref name = str(b, "forward");
+  fb_ref offv = fb_create_vector(b, offsets, 9, 8), copyv = fb_create_vector(b, copies, 2, 8);
   in = fb_create_vector(b, m_in, 1, 4);
   out = fb_create_vector(b, m_out, 2, 4);
   fb_ref methods[2];
@@ -674,6 +680,9 @@ static fb_ref build_program_full(fb_builder* b) {
   fb_add_ref(b, P(Method_outputs), out);
   fb_add_ref(b, P(Method_operators), opv);
   fb_add_ref(b, P(Method_steps), stepv);
+  fb_add_u64(b, P(Method_arena_size), 4294967360u, 0);
+  fb_add_ref(b, P(Method_value_offsets), offv);
+  fb_add_ref(b, P(Method_output_copy_offsets), copyv);
   methods[0] = fb_table_end(b);
   name = str(b, "empty");
   fb_table_start(b);
@@ -870,8 +879,6 @@ static void test_ours_to_flatc_graph(void** state) {
 
 static void test_flatc_to_ours_program(void** state) {
   (void)state;
-  free(check_fixture("schema/program.fbs", "tests/golden/flatc/program_full.json",
-                     XNND_PROGRAM_IDENTIFIER, XNND_PROGRAM_ROOT));
   uint8_t* d = check_fixture("schema/program.fbs", "tests/golden/flatc/program_defaults.json",
                              XNND_PROGRAM_IDENTIFIER, XNND_PROGRAM_ROOT);
   /* Explicit defaults in the fixture: flatc leaves them out, readers supply them. */
@@ -887,6 +894,22 @@ static void test_flatc_to_ours_program(void** state) {
   fb_table s2 = fb_vec_table(fb_vector(m, P(Method_steps)), 2);
   assert_int_equal(fb_u8(s2, P(Step_instruction_type), 0), P(Instruction_NONE));
   assert_null(fb_table_field(s2, P(Step_instruction)));
+  /* A memory plan is there when value_offsets is; an arena_size of 0 is left out. */
+  assert_false(fb_has_field(m, P(Method_arena_size)));
+  assert_int_equal(fb_u64(m, P(Method_arena_size), 0), 0);
+  assert_true(fb_has_field(m, P(Method_value_offsets)));
+  assert_int_equal(fb_vector(m, P(Method_value_offsets)).len, 1);
+  assert_false(fb_has_field(m, P(Method_output_copy_offsets)));
+  free(d);
+  /* The stored offsets read back bit-exact through the signed vector reader. */
+  d = check_fixture("schema/program.fbs", "tests/golden/flatc/program_full.json",
+                    XNND_PROGRAM_IDENTIFIER, XNND_PROGRAM_ROOT);
+  m = fb_vec_table(fb_vector(fb_root(d), P(Program_methods)), 0);
+  fb_vec offs = fb_vector(m, P(Method_value_offsets));
+  assert_int_equal(offs.len, 9);
+  assert_true((uint64_t)fb_vec_i64(offs, 0) == UINT64_MAX);
+  assert_true((uint64_t)fb_vec_i64(offs, 4) == 4294967296u);
+  assert_int_equal(fb_u64(m, P(Method_arena_size), 0), 4294967360u);
   free(d);
 }
 

@@ -84,6 +84,11 @@ typedef struct tmethod {
   const char* ops[4];
   uint32_t n_steps;
   tstep steps[8];
+  /* a memory plan stored as if written at lowering (Method.arena_size, ...) */
+  bool plan;
+  uint64_t arena;
+  uint64_t value_off[TMAXV];
+  uint64_t copy_off[4];
 } tmethod;
 
 typedef struct tprog {
@@ -154,6 +159,8 @@ static fb_ref build_method(fb_builder* b, const tmethod* m) {
   fb_ref outv = fb_create_vector(b, m->out, m->n_out, 4);
   fb_ref opv = fb_create_ref_vector(b, ops, m->n_ops);
   fb_ref stepv = fb_create_ref_vector(b, steps, m->n_steps);
+  fb_ref offv = m->plan ? fb_create_vector(b, m->value_off, m->n_values, 8) : 0;
+  fb_ref copyv = m->plan ? fb_create_vector(b, m->copy_off, m->n_out, 8) : 0;
   fb_table_start(b);
   fb_add_ref(b, XNND_PROGRAM_Method_name, name);
   fb_add_ref(b, XNND_PROGRAM_Method_values, valv);
@@ -161,6 +168,9 @@ static fb_ref build_method(fb_builder* b, const tmethod* m) {
   fb_add_ref(b, XNND_PROGRAM_Method_outputs, outv);
   fb_add_ref(b, XNND_PROGRAM_Method_operators, opv);
   fb_add_ref(b, XNND_PROGRAM_Method_steps, stepv);
+  fb_add_u64(b, XNND_PROGRAM_Method_arena_size, m->arena, 0);
+  fb_add_ref(b, XNND_PROGRAM_Method_value_offsets, offv);
+  fb_add_ref(b, XNND_PROGRAM_Method_output_copy_offsets, copyv);
   return fb_table_end(b);
 }
 
@@ -775,7 +785,8 @@ static void test_plan_reuses_memory(void** state) {
   free(data);
 }
 
-/* Random DAGs planned directly: values live at the same time never share bytes. */
+/* Random DAGs planned directly: values live at the same time never share bytes, and the check
+ * of a stored plan accepts the plan. */
 static void test_plan_random_no_overlap(void** state) {
   (void)state;
   srand(1234);
@@ -816,6 +827,10 @@ static void test_plan_random_no_overlap(void** state) {
                            .num_steps = ns, .values = values, .outputs = mouts, .steps = steps};
     char msg[256];
     assert_int_equal(xnnd_plan_memory(&md, &test_allocator, msg, sizeof(msg)), XNND_OK);
+    /* what the planner makes, the check of a stored plan accepts */
+    const uint64_t arena = md.arena_bytes;
+    if (xnnd_check_memory_plan(&md, &test_allocator, msg, sizeof(msg)) != XNND_OK) fail_msg("%s", msg);
+    assert_int_equal(md.arena_bytes, arena);
     uint64_t sum = 0;
     for (uint32_t a = 1; a <= ns; a++) {
       const xnnd_value_decl* va = &values[a];
@@ -837,6 +852,171 @@ static void test_plan_random_no_overlap(void** state) {
     }
     assert_int_equal(md.tensor_bytes, sum + values[0].nbytes);
   }
+}
+
+/* Store in tp's method 0 the plan the runtime computes for it (loaded without a plan). */
+static void store_runtime_plan(tprog* tp) {
+  tmethod* tm = &tp->methods[0];
+  tm->plan = false;
+  size_t size;
+  uint8_t* data = build_pte(tp, &size);
+  xnnd_program* p = NULL;
+  xnnd_error err = {0};
+  assert_int_equal(load(data, size, &p, &err), XNND_OK);
+  const xnnd_method_decl* md = &p->methods[0];
+  assert_false(md->planned_at_lowering);
+  tm->plan = true;
+  tm->arena = md->arena_bytes;
+  for (uint32_t v = 0; v < tm->n_values; v++) tm->value_off[v] = md->values[v].offset;
+  for (uint32_t o = 0; o < tm->n_out; o++) tm->copy_off[o] = md->outputs[o].copy_offset;
+  xnnd_program_destroy(p);
+  free(data);
+}
+
+/* Outputs that are an input or a constant are copied into slots of the stored plan: the copies
+ * are checked like values (the convnet in test_corruption.c has none). */
+static void test_plan_stored_with_copies(void** state) {
+  (void)state;
+  tprog tp = prog_passthrough();
+  store_runtime_plan(&tp);
+  tmethod* tm = &tp.methods[0];
+  assert_int_equal(tm->value_off[0], XNND_NO_OFFSET);
+  assert_int_equal(tm->value_off[1], XNND_NO_OFFSET);
+  assert_int_equal(tm->copy_off[0], 0);
+  assert_int_equal(tm->copy_off[1], 64);
+  assert_int_equal(tm->copy_off[2], 128);
+  assert_int_equal(tm->arena, 192);
+  /* stored and used: the passthrough test's outputs, with the stored (shuffled) slots */
+  tm->copy_off[0] = 128, tm->copy_off[2] = 0;
+  size_t size;
+  uint8_t* data = build_pte(&tp, &size);
+  xnnd_program* p = NULL;
+  xnnd_error err = {0};
+  assert_int_equal(load(data, size, &p, &err), XNND_OK);
+  assert_true(p->methods[0].planned_at_lowering);
+  assert_int_equal(p->methods[0].outputs[0].copy_offset, 128);
+  assert_int_equal(p->methods[0].tensor_bytes, 36);
+  xnnd_method* m = NULL;
+  assert_int_equal(xnnd_method_create(p, "forward", NULL, &m, &err), XNND_OK);
+  float x[3] = {1, 2, 3};
+  xnnd_tensor in = {XNND_F32, 1, {3}, x}, o0, o1, o2;
+  assert_int_equal(xnnd_method_set_input(m, 0, &in), XNND_OK);
+  assert_int_equal(xnnd_method_execute(m), XNND_OK);
+  assert_int_equal(xnnd_method_get_output(m, 0, &o0), XNND_OK);
+  assert_int_equal(xnnd_method_get_output(m, 1, &o1), XNND_OK);
+  assert_int_equal(xnnd_method_get_output(m, 2, &o2), XNND_OK);
+  assert_true((uint8_t*)o0.data == (uint8_t*)o2.data + 128);
+  const float* y0 = o0.data;
+  const float* y1 = o1.data;
+  const float* y2 = o2.data;
+  assert_true(y0[0] == 1 && y0[2] == 3 && y2[1] == 2 && y1[0] == 7 && y1[2] == 9);
+  xnnd_method_destroy(m);
+  xnnd_program_destroy(p);
+  free(data);
+
+  tprog bad = tp;
+  bad.methods[0].copy_off[2] = 128;  /* on top of output 0's copy, both live at the end */
+  expect_load_error(&bad, XNND_OVERLAP,
+                    "method \"forward\" output 2 (a copy of value 0): planned slot [128, +28) "
+                    "overlaps output 0 (a copy of value 0) [128, +28)");
+  bad = tp;
+  bad.methods[0].copy_off[1] = 72;
+  expect_load_error(&bad, XNND_MISALIGNED,
+                    "output 1 (a copy of value 1): planned offset 72 is not a multiple of 64");
+  bad = tp;
+  bad.methods[0].copy_off[1] = 192;
+  expect_load_error(&bad, XNND_OUT_OF_RANGE, "lies outside the 192-byte arena");
+  bad = tp;
+  bad.methods[0].copy_off[1] = XNND_NO_OFFSET;
+  expect_load_error(&bad, XNND_INVALID_PROGRAM, "the memory plan gives the copy no offset");
+  bad = tp;
+  bad.methods[0].value_off[1] = 0;
+  expect_load_error(&bad, XNND_INVALID_PROGRAM, "value 1: is a constant");
+  bad = tp;
+  bad.methods[0].arena = 0;  /* absent: every slot is outside */
+  expect_load_error(&bad, XNND_OUT_OF_RANGE, "lies outside the 0-byte arena");
+}
+
+/* The chain of relus with its stored plan: values alternate between two slots. */
+static void test_plan_stored_chain(void** state) {
+  (void)state;
+  NEED_KERNEL("aten.relu");
+  tprog tp = {0};
+  tp.n_methods = 1;
+  tmethod* m = &tp.methods[0];
+  m->name = "forward";
+  m->n_values = 5;
+  for (uint32_t v = 0; v < 5; v++) m->values[v] = f32v(2, 4, 4, -1);  /* 64 bytes: slot 128 */
+  m->n_in = 1, m->in[0] = 0;
+  m->n_out = 1, m->out[0] = 4;
+  m->n_ops = 1, m->ops[0] = "aten.relu";
+  m->n_steps = 4;
+  for (uint32_t s = 0; s < 4; s++) m->steps[s] = (tstep){KCALL, 0, 1, {(int32_t)s}, 1, {s + 1}, 0, {{0}}};
+  store_runtime_plan(&tp);
+  assert_int_equal(m->arena, 256);
+  assert_int_equal(m->value_off[1], 0);
+  assert_int_equal(m->value_off[2], 128);
+  assert_int_equal(m->value_off[3], 0);
+  assert_int_equal(m->value_off[4], 128);
+  /* value 3 reuses value 1's bytes (1 is dead after step 1); on top of value 2 it is not */
+  tprog bad = tp;
+  bad.methods[0].value_off[3] = 128;
+  expect_load_error(&bad, XNND_OVERLAP, "value 3: planned slot [128, +80) overlaps value 2 [128, +80) "
+                                        "while both are live (steps 2..3 and 1..2)");
+  /* the output lives to the end: a value written after it may not take its bytes, even
+   * though no step reads the output after it is written */
+  bad = tp;
+  bad.methods[0].n_out = 1, bad.methods[0].out[0] = 2;
+  bad.methods[0].value_off[4] = 128;
+  bad.methods[0].value_off[3] = 0;
+  expect_load_error(&bad, XNND_OVERLAP, "value 4: planned slot [128, +80) overlaps value 2");
+}
+
+/* Random stored plans: the sweep in xnnd_memory_plan_check agrees with comparing every pair. */
+static void test_plan_check_matches_pairs(void** state) {
+  (void)state;
+  srand(99);
+  enum { NT = 24 };
+  xnnd_plan_tensor t[NT];
+  xnnd_plan_live live[NT];
+  int disagreements = 0, rejected = 0;
+  for (int iter = 0; iter < 3000; iter++) {
+    uint32_t n = 1 + (uint32_t)(rand() % NT), steps = 1 + (uint32_t)(rand() % 8);
+    uint64_t arena = 64 * (uint64_t)(rand() % 24);
+    uint32_t first = 0;
+    for (uint32_t i = 0; i < n; i++) {
+      first += rand() % 3 == 0;
+      if (first > steps) first = steps;
+      uint32_t last = first + (uint32_t)(rand() % 4);
+      t[i] = (xnnd_plan_tensor){(uint64_t)(rand() % 4 == 0 ? 0 : 1 + rand() % 200), first,
+                                last > steps ? steps : last, i,
+                                rand() % 16 == 0 ? 64 * (uint64_t)(rand() % 24) + 8
+                                                 : 64 * (uint64_t)(rand() % 24)};
+    }
+    /* the pairwise verdict, in the same precedence: first bad tensor in order */
+    xnnd_status want = XNND_OK;
+    uint32_t want_bad = 0;
+    for (uint32_t i = 0; i < n && want == XNND_OK; i++) {
+      uint64_t ext = t[i].nbytes ? t[i].nbytes + XNND_TENSOR_PADDING : 0;
+      want_bad = i;
+      if (t[i].offset % 64) want = XNND_MISALIGNED;
+      else if (t[i].offset + ext > arena) want = XNND_OUT_OF_RANGE;
+      for (uint32_t j = 0; j < i && want == XNND_OK && ext; j++) {
+        if (!t[j].nbytes) continue;
+        bool live = t[j].first_step <= t[i].last_step && t[i].first_step <= t[j].last_step;
+        bool share = t[j].offset < t[i].offset + ext &&
+                     t[i].offset < t[j].offset + t[j].nbytes + XNND_TENSOR_PADDING;
+        if (live && share) want = XNND_OVERLAP;
+      }
+    }
+    uint32_t bad = 0, other = 0;
+    xnnd_status got = xnnd_memory_plan_check(t, n, arena, live, &bad, &other);
+    if (got != want || (got != XNND_OK && bad != want_bad)) disagreements++;
+    rejected += got != XNND_OK;
+    if (got == XNND_OVERLAP) assert_true(other < bad);
+  }
+  assert_int_equal(disagreements, 0);
+  assert_true(rejected > 100 && rejected < 2900);  /* both verdicts were exercised */
 }
 
 /* ---- verification failures, each with its status ---- */
@@ -1223,6 +1403,18 @@ static void test_fuzz_passthrough_program(void** state) {
   fuzz_program(&tp);
 }
 
+/* Every flip of a stored plan's bytes is rejected or leaves a plan that is safe to run. */
+static void test_fuzz_planned_program(void** state) {
+  (void)state;
+  NEED_KERNEL("aten.add");
+  tprog tp = prog_add();
+  store_runtime_plan(&tp);
+  fuzz_program(&tp);
+  tp = prog_passthrough();
+  store_runtime_plan(&tp);
+  fuzz_program(&tp);
+}
+
 int main(void) {
   if (xnnd_backend_register(&dbl_backend) != XNND_OK) {
     fprintf(stderr, "cannot register the test backend\n");
@@ -1240,6 +1432,9 @@ int main(void) {
       cmocka_unit_test(test_method_api_errors),
       cmocka_unit_test(test_plan_reuses_memory),
       cmocka_unit_test(test_plan_random_no_overlap),
+      cmocka_unit_test(test_plan_stored_with_copies),
+      cmocka_unit_test(test_plan_stored_chain),
+      cmocka_unit_test(test_plan_check_matches_pairs),
       cmocka_unit_test(test_bad_header),
       cmocka_unit_test(test_truncated),
       cmocka_unit_test(test_bad_identifier),
@@ -1256,6 +1451,7 @@ int main(void) {
       cmocka_unit_test(test_fuzz_delegate_program),
       cmocka_unit_test(test_fuzz_add_program),
       cmocka_unit_test(test_fuzz_passthrough_program),
+      cmocka_unit_test(test_fuzz_planned_program),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

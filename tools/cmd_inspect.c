@@ -1,5 +1,6 @@
 /* `xnnd inspect MODEL.pte [--dot FILE]`: verify a program with the runtime loader, print its
- * methods, steps, delegates and sizes (planned arena against the sum of tensor sizes), and
+ * methods, steps, delegates and sizes (planned arena against the sum of tensor sizes, and
+ * whether the plan came from the program or was computed at load), and
  * optionally write a Graphviz graph with each delegate's XNNPACK nodes as a cluster. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,8 +188,9 @@ int xnnd_cmd_inspect(int argc, char** argv) {
     printf("method \"%s\": %u values (%u constant, %.2f MB), %u inputs, %u outputs, %u steps (%u kernel, %u delegate)\n",
            mi.name, mi.num_values, mi.num_constant_values, (double)mi.constant_bytes / 1e6, mi.num_inputs,
            mi.num_outputs, mi.num_steps, mi.num_kernel_steps, mi.num_delegate_steps);
-    printf("  planned memory: arena %.3f MB for %.3f MB of tensors (%.1f%%)\n", (double)mi.arena_bytes / 1e6,
-           (double)mi.tensor_bytes / 1e6, mi.tensor_bytes ? 100.0 * (double)mi.arena_bytes / (double)mi.tensor_bytes : 0.0);
+    printf("  planned memory: arena %.3f MB for %.3f MB of tensors (%.1f%%), %s\n", (double)mi.arena_bytes / 1e6,
+           (double)mi.tensor_bytes / 1e6, mi.tensor_bytes ? 100.0 * (double)mi.arena_bytes / (double)mi.tensor_bytes : 0.0,
+           mi.planned_at_lowering ? "planned at lowering" : "computed at load (the program carries no plan)");
     for (uint32_t s = 0; s < mi.num_steps; s++) {
       xnnd_step_info si;
       xnnd_program_get_step_info(p, m, s, &si);
