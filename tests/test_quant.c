@@ -319,11 +319,15 @@ static void expand_all(xnnd_graph* g, const char* what) {
   if (xnnd_graph_compact(g) != XNND_OK || xnnd_graph_verify(g) != XNND_OK) fail_msg("%s: %s", what, g->errmsg);
 }
 
-static void run(const xnnd_graph* g, bool delegate, xt_outputs* out, const char* what) {
+static void run_with(const xnnd_graph* g, bool delegate, bool xnnpack_only, xt_outputs* out, const char* what) {
   char err[512];
-  xt_run_options o = {.seed = 11, .delegate = delegate};
+  xt_run_options o = {.seed = 11, .delegate = delegate, .xnnpack_kernels_only = xnnpack_only};
   xnnd_status st = xt_run_graph(g, &o, out, err, sizeof(err));
   if (st != XNND_OK) fail_msg("%s: run failed: %s: %s", what, xnnd_status_str(st), err);
+}
+
+static void run(const xnnd_graph* g, bool delegate, xt_outputs* out, const char* what) {
+  run_with(g, delegate, false, out, what);
 }
 
 /* Largest difference in output quantization steps (the scale of each output's dequantize). */
@@ -362,6 +366,12 @@ static void test_golden_differential(void** state) {
   run(g, true, &got, "pipeline, delegated");
   double d = max_steps(orig, &want, &got);
   if (!(d <= 1.0 + 1e-4)) fail_msg("%s/%s: delegated int8 differs by %g steps", c->pass, c->name, d);
+  /* xnnd's own int8 convolution is bit-exact with XNNPACK's. */
+  xt_outputs xnn;
+  run_with(g, true, true, &xnn, "pipeline, delegated, XNNPACK kernels only");
+  d = max_steps(orig, &xnn, &got);
+  if (d != 0.0) fail_msg("%s/%s: xnnd's kernels differ from XNNPACK's by %g steps", c->pass, c->name, d);
+  xt_outputs_free(&xnn);
   xt_outputs_free(&got);
 
   expand_all(g, "pipeline");

@@ -51,14 +51,16 @@ static float to_float(const void* data, xnnd_dtype dtype, size_t i) {
   }
 }
 
-static xnnd_status run_program(const uint8_t* bytes, size_t size, uint64_t seed, xt_outputs* out,
+static xnnd_status run_program(const uint8_t* bytes, size_t size, const xt_run_options* options, xt_outputs* out,
                                char* err, size_t err_size) {
+  uint64_t seed = options->seed;
   xnnd_program* prog = NULL;
   xnnd_method* m = NULL;
   xnnd_error e = {0};
   void** inputs = NULL;
   xnnd_status st = xnnd_program_load_buffer(bytes, size, NULL, &prog, &e);
-  if (st == XNND_OK) st = xnnd_method_create(prog, "forward", NULL, &m, &e);
+  xnnd_method_options mo = {.num_threads = 1, .xnnpack_kernels_only = options->xnnpack_kernels_only};
+  if (st == XNND_OK) st = xnnd_method_create(prog, "forward", &mo, &m, &e);
   if (st != XNND_OK) {
     snprintf(err, err_size, "load: %s", e.message);
     goto done;
@@ -130,7 +132,7 @@ xnnd_status xt_run_graph(const xnnd_graph* g, const xt_run_options* options, xt_
   size_t size = 0;
   st = xnnd_program_write(g, &plan, &bytes, &size, err, err_size);
   xnnd_partition_plan_free(&plan);
-  if (st == XNND_OK) st = run_program(bytes, size, o.seed, out, err, err_size);
+  if (st == XNND_OK) st = run_program(bytes, size, &o, out, err, err_size);
   free(bytes);
   if (st != XNND_OK) xt_outputs_free(out);
   return st;

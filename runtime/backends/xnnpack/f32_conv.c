@@ -15,6 +15,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "conv_rows.h"
 #include "xnnpack_internal.h"
 
 bool xnnd_f32_conv_cpu_ok(void) {
@@ -40,16 +41,14 @@ struct xnnd_f32_conv {
   xnnd_f32_conv_shape s;
   size_t taps, rows, row_blocks, panels, panel_floats;
   /* Winograd: tiles_h x tiles_w tiles per image; rows of the 36 GEMMs are tiles; v and m
-   * hold the transformed input [36][tiles][cin] and the GEMM results [36][tiles][cout];
+   * (in the caller's scratch) hold the transformed input [36][tiles][cin] and the GEMM
+   * results [36][tiles][cout];
    * packed holds 36 packed filters of taps = 1. */
   bool winograd;
   size_t tiles_h, tiles_w, tiles;
-  float* v;
-  float* m;
   float* bias;    /* cout floats (zeros when the node has none) */
-  bool pointwise; /* 1x1, stride 1, no padding: rows are consecutive input pixels */
   size_t group_panels, panel_groups;  /* panels per task: as many as fit in L2 together */
-  uint32_t tap_dy[XNND_F32_CONV_MAX_TAPS], tap_dx[XNND_F32_CONV_MAX_TAPS];  /* tap offsets, dilated */
+  xnnd_conv_rows geometry;
   float* packed;
   float* zero;    /* cin zeros */
 };
@@ -105,12 +104,7 @@ xnnd_status xnnd_f32_conv_create(const xnnd_f32_conv_shape* s, const float* filt
   c->row_blocks = (c->rows + MR - 1) / MR;
   c->panels = ((size_t)s->cout + NR - 1) / NR;
   c->panel_floats = NR + (c->winograd ? 1 : c->taps) * s->cin * NR;
-  c->pointwise = c->taps == 1 && s->stride_h == 1 && s->stride_w == 1 && s->pad_top == 0 && s->pad_left == 0 &&
-                 s->in_h == s->out_h && s->in_w == s->out_w;
-  for (size_t t = 0; t < c->taps; t++) {
-    c->tap_dy[t] = (uint32_t)(t / s->kernel_w) * s->dilation_h;
-    c->tap_dx[t] = (uint32_t)(t % s->kernel_w) * s->dilation_w;
-  }
+  xnnd_conv_rows_init(&c->geometry, s, sizeof(float));
   /* A task computes one pixel block against a group of panels, so the block's row pointers
    * are worked out once per group; the group's packed filter stays within half of L2. */
   size_t panel_bytes = c->panel_floats * sizeof(float);
@@ -127,10 +121,8 @@ xnnd_status xnnd_f32_conv_create(const xnnd_f32_conv_shape* s, const float* filt
   memset(c->zero, 0, (size_t)s->cin * sizeof(float));
   memset(c->packed, 0, filters * c->panels * c->panel_floats * sizeof(float));
   if (c->winograd) {
-    c->v = xnnd_xnn_alloc(allocator, 36 * c->tiles * s->cin * sizeof(float), 64);
-    c->m = xnnd_xnn_alloc(allocator, 36 * c->tiles * s->cout * sizeof(float), 64);
     c->bias = xnnd_xnn_alloc(allocator, (size_t)s->cout * sizeof(float), 64);
-    if (c->v == NULL || c->m == NULL || c->bias == NULL) {
+    if (c->bias == NULL) {
       xnnd_f32_conv_destroy(c, allocator);
       return XNND_OUT_OF_MEMORY;
     }
@@ -154,8 +146,6 @@ xnnd_status xnnd_f32_conv_create(const xnnd_f32_conv_shape* s, const float* filt
 
 void xnnd_f32_conv_destroy(xnnd_f32_conv* c, const xnnd_allocator* allocator) {
   if (c == NULL) return;
-  xnnd_xnn_free(allocator, c->v);
-  xnnd_xnn_free(allocator, c->m);
   xnnd_xnn_free(allocator, c->bias);
   xnnd_xnn_free(allocator, c->packed);
   xnnd_xnn_free(allocator, c->zero);
@@ -166,42 +156,21 @@ typedef struct run_ctx {
   const xnnd_f32_conv* c;
   const float* input;
   float* output;
+  float* v;  /* Winograd: scratch */
+  float* m;
 } run_ctx;
 
-/* Row pointers of the pixel block starting at row m0 (mr rows), 6 per tap. */
-static void block_pointers(const xnnd_f32_conv* c, const float* input, size_t m0, size_t mr, const float** a) {
-  const xnnd_f32_conv_shape* s = &c->s;
-  if (c->pointwise) {
-    for (size_t i = 0; i < MR; i++) a[i] = input + (m0 + (i < mr ? i : mr - 1)) * s->cin;
-    return;
-  }
-  size_t plane = (size_t)s->out_h * s->out_w;
-  size_t n = m0 / plane, oy = (m0 % plane) / s->out_w, ox = m0 % s->out_w;
-  for (size_t i = 0; i < MR; i++) {
-    if (i < mr && i > 0 && ++ox == s->out_w) {
-      ox = 0;
-      if (++oy == s->out_h) {
-        oy = 0;
-        n++;
-      }
-    }
-    const float* image = input + n * s->in_h * s->in_w * s->cin;
-    /* Unsigned wrap-around makes a position in the top/left padding huge, so one compare
-     * per axis tests both sides. */
-    size_t y0 = oy * s->stride_h - s->pad_top, x0 = ox * s->stride_w - s->pad_left;
-    for (size_t t = 0; t < c->taps; t++) {
-      size_t iy = y0 + c->tap_dy[t], ix = x0 + c->tap_dx[t];
-      a[t * MR + i] = iy < s->in_h && ix < s->in_w ? image + (iy * s->in_w + ix) * s->cin : c->zero;
-    }
-  }
+size_t xnnd_f32_conv_scratch_size(const xnnd_f32_conv* c) {
+  if (!c->winograd) return 0;
+  return 36 * c->tiles * ((size_t)c->s.cin + c->s.cout) * sizeof(float) + 64;
 }
 
 static void run_block(void* context, size_t group, size_t block) {
   const run_ctx* r = context;
   const xnnd_f32_conv* c = r->c;
-  const float* a[XNND_F32_CONV_MAX_TAPS * MR];
+  const void* a[XNND_F32_CONV_MAX_TAPS * MR];
   size_t m0 = block * MR, mr = c->rows - m0 < MR ? c->rows - m0 : MR;
-  block_pointers(c, r->input, m0, mr, a);
+  xnnd_conv_rows_block(&c->geometry, r->input, c->zero, m0, mr, MR, a);
   size_t p_end = (group + 1) * c->group_panels < c->panels ? (group + 1) * c->group_panels : c->panels;
   for (size_t panel = group * c->group_panels; panel < p_end; panel++) {
     size_t n0 = panel * NR, nc = c->s.cout - n0 < NR ? c->s.cout - n0 : NR;
@@ -220,7 +189,7 @@ static void wino_input(void* context, size_t tile) {
   const float* image = r->input + n * s->in_h * s->in_w * s->cin;
   const float* rows[6];
   for (size_t y = 0; y < 6; y++) rows[y] = y0 + y < s->in_h ? image + (y0 + y) * s->in_w * s->cin : NULL;
-  xnnd_f32_wino_input_avx2(rows, s->in_w, s->cin, x0, c->v + tile * s->cin, c->tiles * s->cin);
+  xnnd_f32_wino_input_avx2(rows, s->in_w, s->cin, x0, r->v + tile * s->cin, c->tiles * s->cin);
 }
 
 static void wino_gemm(void* context, size_t k_group, size_t block) {
@@ -228,10 +197,10 @@ static void wino_gemm(void* context, size_t k_group, size_t block) {
   const xnnd_f32_conv* c = r->c;
   size_t k = k_group / c->panel_groups, group = k_group % c->panel_groups;
   size_t m0 = block * MR, mr = c->rows - m0 < MR ? c->rows - m0 : MR;
-  const float* a[MR];
-  const float* vk = c->v + k * c->tiles * c->s.cin;
+  const void* a[MR];
+  const float* vk = r->v + k * c->tiles * c->s.cin;
   for (size_t i = 0; i < MR; i++) a[i] = vk + (m0 + (i < mr ? i : mr - 1)) * c->s.cin;
-  float* mk = c->m + k * c->tiles * c->s.cout;
+  float* mk = r->m + k * c->tiles * c->s.cout;
   size_t p_end = (group + 1) * c->group_panels < c->panels ? (group + 1) * c->group_panels : c->panels;
   for (size_t panel = group * c->group_panels; panel < p_end; panel++) {
     size_t n0 = panel * NR, nc = c->s.cout - n0 < NR ? c->s.cout - n0 : NR;
@@ -249,13 +218,17 @@ static void wino_output(void* context, size_t tile) {
   size_t rows_n = s->out_h - oy < 4 ? s->out_h - oy : 4, cols_n = s->out_w - ox < 4 ? s->out_w - ox : 4;
   float* rows[4];
   for (size_t y = 0; y < rows_n; y++) rows[y] = r->output + ((n * s->out_h + oy + y) * s->out_w + ox) * s->cout;
-  xnnd_f32_wino_output_avx2(c->m + tile * s->cout, c->tiles * s->cout, s->cout, c->bias, s->min, s->max, rows, rows_n,
+  xnnd_f32_wino_output_avx2(r->m + tile * s->cout, c->tiles * s->cout, s->cout, c->bias, s->min, s->max, rows, rows_n,
                             cols_n);
 }
 
-void xnnd_f32_conv_run(const xnnd_f32_conv* c, const float* input, float* output, pthreadpool_t pool) {
-  run_ctx r = {c, input, output};
+void xnnd_f32_conv_run(const xnnd_f32_conv* c, const float* input, float* output, void* scratch,
+                       pthreadpool_t pool) {
+  run_ctx r = {c, input, output, NULL, NULL};
   if (c->winograd) {
+    /* 64-aligned pieces: v then m. */
+    r.v = (float*)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    r.m = r.v + 36 * c->tiles * c->s.cin;
     pthreadpool_parallelize_1d(pool, wino_input, &r, c->tiles, 0);
     pthreadpool_parallelize_2d(pool, wino_gemm, &r, 36 * c->panel_groups, c->row_blocks, 0);
     pthreadpool_parallelize_1d(pool, wino_output, &r, c->tiles, 0);
@@ -276,8 +249,13 @@ xnnd_status xnnd_f32_conv_create(const xnnd_f32_conv_shape* shape, const float* 
   *conv_out = NULL;
   return XNND_INVALID_ARGUMENT;
 }
-void xnnd_f32_conv_run(const xnnd_f32_conv* conv, const float* input, float* output, pthreadpool_t pool) {
-  (void)conv, (void)input, (void)output, (void)pool;
+size_t xnnd_f32_conv_scratch_size(const xnnd_f32_conv* conv) {
+  (void)conv;
+  return 0;
+}
+void xnnd_f32_conv_run(const xnnd_f32_conv* conv, const float* input, float* output, void* scratch,
+                       pthreadpool_t pool) {
+  (void)conv, (void)input, (void)output, (void)scratch, (void)pool;
 }
 void xnnd_f32_conv_destroy(xnnd_f32_conv* conv, const xnnd_allocator* allocator) { (void)conv, (void)allocator; }
 

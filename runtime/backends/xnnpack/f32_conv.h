@@ -40,16 +40,20 @@ bool xnnd_f32_conv_supported(const xnnd_f32_conv_shape* shape);
 /* filter is OHWI (cout x kernel_h x kernel_w x cin), bias cout floats or NULL. */
 xnnd_status xnnd_f32_conv_create(const xnnd_f32_conv_shape* shape, const float* filter, const float* bias,
                                  const xnnd_allocator* allocator, xnnd_f32_conv** conv_out);
+/* Bytes of scratch run needs (0 for none); the caller owns it, so one buffer serves every
+ * convolution of a delegate. */
+size_t xnnd_f32_conv_scratch_size(const xnnd_f32_conv* conv);
 /* input: batch x in_h x in_w x cin, output: batch x out_h x out_w x cout, both dense NHWC.
  * pool may be NULL (runs on the calling thread). */
-void xnnd_f32_conv_run(const xnnd_f32_conv* conv, const float* input, float* output, pthreadpool_t pool);
+void xnnd_f32_conv_run(const xnnd_f32_conv* conv, const float* input, float* output, void* scratch,
+                       pthreadpool_t pool);
 void xnnd_f32_conv_destroy(xnnd_f32_conv* conv, const xnnd_allocator* allocator);
 
 /* The microkernel (f32_gemm_avx2.c): c[mr x nc] = clamp(bias + sum over taps t and k < kc of
  * a[t*6 + i][k] * w[t][k][j]), w = 16 bias floats then taps*kc rows of 16 (zero beyond nc),
  * 32-byte aligned; rows of c are ldc floats apart. a holds 6 row pointers per tap (rows past
  * mr repeat row mr-1). */
-void xnnd_f32_gemm_6x16_avx2(size_t mr, size_t nc, size_t taps, size_t kc, const float* const* a, const float* w,
+void xnnd_f32_gemm_6x16_avx2(size_t mr, size_t nc, size_t taps, size_t kc, const void* const* a, const float* w,
                              float* c, size_t ldc, float min, float max);
 
 /* Winograd F(4x4, 3x3) transforms (f32_winograd_avx2.c). Input: the 6x6 tile whose rows

@@ -23,7 +23,7 @@ static inline void store_row(float* c, size_t nc, __m256 lo, __m256 hi) {
   for (size_t j = 0; j < nc; j++) c[j] = tmp[j];
 }
 
-void xnnd_f32_gemm_6x16_avx2(size_t mr, size_t nc, size_t taps, size_t kc, const float* const* a,
+void xnnd_f32_gemm_6x16_avx2(size_t mr, size_t nc, size_t taps, size_t kc, const void* const* a,
                              const float* w, float* c, size_t ldc, float min, float max) {
   __m256 c00 = _mm256_load_ps(w), c01 = _mm256_load_ps(w + 8);
   __m256 c10 = c00, c11 = c01, c20 = c00, c21 = c01, c30 = c00, c31 = c01, c40 = c00, c41 = c01, c50 = c00,

@@ -16,6 +16,7 @@
 #include "backends/xnnpack/xnnpack_backend.h"
 #include "f32_conv.h"
 #include "pte_format.h"
+#include "memory_plan.h"
 #include "xnnpack_internal.h"
 
 /* One external value of the delegate call. */
@@ -30,15 +31,14 @@ typedef struct xnn_boundary {
 } xnn_boundary;
 
 /* The blob's nodes in order, cut into segments: a run of nodes XNNPACK executes as one
- * runtime, or one convolution xnnd's f32 kernel executes (f32_conv.h). Values that cross
+ * runtime, or one convolution xnnd's own kernel executes (f32_conv.h, qs8_conv.h). Values that cross
  * from one segment to another live in delegate-owned buffers. */
 typedef struct xnn_segment {
   xnn_runtime_t runtime;        /* XNNPACK segment */
   uint32_t num_bindings;
   struct xnn_external_value* bindings;  /* what XNNPACK was last set up with */
   bool set_up;
-  xnnd_f32_conv* conv;          /* xnnd segment */
-  uint32_t input_id, output_id;
+  xnnd_xown own;                /* xnnd segment: own.kernel != NULL */
 } xnn_segment;
 
 typedef struct xnn_delegate {
@@ -49,7 +49,8 @@ typedef struct xnn_delegate {
   xnn_boundary* ext;            /* inputs then outputs */
   uint32_t num_values;
   void** value_data;            /* per blob value: where a bound value lives (NULL: inside XNNPACK) */
-  void** crossing;              /* per blob value: delegate-owned buffer of a crossing value */
+  void* crossing;               /* arena of the values crossing segments */
+  void* scratch;                /* shared by the own kernels (one runs at a time) */
   uint32_t num_segments;
   xnn_segment* segments;
   bool profile;
@@ -118,7 +119,7 @@ static void xnnpack_destroy(void* handle) {
   const xnnd_allocator* a = &d->allocator;
   for (uint32_t i = 0; d->segments != NULL && i < d->num_segments; i++) {
     if (d->segments[i].runtime != NULL) xnn_delete_runtime(d->segments[i].runtime);
-    xnnd_f32_conv_destroy(d->segments[i].conv, a);
+    if (d->segments[i].own.kernel != NULL) d->segments[i].own.destroy(d->segments[i].own.kernel, a);
     xnnd_xnn_free(a, d->segments[i].bindings);
   }
   xnnd_xnn_free(a, d->segments);
@@ -126,8 +127,8 @@ static void xnnpack_destroy(void* handle) {
   uint32_t total = d->num_inputs + d->num_outputs;
   if (d->ext != NULL)
     for (uint32_t i = 0; i < total; i++) xnnd_xnn_free(a, d->ext[i].staging);
-  for (uint32_t i = 0; d->crossing != NULL && i < d->num_values; i++) xnnd_xnn_free(a, d->crossing[i]);
   xnnd_xnn_free(a, d->crossing);
+  xnnd_xnn_free(a, d->scratch);
   xnnd_xnn_free(a, d->value_data);
   xnnd_xnn_free(a, d->ext);
   xnnd_xnn_free(a, d->blob_copy);
@@ -143,6 +144,8 @@ typedef struct seg_plan {
   uint32_t* producer;         /* per value: segment writing it, NO_SEGMENT for inputs/constants */
   uint32_t* stamp;            /* per value: last segment (+1) that defined it */
   bool* bound;                /* per value: a delegate external or a crossing value */
+  uint32_t* last_use;         /* per value: last segment reading it */
+  bool* crossing;             /* per value: read in a later segment than the one writing it */
 } seg_plan;
 
 /* Value ids a node reads and writes (fields of its kind; absent optional inputs skipped). */
@@ -235,9 +238,14 @@ static xnnd_status build_segments(xnn_delegate* d, const xnnd_xblob* b, bool own
   plan.producer = xnnd_xnn_alloc(a, sizeof(uint32_t) * (size_t)nv, 64);
   plan.stamp = xnnd_xnn_alloc(a, sizeof(uint32_t) * (size_t)nv, 64);
   plan.bound = xnnd_xnn_alloc(a, sizeof(bool) * (size_t)nv, 64);
+  plan.last_use = xnnd_xnn_alloc(a, sizeof(uint32_t) * (size_t)nv, 64);
+  plan.crossing = xnnd_xnn_alloc(a, sizeof(bool) * (size_t)nv, 64);
   bool* own = xnnd_xnn_alloc(a, sizeof(bool) * (size_t)(nn ? nn : 1), 64);
+  xnnd_plan_tensor* tensors = NULL;
+  xnnd_plan_live* live = NULL;
   xnnd_status st = XNND_OK;
-  if (plan.node_segment == NULL || plan.producer == NULL || plan.stamp == NULL || plan.bound == NULL || own == NULL) {
+  if (plan.node_segment == NULL || plan.producer == NULL || plan.stamp == NULL || plan.bound == NULL ||
+      plan.last_use == NULL || plan.crossing == NULL || own == NULL) {
     st = fail(err, err_size, XNND_OUT_OF_MEMORY, "out of memory planning delegate segments");
     goto done;
   }
@@ -246,10 +254,8 @@ static xnnd_status build_segments(xnn_delegate* d, const xnnd_xblob* b, bool own
   for (uint32_t i = 0; i < nn; i++) {
     fb_table entry = fb_vec_table(b->nodes, i);
     const xnnd_xnode_kind* kind = xnnd_xnode_kind_get(fb_u8(entry, XNND_XNNPACK_NodeEntry_node_type, 0));
-    xnnd_f32_conv_shape shape;
-    xnnd_xnode_f32_conv conv;
-    own[i] = own_kernels && kind->f32_conv != NULL &&
-             kind->f32_conv(b, fb_table_field(entry, XNND_XNNPACK_NodeEntry_node), &shape, &conv);
+    own[i] = own_kernels && kind->own_supported != NULL &&
+             kind->own_supported(b, fb_table_field(entry, XNND_XNNPACK_NodeEntry_node));
     if (i == 0 || own[i] || own[i - 1]) segments++;
     plan.node_segment[i] = segments - 1;
   }
@@ -263,6 +269,8 @@ static xnnd_status build_segments(xnn_delegate* d, const xnnd_xblob* b, bool own
     xnnd_xvalue_read(b, v, &x);
     plan.producer[v] = NO_SEGMENT;
     plan.stamp[v] = 0;
+    plan.last_use[v] = 0;
+    plan.crossing[v] = false;
     plan.bound[v] = (x.flags & (XNND_XVALUE_EXTERNAL_INPUT | XNND_XVALUE_EXTERNAL_OUTPUT)) != 0;
   }
   for (uint32_t i = 0; i < nn; i++) {
@@ -271,18 +279,20 @@ static xnnd_status build_segments(xnn_delegate* d, const xnnd_xblob* b, bool own
     plan.producer[fb_u32(fb_table_field(entry, XNND_XNNPACK_NodeEntry_node), kind->output_field, 0)] =
         plan.node_segment[i];
   }
-  d->crossing = xnnd_xnn_alloc(a, sizeof(void*) * (size_t)nv, 64);
   d->value_data = xnnd_xnn_alloc(a, sizeof(void*) * (size_t)nv, 64);
   d->segments = xnnd_xnn_alloc(a, sizeof(xnn_segment) * (size_t)(segments ? segments : 1), 64);
-  if (d->crossing == NULL || d->value_data == NULL || d->segments == NULL) {
+  if (d->value_data == NULL || d->segments == NULL) {
     st = fail(err, err_size, XNND_OUT_OF_MEMORY, "out of memory allocating delegate segments");
     goto done;
   }
   d->num_values = nv;
-  memset(d->crossing, 0, sizeof(void*) * (size_t)nv);
   memset(d->value_data, 0, sizeof(void*) * (size_t)nv);
   memset(d->segments, 0, sizeof(xnn_segment) * (size_t)(segments ? segments : 1));
   d->num_segments = segments;
+  /* Values read in a later segment than the one writing them live in one delegate-owned
+   * arena, planned with lifetime reuse over segments by the program's own algorithm
+   * (schema/memory_plan.h: 64-aligned slots with the 16 spare bytes XNNPACK may read). */
+  uint32_t num_crossing = 0;
   for (uint32_t i = 0; i < nn; i++) {
     fb_table entry = fb_vec_table(b->nodes, i);
     const xnnd_xnode_kind* kind = xnnd_xnode_kind_get(fb_u8(entry, XNND_XNNPACK_NodeEntry_node_type, 0));
@@ -290,19 +300,37 @@ static xnnd_status build_segments(xnn_delegate* d, const xnnd_xblob* b, bool own
     uint32_t n = node_values(kind, fb_table_field(entry, XNND_XNNPACK_NodeEntry_node), ids);
     for (uint32_t k = 0; k < n; k++) {
       uint32_t v = ids[k];
-      if (plan.bound[v] || plan.producer[v] == NO_SEGMENT || plan.producer[v] == plan.node_segment[i]) continue;
-      /* Read in a later segment than the one writing it: a delegate-owned buffer. XNNPACK
-       * may read up to XNN_EXTRA_BYTES past an input. */
+      if (plan.producer[v] == NO_SEGMENT || plan.producer[v] == plan.node_segment[i]) continue;
+      if (!plan.bound[v]) plan.crossing[v] = plan.bound[v] = true, num_crossing++;
+      if (plan.crossing[v] && plan.node_segment[i] > plan.last_use[v]) plan.last_use[v] = plan.node_segment[i];
+    }
+  }
+  if (num_crossing > 0) {
+    tensors = xnnd_xnn_alloc(a, sizeof(*tensors) * (size_t)num_crossing, 64);
+    live = xnnd_xnn_alloc(a, sizeof(*live) * (size_t)num_crossing, 64);
+    if (tensors == NULL || live == NULL) {
+      st = fail(err, err_size, XNND_OUT_OF_MEMORY, "out of memory planning %u crossing values", num_crossing);
+      goto done;
+    }
+    uint32_t t = 0;
+    for (uint32_t i = 0; i < nn; i++) {  /* in the order segments write them */
+      fb_table entry = fb_vec_table(b->nodes, i);
+      const xnnd_xnode_kind* kind = xnnd_xnode_kind_get(fb_u8(entry, XNND_XNNPACK_NodeEntry_node_type, 0));
+      uint32_t v = fb_u32(fb_table_field(entry, XNND_XNNPACK_NodeEntry_node), kind->output_field, 0);
+      if (!plan.crossing[v]) continue;
       xnnd_xvalue x;
       xnnd_xvalue_read(b, v, &x);
-      size_t bytes = (size_t)xnnd_xvalue_numel(&x) * xnnd_xdatatype_size(x.datatype) + XNN_EXTRA_BYTES;
-      plan.bound[v] = true;
-      d->crossing[v] = d->value_data[v] = xnnd_xnn_alloc(a, bytes, 64);
-      if (d->crossing[v] == NULL) {
-        st = fail(err, err_size, XNND_OUT_OF_MEMORY, "out of memory allocating %zu bytes for value %u", bytes, v);
-        goto done;
-      }
+      tensors[t++] = (xnnd_plan_tensor){.nbytes = xnnd_xvalue_numel(&x) * xnnd_xdatatype_size(x.datatype),
+                                        .first_step = plan.node_segment[i], .last_step = plan.last_use[v], .id = v};
     }
+    uint64_t arena = 0;
+    if (!xnnd_memory_plan(tensors, t, (uint64_t)SIZE_MAX / 2, live, &arena) ||
+        (d->crossing = xnnd_xnn_alloc(a, (size_t)arena, 64)) == NULL) {
+      st = fail(err, err_size, XNND_OUT_OF_MEMORY, "out of memory allocating %llu bytes for %u crossing values",
+                (unsigned long long)arena, t);
+      goto done;
+    }
+    for (uint32_t k = 0; k < t; k++) d->value_data[tensors[k].id] = (uint8_t*)d->crossing + tensors[k].offset;
   }
   /* Each segment: an xnnd convolution or an XNNPACK runtime. */
   for (uint32_t first = 0; first < nn;) {
@@ -312,14 +340,9 @@ static xnnd_status build_segments(xnn_delegate* d, const xnnd_xblob* b, bool own
     fb_table entry = fb_vec_table(b->nodes, first);
     const xnnd_xnode_kind* kind = xnnd_xnode_kind_get(fb_u8(entry, XNND_XNNPACK_NodeEntry_node_type, 0));
     if (own[first]) {
-      xnnd_f32_conv_shape shape;
-      xnnd_xnode_f32_conv conv;
-      kind->f32_conv(b, fb_table_field(entry, XNND_XNNPACK_NodeEntry_node), &shape, &conv);
-      sgm->input_id = conv.input_id;
-      sgm->output_id = conv.output_id;
-      st = xnnd_f32_conv_create(&shape, conv.filter, conv.bias, a, &sgm->conv);
+      st = kind->own_create(b, fb_table_field(entry, XNND_XNNPACK_NodeEntry_node), a, &sgm->own);
       if (st != XNND_OK) {
-        st = fail(err, err_size, st, "nodes[%u] (Conv2d): xnnd's f32 convolution could not be created", first);
+        st = fail(err, err_size, st, "nodes[%u] (%s): xnnd's own kernel could not be created", first, kind->name);
         goto done;
       }
       first = end;
@@ -365,7 +388,16 @@ static xnnd_status build_segments(xnn_delegate* d, const xnnd_xblob* b, bool own
     sgm->num_bindings = k;
     first = end;
   }
+  size_t scratch = 0;
+  for (uint32_t g = 0; g < segments; g++)
+    if (d->segments[g].own.scratch_bytes > scratch) scratch = d->segments[g].own.scratch_bytes;
+  if (scratch > 0 && (d->scratch = xnnd_xnn_alloc(a, scratch, 64)) == NULL)
+    st = fail(err, err_size, XNND_OUT_OF_MEMORY, "out of memory allocating %zu scratch bytes", scratch);
 done:
+  xnnd_xnn_free(a, live);
+  xnnd_xnn_free(a, tensors);
+  xnnd_xnn_free(a, plan.crossing);
+  xnnd_xnn_free(a, plan.last_use);
   xnnd_xnn_free(a, own);
   xnnd_xnn_free(a, plan.bound);
   xnnd_xnn_free(a, plan.stamp);
@@ -544,8 +576,9 @@ static xnnd_status xnnpack_execute(void* handle, const xnnd_tensor* inputs, uint
   uint64_t t1 = d->profile ? now_ns() : 0;
   for (uint32_t g = 0; g < d->num_segments; g++) {
     const xnn_segment* sgm = &d->segments[g];
-    if (sgm->conv != NULL) {
-      xnnd_f32_conv_run(sgm->conv, d->value_data[sgm->input_id], d->value_data[sgm->output_id], d->pool);
+    if (sgm->own.kernel != NULL) {
+      sgm->own.run(sgm->own.kernel, d->value_data[sgm->own.input_id], d->value_data[sgm->own.output_id], d->scratch,
+                   d->pool);
       continue;
     }
     enum xnn_status s = xnn_invoke_runtime(sgm->runtime);

@@ -86,13 +86,15 @@ typedef struct xnnd_xnode_ctx {
 #define XNND_XNODE_MAX_INPUTS 3
 #define XNND_XNODE_NO_FIELD UINT32_MAX
 
-/* A Conv2d node xnnd runs with its own f32 kernel (f32_conv.h). */
-struct xnnd_f32_conv_shape;
-typedef struct xnnd_xnode_f32_conv {
+/* A node xnnd runs with its own kernel instead of XNNPACK (f32_conv.h, qs8_conv.h). */
+#include <pthreadpool.h>
+typedef struct xnnd_xown {
   uint32_t input_id, output_id;
-  const float* filter;  /* OHWI, in the blob's constant region */
-  const float* bias;    /* NULL when absent */
-} xnnd_xnode_f32_conv;
+  void* kernel;
+  size_t scratch_bytes;  /* run's scratch (the delegate keeps one buffer for all its kernels) */
+  void (*run)(const void* kernel, const void* input, void* output, void* scratch, pthreadpool_t pool);
+  void (*destroy)(void* kernel, const xnnd_allocator* allocator);
+} xnnd_xown;
 
 typedef struct xnnd_xnode_kind {
   const char* name;
@@ -105,10 +107,10 @@ typedef struct xnnd_xnode_kind {
    * parameters XNNPACK accepts; message names the node index and field. */
   xnnd_status (*check)(const xnnd_xnode_ctx* ctx, fb_table node);
   enum xnn_status (*define)(xnn_subgraph_t subgraph, fb_table node);
-  /* Optional: fill *shape and *conv and return true when xnnd's f32 convolution can run this
-   * (verified) node instead of XNNPACK. NULL for kinds it never takes. */
-  bool (*f32_conv)(const xnnd_xblob* blob, fb_table node, struct xnnd_f32_conv_shape* shape,
-                   xnnd_xnode_f32_conv* conv);
+  /* Optional (NULL for kinds xnnd never takes): whether xnnd's own kernel runs this verified
+   * node instead of XNNPACK, and creating that kernel (packs weights; allocates). */
+  bool (*own_supported)(const xnnd_xblob* blob, fb_table node);
+  xnnd_status (*own_create)(const xnnd_xblob* blob, fb_table node, const xnnd_allocator* allocator, xnnd_xown* out);
 } xnnd_xnode_kind;
 
 /* NULL when `type` is not a known union member. */

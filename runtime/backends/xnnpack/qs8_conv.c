@@ -1,0 +1,164 @@
+/* Direct int8 convolution as a GEMM over kernel taps (see qs8_conv.h). Each run first widens
+ * the input to int16 (rows of cin2 = cin rounded up to even); rows of the GEMM are output
+ * pixels in blocks of 6, columns output channels in panels of 16 packed once at create; a task
+ * computes one pixel block against a group of panels that fits in L2. */
+#include "qs8_conv.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "conv_rows.h"
+#include "xnnpack_internal.h"
+
+#if XNND_F32_CONV_X86
+
+#define MR 6
+#define NR 16
+#define L2_BUDGET ((size_t)256 << 10)
+
+struct xnnd_qs8_conv {
+  size_t cin, cin2, cout, taps, pixels, row_blocks, panels, panel_bytes, group_panels, panel_groups;
+  xnnd_conv_rows geometry;
+  xnnd_qs8_requant rq;
+  uint8_t* packed;
+  int16_t* zero;  /* cin2 of the input zero point */
+};
+
+static float requant_scale(const xnnd_qs8_conv_params* p, size_t o) {
+  /* XNNPACK's order of operations, in float. */
+  return p->input_scale * p->filter_scales[p->per_channel ? o : 0] / p->output_scale;
+}
+
+bool xnnd_qs8_conv_supported(const xnnd_f32_conv_shape* s, const xnnd_qs8_conv_params* p) {
+  if (!xnnd_f32_conv_supported(s)) return false;
+  for (size_t o = 0; o < (p->per_channel ? s->cout : 1); o++) {
+    float scale = requant_scale(p, o);
+    if (!(scale > 0.0f && scale < 1.0f && isnormal(scale))) return false;
+  }
+  return true;
+}
+
+xnnd_status xnnd_qs8_conv_create(const xnnd_f32_conv_shape* s, const xnnd_qs8_conv_params* p, const int8_t* filter,
+                                 const int32_t* bias, const xnnd_allocator* allocator, xnnd_qs8_conv** conv_out) {
+  *conv_out = NULL;
+  if (!xnnd_qs8_conv_supported(s, p)) return XNND_INVALID_ARGUMENT;
+  xnnd_qs8_conv* c = xnnd_xnn_alloc(allocator, sizeof(*c), 64);
+  if (c == NULL) return XNND_OUT_OF_MEMORY;
+  memset(c, 0, sizeof(*c));
+  c->cin = s->cin;
+  c->cout = s->cout;
+  c->cin2 = (c->cin + 1) & ~(size_t)1;
+  c->pixels = (size_t)s->batch * s->in_h * s->in_w;
+  xnnd_conv_rows_init(&c->geometry, s, sizeof(int16_t));
+  c->geometry.pixel_bytes = c->cin2 * sizeof(int16_t);
+  c->taps = c->geometry.taps;
+  c->row_blocks = (c->geometry.rows + MR - 1) / MR;
+  c->panels = (c->cout + NR - 1) / NR;
+  c->panel_bytes = 4 * 32 + c->taps * (c->cin2 / 2) * 2 * 32;
+  c->group_panels = c->panel_bytes >= L2_BUDGET ? 1 : L2_BUDGET / c->panel_bytes;
+  if (c->group_panels > c->panels) c->group_panels = c->panels;
+  c->panel_groups = (c->panels + c->group_panels - 1) / c->group_panels;
+  c->rq.max_less_zero_point = (float)((int32_t)p->qmax - p->output_zero_point);
+  c->rq.zero_point = (int16_t)p->output_zero_point;
+  c->rq.qmin = p->qmin;
+  c->packed = xnnd_xnn_alloc(allocator, c->panels * c->panel_bytes, 64);
+  c->zero = xnnd_xnn_alloc(allocator, c->cin2 * sizeof(int16_t), 64);
+  if (c->packed == NULL || c->zero == NULL) {
+    xnnd_qs8_conv_destroy(c, allocator);
+    return XNND_OUT_OF_MEMORY;
+  }
+  for (size_t k = 0; k < c->cin2; k++) c->zero[k] = (int16_t)p->input_zero_point;
+  memset(c->packed, 0, c->panels * c->panel_bytes);
+  for (size_t panel = 0; panel < c->panels; panel++) {
+    uint8_t* base = c->packed + panel * c->panel_bytes;
+    int32_t* acc = (int32_t*)base;
+    float* scale = (float*)(base + 2 * 32);
+    int16_t* w = (int16_t*)(base + 4 * 32);
+    for (size_t j = 0; j < NR && panel * NR + j < c->cout; j++) {
+      size_t o = panel * NR + j;
+      const int8_t* f = filter + o * c->taps * c->cin;
+      int32_t sum = 0;
+      for (size_t k = 0; k < c->taps * c->cin; k++) sum += f[k];
+      /* Wraps like XNNPACK's int32 packing (unsigned arithmetic: no undefined overflow). */
+      acc[j] =
+          (int32_t)((uint32_t)(bias != NULL ? bias[o] : 0) - (uint32_t)p->input_zero_point * (uint32_t)sum);
+      scale[j] = requant_scale(p, o);
+      for (size_t t = 0; t < c->taps; t++)
+        for (size_t k = 0; k < c->cin; k++)
+          w[((t * (c->cin2 / 2) + k / 2) * 2 + j / 8) * 16 + (j % 8) * 2 + k % 2] = f[t * c->cin + k];
+    }
+  }
+  *conv_out = c;
+  return XNND_OK;
+}
+
+void xnnd_qs8_conv_destroy(xnnd_qs8_conv* c, const xnnd_allocator* allocator) {
+  if (c == NULL) return;
+  xnnd_xnn_free(allocator, c->packed);
+  xnnd_xnn_free(allocator, c->zero);
+  xnnd_xnn_free(allocator, c);
+}
+
+typedef struct run_ctx {
+  const xnnd_qs8_conv* c;
+  const int8_t* input;
+  int8_t* output;
+  int16_t* wide;  /* the widened input (scratch), pixels x cin2 */
+} run_ctx;
+
+size_t xnnd_qs8_conv_scratch_size(const xnnd_qs8_conv* c) { return c->pixels * c->cin2 * sizeof(int16_t) + 64; }
+
+static void run_block(void* context, size_t group, size_t block) {
+  const run_ctx* r = context;
+  const xnnd_qs8_conv* c = r->c;
+  const void* a[XNND_F32_CONV_MAX_TAPS * MR];
+  size_t m0 = block * MR, mr = c->geometry.rows - m0 < MR ? c->geometry.rows - m0 : MR;
+  xnnd_conv_rows_block(&c->geometry, r->wide, c->zero, m0, mr, MR, a);
+  size_t p_end = (group + 1) * c->group_panels < c->panels ? (group + 1) * c->group_panels : c->panels;
+  for (size_t panel = group * c->group_panels; panel < p_end; panel++) {
+    size_t n0 = panel * NR, nc = c->cout - n0 < NR ? c->cout - n0 : NR;
+    xnnd_qs8_gemm_6x16c2_avx2(mr, nc, c->taps, c->cin2 / 2, a, c->packed + panel * c->panel_bytes,
+                              r->output + m0 * c->cout + n0, c->cout, &c->rq);
+  }
+}
+
+#define WIDEN_PIXELS 64
+
+static void widen(void* context, size_t chunk) {
+  const run_ctx* r = context;
+  const xnnd_qs8_conv* c = r->c;
+  size_t p0 = chunk * WIDEN_PIXELS, n = c->pixels - p0 < WIDEN_PIXELS ? c->pixels - p0 : WIDEN_PIXELS;
+  xnnd_qs8_widen_avx2(r->input + p0 * c->cin, n, c->cin, c->cin2, r->wide + p0 * c->cin2);
+}
+
+void xnnd_qs8_conv_run(const xnnd_qs8_conv* c, const int8_t* input, int8_t* output, void* scratch,
+                       pthreadpool_t pool) {
+  run_ctx r = {c, input, output, (int16_t*)(((uintptr_t)scratch + 63) & ~(uintptr_t)63)};
+  pthreadpool_parallelize_1d(pool, widen, &r, (c->pixels + WIDEN_PIXELS - 1) / WIDEN_PIXELS, 0);
+  pthreadpool_parallelize_2d(pool, run_block, &r, c->panel_groups, c->row_blocks, 0);
+}
+
+#else /* !XNND_F32_CONV_X86: the delegate keeps every convolution in XNNPACK. */
+
+bool xnnd_qs8_conv_supported(const xnnd_f32_conv_shape* shape, const xnnd_qs8_conv_params* params) {
+  (void)shape, (void)params;
+  return false;
+}
+xnnd_status xnnd_qs8_conv_create(const xnnd_f32_conv_shape* shape, const xnnd_qs8_conv_params* params,
+                                 const int8_t* filter, const int32_t* bias, const xnnd_allocator* allocator,
+                                 xnnd_qs8_conv** conv_out) {
+  (void)shape, (void)params, (void)filter, (void)bias, (void)allocator;
+  *conv_out = NULL;
+  return XNND_INVALID_ARGUMENT;
+}
+size_t xnnd_qs8_conv_scratch_size(const xnnd_qs8_conv* conv) {
+  (void)conv;
+  return 0;
+}
+void xnnd_qs8_conv_run(const xnnd_qs8_conv* conv, const int8_t* input, int8_t* output, void* scratch,
+                       pthreadpool_t pool) {
+  (void)conv, (void)input, (void)output, (void)scratch, (void)pool;
+}
+void xnnd_qs8_conv_destroy(xnnd_qs8_conv* conv, const xnnd_allocator* allocator) { (void)conv, (void)allocator; }
+
+#endif

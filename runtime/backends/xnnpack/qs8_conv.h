@@ -1,0 +1,58 @@
+/* xnnd's own int8 convolution for the XNNPACK delegate (NHWC, groups 1, QINT8 activations,
+ * QINT8 per-tensor or QCINT8 per-channel symmetric filters, int32 bias), bit-exact with
+ * XNNPACK's: the same int32 accumulation (the input zero point folded into the bias, padding
+ * reads the input zero point) and the same fp32 requantization (scale = input_scale *
+ * filter_scale / output_scale in float; acc * scale, min with qmax - zp, round to nearest
+ * even, saturate to int16, add zp saturating, saturate to int8, max with qmin). The input is widened to
+ * int16 once per run and a 6-pixel x 16-channel kernel multiplies pairs of k (vpmaddwd) with
+ * its 12 accumulators in registers. Create allocates and packs; run never allocates. */
+#ifndef XNND_RUNTIME_XNNPACK_QS8_CONV_H
+#define XNND_RUNTIME_XNNPACK_QS8_CONV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <pthreadpool.h>
+
+#include "f32_conv.h"
+
+typedef struct xnnd_qs8_conv_params {
+  int32_t input_zero_point, output_zero_point;
+  float input_scale, output_scale;
+  const float* filter_scales;  /* cout scales (per channel) or one (per tensor) */
+  int per_channel;
+  int8_t qmin, qmax;           /* output range in the quantized domain */
+} xnnd_qs8_conv_params;
+
+typedef struct xnnd_qs8_conv xnnd_qs8_conv;
+
+/* The CPU is able, the shape is one the kernel takes, and every requantization scale is
+ * below 1 (as this XNNPACK requires for int8 convolutions). shape.min/max are unused. */
+bool xnnd_qs8_conv_supported(const xnnd_f32_conv_shape* shape, const xnnd_qs8_conv_params* params);
+/* filter OHWI int8 (cout x kernel_h x kernel_w x cin), bias cout int32 or NULL. */
+xnnd_status xnnd_qs8_conv_create(const xnnd_f32_conv_shape* shape, const xnnd_qs8_conv_params* params,
+                                 const int8_t* filter, const int32_t* bias, const xnnd_allocator* allocator,
+                                 xnnd_qs8_conv** conv_out);
+/* Bytes of caller-owned scratch run needs (the int16-widened input). */
+size_t xnnd_qs8_conv_scratch_size(const xnnd_qs8_conv* conv);
+/* pool may be NULL. */
+void xnnd_qs8_conv_run(const xnnd_qs8_conv* conv, const int8_t* input, int8_t* output, void* scratch,
+                       pthreadpool_t pool);
+void xnnd_qs8_conv_destroy(xnnd_qs8_conv* conv, const xnnd_allocator* allocator);
+
+/* The microkernel (qs8_gemm_avx2.c). w: per panel of 16 channels, 16 int32 initial
+ * accumulators (bias minus input zero point x filter sum), 16 float scales, then per tap and
+ * per pair of k, 2 vectors of 16 int16: channels 0-7 then 8-15, each channel's (k, k+1)
+ * weights adjacent. a: 6 row pointers per tap into the int16-widened input (rows past mr
+ * repeat row mr - 1). */
+typedef struct xnnd_qs8_requant {
+  float max_less_zero_point;
+  int16_t zero_point;
+  int8_t qmin;
+} xnnd_qs8_requant;
+void xnnd_qs8_gemm_6x16c2_avx2(size_t mr, size_t nc, size_t taps, size_t kc2, const void* const* a, const void* w,
+                               int8_t* c, size_t ldc, const xnnd_qs8_requant* rq);
+/* pixels rows of cin int8 -> rows of cin2 (>= cin, even) int16, zero beyond cin. */
+void xnnd_qs8_widen_avx2(const int8_t* in, size_t pixels, size_t cin, size_t cin2, int16_t* out);
+
+#endif
