@@ -415,6 +415,7 @@ xnnd_status xnnd_method_get_step_profile(const xnnd_method* method, uint32_t ste
   if (out->is_delegate && rt->backend->get_profile && rt->backend->get_profile(rt->handle, &bp) == XNND_OK) {
     out->compute_ns = bp.compute_ns;
     out->boundary_ns = bp.boundary_ns;
+    out->own_kernel_ns = bp.own_kernel_ns;
   }
   return XNND_OK;
 }

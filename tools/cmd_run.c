@@ -63,32 +63,37 @@ static bool snapshot(const xnnd_method* m, profile_snapshot* s) {
   return true;
 }
 
-/* Per step: mean time; per delegate: time inside XNNPACK's compute and at its boundary.
- * "outside XNNPACK" is every nanosecond of execute not spent in a backend's compute. */
+/* Per step: mean time; per delegate: time in its compute (XNNPACK's kernels plus xnnd's own
+ * convolutions) and at its boundary. "Outside" is every nanosecond of execute not spent in a
+ * delegate's compute: layout conversion, portable kernels, dispatch. */
 static void print_profile(const xnnd_method* m, const profile_snapshot* base) {
   profile_snapshot now;
   if (!snapshot(m, &now)) return;
-  uint64_t runs = now.runs - base->runs, exec_ns = now.exec_ns - base->exec_ns, compute_ns = 0;
+  uint64_t runs = now.runs - base->runs, exec_ns = now.exec_ns - base->exec_ns, compute_ns = 0, own_ns = 0;
   if (runs == 0) {
     free(now.steps);
     return;
   }
-  printf("profile over %llu executes:\n  %4s  %-28s %10s %12s %12s\n", (unsigned long long)runs, "step",
-         "op / backend", "mean ms", "compute ms", "boundary ms");
+  printf("profile over %llu executes:\n  %4s  %-28s %10s %12s %12s %12s\n", (unsigned long long)runs, "step",
+         "op / backend", "mean ms", "compute ms", "xnnd-kern ms", "boundary ms");
   for (uint32_t s = 0; s < xnnd_method_num_steps(m); s++) {
     const xnnd_step_profile* p = &now.steps[s];
     const xnnd_step_profile* b = &base->steps[s];
     double total = (double)(p->total_ns - b->total_ns) / (double)runs / 1e6;
     compute_ns += p->compute_ns - b->compute_ns;
+    own_ns += p->own_kernel_ns - b->own_kernel_ns;
     if (p->is_delegate)
-      printf("  %4u  %-28s %10.3f %12.3f %12.3f\n", s, p->name, total,
+      printf("  %4u  %-28s %10.3f %12.3f %12.3f %12.3f\n", s, p->name, total,
              (double)(p->compute_ns - b->compute_ns) / (double)runs / 1e6,
+             (double)(p->own_kernel_ns - b->own_kernel_ns) / (double)runs / 1e6,
              (double)(p->boundary_ns - b->boundary_ns) / (double)runs / 1e6);
     else
       printf("  %4u  %-28s %10.3f\n", s, p->name, total);
   }
-  printf("execute: mean %.3f ms, inside XNNPACK compute %.3f ms, outside %.3f ms (%.2f%% of execute)\n",
+  printf("execute: mean %.3f ms, inside delegate compute %.3f ms (XNNPACK kernels %.3f, xnnd convolutions %.3f), "
+         "outside %.3f ms (%.2f%% of execute)\n",
          (double)exec_ns / (double)runs / 1e6, (double)compute_ns / (double)runs / 1e6,
+         (double)(compute_ns - own_ns) / (double)runs / 1e6, (double)own_ns / (double)runs / 1e6,
          (double)(exec_ns - compute_ns) / (double)runs / 1e6, 100.0 * (double)(exec_ns - compute_ns) / (double)exec_ns);
   free(now.steps);
 }

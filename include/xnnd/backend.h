@@ -39,6 +39,8 @@ typedef struct xnnd_backend_profile {
   uint64_t executes;
   uint64_t compute_ns;   /* inside the backend's own compute (XNNPACK: xnn_invoke_runtime) */
   uint64_t boundary_ns;  /* layout conversion and setup at the boundary */
+  uint64_t own_kernel_ns; /* part of compute_ns in the backend's own kernels (XNNPACK: xnnd's
+                            convolutions), the rest in the library's */
 } xnnd_backend_profile;
 
 typedef struct xnnd_backend {

@@ -108,6 +108,7 @@ typedef struct xnnd_step_profile {
   uint64_t total_ns;       /* wall time of the step, dispatch included */
   uint64_t compute_ns;     /* delegate only: inside the backend's compute */
   uint64_t boundary_ns;    /* delegate only: layout conversion and setup */
+  uint64_t own_kernel_ns;  /* delegate only: part of compute_ns in xnnd's own kernels */
 } xnnd_step_profile;
 
 /* Number of steps, 0 for NULL. Read-only: may be called from any thread. */

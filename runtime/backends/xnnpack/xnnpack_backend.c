@@ -577,8 +577,10 @@ static xnnd_status xnnpack_execute(void* handle, const xnnd_tensor* inputs, uint
   for (uint32_t g = 0; g < d->num_segments; g++) {
     const xnn_segment* sgm = &d->segments[g];
     if (sgm->own.kernel != NULL) {
+      uint64_t k0 = d->profile ? now_ns() : 0;
       sgm->own.run(sgm->own.kernel, d->value_data[sgm->own.input_id], d->value_data[sgm->own.output_id], d->scratch,
                    d->pool);
+      if (d->profile) d->stats.own_kernel_ns += now_ns() - k0;
       continue;
     }
     enum xnn_status s = xnn_invoke_runtime(sgm->runtime);
