@@ -73,7 +73,8 @@ def build_parser():
     ex.add_argument("--quantize", choices=("int8",),
                     help="int8: FX graph mode quantization (prepare_fx, calibration, "
                          "convert_to_reference_fx), then traced like fp32; --save-io and "
-                         "--bundle use the reference quantized model's outputs")
+                         "--bundle use the reference quantized model's outputs; PyTorch runs on "
+                         "one thread so the reference is the same on every machine")
     ex.add_argument("--calibration-batches", type=int, default=4, metavar="N",
                     help="random calibration batches drawn from seed SEED+2 (default 4)")
     ex.add_argument("--weight-quant", choices=("per-channel", "per-tensor"), default="per-channel",
@@ -113,6 +114,13 @@ def export_ir(spec, seed=0, input_shape=None, save_io=None, quantize=None, calib
 
     from . import aten_map, trace
 
+    if quantize:
+        # PyTorch's float kernels sum in a thread-count-dependent order, and a deep int8 network
+        # turns those last-bit differences into different quantized outputs (int8 MobileNetV2's
+        # reference agrees with itself on only about 60% of outputs between 1 and 2 threads).
+        # One thread makes calibration and the saved reference the same on every machine.
+        import torch
+        torch.set_num_threads(1)
     name, module, inputs = trace.load_spec(spec, seed=seed, input_shape=input_shape)
     if quantize:
         from . import quantize as quant
