@@ -161,6 +161,12 @@ static uint32_t node_values(const xnnd_xnode_kind* kind, fb_table node, uint32_t
   return n;
 }
 
+static uint32_t node_values_at(const xnnd_xblob* b, uint32_t i, uint32_t ids[XNND_XNODE_MAX_INPUTS + 1]) {
+  fb_table entry = fb_vec_table(b->nodes, i);
+  const xnnd_xnode_kind* kind = xnnd_xnode_kind_get(fb_u8(entry, XNND_XNNPACK_NodeEntry_node_type, 0));
+  return node_values(kind, fb_table_field(entry, XNND_XNNPACK_NodeEntry_node), ids);
+}
+
 static xnnd_status define_value(const xnnd_xblob* b, xnn_subgraph_t sg, uint32_t i, uint32_t flags, char* err,
                                 size_t err_size) {
   xnnd_xvalue v;
@@ -294,10 +300,8 @@ static xnnd_status build_segments(xnn_delegate* d, const xnnd_xblob* b, bool own
    * (schema/memory_plan.h: 64-aligned slots with the 16 spare bytes XNNPACK may read). */
   uint32_t num_crossing = 0;
   for (uint32_t i = 0; i < nn; i++) {
-    fb_table entry = fb_vec_table(b->nodes, i);
-    const xnnd_xnode_kind* kind = xnnd_xnode_kind_get(fb_u8(entry, XNND_XNNPACK_NodeEntry_node_type, 0));
     uint32_t ids[XNND_XNODE_MAX_INPUTS + 1];
-    uint32_t n = node_values(kind, fb_table_field(entry, XNND_XNNPACK_NodeEntry_node), ids);
+    uint32_t n = node_values_at(b, i, ids);
     for (uint32_t k = 0; k < n; k++) {
       uint32_t v = ids[k];
       if (plan.producer[v] == NO_SEGMENT || plan.producer[v] == plan.node_segment[i]) continue;
@@ -373,10 +377,8 @@ static xnnd_status build_segments(xnn_delegate* d, const xnnd_xblob* b, bool own
     /* The bound values of the segment, in the order define_segment met them. */
     uint32_t k = 0;
     for (uint32_t i = first; i < end; i++) {
-      fb_table e = fb_vec_table(b->nodes, i);
-      const xnnd_xnode_kind* kk = xnnd_xnode_kind_get(fb_u8(e, XNND_XNNPACK_NodeEntry_node_type, 0));
       uint32_t ids[XNND_XNODE_MAX_INPUTS + 1];
-      uint32_t n = node_values(kk, fb_table_field(e, XNND_XNNPACK_NodeEntry_node), ids);
+      uint32_t n = node_values_at(b, i, ids);
       for (uint32_t j = 0; j < n; j++) {
         uint32_t v = ids[j];
         if (!plan.bound[v] || plan.stamp[v] == UINT32_MAX) continue;
