@@ -13,15 +13,27 @@
 #include "f32_conv.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "conv_rows.h"
 #include "xnnpack_internal.h"
 
+#if XNND_F32_CONV_X86
+static pthread_once_t g_cpu_once = PTHREAD_ONCE_INIT;
+static bool g_cpu_ok;
+
+static void detect_cpu(void) {
+  __builtin_cpu_init();
+  g_cpu_ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+#endif
+
 bool xnnd_f32_conv_cpu_ok(void) {
 #if XNND_F32_CONV_X86
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  /* Once per process: delegates are created from several threads at once. */
+  pthread_once(&g_cpu_once, detect_cpu);
+  return g_cpu_ok;
 #else
   return false;
 #endif
