@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "conv_rows.h"
+#include "parallel.h"
 #include "xnnpack_internal.h"
 
 #if XNND_F32_CONV_X86
@@ -241,12 +242,12 @@ void xnnd_f32_conv_run(const xnnd_f32_conv* c, const float* input, float* output
     /* 64-aligned pieces: v then m. */
     r.v = (float*)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     r.m = r.v + 36 * c->tiles * c->s.cin;
-    pthreadpool_parallelize_1d(pool, wino_input, &r, c->tiles, 0);
-    pthreadpool_parallelize_2d(pool, wino_gemm, &r, 36 * c->panel_groups, c->row_blocks, 0);
-    pthreadpool_parallelize_1d(pool, wino_output, &r, c->tiles, 0);
+    xnnd_parallelize_1d(pool, wino_input, &r, c->tiles);
+    xnnd_parallelize_2d(pool, wino_gemm, &r, 36 * c->panel_groups, c->row_blocks);
+    xnnd_parallelize_1d(pool, wino_output, &r, c->tiles);
     return;
   }
-  pthreadpool_parallelize_2d(pool, run_block, &r, c->panel_groups, c->row_blocks, 0);
+  xnnd_parallelize_2d(pool, run_block, &r, c->panel_groups, c->row_blocks);
 }
 
 #else /* !XNND_F32_CONV_X86: the delegate keeps every convolution in XNNPACK. */

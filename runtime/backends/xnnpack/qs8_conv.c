@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "conv_rows.h"
+#include "parallel.h"
 #include "xnnpack_internal.h"
 
 #if XNND_F32_CONV_X86
@@ -134,8 +135,8 @@ static void widen(void* context, size_t chunk) {
 void xnnd_qs8_conv_run(const xnnd_qs8_conv* c, const int8_t* input, int8_t* output, void* scratch,
                        pthreadpool_t pool) {
   run_ctx r = {c, input, output, (int16_t*)(((uintptr_t)scratch + 63) & ~(uintptr_t)63)};
-  pthreadpool_parallelize_1d(pool, widen, &r, (c->pixels + WIDEN_PIXELS - 1) / WIDEN_PIXELS, 0);
-  pthreadpool_parallelize_2d(pool, run_block, &r, c->panel_groups, c->row_blocks, 0);
+  xnnd_parallelize_1d(pool, widen, &r, (c->pixels + WIDEN_PIXELS - 1) / WIDEN_PIXELS);
+  xnnd_parallelize_2d(pool, run_block, &r, c->panel_groups, c->row_blocks);
 }
 
 #else /* !XNND_F32_CONV_X86: the delegate keeps every convolution in XNNPACK. */
