@@ -6,8 +6,10 @@ IO_DIR holds what `xnnd export --quantize int8 --save-io IO_DIR` writes: output_
 reference quantized model, run eagerly), float_output_<i>.npy (the float model) and
 output_<i>.qparams.json (the output's scale: one quantization step). XNND_DIR holds
 `xnnd run --output-dir`'s output_<i>.npy. For every output prints the share of elements within
-1 and 2 steps of the reference, the largest difference in steps, and the signal-to-noise ratio
-(dB) of xnnd and of the reference against the float model. Fails (exit 1) unless at least
+1 and 2 steps of the reference, the largest difference in steps, the signal-to-noise ratio
+(dB) of xnnd and of the reference against the float model, and (from
+reference_2threads_output_<i>.npy) how well the reference agrees with itself when PyTorch runs
+on 2 threads instead of 1: the noise floor of the comparison. Fails (exit 1) unless at least
 F (default 1.0) of the elements are within K (default 1) steps, and, with --snr-parity D, unless
 xnnd's signal-to-noise ratio against the float model is at most D dB below the reference's.
 """
@@ -28,6 +30,12 @@ def snr_db(signal, approx):
     if noise == 0:
         return math.inf
     return 10.0 * math.log10(power / noise) if power > 0 else -math.inf
+
+
+def step_diff(a, b, scale):
+    steps = np.abs(a.astype(np.float64) - b.astype(np.float64)) / scale
+    # a float32 product may land a hair beyond an exact step count
+    return np.where(np.abs(steps - np.round(steps)) < 1e-3, np.round(steps), steps)
 
 
 def main(argv=None):
@@ -54,9 +62,7 @@ def main(argv=None):
             print("%s %s: shape %s, reference %s" % (args.name, base, got.shape, ref.shape))
             ok = False
             continue
-        steps = np.abs(got.astype(np.float64) - ref.astype(np.float64)) / scale
-        # a float32 product may land a hair beyond an exact step count
-        steps = np.where(np.abs(steps - np.round(steps)) < 1e-3, np.round(steps), steps)
+        steps = step_diff(got, ref, scale)
         within1 = float(np.mean(steps <= 1.0))
         within2 = float(np.mean(steps <= 2.0))
         within = float(np.mean(steps <= args.max_steps))
@@ -71,6 +77,11 @@ def main(argv=None):
                 print("FAIL: %s %s: SNR %.1f dB is more than %g dB below the reference's %.1f dB"
                       % (args.name, base, snr_x, args.snr_parity, snr_r))
                 ok = False
+        ref2_path = os.path.join(args.io_dir, "reference_2threads_" + base + ".npy")
+        if os.path.exists(ref2_path):
+            floor = step_diff(np.load(ref2_path), ref, scale)
+            line += ("; reference at 2 vs 1 threads: within 2 steps %.2f%%, max %.0f steps"
+                     % (100 * float(np.mean(floor <= 2.0)), floor.max()))
         print(line.strip())
         if within < args.min_fraction:
             print("FAIL: %s %s: %.2f%% within %g steps, need %.2f%%"

@@ -144,7 +144,7 @@ def export_ir(spec, seed=0, input_shape=None, save_io=None, quantize=None, calib
     if quantize:
         graph = quant.convert(gm, name)
         if save_io:
-            quant.save_io_extras(save_io, float_module, inputs, graph)
+            quant.save_io_extras(save_io, float_module, module, inputs, graph)
     else:
         graph = aten_map.convert(gm, name)
     return graph, module, inputs

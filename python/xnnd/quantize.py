@@ -310,17 +310,29 @@ def convert(gm, name):
     return _QuantConverter(gm, name).run()
 
 
-def save_io_extras(directory, float_module, inputs, graph):
+def save_io_extras(directory, float_module, reference_module, inputs, graph):
     """Next to --save-io's files: float_output_<i>.npy (the float model, for signal-to-noise
-    figures) and output_<i>.qparams.json (the scale and zero point of the dequantize that
-    produces output i, the output's quantization step), for tests/quant_compare.py."""
+    figures), reference_2threads_output_<i>.npy (the reference quantized model again, with
+    PyTorch on 2 threads: its float kernels then sum in another order, which shows how far the
+    reference itself moves under last-bit differences) and output_<i>.qparams.json (the scale
+    and zero point of the dequantize that produces output i, the output's quantization step),
+    for tests/quant_compare.py."""
     import json
     import os
+
+    import torch
 
     from . import trace
 
     for i, t in enumerate(trace.eager_outputs(float_module, inputs)):
         np.save(os.path.join(directory, "float_output_%d.npy" % i), t.detach().cpu().numpy())
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        for i, t in enumerate(trace.eager_outputs(reference_module, inputs)):
+            np.save(os.path.join(directory, "reference_2threads_output_%d.npy" % i), t.detach().cpu().numpy())
+    finally:
+        torch.set_num_threads(threads)
     for i, v in enumerate(graph.outputs):
         producer = next((n for n in graph.nodes if v in n.outputs), None)
         if producer is None or producer.op != "xnnd.dequantize" or producer.attr("scale") is None:
