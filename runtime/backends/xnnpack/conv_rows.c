@@ -1,6 +1,16 @@
 /* See conv_rows.h. */
 #include "conv_rows.h"
 
+#define L2_BUDGET ((size_t)256 << 10)
+
+void xnnd_panel_groups_init(xnnd_panel_groups* g, size_t panels, size_t panel_bytes) {
+  g->panels = panels;
+  g->per_group = panel_bytes >= L2_BUDGET ? 1 : L2_BUDGET / panel_bytes;
+  if (g->per_group > panels) g->per_group = panels;
+  if (g->per_group == 0) g->per_group = 1;
+  g->groups = (panels + g->per_group - 1) / g->per_group;
+}
+
 void xnnd_conv_rows_init(xnnd_conv_rows* r, const xnnd_f32_conv_shape* s, size_t elem_bytes) {
   r->taps = (size_t)s->kernel_h * s->kernel_w;
   r->rows = (size_t)s->batch * s->out_h * s->out_w;

@@ -44,7 +44,6 @@ bool xnnd_f32_conv_cpu_ok(void) {
 
 #define MR 6
 #define NR 16
-#define L2_BUDGET ((size_t)256 << 10)
 
 /* Winograd F(4x4, 3x3) pays off for 3x3 stride-1 convolutions with at least this many 4x4
  * output tiles; with fewer, the 4x larger transformed filter makes it memory-bound. */
@@ -60,7 +59,7 @@ struct xnnd_f32_conv {
   bool winograd;
   size_t tiles_h, tiles_w, tiles;
   float* bias;    /* cout floats (zeros when the node has none) */
-  size_t group_panels, panel_groups;  /* panels per task: as many as fit in L2 together */
+  xnnd_panel_groups groups;
   xnnd_conv_rows geometry;
   float* packed;
   float* zero;    /* cin zeros */
@@ -120,10 +119,7 @@ xnnd_status xnnd_f32_conv_create(const xnnd_f32_conv_shape* s, const float* filt
   xnnd_conv_rows_init(&c->geometry, s, sizeof(float));
   /* A task computes one pixel block against a group of panels, so the block's row pointers
    * are worked out once per group; the group's packed filter stays within half of L2. */
-  size_t panel_bytes = c->panel_floats * sizeof(float);
-  c->group_panels = panel_bytes >= L2_BUDGET ? 1 : L2_BUDGET / panel_bytes;
-  if (c->group_panels > c->panels) c->group_panels = c->panels;
-  c->panel_groups = (c->panels + c->group_panels - 1) / c->group_panels;
+  xnnd_panel_groups_init(&c->groups, c->panels, c->panel_floats * sizeof(float));
   size_t filters = c->winograd ? 36 : 1;
   c->packed = xnnd_xnn_alloc(allocator, filters * c->panels * c->panel_floats * sizeof(float), 64);
   c->zero = xnnd_xnn_alloc(allocator, (size_t)s->cin * sizeof(float), 64);
@@ -184,8 +180,9 @@ static void run_block(void* context, size_t group, size_t block) {
   const void* a[XNND_F32_CONV_MAX_TAPS * MR];
   size_t m0 = block * MR, mr = c->rows - m0 < MR ? c->rows - m0 : MR;
   xnnd_conv_rows_block(&c->geometry, r->input, c->zero, m0, mr, MR, a);
-  size_t p_end = (group + 1) * c->group_panels < c->panels ? (group + 1) * c->group_panels : c->panels;
-  for (size_t panel = group * c->group_panels; panel < p_end; panel++) {
+  size_t p_begin, p_end;
+  xnnd_panel_group_range(&c->groups, group, &p_begin, &p_end);
+  for (size_t panel = p_begin; panel < p_end; panel++) {
     size_t n0 = panel * NR, nc = c->s.cout - n0 < NR ? c->s.cout - n0 : NR;
     xnnd_f32_gemm_6x16_avx2(mr, nc, c->taps, c->s.cin, a, c->packed + panel * c->panel_floats,
                             r->output + m0 * c->s.cout + n0, c->s.cout, c->s.min, c->s.max);
@@ -208,14 +205,15 @@ static void wino_input(void* context, size_t tile) {
 static void wino_gemm(void* context, size_t k_group, size_t block) {
   const run_ctx* r = context;
   const xnnd_f32_conv* c = r->c;
-  size_t k = k_group / c->panel_groups, group = k_group % c->panel_groups;
+  size_t k = k_group / c->groups.groups, group = k_group % c->groups.groups;
   size_t m0 = block * MR, mr = c->rows - m0 < MR ? c->rows - m0 : MR;
   const void* a[MR];
   const float* vk = r->v + k * c->tiles * c->s.cin;
   for (size_t i = 0; i < MR; i++) a[i] = vk + (m0 + (i < mr ? i : mr - 1)) * c->s.cin;
   float* mk = r->m + k * c->tiles * c->s.cout;
-  size_t p_end = (group + 1) * c->group_panels < c->panels ? (group + 1) * c->group_panels : c->panels;
-  for (size_t panel = group * c->group_panels; panel < p_end; panel++) {
+  size_t p_begin, p_end;
+  xnnd_panel_group_range(&c->groups, group, &p_begin, &p_end);
+  for (size_t panel = p_begin; panel < p_end; panel++) {
     size_t n0 = panel * NR, nc = c->s.cout - n0 < NR ? c->s.cout - n0 : NR;
     xnnd_f32_gemm_6x16_avx2(mr, nc, 1, c->s.cin, a, c->packed + (k * c->panels + panel) * c->panel_floats,
                             mk + m0 * c->s.cout + n0, c->s.cout, -INFINITY, INFINITY);
@@ -243,11 +241,11 @@ void xnnd_f32_conv_run(const xnnd_f32_conv* c, const float* input, float* output
     r.v = (float*)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     r.m = r.v + 36 * c->tiles * c->s.cin;
     xnnd_parallelize_1d(pool, wino_input, &r, c->tiles);
-    xnnd_parallelize_2d(pool, wino_gemm, &r, 36 * c->panel_groups, c->row_blocks);
+    xnnd_parallelize_2d(pool, wino_gemm, &r, 36 * c->groups.groups, c->row_blocks);
     xnnd_parallelize_1d(pool, wino_output, &r, c->tiles);
     return;
   }
-  xnnd_parallelize_2d(pool, run_block, &r, c->panel_groups, c->row_blocks);
+  xnnd_parallelize_2d(pool, run_block, &r, c->groups.groups, c->row_blocks);
 }
 
 #else /* !XNND_F32_CONV_X86: the delegate keeps every convolution in XNNPACK. */

@@ -15,10 +15,10 @@
 
 #define MR 6
 #define NR 16
-#define L2_BUDGET ((size_t)256 << 10)
 
 struct xnnd_qs8_conv {
-  size_t cin, cin2, cout, taps, pixels, row_blocks, panels, panel_bytes, group_panels, panel_groups;
+  size_t cin, cin2, cout, taps, pixels, row_blocks, panels, panel_bytes;
+  xnnd_panel_groups groups;
   xnnd_conv_rows geometry;
   xnnd_qs8_requant rq;
   uint8_t* packed;
@@ -56,9 +56,7 @@ xnnd_status xnnd_qs8_conv_create(const xnnd_f32_conv_shape* s, const xnnd_qs8_co
   c->row_blocks = (c->geometry.rows + MR - 1) / MR;
   c->panels = (c->cout + NR - 1) / NR;
   c->panel_bytes = 4 * 32 + c->taps * (c->cin2 / 2) * 2 * 32;
-  c->group_panels = c->panel_bytes >= L2_BUDGET ? 1 : L2_BUDGET / c->panel_bytes;
-  if (c->group_panels > c->panels) c->group_panels = c->panels;
-  c->panel_groups = (c->panels + c->group_panels - 1) / c->group_panels;
+  xnnd_panel_groups_init(&c->groups, c->panels, c->panel_bytes);
   c->rq.max_less_zero_point = (float)((int32_t)p->qmax - p->output_zero_point);
   c->rq.zero_point = (int16_t)p->output_zero_point;
   c->rq.qmin = p->qmin;
@@ -115,8 +113,9 @@ static void run_block(void* context, size_t group, size_t block) {
   const void* a[XNND_F32_CONV_MAX_TAPS * MR];
   size_t m0 = block * MR, mr = c->geometry.rows - m0 < MR ? c->geometry.rows - m0 : MR;
   xnnd_conv_rows_block(&c->geometry, r->wide, c->zero, m0, mr, MR, a);
-  size_t p_end = (group + 1) * c->group_panels < c->panels ? (group + 1) * c->group_panels : c->panels;
-  for (size_t panel = group * c->group_panels; panel < p_end; panel++) {
+  size_t p_begin, p_end;
+  xnnd_panel_group_range(&c->groups, group, &p_begin, &p_end);
+  for (size_t panel = p_begin; panel < p_end; panel++) {
     size_t n0 = panel * NR, nc = c->cout - n0 < NR ? c->cout - n0 : NR;
     xnnd_qs8_gemm_6x16c2_avx2(mr, nc, c->taps, c->cin2 / 2, a, c->packed + panel * c->panel_bytes,
                               r->output + m0 * c->cout + n0, c->cout, &c->rq);
@@ -136,7 +135,7 @@ void xnnd_qs8_conv_run(const xnnd_qs8_conv* c, const int8_t* input, int8_t* outp
                        pthreadpool_t pool) {
   run_ctx r = {c, input, output, (int16_t*)(((uintptr_t)scratch + 63) & ~(uintptr_t)63)};
   xnnd_parallelize_1d(pool, widen, &r, (c->pixels + WIDEN_PIXELS - 1) / WIDEN_PIXELS);
-  xnnd_parallelize_2d(pool, run_block, &r, c->panel_groups, c->row_blocks);
+  xnnd_parallelize_2d(pool, run_block, &r, c->groups.groups, c->row_blocks);
 }
 
 #else /* !XNND_F32_CONV_X86: the delegate keeps every convolution in XNNPACK. */

@@ -169,6 +169,26 @@ static xnnd_status window_out(const xnnd_xnode_ctx* c, const char* axis, uint32_
 #define OUT_MAX(kind) fb_f32(node, F(kind, output_max), INFINITY)
 #define BIAS_ID(kind) fb_u32(node, F(kind, bias_id), XNN_INVALID_VALUE_ID)
 
+/* Groups of a (de)convolution against the input channels, and its filter [groups * goc, kh,
+ * kw, gic] and bias [groups * goc], both constants. */
+static xnnd_status check_grouped_filter(const xnnd_xnode_ctx* c, const operand* in, const operand* filter,
+                                       const operand* bias, uint64_t groups, uint64_t gic, uint64_t goc, uint32_t kh,
+                                       uint32_t kw) {
+  if (groups == 0 || gic == 0 || goc == 0)
+    return nfail(c, XNND_INVALID_PROGRAM, "groups %llu x %llu -> %llu channels must be >= 1", (unsigned long long)groups,
+                 (unsigned long long)gic, (unsigned long long)goc);
+  if (groups * gic != in->v.dims[3])
+    return nfail(c, XNND_INVALID_PROGRAM, "groups %llu * group_input_channels %llu != input channels %u",
+                 (unsigned long long)groups, (unsigned long long)gic, in->v.dims[3]);
+  TRY(expect_constant(c, "filter_id", filter));
+  TRY(expect_dims(c, "filter_id", filter, 4, (uint64_t[]){groups * goc, kh, kw, gic}));
+  if (bias->present) {
+    TRY(expect_constant(c, "bias_id", bias));
+    TRY(expect_dims(c, "bias_id", bias, 1, (uint64_t[]){groups * goc}));
+  }
+  return XNND_OK;
+}
+
 /* ---- Conv2d ---- */
 static xnnd_status check_conv2d(const xnnd_xnode_ctx* c, fb_table node) {
   operand in, filter, bias, out;
@@ -182,20 +202,9 @@ static xnnd_status check_conv2d(const xnnd_xnode_ctx* c, fb_table node) {
   TRY(expect_dtype(c, "output_id", &out, in.v.datatype));
   TRY(expect_weights(c, in.v.datatype, &filter, &bias));
   TRY(expect_rank(c, "input_id", &in, 4));
-  uint64_t groups = U32(Conv2d, groups), gic = U32(Conv2d, group_input_channels), goc = U32(Conv2d, group_output_channels);
-  if (groups == 0 || gic == 0 || goc == 0)
-    return nfail(c, XNND_INVALID_PROGRAM, "groups %llu x %llu -> %llu channels must be >= 1", (unsigned long long)groups,
-                 (unsigned long long)gic, (unsigned long long)goc);
-  if (groups * gic != in.v.dims[3])
-    return nfail(c, XNND_INVALID_PROGRAM, "groups %llu * group_input_channels %llu != input channels %u",
-                 (unsigned long long)groups, (unsigned long long)gic, in.v.dims[3]);
+  uint64_t groups = U32(Conv2d, groups), goc = U32(Conv2d, group_output_channels);
   uint32_t kh = U32(Conv2d, kernel_height), kw = U32(Conv2d, kernel_width);
-  TRY(expect_constant(c, "filter_id", &filter));
-  TRY(expect_dims(c, "filter_id", &filter, 4, (uint64_t[]){groups * goc, kh, kw, gic}));
-  if (bias.present) {
-    TRY(expect_constant(c, "bias_id", &bias));
-    TRY(expect_dims(c, "bias_id", &bias, 1, (uint64_t[]){groups * goc}));
-  }
+  TRY(check_grouped_filter(c, &in, &filter, &bias, groups, U32(Conv2d, group_input_channels), goc, kh, kw));
   uint64_t oh = 0, ow = 0;
   TRY(window_out(c, "height", in.v.dims[1], U32(Conv2d, padding_top), U32(Conv2d, padding_bottom), kh,
                  U32(Conv2d, stride_height), U32(Conv2d, dilation_height), &oh));
@@ -647,20 +656,9 @@ static xnnd_status check_deconv2d(const xnnd_xnode_ctx* c, fb_table node) {
   TRY(expect_dtype(c, "output_id", &out, in.v.datatype));
   TRY(expect_weights(c, in.v.datatype, &filter, &bias));
   TRY(expect_rank(c, "input_id", &in, 4));
-  uint64_t groups = U32(Deconv2d, groups), gic = U32(Deconv2d, group_input_channels), goc = U32(Deconv2d, group_output_channels);
-  if (groups == 0 || gic == 0 || goc == 0)
-    return nfail(c, XNND_INVALID_PROGRAM, "groups %llu x %llu -> %llu channels must be >= 1", (unsigned long long)groups,
-                 (unsigned long long)gic, (unsigned long long)goc);
-  if (groups * gic != in.v.dims[3])
-    return nfail(c, XNND_INVALID_PROGRAM, "groups %llu * group_input_channels %llu != input channels %u",
-                 (unsigned long long)groups, (unsigned long long)gic, in.v.dims[3]);
+  uint64_t groups = U32(Deconv2d, groups), goc = U32(Deconv2d, group_output_channels);
   uint32_t kh = U32(Deconv2d, kernel_height), kw = U32(Deconv2d, kernel_width);
-  TRY(expect_constant(c, "filter_id", &filter));
-  TRY(expect_dims(c, "filter_id", &filter, 4, (uint64_t[]){groups * goc, kh, kw, gic}));
-  if (bias.present) {
-    TRY(expect_constant(c, "bias_id", &bias));
-    TRY(expect_dims(c, "bias_id", &bias, 1, (uint64_t[]){groups * goc}));
-  }
+  TRY(check_grouped_filter(c, &in, &filter, &bias, groups, U32(Deconv2d, group_input_channels), goc, kh, kw));
   uint64_t oh = 0, ow = 0;
   TRY(deconv_out(c, "height", in.v.dims[1], U32(Deconv2d, padding_top), U32(Deconv2d, padding_bottom),
                  U32(Deconv2d, adjustment_height), kh, U32(Deconv2d, upsampling_height), U32(Deconv2d, dilation_height), &oh));
