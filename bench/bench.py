@@ -32,7 +32,7 @@ import lowering_scaling  # noqa: E402
 import models  # noqa: E402
 from torch_peers import ENGINES as TORCH_ENGINES  # noqa: E402
 
-PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+PYTHON = sys.executable  # .venv/bin/python (scripts/bench)
 EXPORT_TIMEOUT_S = 900
 RUN_TIMEOUT_S = 600
 INT8_NA = "n/a (int8 export not available)"

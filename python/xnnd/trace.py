@@ -40,7 +40,8 @@ def load_spec(spec, seed=0, input_shape=None):
     if not sep or not rest:
         raise ExportError("bad SPEC %r: expected torchvision:NAME or FILE.py:FUNCTION" % spec)
     if kind == "torchvision":
-        import torchvision
+        from .tv import import_torchvision
+        torchvision = import_torchvision()
         builder = getattr(torchvision.models, rest, None)
         if builder is None or not callable(builder) or rest.startswith("_"):
             raise ExportError("unknown torchvision model %r" % rest)

@@ -62,7 +62,8 @@ MODELS = {
 }
 
 try:  # if this torchvision has a registry, the list above must not have gone stale
-    import torchvision.models as tvm
+    from xnnd.tv import import_torchvision
+    tvm = import_torchvision().models
     listed = set(tvm.list_models(module=tvm)) if hasattr(tvm, "list_models") else set()
 except Exception:
     listed = set()

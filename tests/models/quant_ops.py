@@ -121,7 +121,8 @@ def _recalibrate_bn(model, shape, batches=8, seed=123):
 
 
 def _torchvision(name):
-    import torchvision
+    from xnnd.tv import import_torchvision
+    torchvision = import_torchvision()
 
     shape = (1, 3, 224, 224)
     model = getattr(torchvision.models, name)(weights=None)

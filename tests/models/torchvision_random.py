@@ -12,7 +12,8 @@ import torch
 
 
 def _build(name):
-    import torchvision
+    from xnnd.tv import import_torchvision
+    torchvision = import_torchvision()
     builder = getattr(torchvision.models, name)
 
     def make():
@@ -34,7 +35,8 @@ def _build(name):
 def __getattr__(name):   # PEP 562: FILE.py:NAME looks NAME up here
     if name.startswith("_"):
         raise AttributeError(name)
-    import torchvision
+    from xnnd.tv import import_torchvision
+    torchvision = import_torchvision()
     if not callable(getattr(torchvision.models, name, None)):
         raise AttributeError(name)
     return _build(name)

@@ -2,7 +2,7 @@
 set -euo pipefail
 XNND_BUILD_DIR=${XNND_BUILD_DIR:-build}
 XNND=${XNND_BUILD_DIR}/xnnd
-PY=${XNND_PYTHON:-/usr/bin/python3}
+PY=${XNND_PYTHON:-.venv/bin/python}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
