@@ -21,6 +21,9 @@ int xnnd_cmd_verify(int argc, char** argv);
 void xnnd_print_report(FILE* out, const xnnd_graph* g, const xnnd_partition_plan* plan,
                        const xnnd_pipeline_report* passes);
 
+/* The same report as JSON for the Python API (report_json.c). */
+xnnd_status xnnd_write_report_json(FILE* out, const xnnd_graph* g, const xnnd_partition_plan* plan);
+
 /* Exit codes: 0 ok, 1 runtime/toolchain failure, 2 usage or bad input. */
 #define XNND_EXIT_FAIL 1
 #define XNND_EXIT_USAGE 2

@@ -15,6 +15,7 @@ typedef struct lower_args {
   bool no_delegate, report, list_passes, verify_each, per_op;
   uint32_t min_partition_size;
   const char* dump_after;
+  const char* report_json;
   const char* disabled[XNND_MAX_PASSES];
   uint32_t num_disabled;
   char exclude_buf[1024];
@@ -35,6 +36,8 @@ static int parse_args(int argc, char** argv, lower_args* a, bool want_constants)
       a->no_delegate = true;
     } else if (strcmp(s, "--report") == 0) {
       a->report = true;
+    } else if (strcmp(s, "--report-json") == 0 && has_next) {
+      a->report_json = argv[++i];
     } else if (strcmp(s, "--list-passes") == 0) {
       a->list_passes = true;
     } else if (strcmp(s, "--per-op") == 0) {
@@ -123,6 +126,20 @@ static int lower_graph(xnnd_graph* g, const lower_args* a) {
     return XNND_EXIT_FAIL;
   }
   if (a->report) xnnd_print_report(stdout, g, &plan, &prep);
+  if (a->report_json) {
+    FILE* f = fopen(a->report_json, "w");
+    if (!f) {
+      fprintf(stderr, "xnnd: cannot write %s\n", a->report_json);
+      xnnd_partition_plan_free(&plan);
+      return XNND_EXIT_FAIL;
+    }
+    xnnd_status js = xnnd_write_report_json(f, g, &plan);
+    if (fclose(f) != 0 || js != XNND_OK) {
+      fprintf(stderr, "xnnd: writing %s failed\n", a->report_json);
+      xnnd_partition_plan_free(&plan);
+      return XNND_EXIT_FAIL;
+    }
+  }
   char err[512];
   st = xnnd_program_write_file(g, &plan, a->output, err, sizeof(err));
   xnnd_partition_plan_free(&plan);

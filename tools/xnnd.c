@@ -22,7 +22,7 @@ static void usage(FILE* out) {
   for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
     fprintf(out, "  xnnd %-8s %s\n", commands[i].name, commands[i].help);
   fprintf(out,
-          "\nlowering options: --no-delegate --report --list-passes --dump-after PASS|all\n"
+          "\nlowering options: --no-delegate --report --report-json FILE --list-passes --dump-after PASS|all\n"
           "                  --disable PASS (repeatable) --exclude-ops a,b --verify-each\n"
           "                  --per-op (each node its own partition) --min-partition-size N\n");
 }

@@ -1,4 +1,4 @@
-"""`python3 -m xnnd ...`: see cli.py."""
+"""`python -m xnnd ...`: see cli.py."""
 
 import sys
 

@@ -304,6 +304,11 @@ RULES = {
     "aten.native_batch_norm.default": Rule(
         "aten.native_batch_norm", ("input", "weight?", "bias?", "running_mean", "running_var"),
         (("training", "bool"), ("momentum", "float"), ("eps", "float"))),
+    # torch.export's eval-mode batch norm: (input, weight, bias, running_mean, running_var,
+    # momentum, eps), three outputs like native_batch_norm.
+    "aten._native_batch_norm_legit_no_training.default": Rule(
+        "aten.native_batch_norm", ("input", "weight?", "bias?", "running_mean", "running_var"),
+        (("training", "bool", lambda c: False), ("momentum", "float"), ("eps", "float"))),
     "aten.addmm.default": Rule("aten.addmm", ("self", "mat1", "mat2"),
                                (("beta", "float"), ("alpha", "float"))),
     "aten.mm.default": Rule("aten.mm", ("self", "mat2")),
@@ -459,7 +464,7 @@ def _split_ranges(call, size_arg):
 
 # ---- diagnostics ----
 
-_TORCH_FRAME = re.compile(r"[/\\](torch|functorch)[/\\]")
+_TORCH_FRAME = re.compile(r"[/\\](torch|functorch|torchao)[/\\]")
 
 
 def _user_frame(stack_trace):
@@ -476,10 +481,22 @@ def _user_frame(stack_trace):
     return None
 
 
+def _module_path(node):
+    """'path (Type)' of the innermost module torch.export recorded for the node, else None."""
+    stack = node.meta.get("nn_module_stack")
+    if not stack:
+        return None
+    path, type_ = list(stack.values())[-1]
+    type_name = type_.__name__ if isinstance(type_, type) else str(type_).rsplit(".", 1)[-1]
+    path = re.sub(r"^L\['self'\]\.?|^L__self___?", "", str(path)) or "<root>"
+    return "%s (%s)" % (path, type_name.strip("'>"))
+
+
 def node_origin(node):
     parts = []
-    if node.meta.get("xnnd_module"):
-        parts.append("module " + node.meta["xnnd_module"])
+    module = node.meta.get("xnnd_module") or _module_path(node)
+    if module:
+        parts.append("module " + module)
     frame = _user_frame(node.stack_trace or node.meta.get("stack_trace"))
     if frame:
         parts.append(frame)
@@ -565,7 +582,7 @@ def _fold_constants(gm):
             t = _fetch_attr(gm, node.target)
             if isinstance(t, torch.Tensor):
                 folded[node] = t.detach()
-                param_storage.add(t.storage().data_ptr())
+                param_storage.add(t.untyped_storage().data_ptr())
             continue
         if node.op != "call_function":
             continue
@@ -594,7 +611,7 @@ def _fold_constants(gm):
         if schema.is_mutable:   # an in-place op on (a view of) a parameter works on a copy
             for n in inputs:
                 v = folded.get(n)
-                if isinstance(v, torch.Tensor) and v.storage().data_ptr() in param_storage:
+                if isinstance(v, torch.Tensor) and v.untyped_storage().data_ptr() in param_storage:
                     folded[n] = v.clone()
         try:
             args = pytree.tree_map(lambda a: arg_value(a) if isinstance(a, torch.fx.Node) else a,

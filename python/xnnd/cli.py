@@ -1,8 +1,10 @@
-"""`python3 -m xnnd export`: trace a model, write text IR + constant bundle, run the C toolchain.
+"""`python -m xnnd export`: capture a model with torch.export, write text IR + constant bundle,
+run the C toolchain (api.py does the work; this is its command line).
 
-Exit codes: 0 ok; 2 user error (bad arguments or SPEC, unsupported op or dtype), printed as
-one `xnnd export: ...` line without a traceback; 1 tracing failed or toolchain missing; else
-the toolchain's own exit code when `xnnd compile` fails.
+Exit codes: 0 ok; 2 user error (bad arguments or SPEC, unsupported op or dtype, a quantized
+pattern left in float), printed as `xnnd export: ...` without a traceback; 1 capture or
+quantization failed, wrong torch, or toolchain missing; else the toolchain's own exit code when
+`xnnd compile` fails.
 """
 
 import argparse
@@ -37,8 +39,8 @@ def build_parser():
     sub.required = True
     ex = sub.add_parser(
         "export", help="export a PyTorch model to a .pte program",
-        description="Trace SPEC with make_fx + functionalize, write text IR and a constant "
-                    "bundle, then run `xnnd compile`. SPEC is torchvision:NAME (random weights, "
+        description="Capture SPEC with torch.export (strict, then non-strict), decompose to core "
+                    "ATen, write text IR and a constant bundle, then run `xnnd compile`. SPEC is torchvision:NAME (random weights, "
                     "built after torch.manual_seed(SEED); input torch.randn(SHAPE) after "
                     "torch.manual_seed(SEED+1)) or FILE.py:FUNCTION (called after "
                     "torch.manual_seed(SEED), returns (module, example_inputs_tuple)).")
@@ -71,10 +73,13 @@ def build_parser():
     ex.add_argument("--rtol", type=float, default=1e-3, help="bundle tolerance (default 1e-3)")
     # ---- int8 (python/xnnd/quantize.py) ----
     ex.add_argument("--quantize", choices=("int8",),
-                    help="int8: FX graph mode quantization (prepare_fx, calibration, "
-                         "convert_to_reference_fx), then traced like fp32; --save-io and "
-                         "--bundle use the reference quantized model's outputs; PyTorch runs on "
-                         "one thread so the reference is the same on every machine")
+                    help="int8: PT2E (prepare_pt2e with the XNNPACK symmetric quantizer, "
+                         "calibration, convert_pt2e), then captured like fp32; --save-io and "
+                         "--bundle use the PT2E reference model's outputs; PyTorch runs on one "
+                         "thread so the reference is the same on every machine")
+    ex.add_argument("--allow-float-fallback", action="store_true",
+                    help="with --quantize: run quantized patterns xnnd does not lower to int8 in "
+                         "float instead of failing")
     ex.add_argument("--calibration-batches", type=int, default=4, metavar="N",
                     help="random calibration batches drawn from seed SEED+2 (default 4)")
     ex.add_argument("--weight-quant", choices=("per-channel", "per-tensor"), default="per-channel",
@@ -107,13 +112,14 @@ def bundle_cases(module, inputs, n, seed, atol, rtol):
 
 
 def export_ir(spec, seed=0, input_shape=None, save_io=None, quantize=None, calibration_batches=4,
-              weight_quant="per-channel"):
-    """Load and trace SPEC; returns (graph, module, inputs). Raises ExportError. With
-    quantize="int8" the module returned (and run for save_io) is the reference quantized one."""
+              weight_quant="per-channel", notes=None):
+    """Load and capture SPEC; returns (graph, module, inputs, gm). Raises ExportError. With
+    quantize="int8" the module returned (and run for save_io) is the PT2E reference model."""
     import numpy as np
 
     from . import aten_map, trace
 
+    check_torch()
     if quantize:
         # PyTorch's float kernels sum in a thread-count-dependent order, and a deep int8 network
         # turns those last-bit differences into different quantized outputs (int8 MobileNetV2's
@@ -124,9 +130,10 @@ def export_ir(spec, seed=0, input_shape=None, save_io=None, quantize=None, calib
     name, module, inputs = trace.load_spec(spec, seed=seed, input_shape=input_shape)
     if quantize:
         from . import quantize as quant
-        _progress("quantizing (%d calibration batches)..." % calibration_batches)
+        _progress("quantizing with PT2E (%d calibration batches)..." % calibration_batches)
         float_module = module
-        module = quant.quantize_module(module, inputs, calibration_batches, seed, weight_quant)
+        module = quant.quantize_module(module, inputs, calibration_batches, seed, weight_quant,
+                                       notes=notes)
     if save_io:
         os.makedirs(save_io, exist_ok=True)
         outputs = trace.eager_outputs(module, inputs)
@@ -134,46 +141,41 @@ def export_ir(spec, seed=0, input_shape=None, save_io=None, quantize=None, calib
             np.save(os.path.join(save_io, "input_%d.npy" % i), t.detach().cpu().numpy())
         for i, t in enumerate(outputs):
             np.save(os.path.join(save_io, "output_%d.npy" % i), t.detach().cpu().numpy())
-    _progress("tracing...")
-    try:
-        gm = trace.trace(module, inputs)
-    except ExportError:
-        raise
-    except Exception as e:  # the model itself failed under make_fx
-        raise ExportError("tracing failed: %s: %s" % (type(e).__name__, e), exit_code=1)
+    _progress("capturing with torch.export...")
+    gm = trace.trace(module, inputs, notes)
     if quantize:
         graph = quant.convert(gm, name)
         if save_io:
             quant.save_io_extras(save_io, float_module, module, inputs, graph)
     else:
         graph = aten_map.convert(gm, name)
-    return graph, module, inputs
+    return graph, module, inputs, gm
 
 
-def write_ir(graph, ir_path, xcb_path):
-    """Write the text IR and the constant bundle; returns the bundle records."""
-    from . import ir_text
+def check_torch():
+    """ExportError (exit 1) unless the running torch is the one requirements.txt pins."""
+    import importlib.metadata
 
-    records = ir_text.bundle_records(graph)
-    with open(ir_path, "w", newline="\n") as f:
-        f.write(ir_text.print_graph(graph))
-    ir_text.write_bundle(xcb_path, records)
-    return records
-
-
-def compile_command(xnnd, ir_path, xcb_path, out_path, no_delegate=False, report=False):
-    """The exact toolchain invocation."""
-    cmd = [xnnd, "compile", ir_path, "--constants", xcb_path, "-o", out_path]
-    if no_delegate:
-        cmd.append("--no-delegate")
-    if report:
-        cmd.append("--report")
-    return cmd
+    want = "2.13.0"
+    try:
+        have = importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        have = None
+    if have is None or not have.startswith(want):
+        raise ExportError("this Python (%s) has torch %s; xnnd's exporter needs torch %s: run "
+                          "./scripts/install-deps and use .venv/bin/python"
+                          % (sys.executable, have or "(none)", want), exit_code=1)
 
 
 def _export(args):
-    graph, module, inputs = export_ir(args.spec, args.seed, args.input_shape, args.save_io,
-                                      args.quantize, args.calibration_batches, args.weight_quant)
+    from . import api
+
+    notes = []
+    graph, module, inputs, gm = export_ir(args.spec, args.seed, args.input_shape, args.save_io,
+                                          args.quantize, args.calibration_batches,
+                                          args.weight_quant, notes)
+    for note in notes:
+        _progress("note: " + note)
     const_bytes = sum(v.data.nbytes for v in graph.consts)
     _progress("%d nodes, %d constants (%.1f MB)"
               % (len(graph.nodes), len(graph.consts), const_bytes / 1e6))
@@ -191,21 +193,29 @@ def _export(args):
     try:
         ir_path = os.path.join(ir_dir, stem + ".ir")
         xcb_path = os.path.join(ir_dir, stem + ".xcb")
-        write_ir(graph, ir_path, xcb_path)
+        api.write_ir(graph, ir_path, xcb_path)
         if args.ir_only:
             return 0
-        xnnd = args.xnnd or os.environ.get("XNND_BIN") or DEFAULT_XNND
-        if not (os.path.isfile(xnnd) and os.access(xnnd, os.X_OK)):
-            raise ExportError("toolchain not found: %s (build it, or pass --xnnd PATH or set "
-                              "XNND_BIN)" % xnnd, exit_code=1)
+        xnnd = api.find_toolchain(args.xnnd or os.environ.get("XNND_BIN") or DEFAULT_XNND)
         out_dir = os.path.dirname(os.path.abspath(args.output))
         os.makedirs(out_dir, exist_ok=True)
         _progress("compiling...")
-        cmd = compile_command(xnnd, ir_path, xcb_path, args.output, args.no_delegate, args.report)
+        json_path = os.path.join(ir_dir, stem + ".report.json")
+        cmd = api.compile_command(xnnd, ir_path, xcb_path, args.output, args.no_delegate,
+                                  args.report, json_path)
         rc = subprocess.call(cmd)
         if rc != 0:
             _progress("xnnd export: %s failed (exit %d)" % (" ".join(cmd), rc))
             return rc if rc > 0 else 1
+        if args.quantize and not args.no_delegate:
+            report = api.read_report(json_path, api._origins(gm))
+            try:
+                api.check_quantized_lowering(report, args.allow_float_fallback)
+            except ExportError:
+                os.remove(args.output)
+                raise
+            for note in report.notes:
+                _progress("note: " + note)
         if args.bundle:
             from . import bundle
             path = os.path.splitext(args.output)[0] + ".bundle"
@@ -221,6 +231,10 @@ def _export(args):
 
 
 def main(argv=None):
+    import warnings
+    # torch and torchao deprecation chatter is not the user's to act on
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
     args = build_parser().parse_args(argv)
     try:
         if args.command == "export":

@@ -1,153 +1,151 @@
-"""int8 export: PyTorch FX graph mode quantization, then the reference model traced like fp32.
+"""int8 export with PT2E: quantize a captured model, then map its quantize/dequantize ops.
 
-quantize_module() runs torch.ao.quantization.quantize_fx.prepare_fx with the QConfigMapping of
-qconfig_mapping(), calibrates on N random batches drawn from a fixed seed, and returns
-convert_to_reference_fx's model: float ops between quantize/dequantize calls. That model is
-PyTorch's reference for the int8 program (`--save-io` writes its outputs).
+quantize_module() captures the float model with torch.export, runs torchao's prepare_pt2e with
+the XNNPACK quantizer (xnnpack_quantizer(): symmetric int8 weights per output channel, int8
+per-tensor affine activations from a histogram observer -- ExecuTorch's XNNPACK symmetric
+configuration, which torchao ships), calibrates on N random batches drawn from a fixed seed and
+returns convert_pt2e's model: float ops between quantized_decomposed quantize/dequantize calls,
+weights stored as int8 constants. That model is PyTorch's reference for the int8 program
+(`--save-io` writes its outputs). A program the user quantized with the same flow themselves
+takes the same mapping (api.lower).
 
-convert() maps its make_fx trace like aten_map.convert, plus the quantization ops:
-  aten.quantize_per_tensor(.tensor_qparams) / aten.quantize_per_channel -> xnnd.quantize
-  aten.dequantize.self                                                  -> xnnd.dequantize
-A quantize of a constant (a weight) is done here: the IR gets the int8 constant with its
-parameters in its type (q(...) / qc(...)) and keeps the dequantize, so passes see dq -> op.
-PyTorch's default activation dtype is quint8; XNNPACK wants qint8. The map is exact: a quint8
-tensor with zero point z is the qint8 tensor with zero point z - 128 and every element shifted
-down by 128 (same real values, same rounding, same clamping).
+convert() maps the reference's core ATen graph like aten_map.convert, plus:
+  quantized_decomposed.quantize_per_tensor / quantize_per_channel       -> xnnd.quantize
+  quantized_decomposed.dequantize_per_tensor / dequantize_per_channel   -> xnnd.dequantize
+An int8 constant read by a dequantize (a weight) becomes an int8 IR constant with its
+parameters in its type (q(...) / qc(...)); the dequantize stays, so passes see dq -> op.
+uint8 tensors map exactly to int8 with the zero point and every element shifted down by 128.
+An activation quantize whose [quant_min, quant_max] is narrower than its dtype's range has no
+XNNPACK equivalent and is refused with the node and module named.
 """
 
+from __future__ import annotations
+
 import copy
+import logging
+from typing import Sequence
 
 import numpy as np
 import torch
 
-from . import aten_map
+from . import aten_map, trace
 from .errors import ExportError
-from .ir_text import Attr, Node, Value, format_f32
+from .ir_text import Attr, Graph, Node, Value, format_f32
 
-QUANTIZE_TARGETS = {
-    "aten.quantize_per_tensor.tensor_qparams",
-    "aten.quantize_per_tensor.default",
-    "aten.quantize_per_channel.default",
-    "aten.dequantize.self",
-}
+_QD = "quantized_decomposed."
+QUANTIZE_TARGETS = {_QD + t for t in (
+    "quantize_per_tensor.default", "quantize_per_tensor.tensor", "quantize_per_tensor.tensor2",
+    "quantize_per_channel.default",
+    "dequantize_per_tensor.default", "dequantize_per_tensor.tensor",
+    "dequantize_per_tensor.tensor2", "dequantize_per_channel.default")}
 WEIGHT_SCHEMES = ("per-channel", "per-tensor")
 IR_I8 = 2   # xnnd_dtype wire value (include/xnnd/xnnd.h), the `dtype` attribute of the ops
+_RANGES = {torch.int8: (-128, 127), torch.uint8: (0, 255)}
 
 
-def qconfig_mapping(weights="per-channel"):
-    """PyTorch's qnnpack defaults (per-tensor affine quint8 activations from a histogram
-    observer without reduce_range, fixed parameters for sigmoid/tanh/...), with symmetric
-    per-channel qint8 weights for convolution and linear unless weights == "per-tensor"."""
-    from torch.ao.quantization import QConfig, get_default_qconfig_mapping
-    from torch.ao.quantization.observer import PerChannelMinMaxObserver
+def _import_pt2e():
+    """torchao's PT2E entry points and XNNPACK quantizer; quiet about its optional GPU kernels."""
+    logging.getLogger("torchao").setLevel(logging.ERROR)
+    try:
+        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+        from torchao.testing.pt2e._xnnpack_quantizer import (
+            XNNPACKQuantizer,
+            get_symmetric_quantization_config,
+        )
+    except ImportError as e:
+        raise ExportError("PT2E quantization needs torchao (requirements.txt pins it; run "
+                          "scripts/install-deps): %s" % e, exit_code=1)
+    return prepare_pt2e, convert_pt2e, XNNPACKQuantizer, get_symmetric_quantization_config
 
-    mapping = get_default_qconfig_mapping("qnnpack")
-    if weights == "per-tensor":
-        return mapping
-    if weights != "per-channel":
+
+def xnnpack_quantizer(weights: str = "per-channel"):
+    """The XNNPACK quantizer with the symmetric configuration: int8 weights symmetric per output
+    channel (per tensor with weights="per-tensor"), int8 activations per tensor."""
+    if weights not in WEIGHT_SCHEMES:
         raise ExportError("weight quantization must be one of %s" % ", ".join(WEIGHT_SCHEMES))
-    default = mapping.global_qconfig
-    per_channel = QConfig(activation=default.activation,
-                          weight=PerChannelMinMaxObserver.with_args(
-                              dtype=torch.qint8, qscheme=torch.per_channel_symmetric))
-    mapping.set_global(per_channel)
-    for key, qconfig in list(mapping.object_type_qconfigs.items()):
-        if qconfig is default:
-            mapping.set_object_type(key, per_channel)
-    return mapping
+    _, _, quantizer_cls, config = _import_pt2e()
+    return quantizer_cls().set_global(config(is_per_channel=weights == "per-channel"))
 
 
-def calibration_batches(inputs, n, seed):
+def calibration_batches(inputs: Sequence[torch.Tensor], n: int, seed: int) -> list:
     """n batches shaped like inputs, torch.randn from generator seed (float inputs only)."""
     gen = torch.Generator().manual_seed(seed)
     return [[torch.randn(t.shape, generator=gen, dtype=t.dtype) if t.is_floating_point() else t
              for t in inputs] for _ in range(n)]
 
 
-def quantize_module(module, inputs, batches=4, seed=0, weights="per-channel", snap_biases=True):
-    """prepare_fx -> calibration on `batches` random batches (seed seed + 2) ->
-    convert_to_reference_fx (-> snap_reference_biases). The caller's module is not modified."""
-    from torch.ao.quantization.quantize_fx import convert_to_reference_fx, prepare_fx
-
+def quantize_module(module: torch.nn.Module, inputs: Sequence[torch.Tensor], batches: int = 4,
+                    seed: int = 0, weights: str = "per-channel", snap_biases: bool = True,
+                    notes: list | None = None) -> torch.fx.GraphModule:
+    """torch.export capture -> prepare_pt2e -> calibration on `batches` random batches (seed
+    seed + 2) -> convert_pt2e (-> snap_reference_biases). The caller's module is not modified."""
     if batches < 1:
         raise ExportError("--calibration-batches must be at least 1")
+    prepare_pt2e, convert_pt2e, _, _ = _import_pt2e()
     model = copy.deepcopy(module).eval()
+    captured = trace.capture(model, tuple(inputs), notes).module()
     try:
-        prepared = prepare_fx(model, qconfig_mapping(weights), tuple(inputs))
+        prepared = prepare_pt2e(captured, xnnpack_quantizer(weights))
         with torch.no_grad():
             for batch in calibration_batches(inputs, batches, seed + 2):
                 prepared(*batch)
-        reference = convert_to_reference_fx(prepared)
-        if snap_biases:
-            snap_reference_biases(reference)
+        reference = convert_pt2e(prepared)
     except ExportError:
         raise
-    except Exception as e:   # symbolic tracing or observers failed on this model
-        raise ExportError("quantization failed: %s: %s" % (type(e).__name__, e), exit_code=1)
-    return reference.eval()
+    except Exception as e:   # the quantizer or an observer failed on this model
+        raise ExportError("PT2E quantization failed: %s: %s" % (type(e).__name__, e), exit_code=1)
+    if snap_biases:
+        snap_reference_biases(reference)
+    return reference
 
 
-def _input_scale(gm, node):
-    """Scale of the static quantize whose dequantize feeds `node`, else None."""
-    if not node.args or not isinstance(node.args[0], torch.fx.Node):
+# ---- the reference's biases on the int32 grid ----
+
+_WEIGHTED = {"aten.conv1d.default", "aten.conv2d.default", "aten.linear.default",
+             "aten.convolution.default"}
+
+
+def _get_attr_tensor(gm: torch.fx.GraphModule, arg) -> torch.Tensor | None:
+    if isinstance(arg, torch.fx.Node) and arg.op == "get_attr":
+        t = aten_map._fetch_attr(gm, arg.target)
+        return t if isinstance(t, torch.Tensor) else None
+    return None
+
+
+def _dq_scale(gm: torch.fx.GraphModule, arg) -> np.ndarray | None:
+    """Scale(s) of the dequantize that produces `arg` (float32, flattened), else None."""
+    if not isinstance(arg, torch.fx.Node) or arg.op != "call_function":
         return None
-    dq = node.args[0]
-    if dq.op != "call_method" or dq.target != "dequantize" or not isinstance(dq.args[0], torch.fx.Node):
+    target = str(arg.target)
+    if not target.startswith(_QD + "dequantize_per_"):
         return None
-    q = dq.args[0]
-    if q.op != "call_function" or q.target is not torch.quantize_per_tensor:
-        return None
-    scale = q.args[1]
-    if isinstance(scale, torch.fx.Node) and scale.op == "get_attr":
-        scale = aten_map._fetch_attr(gm, scale.target)
-    return float(scale) if isinstance(scale, (float, torch.Tensor)) else None
+    scale = arg.args[1]
+    t = _get_attr_tensor(gm, scale)
+    if t is not None:
+        return t.detach().float().numpy().reshape(-1)
+    if isinstance(scale, float):
+        return np.array([scale], dtype=np.float32)
+    return None
 
 
-_FUNCTIONAL_WEIGHTED = {torch.conv1d, torch.conv2d, torch.nn.functional.conv1d, torch.nn.functional.conv2d,
-                        torch.nn.functional.linear}
-
-
-def _weight_scale_of(gm, node):
-    """Scale(s) of the quantize_per_channel/_per_tensor whose dequantize is node.args[1]."""
-    dq = node.args[1] if len(node.args) > 1 else None
-    if not isinstance(dq, torch.fx.Node) or dq.op != "call_method" or dq.target != "dequantize":
-        return None
-    q = dq.args[0]
-    if not isinstance(q, torch.fx.Node) or q.op != "call_function":
-        return None
-    scale = q.args[1]
-    if isinstance(scale, torch.fx.Node) and scale.op == "get_attr":
-        scale = aten_map._fetch_attr(gm, scale.target)
-    return scale if isinstance(scale, torch.Tensor) else None
-
-
-def snap_reference_biases(gm):
-    """Each reference conv/linear bias b becomes round(b / s) * s with s = input_scale *
-    weight_scale (float32, per output channel where the weights are): the int32 bias every int8
-    backend computes with (PyTorch's fbgemm and qnnpack kernels quantize it so, and so does the
-    xnnd export). The reference model then describes int8 inference exactly up to float
-    rounding, instead of differing from every int8 backend by up to half a bias step in every
-    layer (differences deep networks amplify). Modules and functional conv/linear calls are
-    handled; returns the number of biases changed."""
+def snap_reference_biases(gm: torch.fx.GraphModule) -> int:
+    """Each conv/linear bias b of the reference becomes round(b / s) * s with s = input scale *
+    weight scale (float32, per output channel where the weights are): the int32 bias every int8
+    backend computes with (XNNPACK's, and the xnnd export's). The reference then describes int8
+    inference exactly up to float rounding, instead of differing from every int8 backend by up
+    to half a bias step in every layer (differences deep networks amplify). Returns the number
+    of biases changed."""
     count = 0
     for node in gm.graph.nodes:
-        bias = wscale = None
-        if node.op == "call_module":
-            mod = gm.get_submodule(node.target)
-            inner = mod[0] if isinstance(mod, torch.nn.Sequential) else mod
-            if hasattr(inner, "weight_qscheme"):
-                bias, wscale = getattr(inner, "bias", None), getattr(inner, "weight_scale", None)
-        elif node.op == "call_function" and node.target in _FUNCTIONAL_WEIGHTED and len(node.args) > 2:
-            b = node.args[2]
-            if isinstance(b, torch.fx.Node) and b.op == "get_attr":
-                bias = aten_map._fetch_attr(gm, b.target)
-                wscale = _weight_scale_of(gm, node)
-        sx = _input_scale(gm, node)
-        if not isinstance(bias, torch.Tensor) or wscale is None or sx is None:
+        if node.op != "call_function" or str(node.target) not in _WEIGHTED or len(node.args) < 3:
             continue
-        sw = np.asarray(wscale.detach().cpu().numpy(), dtype=np.float32).reshape(-1)
+        bias = _get_attr_tensor(gm, node.args[2])
+        sx, sw = _dq_scale(gm, node.args[0]), _dq_scale(gm, node.args[1])
+        if bias is None or sx is None or sw is None or sx.size != 1:
+            continue
         b = bias.detach().cpu().numpy().astype(np.float32)
-        s = (np.float32(sx) * (sw if sw.size == b.size else np.full(b.shape, sw[0], np.float32))).astype(np.float32)
+        s = (np.float32(sx[0]) * (sw if sw.size == b.size else np.full(b.shape, sw[0], np.float32)))
+        s = s.astype(np.float32)
         q = np.rint(b.astype(np.float64) / s.astype(np.float64))
         bias.data.copy_(torch.from_numpy((q * s.astype(np.float64)).astype(np.float32)))
         count += 1
@@ -156,29 +154,21 @@ def snap_reference_biases(gm):
 
 # ---- mapping ----
 
-def _to_int8(q):
-    """A quantized tensor as (int8 numpy data, ("tensor", scale, zp) | ("channel", axis,
-    scales, zps)), quint8 shifted to qint8."""
-    data = q.int_repr().numpy().astype(np.int16)
-    shift = 128 if q.dtype == torch.quint8 else 0
-    if q.dtype not in (torch.quint8, torch.qint8):
-        raise ExportError("quantized dtype %s is not supported (qint8/quint8)" % q.dtype)
-    data = (data - shift).astype(np.int8)
-    if q.qscheme() in (torch.per_tensor_affine, torch.per_tensor_symmetric):
-        return data, ("tensor", np.float32(q.q_scale()), int(q.q_zero_point()) - shift)
-    scales = q.q_per_channel_scales().numpy().astype(np.float32)
-    zps = q.q_per_channel_zero_points().numpy().astype(np.int64) - shift
-    return data, ("channel", int(q.q_per_channel_axis()), scales, zps.astype(np.int32))
+def is_quantized(gm: torch.fx.GraphModule) -> bool:
+    """True when the graph has quantized_decomposed quantize/dequantize ops."""
+    return any(n.op == "call_function" and str(n.target) in QUANTIZE_TARGETS
+               for n in gm.graph.nodes)
 
 
-def _scalar(value):
-    return np.asarray(value.data).reshape(-1)[0]
+def _as_float(value) -> float:
+    return float(np.asarray(value.detach().cpu() if isinstance(value, torch.Tensor) else value,
+                            dtype=np.float64).reshape(-1)[0])
 
 
 class _QuantConverter(aten_map._Converter):
-    def __init__(self, gm, name):
+    def __init__(self, gm: torch.fx.GraphModule, name: str):
         super().__init__(gm, name)
-        self.qconsts = {}
+        self.qconsts: dict = {}
 
     def keep_as_ir(self, node):
         if str(node.target) in QUANTIZE_TARGETS:
@@ -188,10 +178,15 @@ class _QuantConverter(aten_map._Converter):
     def map_call(self, node):
         target = str(node.target)
         if target not in QUANTIZE_TARGETS:
+            if target.startswith(_QD):
+                raise aten_map.UnsupportedOpError(
+                    aten_map.unsupported_message(node, target, "a quantized pattern xnnd does "
+                                                 "not lower (dynamic quantization?)"),
+                    target, node.name)
             return super().map_call(node)
         call = aten_map.Call(node, self.env, target)
-        if target == "aten.dequantize.self":
-            return self.map_dequantize(node, call)
+        if target.startswith(_QD + "dequantize"):
+            return self.map_dequantize(node, call, target)
         return self.map_quantize(node, call, target)
 
     # -- helpers --
@@ -212,105 +207,114 @@ class _QuantConverter(aten_map._Converter):
         """The concrete tensor of an fx argument computable at export time, else None."""
         if not isinstance(arg, torch.fx.Node):
             return None
-        folded = getattr(self, "folded", None) or {}
-        if isinstance(folded.get(arg), torch.Tensor):
-            return folded[arg]
+        if isinstance(self.folded.get(arg), torch.Tensor):
+            return self.folded[arg]
         if arg.op == "get_attr":
             t = aten_map._fetch_attr(self.gm, arg.target)
             return t.detach() if isinstance(t, torch.Tensor) else None
         return None
 
-    def map_quantize(self, node, call, target):
+    def params(self, call, target):
+        """(per_channel, axis, scales float32[], zero points int64[], shift) of a q/dq call;
+        shift is 128 for uint8. Raises via call.unsupported for what XNNPACK cannot take."""
         dtype = call.arg("dtype")
-        if dtype not in (torch.quint8, torch.qint8):
-            call.unsupported("dtype=%s (only qint8/quint8)" % dtype)
-        shift = 128 if dtype == torch.quint8 else 0
-        per_channel = target == "aten.quantize_per_channel.default"
-        names = ("scales", "zero_points") if per_channel else ("scale", "zero_point")
-        params = []
-        for name in names:
+        if dtype not in _RANGES:
+            call.unsupported("dtype=%s (only int8/uint8)" % dtype)
+        per_channel = "per_channel" in target
+        values = []
+        for name in (("scales", "zero_points") if per_channel else ("scale", "zero_point")):
             arg = call.arg(name)
-            params.append(self.folded_tensor(arg) if isinstance(arg, torch.fx.Node) else torch.tensor(arg))
-        static = all(p is not None for p in params)
-        x_t = self.folded_tensor(call.arg("self"))
+            if arg is None:
+                values.append(None)
+            elif isinstance(arg, torch.fx.Node):
+                t = self.folded_tensor(arg)
+                if t is None:
+                    call.unsupported("%s is computed at run time (dynamic quantization)" % name)
+                values.append(t.detach().cpu().numpy())
+            else:
+                values.append(np.asarray(arg))
+        scales = np.asarray(values[0], dtype=np.float32).reshape(-1)
+        zps = (np.zeros(scales.shape, np.int64) if values[1] is None
+               else np.asarray(values[1], dtype=np.int64).reshape(-1))
+        axis = int(call.arg("axis")) if per_channel else -1
+        return per_channel, axis, scales, zps, 128 if dtype == torch.uint8 else 0
 
-        if x_t is not None and static:   # a weight: quantized now, exactly as PyTorch does
-            args = [x_t] + params + ([int(call.arg("axis"))] if per_channel else []) + [dtype]
-            if target == "aten.quantize_per_tensor.default":
-                args = [x_t, float(params[0]), int(params[1]), dtype]
+    def check_full_range(self, call):
+        qmin, qmax = int(call.arg("quant_min")), int(call.arg("quant_max"))
+        if (qmin, qmax) != _RANGES[call.arg("dtype")]:
+            call.unsupported("activation range [%d, %d] is narrower than %s's; XNNPACK clamps "
+                             "int8 activations to the full range" % (qmin, qmax, call.arg("dtype")))
+
+    def quant_attrs(self, quant):
+        if quant[0] == "tensor":
+            return [Attr("scale", "float", float(format_f32(quant[1]))),
+                    Attr("zero_point", "int", int(quant[2])),
+                    Attr("axis", "int", -1), Attr("dtype", "int", IR_I8)]
+        return [Attr("scale", "float", None), Attr("zero_point", "int", 0),
+                Attr("axis", "int", quant[1]), Attr("dtype", "int", IR_I8)]
+
+    def quant_inputs(self, x, quant, node):
+        if quant[0] == "tensor":
+            return [x]
+        return [x, self.const(node.name + "_scales", np.asarray(quant[2], dtype=np.float32), node),
+                self.const(node.name + "_zero_points", np.asarray(quant[3], dtype=np.int32), node)]
+
+    @staticmethod
+    def quant_of(per_channel, axis, scales, zps, shift, rank):
+        if per_channel:
+            return ("channel", aten_map._dim(axis, rank), scales,
+                    (zps - shift).astype(np.int32))
+        return ("tensor", np.float32(scales[0]), int(zps[0]) - shift)
+
+    def map_quantize(self, node, call, target):
+        per_channel, axis, scales, zps, shift = self.params(call, target)
+        x_t = self.folded_tensor(call.arg("input"))
+        if x_t is not None:   # a constant: quantized now, exactly as PyTorch does
             with torch.no_grad():
-                q = node.target(*args)
-            data, quant = _to_int8(q)
-            self.env[node] = self.qconst(node.name, data, quant)
+                q = node.target(*[self.folded_tensor(a) if isinstance(a, torch.fx.Node) else a
+                                  for a in node.args])
+            data = (q.numpy().astype(np.int16) - shift).astype(np.int8)
+            self.env[node] = self.qconst(node.name, data, self.quant_of(
+                per_channel, axis, scales, zps, shift, data.ndim))
             return
-
-        x = self.env[call.arg("self")]
+        self.check_full_range(call)
+        x = self.env[call.arg("input")]
         out = Value(self.names.take(node.name, reserved=True), "i8", x.shape, "node")
-        if static and not per_channel:
-            scale = np.float32(float(params[0].reshape(-1)[0]))
-            zp = int(params[1].reshape(-1)[0]) - shift
-            out.quant = ("tensor", scale, zp)
-            inputs = [x]
-            attrs = [Attr("scale", "float", float(format_f32(scale))), Attr("zero_point", "int", zp),
-                     Attr("axis", "int", -1), Attr("dtype", "int", IR_I8)]
-        elif static:
-            axis = aten_map._dim(call.arg("axis"), len(x.shape))
-            scales = params[0].numpy().astype(np.float32).reshape(-1)
-            zps = (params[1].numpy().astype(np.int64).reshape(-1) - shift).astype(np.int32)
-            out.quant = ("channel", axis, scales, zps)
-            inputs = [x, self.const(node.name + "_scales", scales, node),
-                      self.const(node.name + "_zero_points", zps, node)]
-            attrs = [Attr("scale", "float", None), Attr("zero_point", "int", 0),
-                     Attr("axis", "int", axis), Attr("dtype", "int", IR_I8)]
-        else:
-            # parameters computed in the graph: a dynamic quantize the passes leave alone
-            scale_arg, zp_arg = call.arg(names[0]), call.arg(names[1])
-            if per_channel or not isinstance(scale_arg, torch.fx.Node):
-                call.unsupported("non-constant per-channel parameters")
-            if shift or params[1] is None or int(params[1].reshape(-1)[0]) != 0:
-                call.unsupported("a dynamic scale needs a constant zero point 0 with qint8")
-            scale_v = self.env[scale_arg]
-            if scale_v.dtype != "f32":
-                call.unsupported("scale of dtype %s" % scale_v.dtype)
-            inputs = [x, scale_v]
-            attrs = [Attr("scale", "float", None), Attr("zero_point", "int", 0),
-                     Attr("axis", "int", -1), Attr("dtype", "int", IR_I8)]
-            out.quant = None
+        out.quant = self.quant_of(per_channel, axis, scales, zps, shift, len(x.shape))
         self.env[node] = out
-        self.graph.nodes.append(Node("xnnd.quantize", inputs, [out], attrs, node.name))
+        self.graph.nodes.append(Node("xnnd.quantize", self.quant_inputs(x, out.quant, node), [out],
+                                     self.quant_attrs(out.quant), node.name))
 
-    def map_dequantize(self, node, call):
-        x = self.env[call.arg("self")]
+    def map_dequantize(self, node, call, target):
+        arg = call.arg("input")
+        data_t = self.folded_tensor(arg)
+        if data_t is not None and data_t.dtype in _RANGES:   # an int8 weight and its parameters
+            per_channel, axis, scales, zps, shift = self.params(call, target)
+            data = (data_t.numpy().astype(np.int16) - shift).astype(np.int8)
+            x = self.qconst(arg.name, data, self.quant_of(per_channel, axis, scales, zps, shift,
+                                                          data.ndim))
+        else:
+            x = self.env[arg]
         quant = getattr(x, "quant", None)
+        if quant is None:
+            call.unsupported("dequantize of a value without quantization parameters")
+        if call.args.get("out_dtype") not in (None, torch.float32):
+            call.unsupported("out_dtype=%s" % call.args["out_dtype"])
         meta = call.out_metas[0]
         out = Value(self.names.take(node.name, reserved=True), "f32", meta.shape, "node")
-        if quant is None:
-            # the input of a dynamic quantize: same parameters as its producer
-            producer = next((n for n in self.graph.nodes if x in n.outputs), None)
-            if producer is None or producer.op != "xnnd.quantize":
-                call.unsupported("dequantize of a value without quantization parameters")
-            inputs = [x] + producer.inputs[1:]
-            attrs = producer.attrs
-        elif quant[0] == "tensor":
-            inputs = [x]
-            attrs = [Attr("scale", "float", float(format_f32(quant[1]))), Attr("zero_point", "int", quant[2]),
-                     Attr("axis", "int", -1), Attr("dtype", "int", IR_I8)]
-        else:
-            _, axis, scales, zps = quant
-            inputs = [x, self.const(node.name + "_scales", np.asarray(scales, dtype=np.float32), node),
-                      self.const(node.name + "_zero_points", np.asarray(zps, dtype=np.int32), node)]
-            attrs = [Attr("scale", "float", None), Attr("zero_point", "int", 0),
-                     Attr("axis", "int", axis), Attr("dtype", "int", IR_I8)]
         self.env[node] = out
-        self.graph.nodes.append(Node("xnnd.dequantize", inputs, [out], attrs, node.name))
+        self.graph.nodes.append(Node("xnnd.dequantize", self.quant_inputs(x, quant, node), [out],
+                                     self.quant_attrs(quant), node.name))
 
 
-def convert(gm, name):
-    """IR graph of a traced reference quantized model."""
+def convert(gm: torch.fx.GraphModule, name: str) -> Graph:
+    """IR graph of a PT2E-quantized model's core ATen GraphModule (trace.to_graph_module)."""
     return _QuantConverter(gm, name).run()
 
 
-def save_io_extras(directory, float_module, reference_module, inputs, graph):
+def save_io_extras(directory: str, float_module: torch.nn.Module,
+                   reference_module: torch.nn.Module, inputs: Sequence[torch.Tensor],
+                   graph: Graph) -> None:
     """Next to --save-io's files: float_output_<i>.npy (the float model, for signal-to-noise
     figures), reference_2threads_output_<i>.npy (the reference quantized model again, with
     PyTorch on 2 threads: its float kernels then sum in another order, which shows how far the
@@ -320,17 +324,14 @@ def save_io_extras(directory, float_module, reference_module, inputs, graph):
     import json
     import os
 
-    import torch
-
-    from . import trace
-
     for i, t in enumerate(trace.eager_outputs(float_module, inputs)):
         np.save(os.path.join(directory, "float_output_%d.npy" % i), t.detach().cpu().numpy())
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
         for i, t in enumerate(trace.eager_outputs(reference_module, inputs)):
-            np.save(os.path.join(directory, "reference_2threads_output_%d.npy" % i), t.detach().cpu().numpy())
+            np.save(os.path.join(directory, "reference_2threads_output_%d.npy" % i),
+                    t.detach().cpu().numpy())
     finally:
         torch.set_num_threads(threads)
     for i, v in enumerate(graph.outputs):

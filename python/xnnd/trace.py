@@ -1,27 +1,25 @@
-"""Model loading and tracing: SPEC -> (module, example inputs) -> functional aten fx graph.
+"""Model loading and capture: SPEC -> (module, example inputs) -> ExportedProgram -> core ATen
+GraphModule.
 
-The traced graph is make_fx over functionalize(remove="mutations_and_views"), so it holds
-only out-of-place aten ops (views become *_copy ops). Every node gets tensor metadata from a
-ShapeProp run over the example inputs (tuples of metadata for multi-output ops), and, where
-the tracer could see it, 'xnnd_module' (module path) and a stack trace for diagnostics.
+Capture is torch.export.export (strict, then non-strict when strict fails, with the reason
+kept), then run_decompositions to core ATen with xnnd's own choices (decomposition_table), then
+unlifting: parameters, buffers and lifted constants from the graph signature become get_attr
+nodes of ep.module(). Every node carries tensor_meta (from torch.export's fake values) and
+torch.export's nn_module_stack and stack_trace, which error messages use.
 
-Attention: in eval mode with grad disabled, nn.MultiheadAttention and nn.TransformerEncoderLayer
-take PyTorch's fused fast paths (aten._native_multi_head_attention,
-aten._transformer_encoder_layer_fwd), which no IR op covers. When the module contains one of
-those, trace() runs with grad enabled and every parameter requiring grad, the documented
-condition under which PyTorch takes the decomposed path (linear/addmm, bmm, softmax,
-layer norm, ...). The values are the same; only the traced ops differ.
+Attention: torch.export traces with grad mode on and parameters requiring grad, so
+nn.MultiheadAttention and nn.TransformerEncoderLayer take their decomposed paths (linear, bmm,
+softmax, layer norm), not PyTorch's fused inference fast paths, which no IR op covers.
 """
 
-import contextlib
+from __future__ import annotations
+
 import importlib.util
 import os
 import sys
 
 import torch
 import torch.utils._pytree as pytree
-from torch.fx.experimental.proxy_tensor import PythonKeyTracer, make_fx
-from torch.fx.passes.shape_prop import ShapeProp
 
 from .errors import ExportError
 
@@ -87,83 +85,83 @@ def load_spec(spec, seed=0, input_shape=None):
     return name, module, inputs
 
 
-@contextlib.contextmanager
-def _annotate_nodes(module):
-    """Record, on each traced node, the module path being run and a stack trace.
+# ---- capture: torch.export -> core ATen -> GraphModule with shapes ----
 
-    make_fx builds its tracer internally, so this patches the PythonKeyTracer class for the
-    duration of the trace only."""
-    path_stack = []
-    handles = []
+def decomposition_table() -> dict:
+    """torch.export's core ATen decompositions, minus every op xnnd maps natively (aten_map.RULES
+    and SPLITS): those stay whole so the passes and XNNPACK see linear, hardswish, max_pool2d,
+    transpose, ... rather than their decompositions. Everything else decomposes to core ATen."""
+    from . import aten_map
 
-    def enter(label):
-        def hook(mod, args):
-            path_stack.append(label)  # a pre-hook returning non-None would replace the args
-        return hook
+    table = torch.export.default_decompositions()
+    native = set(aten_map.RULES) | set(aten_map.SPLITS)
+    for op in list(table.keys()):
+        if str(op) in native:
+            table.pop(op)
+    return table
 
-    def leave(mod, args, out):
-        if path_stack:
-            path_stack.pop()  # returning non-None would replace the output
 
-    for path, sub in module.named_modules():
-        label = "%s (%s)" % (path or "<root>", type(sub).__name__)
-        handles.append(sub.register_forward_pre_hook(enter(label)))
-        handles.append(sub.register_forward_hook(leave))
-    orig_create_node = PythonKeyTracer.create_node
-    orig_record = PythonKeyTracer.record_stack_traces
+def _reason(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    first = next((line for line in text if line.strip()), "")
+    return "%s: %s" % (type(e).__name__, first[:400])
 
-    def create_node(self, *args, **kwargs):
-        node = orig_create_node(self, *args, **kwargs)
-        if path_stack:
-            node.meta["xnnd_module"] = path_stack[-1]
-        return node
 
-    PythonKeyTracer.create_node = create_node
-    PythonKeyTracer.record_stack_traces = True
+def capture(module: torch.nn.Module, inputs: tuple, notes: list | None = None):
+    """torch.export.export(module, inputs): strict (TorchDynamo) capture first; when that fails,
+    non-strict capture (Python runs the module, tracing at the ATen level). Each failure's reason
+    is appended to `notes` (shown to the user); ExportError (exit code 1) when both fail."""
+    notes = notes if notes is not None else []
+    errors = []
+    for strict in (True, False):
+        try:
+            ep = torch.export.export(module, tuple(inputs), strict=strict)
+        except Exception as e:  # torch's reason is what the user needs to see
+            errors.append("%s capture failed: %s" % ("strict" if strict else "non-strict", _reason(e)))
+            continue
+        if errors:
+            notes.append(errors[0] + "; used non-strict capture instead")
+        return ep
+    raise ExportError("torch.export could not capture the model:\n  " + "\n  ".join(errors),
+                      exit_code=1)
+
+
+def _attach_tensor_meta(gm: torch.fx.GraphModule) -> None:
+    """node.meta['tensor_meta'] from torch.export's fake values (a tuple for several outputs),
+    the form aten_map reads."""
+    from torch.fx.passes.shape_prop import _extract_tensor_metadata
+
+    def meta_of(val):
+        if isinstance(val, torch.Tensor):
+            return _extract_tensor_metadata(val)
+        if isinstance(val, (tuple, list)) and val and all(
+                isinstance(v, torch.Tensor) or v is None for v in val):
+            return tuple(_extract_tensor_metadata(v) if v is not None else None for v in val)
+        return None
+
+    for node in gm.graph.nodes:
+        if "tensor_meta" not in node.meta and "val" in node.meta:
+            meta = meta_of(node.meta["val"])
+            if meta is not None:
+                node.meta["tensor_meta"] = meta
+
+
+def to_graph_module(ep) -> torch.fx.GraphModule:
+    """The ExportedProgram decomposed to core ATen (decomposition_table()) and unlifted: a
+    GraphModule whose parameters, buffers and lifted constants are get_attr nodes, with
+    tensor_meta on every node."""
     try:
-        yield
-    finally:
-        PythonKeyTracer.create_node = orig_create_node
-        PythonKeyTracer.record_stack_traces = orig_record
-        for h in handles:
-            h.remove()
-
-
-# Modules whose eval-mode forward has a fused fast path that grad-enabled tracing avoids.
-_FAST_PATH_MODULES = (torch.nn.MultiheadAttention, torch.nn.TransformerEncoderLayer,
-                      torch.nn.TransformerDecoderLayer)
-
-
-def has_fused_attention(module):
-    return any(isinstance(m, _FAST_PATH_MODULES) for m in module.modules())
-
-
-@contextlib.contextmanager
-def decomposed_attention(module):
-    """Grad enabled and every parameter requiring grad for the duration: PyTorch's attention
-    fast paths are then not taken. requires_grad flags are restored afterwards."""
-    params = list(module.parameters())
-    saved = [p.requires_grad for p in params]
-    try:
-        for p in params:
-            p.requires_grad_(True)
-        with torch.enable_grad():
-            yield
-    finally:
-        for p, flag in zip(params, saved):
-            p.requires_grad_(flag)
-
-
-def trace(module, inputs):
-    """Functional aten fx GraphModule of module(*inputs), with shapes in node.meta."""
-    from functorch import functionalize
-    grad_mode = decomposed_attention(module) if has_fused_attention(module) else torch.no_grad()
-    with grad_mode:
-        with _annotate_nodes(module):
-            gm = make_fx(functionalize(module, remove="mutations_and_views"))(*inputs)
-    with torch.no_grad():
-        ShapeProp(gm).propagate(*inputs)
+        ep = ep.run_decompositions(decomposition_table())
+        gm = ep.module()
+    except Exception as e:
+        raise ExportError("decomposing to core ATen failed: %s" % _reason(e), exit_code=1)
+    _attach_tensor_meta(gm)
     return gm
+
+
+def trace(module: torch.nn.Module, inputs: tuple, notes: list | None = None) -> torch.fx.GraphModule:
+    """capture() then to_graph_module()."""
+    return to_graph_module(capture(module, inputs, notes))
 
 
 def eager_outputs(module, inputs):
