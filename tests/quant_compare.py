@@ -11,7 +11,8 @@ output_<i>.qparams.json (the output's scale: one quantization step). XNND_DIR ho
 reference_2threads_output_<i>.npy) how well the reference agrees with itself when PyTorch runs
 on 2 threads instead of 1: the noise floor of the comparison. Fails (exit 1) unless at least
 F (default 1.0) of the elements are within K (default 1) steps, and, with --snr-parity D, unless
-xnnd's signal-to-noise ratio against the float model is at most D dB below the reference's.
+xnnd's signal-to-noise ratio against the float model is at most D dB below the reference's,
+and, with --max-abs-steps K, unless every element is within K steps of the reference.
 """
 
 import argparse
@@ -46,6 +47,8 @@ def main(argv=None):
     ap.add_argument("--min-fraction", type=float, default=1.0)
     ap.add_argument("--name", default="")
     ap.add_argument("--snr-parity", type=float, default=None, metavar="DB")
+    ap.add_argument("--max-abs-steps", type=float, default=None, metavar="K",
+                    help="fail if any element is more than K steps from the reference")
     args = ap.parse_args(argv)
     refs = sorted(glob.glob(os.path.join(args.io_dir, "output_*.npy")))
     if not refs:
@@ -83,6 +86,10 @@ def main(argv=None):
             line += ("; reference at 2 vs 1 threads: within 2 steps %.2f%%, max %.0f steps"
                      % (100 * float(np.mean(floor <= 2.0)), floor.max()))
         print(line.strip())
+        if args.max_abs_steps is not None and steps.max() > args.max_abs_steps:
+            print("FAIL: %s %s: an element is %.0f steps from the reference, at most %g allowed"
+                  % (args.name, base, steps.max(), args.max_abs_steps))
+            ok = False
         if within < args.min_fraction:
             print("FAIL: %s %s: %.2f%% within %g steps, need %.2f%%"
                   % (args.name, base, 100 * within, args.max_steps, 100 * args.min_fraction))

@@ -76,10 +76,14 @@ def calibration_batches(inputs: Sequence[torch.Tensor], n: int, seed: int) -> li
 
 def quantize_module(module: torch.nn.Module, inputs: Sequence[torch.Tensor], batches: int = 4,
                     seed: int = 0, weights: str = "per-channel", snap_biases: bool = True,
-                    notes: list | None = None) -> torch.fx.GraphModule:
-    """torch.export capture -> prepare_pt2e -> calibration on `batches` random batches (seed
-    seed + 2) -> convert_pt2e (-> snap_reference_biases). The caller's module is not modified."""
-    if batches < 1:
+                    notes: list | None = None,
+                    calibration_data: Sequence[Sequence[torch.Tensor]] | None = None
+                    ) -> torch.fx.GraphModule:
+    """torch.export capture -> prepare_pt2e -> calibration -> convert_pt2e (->
+    snap_reference_biases). Calibration runs on calibration_data (input tuples shaped like
+    `inputs`: real samples, what a trained model wants) or else on `batches` random batches
+    drawn from seed seed + 2. The caller's module is not modified."""
+    if calibration_data is None and batches < 1:
         raise ExportError("--calibration-batches must be at least 1")
     prepare_pt2e, convert_pt2e, _, _ = _import_pt2e()
     model = copy.deepcopy(module).eval()
@@ -87,7 +91,9 @@ def quantize_module(module: torch.nn.Module, inputs: Sequence[torch.Tensor], bat
     try:
         prepared = prepare_pt2e(captured, xnnpack_quantizer(weights))
         with torch.no_grad():
-            for batch in calibration_batches(inputs, batches, seed + 2):
+            data = (calibration_data if calibration_data is not None
+                    else calibration_batches(inputs, batches, seed + 2))
+            for batch in data:
                 prepared(*batch)
         reference = convert_pt2e(prepared)
     except ExportError:
