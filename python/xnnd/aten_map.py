@@ -389,6 +389,12 @@ RULES = {
     "aten.softmax.int": Rule("aten.softmax", attrs=(("dim", "dim"),
                                                     ("half_to_float", "bool", lambda c: False)),
                              check=_no_dtype),
+    # scaled_dot_product_attention's softmax: softmax, except that a row that is -inf
+    # everywhere (fully masked) gives 0 instead of NaN. Mapped to softmax, so such a row gives
+    # NaN in xnnd (docs/ARCHITECTURE.md, "Capture").
+    "aten._safe_softmax.default": Rule("aten.softmax",
+                                       attrs=(("dim", "dim"), ("half_to_float", "bool", lambda c: False)),
+                                       check=_no_dtype),
     "aten.cat.default": Rule("aten.cat", ("tensors*",), (("dim", "dim"),)),
     "aten.slice.Tensor": _SLICE,
     "aten.slice_copy.Tensor": _SLICE,

@@ -46,6 +46,7 @@ _RANGES = {torch.int8: (-128, 127), torch.uint8: (0, 255)}
 def _import_pt2e():
     """torchao's PT2E entry points and XNNPACK quantizer; quiet about its optional GPU kernels."""
     logging.getLogger("torchao").setLevel(logging.ERROR)
+    logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)
     try:
         from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
         from torchao.testing.pt2e._xnnpack_quantizer import (
@@ -64,7 +65,10 @@ def xnnpack_quantizer(weights: str = "per-channel"):
     if weights not in WEIGHT_SCHEMES:
         raise ExportError("weight quantization must be one of %s" % ", ".join(WEIGHT_SCHEMES))
     _, _, quantizer_cls, config = _import_pt2e()
-    return quantizer_cls().set_global(config(is_per_channel=weights == "per-channel"))
+    import warnings
+    with warnings.catch_warnings():   # "deprecated": in favour of ExecuTorch's copy of it
+        warnings.simplefilter("ignore", UserWarning)
+        return quantizer_cls().set_global(config(is_per_channel=weights == "per-channel"))
 
 
 def calibration_batches(inputs: Sequence[torch.Tensor], n: int, seed: int) -> list:

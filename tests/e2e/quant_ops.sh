@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # int8 export (--quantize int8), one quantized pattern per tiny model (tests/models/quant_ops.py):
 # the report shows the op running as int8 inside XNNPACK, and xnnd's output equals PyTorch's
-# reference quantized model (convert_to_reference_fx, run eagerly) within one output
+# PT2E reference model (convert_pt2e, run eagerly) within one output
 # quantization step for every element. Per-channel and per-tensor weights for convolution and
-# linear; the avg_pool model has no quantized form and stays f32 (still within a step); the
+# linear; the avg_pool model's pool stays f32 (compared as floats); the deconv_relu model is a
+# quantized pattern with no int8 lowering: refused by name, and run in float on request; the
 # conv_block model also runs --no-delegate (quantize/dequantize portable kernels) and with its
 # convolutions excluded from XNNPACK (quantized nodes expanded back to f32 for the portable
 # kernels).
@@ -52,9 +53,21 @@ done
 # the relu/hardtanh went into the convolution's output range
 assert_absent conv_relu aten.relu
 assert_absent conv_hardtanh aten.hardtanh
-# no quantized average pooling in this XNNPACK: f32 between its dequantize and quantize
-quant_case avg_pool avg_pool -
-if grep -qE "int8 [1-9]" "$TMP/avg_pool.report"; then echo "FAIL: avg_pool ran as int8" >&2; exit 1; fi
+# the quantizer leaves an average pool (and its output) in float: f32 after the dequantize,
+# compared as floats with the reference
+export_model "$M:avg_pool" avg_pool --quantize int8 >/dev/null
+grep -qE "^  aten.avg_pool2d +int8 0, f32 1$" "$TMP/avg_pool.report" || { echo "FAIL: avg_pool" >&2; exit 1; }
+run_and_compare avg_pool 1e-5
+# a quantized pattern xnnd does not lower to int8 (a transposed convolution): the export names
+# it and fails, and writes no program; with --allow-float-fallback it runs in float
+out=$(PYTHONPATH=python "$PY" -m xnnd export "$M:deconv_relu" -o "$TMP/deconv.pte" --quantize int8 \
+  --xnnd "$XNND" 2>&1) && { echo "FAIL: deconv_relu exported without --allow-float-fallback" >&2; exit 1; }
+echo "$out" | grep -q "quantized pattern(s) not lowered to int8" || { echo "FAIL: $out" >&2; exit 1; }
+echo "$out" | grep -q "aten.convolution -> %convolution in module 0 (ConvTranspose2d)" ||
+  { echo "FAIL: the message does not name the node and module: $out" >&2; exit 1; }
+[ ! -e "$TMP/deconv.pte" ] || { echo "FAIL: a program was written" >&2; exit 1; }
+echo "$out" | grep "^  aten.convolution"
+quant_case deconv_relu deconv_relu - --allow-float-fallback
 # portable kernels only: quantize/dequantize kernels around f32 ops
 quant_case conv_block conv_block_portable - --no-delegate
 grep -q "partitions: 0" "$TMP/conv_block_portable.report" || { echo "FAIL: --no-delegate made partitions" >&2; exit 1; }

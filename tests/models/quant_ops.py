@@ -70,22 +70,25 @@ def mul():
 
 
 def max_pool():
-    return nn.MaxPool2d(2), (_image(4, 8),)
+    """PT2E's XNNPACK quantizer quantizes a max pool only when its input is quantized (the pool
+    shares its input's parameters): after a convolution."""
+    return nn.Sequential(nn.Conv2d(4, 4, 1), nn.MaxPool2d(2)), (_image(4, 8),)
 
 
 def mean():
-    return _Mean(), (_image(4, 8),)
+    return nn.Sequential(nn.Conv2d(4, 4, 1), _Mean()), (_image(4, 8),)
 
 
 def reshape():
-    """A reshape alone is not quantized by PyTorch (it reuses its input's observer): after a
-    linear over a 3-D input (a 1x1 convolution over 6 rows), it is."""
-    return nn.Sequential(nn.Linear(4, 4), _Reshape()), (torch.randn(2, 3, 4),)
+    """A reshape alone is not quantized (it shares its input's parameters), nor is one whose
+    result leaves the model: between two linears (1x1 convolutions over 6 rows), it is."""
+    return nn.Sequential(nn.Linear(4, 4), _Reshape(), nn.Linear(4, 4)), (torch.randn(2, 3, 4),)
 
 
 def avg_pool():
-    """No quantized form here (this XNNPACK's average pooling is f32 only): stays f32."""
-    return nn.AvgPool2d(2), (_image(4, 8),)
+    """The quantizer quantizes an average pool after a convolution; this XNNPACK has no int8
+    average pooling, so the export refuses it unless float fallback is allowed."""
+    return nn.Sequential(nn.Conv2d(4, 4, 1), nn.AvgPool2d(2)), (_image(4, 8),)
 
 
 def conv_block():
@@ -137,3 +140,9 @@ def mobilenet_v2():
 def resnet18():
     return _torchvision("resnet18")
 
+
+
+def deconv_relu():
+    """The quantizer quantizes a transposed convolution + relu; xnnd has no int8 lowering of a
+    transposed convolution, so the export names it and fails unless float fallback is allowed."""
+    return nn.Sequential(nn.ConvTranspose2d(4, 4, 2, stride=2), nn.ReLU()), (_image(4, 8),)

@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from xnnd import aten_map, cli, ir_text, trace
+from xnnd import api, aten_map, cli, ir_text, trace
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 GOLDEN = os.path.join(ROOT, "tests", "golden", "export")
@@ -117,7 +117,7 @@ class TestBundle(unittest.TestCase):
         tmp = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, tmp)
         ir_path, xcb_path = os.path.join(tmp, "tiny.ir"), os.path.join(tmp, "tiny.xcb")
-        cli.write_ir(graph, ir_path, xcb_path)
+        api.write_ir(graph, ir_path, xcb_path)
         records = read_bundle(xcb_path)
         conv_w = model.conv.weight.detach().numpy().tobytes()
         fc_w = model.fc.weight.detach().numpy().tobytes()
@@ -144,7 +144,7 @@ class TestBundle(unittest.TestCase):
         self.assertEqual(len(large), 1)
         tmp = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, tmp)
-        cli.write_ir(graph, os.path.join(tmp, "m.ir"), os.path.join(tmp, "m.xcb"))
+        api.write_ir(graph, os.path.join(tmp, "m.ir"), os.path.join(tmp, "m.xcb"))
         records = read_bundle(os.path.join(tmp, "m.xcb"))
         self.assertEqual([len(d) for d in records.values()], [84])
 
@@ -167,11 +167,12 @@ class TestNormalization(unittest.TestCase):
         cls.graph = export(Norm(), (torch.randn(1, 2, 12, 12),))
 
     def test_pool_pairs(self):
-        mp = only_node(self.graph, "aten.max_pool2d_with_indices")
+        # max_pool2d stays whole (trace.decomposition_table): no indices output to drop
+        mp = only_node(self.graph, "aten.max_pool2d")
         self.assertEqual(attrs(mp), [("kernel_size", [3, 3]), ("stride", [3, 3]),
                                      ("padding", [1, 1]), ("dilation", [1, 1]),
                                      ("ceil_mode", False)])
-        self.assertEqual([v.dtype for v in mp.outputs], ["f32", "i64"])
+        self.assertEqual([v.dtype for v in mp.outputs], ["f32"])
         ap = only_node(self.graph, "aten.avg_pool2d")
         self.assertEqual(attrs(ap), [("kernel_size", [2, 2]), ("stride", [2, 2]),
                                      ("padding", [0, 0]), ("ceil_mode", False),
@@ -342,7 +343,7 @@ class TestCli(unittest.TestCase):
                          "--save-io", io_dir, "--seed", "3",
                          env={"XNND_BIN": fake, "FAKE_XNND_LOG": log})
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("tracing...", r.stderr)
+        self.assertIn("capturing with torch.export...", r.stderr)
         self.assertIn("compiling...", r.stderr)
         self.assertRegex(r.stderr, r"\d+ nodes, \d+ constants \([\d.]+ MB\)")
         with open(log) as f:
@@ -352,7 +353,9 @@ class TestCli(unittest.TestCase):
         self.assertTrue(argv[1].endswith("small.ir"))
         self.assertEqual(argv[2], "--constants")
         self.assertTrue(argv[3].endswith("small.xcb"))
-        self.assertEqual(argv[4:], ["-o", out, "--no-delegate", "--report"])
+        self.assertEqual(argv[4:8], ["-o", out, "--no-delegate", "--report"])
+        self.assertEqual(argv[8], "--report-json")
+        self.assertEqual(len(argv), 10)
         self.assertTrue(rec["ir"].startswith("graph small {\n"))
         self.assertFalse(os.path.exists(argv[1]), "temporary IR left behind")
         self.assertTrue(os.path.exists(out))

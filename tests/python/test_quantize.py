@@ -1,6 +1,6 @@
-"""int8 exporter unit tests (python/xnnd/quantize.py): the quint8 -> qint8 map, quantized types
-in the text IR, the mapping of a traced reference quantized model, bias snapping, and the
-QConfigMapping. Needs no C build."""
+"""int8 exporter unit tests (python/xnnd/quantize.py): the uint8 -> int8 map, quantized types in
+the text IR, the mapping of a PT2E-quantized model, bias snapping, and the XNNPACK quantizer's
+settings. Needs no C build."""
 
 import os
 import sys
@@ -33,24 +33,40 @@ def reference(weights="per-channel"):
     return quantize.quantize_module(module, inputs, 2, 0, weights), inputs
 
 
-class TestQuantize(unittest.TestCase):
-    def test_quint8_maps_to_qint8_exactly(self):
-        x = torch.linspace(-3, 5, 97)
-        q = torch.quantize_per_tensor(x, 0.05, 77, torch.quint8)
-        data, quant = quantize._to_int8(q)
-        self.assertEqual(quant[0], "tensor")
-        self.assertEqual(quant[2], 77 - 128)
-        real = (data.astype(np.float32) - quant[2]) * quant[1]
-        np.testing.assert_array_equal(real, q.dequantize().numpy())
+def _qd(name):
+    op, overload = name.split(".")
+    return getattr(getattr(torch.ops.quantized_decomposed, op), overload)
 
-    def test_per_channel_weights(self):
-        w = torch.randn(4, 3, 2, 2)
-        q = torch.quantize_per_channel(w, torch.tensor([0.1, 0.2, 0.05, 0.3], dtype=torch.float64),
-                                       torch.zeros(4, dtype=torch.int64), 0, torch.qint8)
-        data, quant = quantize._to_int8(q)
-        self.assertEqual(quant[0], "channel")
-        self.assertEqual(quant[1], 0)
-        np.testing.assert_array_equal(data, q.int_repr().numpy())
+
+class TestQuantize(unittest.TestCase):
+    def test_uint8_maps_to_int8_exactly(self):
+        """A uint8 activation quantize maps to int8 with zero point and data shifted by 128:
+        the same real values."""
+        class U8(nn.Module):
+            def forward(self, x):
+                q = _qd("quantize_per_tensor.default")(x, 0.05, 77, 0, 255, torch.uint8)
+                return _qd("dequantize_per_tensor.default")(q, 0.05, 77, 0, 255, torch.uint8)
+        x = torch.linspace(-3, 5, 97)
+        graph = quantize.convert(trace.trace(U8(), (x,)), "u8")
+        q = [n for n in graph.nodes if n.op == "xnnd.quantize"][0]
+        self.assertEqual(q.outputs[0].quant[2], 77 - 128)
+        self.assertEqual(q.attr("zero_point"), 77 - 128)
+        with torch.no_grad():
+            expected = U8()(x).numpy()
+        ref = _qd("quantize_per_tensor.default")(x, 0.05, 77, 0, 255, torch.uint8).numpy()
+        shifted = ref.astype(np.int16) - 128
+        np.testing.assert_array_equal((shifted - (77 - 128)).astype(np.float32) * np.float32(0.05),
+                                      expected)
+
+    def test_narrow_activation_range_is_refused(self):
+        class Narrow(nn.Module):
+            def forward(self, x):
+                q = _qd("quantize_per_tensor.default")(x, 0.05, 0, -127, 127, torch.int8)
+                return _qd("dequantize_per_tensor.default")(q, 0.05, 0, -127, 127, torch.int8)
+        with self.assertRaises(quantize.ExportError) as cm:
+            quantize.convert(trace.trace(Narrow(), (torch.randn(4),)), "n")
+        self.assertIn("activation range [-127, 127]", str(cm.exception))
+        self.assertIn("quantize_per_tensor", str(cm.exception))
 
     def test_type_text(self):
         v = ir_text.Value("w", "i8", (2, 1), "const", np.zeros((2, 1), np.int8))
@@ -63,16 +79,23 @@ class TestQuantize(unittest.TestCase):
     def test_mapping(self):
         ref, inputs = reference()
         gm = trace.trace(ref, inputs)
+        self.assertTrue(quantize.is_quantized(gm))
         graph = quantize.convert(gm, "small")
         ops = [n.op for n in graph.nodes]
         self.assertIn("xnnd.quantize", ops)
         self.assertIn("xnnd.dequantize", ops)
-        self.assertTrue(all(not o.startswith("aten.quantize") for o in ops))
+        self.assertTrue(all(not o.startswith("quantized_decomposed") for o in ops))
         weights = [v for v in graph.consts if v.dtype == "i8"]
         self.assertEqual(len(weights), 2)
-        self.assertTrue(all(v.quant[0] == "channel" for v in weights))
+        self.assertTrue(all(v.quant[0] == "channel" and v.quant[1] == 0 for v in weights))
+        # the int8 weights are PT2E's own, bit for bit
+        frozen = sorted((t for _, t in ref.named_buffers() if t.dtype == torch.int8),
+                        key=lambda t: t.numel())
+        self.assertEqual(sorted(v.data.size for v in weights), [t.numel() for t in frozen])
+        for v, t in zip(sorted(weights, key=lambda v: v.data.size), frozen):
+            np.testing.assert_array_equal(v.data, t.numpy())
         text = ir_text.print_graph(graph)
-        self.assertIn("= xnnd.quantize(%arg0_1) {scale=", text)
+        self.assertIn("= xnnd.quantize(%x) {scale=", text)
         self.assertIn(", axis=-1, dtype=2}", text)
         # every static quantize output carries its parameters, as the C verifier requires
         for n in graph.nodes:
@@ -88,27 +111,28 @@ class TestQuantize(unittest.TestCase):
 
     def test_biases_snapped_to_int32_grid(self):
         ref, inputs = reference()
-        conv = [m for m in ref.modules() if hasattr(m, "weight_qscheme") and isinstance(m, nn.Conv2d)][0]
-        sw = conv.weight_scale.numpy().astype(np.float32)
-        sx = None
-        for node in ref.graph.nodes:
-            if node.op == "call_module" and ref.get_submodule(node.target) is not None:
-                sx = quantize._input_scale(ref, node)
-                if sx is not None:
-                    break
-        self.assertIsNotNone(sx)
-        s = (np.float32(sx) * sw).astype(np.float64)
-        steps = conv.bias.detach().numpy().astype(np.float64) / s
-        np.testing.assert_allclose(steps, np.rint(steps), atol=1e-3)
+        convs = [n for n in ref.graph.nodes if n.op == "call_function"
+                 and str(n.target) in ("aten.conv2d.default", "aten.linear.default")]
+        self.assertEqual(len(convs), 2)
+        for node in convs:
+            sx = quantize._dq_scale(ref, node.args[0])
+            sw = quantize._dq_scale(ref, node.args[1])
+            bias = quantize._get_attr_tensor(ref, node.args[2])
+            s = (np.float32(sx[0]) * sw).astype(np.float64)
+            steps = bias.detach().numpy().astype(np.float64) / s
+            np.testing.assert_allclose(steps, np.rint(steps), atol=1e-3)
         self.assertEqual(quantize.snap_reference_biases(ref), 2)   # idempotent: same grid
 
-    def test_mapping_settings(self):
-        per_channel = quantize.qconfig_mapping("per-channel")
-        self.assertIs(per_channel.global_qconfig.weight.p.keywords["qscheme"], torch.per_channel_symmetric)
-        per_tensor = quantize.qconfig_mapping("per-tensor")
-        self.assertIs(per_tensor.global_qconfig.weight.p.keywords["qscheme"], torch.per_tensor_symmetric)
-        with self.assertRaises(Exception):
-            quantize.qconfig_mapping("per-row")
+    def test_quantizer_settings(self):
+        per_channel = quantize.xnnpack_quantizer("per-channel").global_config
+        self.assertIs(per_channel.weight.qscheme, torch.per_channel_symmetric)
+        self.assertEqual((per_channel.weight.quant_min, per_channel.weight.quant_max), (-127, 127))
+        self.assertIs(per_channel.input_activation.qscheme, torch.per_tensor_affine)
+        self.assertEqual(per_channel.input_activation.dtype, torch.int8)
+        per_tensor = quantize.xnnpack_quantizer("per-tensor").global_config
+        self.assertIs(per_tensor.weight.qscheme, torch.per_tensor_symmetric)
+        with self.assertRaises(quantize.ExportError):
+            quantize.xnnpack_quantizer("per-row")
 
 
 if __name__ == "__main__":
