@@ -98,7 +98,7 @@ def export(name, shape, d):
     sys.path.insert(0, "python")
     import numpy as np
     import torch
-    from xnnd import aten_map, cli, trace
+    from xnnd import api, aten_map, trace
     from xnnd.errors import ExportError, UnsupportedOpError
     note = ""
     try:
@@ -118,7 +118,7 @@ def export(name, shape, d):
             for i, t in enumerate(outputs):
                 np.save(os.path.join(d, "output_%d.npy" % i), t.numpy())
             graph = aten_map.convert(trace.trace(module, inputs), name)
-        cli.write_ir(graph, os.path.join(d, "model.ir"), os.path.join(d, "model.xcb"))
+        api.write_ir(graph, os.path.join(d, "model.ir"), os.path.join(d, "model.xcb"))
     except UnsupportedOpError as e:
         return ("unsupported", str(e)), note
     except ExportError as e:
