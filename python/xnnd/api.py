@@ -249,10 +249,12 @@ def export(module: torch.nn.Module, example_inputs: Sequence[torch.Tensor] | tor
            name: str | None = None, quantize: str | None = None, calibration_batches: int = 4,
            seed: int = 0, weight_quant: str = "per-channel", delegate: bool = True,
            allow_float: bool = False, xnnd_bin: str | None = None,
-           calibration_data: Sequence[Sequence[torch.Tensor]] | None = None) -> LoweringResult:
-    """Capture `module` with torch.export (strict, then non-strict) and lower it. quantize="int8"
-    quantizes with PT2E first, calibrated on calibration_data (input tuples) when given, else on
-    `calibration_batches` seeded random batches."""
+           calibration_data: Sequence[Sequence[torch.Tensor]] | None = None,
+           capture: str = "auto") -> LoweringResult:
+    """Capture `module` with torch.export (capture="auto": strict, then non-strict; or
+    "strict" / "non-strict") and lower it. quantize="int8" quantizes with PT2E first, calibrated
+    on calibration_data (input tuples) when given, else on `calibration_batches` seeded random
+    batches."""
     if isinstance(example_inputs, torch.Tensor):
         example_inputs = (example_inputs,)
     inputs = tuple(example_inputs)
@@ -263,8 +265,9 @@ def export(module: torch.nn.Module, example_inputs: Sequence[torch.Tensor] | tor
     if quantize:
         from . import quantize as quant
         module = quant.quantize_module(module, inputs, calibration_batches, seed, weight_quant,
-                                       notes=notes, calibration_data=calibration_data)
-    ep = trace.capture(module, inputs, notes)
+                                       notes=notes, calibration_data=calibration_data,
+                                       capture=capture)
+    ep = trace.capture(module, inputs, notes, capture)
     result = lower(ep, name=name or type(module).__name__, delegate=delegate,
                    allow_float=allow_float, xnnd_bin=xnnd_bin)
     result.report.notes[:0] = notes

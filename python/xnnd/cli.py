@@ -51,6 +51,9 @@ def build_parser():
     ex.add_argument("--no-delegate", action="store_true",
                     help="passed to xnnd compile: portable kernels only")
     ex.add_argument("--seed", type=int, default=0, help="default 0")
+    ex.add_argument("--capture", choices=("auto", "strict", "non-strict"), default="auto",
+                    help="torch.export mode: auto (default) tries strict capture, then "
+                         "non-strict with strict's failure reason printed")
     ex.add_argument("--save-io", metavar="DIR",
                     help="write input_<i>.npy and output_<i>.npy (PyTorch eager) to DIR")
     ex.add_argument("--report", action="store_true", help="passed to xnnd compile")
@@ -112,7 +115,7 @@ def bundle_cases(module, inputs, n, seed, atol, rtol):
 
 
 def export_ir(spec, seed=0, input_shape=None, save_io=None, quantize=None, calibration_batches=4,
-              weight_quant="per-channel", notes=None):
+              weight_quant="per-channel", notes=None, capture="auto"):
     """Load and capture SPEC; returns (graph, module, inputs, gm). Raises ExportError. With
     quantize="int8" the module returned (and run for save_io) is the PT2E reference model."""
     import numpy as np
@@ -133,7 +136,7 @@ def export_ir(spec, seed=0, input_shape=None, save_io=None, quantize=None, calib
         _progress("quantizing with PT2E (%d calibration batches)..." % calibration_batches)
         float_module = module
         module = quant.quantize_module(module, inputs, calibration_batches, seed, weight_quant,
-                                       notes=notes)
+                                       notes=notes, capture=capture)
     if save_io:
         os.makedirs(save_io, exist_ok=True)
         outputs = trace.eager_outputs(module, inputs)
@@ -142,7 +145,7 @@ def export_ir(spec, seed=0, input_shape=None, save_io=None, quantize=None, calib
         for i, t in enumerate(outputs):
             np.save(os.path.join(save_io, "output_%d.npy" % i), t.detach().cpu().numpy())
     _progress("capturing with torch.export...")
-    gm = trace.trace(module, inputs, notes)
+    gm = trace.trace(module, inputs, notes, capture)
     if quantize:
         graph = quant.convert(gm, name)
         if save_io:
@@ -173,7 +176,7 @@ def _export(args):
     notes = []
     graph, module, inputs, gm = export_ir(args.spec, args.seed, args.input_shape, args.save_io,
                                           args.quantize, args.calibration_batches,
-                                          args.weight_quant, notes)
+                                          args.weight_quant, notes, args.capture)
     for note in notes:
         _progress("note: " + note)
     const_bytes = sum(v.data.nbytes for v in graph.consts)

@@ -81,8 +81,8 @@ def calibration_batches(inputs: Sequence[torch.Tensor], n: int, seed: int) -> li
 def quantize_module(module: torch.nn.Module, inputs: Sequence[torch.Tensor], batches: int = 4,
                     seed: int = 0, weights: str = "per-channel", snap_biases: bool = True,
                     notes: list | None = None,
-                    calibration_data: Sequence[Sequence[torch.Tensor]] | None = None
-                    ) -> torch.fx.GraphModule:
+                    calibration_data: Sequence[Sequence[torch.Tensor]] | None = None,
+                    capture: str = "auto") -> torch.fx.GraphModule:
     """torch.export capture -> prepare_pt2e -> calibration -> convert_pt2e (->
     snap_reference_biases). Calibration runs on calibration_data (input tuples shaped like
     `inputs`: real samples, what a trained model wants) or else on `batches` random batches
@@ -91,7 +91,7 @@ def quantize_module(module: torch.nn.Module, inputs: Sequence[torch.Tensor], bat
         raise ExportError("--calibration-batches must be at least 1")
     prepare_pt2e, convert_pt2e, _, _ = _import_pt2e()
     model = copy.deepcopy(module).eval()
-    captured = trace.capture(model, tuple(inputs), notes).module()
+    captured = trace.capture(model, tuple(inputs), notes, capture).module()
     try:
         prepared = prepare_pt2e(captured, xnnpack_quantizer(weights))
         with torch.no_grad():

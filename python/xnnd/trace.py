@@ -107,13 +107,22 @@ def _reason(e: BaseException) -> str:
     return "%s: %s" % (type(e).__name__, first[:400])
 
 
-def capture(module: torch.nn.Module, inputs: tuple, notes: list | None = None):
-    """torch.export.export(module, inputs): strict (TorchDynamo) capture first; when that fails,
-    non-strict capture (Python runs the module, tracing at the ATen level). Each failure's reason
-    is appended to `notes` (shown to the user); ExportError (exit code 1) when both fail."""
+CAPTURE_MODES = ("auto", "strict", "non-strict")
+
+
+def capture(module: torch.nn.Module, inputs: tuple, notes: list | None = None,
+            mode: str = "auto"):
+    """torch.export.export(module, inputs). mode "auto": strict (TorchDynamo) capture first; when
+    that fails, non-strict capture (Python runs the module, tracing at the ATen level), with the
+    strict failure's reason appended to `notes` (shown to the user). "strict" / "non-strict":
+    that one only (non-strict is several times faster on large models). ExportError (exit code
+    1) when every mode tried fails, with each reason."""
+    if mode not in CAPTURE_MODES:
+        raise ExportError("capture mode must be one of %s" % ", ".join(CAPTURE_MODES))
     notes = notes if notes is not None else []
     errors = []
-    for strict in (True, False):
+    tries = {"auto": (True, False), "strict": (True,), "non-strict": (False,)}[mode]
+    for strict in tries:
         try:
             ep = torch.export.export(module, tuple(inputs), strict=strict)
         except Exception as e:  # torch's reason is what the user needs to see
@@ -159,9 +168,10 @@ def to_graph_module(ep) -> torch.fx.GraphModule:
     return gm
 
 
-def trace(module: torch.nn.Module, inputs: tuple, notes: list | None = None) -> torch.fx.GraphModule:
+def trace(module: torch.nn.Module, inputs: tuple, notes: list | None = None,
+          mode: str = "auto") -> torch.fx.GraphModule:
     """capture() then to_graph_module()."""
-    return to_graph_module(capture(module, inputs, notes))
+    return to_graph_module(capture(module, inputs, notes, mode))
 
 
 def eager_outputs(module, inputs):
