@@ -14,9 +14,11 @@ softmax, layer norm), not PyTorch's fused inference fast paths, which no IR op c
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import sys
+import warnings
 
 import torch
 import torch.utils._pytree as pytree
@@ -101,6 +103,15 @@ def decomposition_table() -> dict:
     return table
 
 
+@contextlib.contextmanager
+def _quiet():
+    """torch's own deprecation warnings during capture are not the user's to act on."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        yield
+
+
 def _reason(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     first = next((line for line in text if line.strip()), "")
@@ -124,7 +135,8 @@ def capture(module: torch.nn.Module, inputs: tuple, notes: list | None = None,
     tries = {"auto": (True, False), "strict": (True,), "non-strict": (False,)}[mode]
     for strict in tries:
         try:
-            ep = torch.export.export(module, tuple(inputs), strict=strict)
+            with _quiet():
+                ep = torch.export.export(module, tuple(inputs), strict=strict)
         except Exception as e:  # torch's reason is what the user needs to see
             errors.append("%s capture failed: %s" % ("strict" if strict else "non-strict", _reason(e)))
             continue
@@ -160,8 +172,9 @@ def to_graph_module(ep) -> torch.fx.GraphModule:
     GraphModule whose parameters, buffers and lifted constants are get_attr nodes, with
     tensor_meta on every node."""
     try:
-        ep = ep.run_decompositions(decomposition_table())
-        gm = ep.module()
+        with _quiet():
+            ep = ep.run_decompositions(decomposition_table())
+            gm = ep.module()
     except Exception as e:
         raise ExportError("decomposing to core ATen failed: %s" % _reason(e), exit_code=1)
     _attach_tensor_meta(gm)
