@@ -232,7 +232,8 @@ static xnnd_status bundle_open(const char* path, const void* data, size_t size,
   b->allocator = *a;
   uint64_t max_size = options && options->limits.max_file_size ? options->limits.max_file_size
                                                                 : (uint64_t)4 << 30;
-  xnnd_status st = path ? xnnd_loader_open_file(&b->loader, path, max_size, &b->allocator, msg, sizeof(msg))
+  xnnd_status st = path ? xnnd_loader_open_file(&b->loader, path, max_size, options && options->map_file,
+                                                &b->allocator, msg, sizeof(msg))
                         : xnnd_loader_open_buffer(&b->loader, data, size, max_size, &b->allocator,
                                                   msg, sizeof(msg));
   uint64_t prog_off = 0, prog_size = 0, cases_off = 0, cases_size = 0, num_tensors = 0;
@@ -256,7 +257,7 @@ static xnnd_status bundle_open(const char* path, const void* data, size_t size,
   }
   if (st == XNND_OK) {
     /* The program is 64-aligned in a 64-aligned buffer: used in place, verified as usual. */
-    xnnd_load_options po = {&b->allocator, {0}};
+    xnnd_load_options po = {.allocator = &b->allocator};
     if (options) po.limits = options->limits;
     xnnd_error perr = {0};
     st = xnnd_program_load_buffer(b->loader.data + prog_off, (size_t)prog_size, &po, &b->program,

@@ -116,7 +116,7 @@ static fb_table find_step(const pte* p, uint8_t want, uint32_t* s_out) {
 
 static xnnd_status load(const pte* p, size_t size, const xnnd_load_limits* limits,
                         xnnd_program** prog_out, xnnd_error* err) {
-  xnnd_load_options o = {&test_allocator, {0}};
+  xnnd_load_options o = {.allocator = &test_allocator};
   if (limits) o.limits = *limits;
   return xnnd_program_load_buffer(p->data, size, &o, prog_out, err);
 }
@@ -794,7 +794,7 @@ static bundle_img make_bundle(const pte* p, const float* x, const float* want, d
 static void expect_bundle(const bundle_img* img, size_t size, xnnd_status want, const char* needle) {
   xnnd_bundle* b = (xnnd_bundle*)1;
   xnnd_error err = {0};
-  xnnd_load_options o = {&test_allocator, {0}};
+  xnnd_load_options o = {.allocator = &test_allocator};
   xnnd_status st = xnnd_bundle_load_buffer(img->data, size, &o, &b, &err);
   if (st != want)
     fail_msg("bundle: expected %s, got %s: %s", xnnd_status_str(want), xnnd_status_str(st), err.message);
@@ -811,7 +811,7 @@ static void test_bundle_verifies_and_detects_mismatch(void** state) {
   run_once(&p, want);  /* the same input as run_once uses */
   bundle_img img = make_bundle(&p, x, want, 1e-5, 1e-4);
 
-  xnnd_load_options o = {&test_allocator, {0}};
+  xnnd_load_options o = {.allocator = &test_allocator};
   xnnd_bundle* b = NULL;
   xnnd_error err = {0};
   if (xnnd_bundle_load_buffer(img.data, img.size, &o, &b, &err) != XNND_OK) fail_msg("%s", err.message);

@@ -44,7 +44,7 @@ static void t_free(void* context, void* ptr) {
 }
 
 static const xnnd_allocator test_allocator = {NULL, t_alloc, t_free};
-static const xnnd_load_options test_options = {&test_allocator, {0}};
+static const xnnd_load_options test_options = {.allocator = &test_allocator};
 
 /* ---- program description -> .pte bytes ---- */
 
@@ -1297,7 +1297,7 @@ static void test_allocation_failures(void** state) {
     for (long budget = 0; budget < 1000 && !loaded; budget++) {
       test_alloc_ctx ctx = {budget, 0};
       xnnd_allocator a = {&ctx, t_alloc, t_free};
-      xnnd_load_options o = {&a, {0}};
+      xnnd_load_options o = {.allocator = &a};
       xnnd_program* p = NULL;
       xnnd_error err = {0};
       xnnd_status st = xnnd_program_load_buffer(src, size, &o, &p, &err);
