@@ -176,7 +176,12 @@ int xnnd_cmd_run(int argc, char** argv) {
   char msg[512];
   for (uint32_t i = 0; i < n_in; i++) {
     if (num_inputs) {
-      if ((st = xnnd_npy_read(inputs[i], &in[i], msg, sizeof(msg))) != XNND_OK) {
+      /* The file can be no bigger than the input it feeds plus the largest header. */
+      xnnd_tensor want;
+      xnnd_method_input_info(m, i, &want);
+      uint64_t cap = (uint64_t)xnnd_tensor_numel(&want) * xnnd_dtype_size(want.dtype) + 12 +
+                     XNND_NPY_MAX_HEADER;
+      if ((st = xnnd_npy_read(inputs[i], cap, &in[i], msg, sizeof(msg))) != XNND_OK) {
         fprintf(stderr, "xnnd run: %s\n", msg);
         rc = XNND_EXIT_USAGE;
         goto done;
