@@ -859,8 +859,8 @@ static void test_bundle_corruption(void** state) {
   img.data[0] = 'Y';
   expect_bundle(&img, img.size, XNND_BAD_MAGIC, "bundle: magic");
   img.data[0] = 'X';
-  xnnd_put_le32(img.data + 8, 2);
-  expect_bundle(&img, img.size, XNND_UNSUPPORTED_VERSION, "bundle: format version 2");
+  xnnd_put_le32(img.data + 8, 3);
+  expect_bundle(&img, img.size, XNND_UNSUPPORTED_VERSION, "bundle: format version 3");
   xnnd_put_le32(img.data + 8, 1);
   img.data[60] = 1;
   expect_bundle(&img, img.size, XNND_MALFORMED, "reserved header byte 60");
@@ -903,6 +903,101 @@ static void test_bundle_corruption(void** state) {
   pte_free(&p);
 }
 
+/* Issue 16: which single-byte flips of a bundle still verify. Version 1 (no checksum): every
+ * byte of the structure and every third byte of the data regions is flipped (lowest bit, the
+ * smallest change) and the bundle loaded and verified; flips that still pass are
+ * counted per region and printed, and none may be in the structure (bundle header, case and
+ * tensor records). Version 2: every byte flipped two ways (bit 0, bit 7) is refused at load. */
+typedef struct flip_region {
+  const char* name;
+  size_t begin, end;
+  uint32_t flipped, passed;
+  bool structural;
+} flip_region;
+
+static bool bundle_passes(const uint8_t* data, size_t size) {
+  xnnd_load_options o = {.allocator = &test_allocator};
+  xnnd_bundle* b = NULL;
+  xnnd_error err = {0};
+  if (xnnd_bundle_load_buffer(data, size, &o, &b, &err) != XNND_OK) return false;
+  xnnd_bundle_output_stats stats[4];
+  uint32_t n = 0;
+  bool passed = false;
+  xnnd_status st = xnnd_bundle_verify(b, NULL, NULL, stats, 4, &n, &passed, &err);
+  xnnd_bundle_destroy(b);
+  return st == XNND_OK && passed;
+}
+
+static void test_bundle_byte_flips(void** state) {
+  (void)state;
+  pte p = pte_make(true);
+  static float x[3 * 16 * 16];
+  xt_fill_uniform(x, 3 * 16 * 16, 9);
+  float want[10];
+  run_once(&p, want);
+  bundle_img img = make_bundle(&p, x, want, 1e-5, 1e-4);
+  assert_true(bundle_passes(img.data, img.size));
+
+  const size_t prog = B_PROG;
+  const xnnd_pte_header* h = &p.h;
+  const size_t in_data = img.input_dtype_off + 8 + 32 + 8;
+  flip_region r[] = {
+      {"bundle header", 0, 64, 0, 0, true},
+      {"program: .pte header", prog, prog + 64, 0, 0, false},
+      {"program: flatbuffer", prog + h->program_offset, prog + h->program_offset + h->program_size, 0, 0, false},
+      {"program: constant segment", prog + h->constant_offset, prog + h->constant_offset + h->constant_size, 0, 0, false},
+      {"program: delegate blobs", prog + h->delegate_offset, prog + h->delegate_offset + h->delegate_size, 0, 0, false},
+      {"case and tensor records", img.cases_off, in_data, 0, 0, true},
+      {"input data", in_data, in_data + 3 * 16 * 16 * 4, 0, 0, false},
+      {"expected record", in_data + 3 * 16 * 16 * 4, img.tol_off, 0, 0, true},
+      {"tolerances", img.tol_off, img.tol_off + 16, 0, 0, false},
+      {"expected size", img.tol_off + 16, img.expected_data_off, 0, 0, true},
+      {"expected data", img.expected_data_off, img.size, 0, 0, false},
+      {"padding between regions", 0, 0, 0, 0, false},
+  };
+  const size_t nr = sizeof(r) / sizeof(r[0]);
+  for (size_t i = 0; i < img.size; i++) {
+    size_t k = nr - 1;
+    for (size_t j = 0; j + 1 < nr; j++)
+      if (i >= r[j].begin && i < r[j].end) k = j;
+    if (!r[k].structural && r[k].end - r[k].begin > 256 && i % 3 != 0) continue;
+    img.data[i] ^= 0x01;
+    r[k].flipped++;
+    if (bundle_passes(img.data, img.size)) r[k].passed++;
+    img.data[i] ^= 0x01;
+  }
+  print_message("version 1 bundle, %zu bytes, flipped in bit 0: flips that still verify\n", img.size);
+  uint32_t structural_passes = 0;
+  for (size_t j = 0; j < nr; j++) {
+    print_message("  %-26s %6u flipped %6u still verify\n", r[j].name, r[j].flipped, r[j].passed);
+    if (r[j].structural) structural_passes += r[j].passed;
+  }
+  assert_int_equal(structural_passes, 0);
+
+  /* Version 2: the checksum catches every flip, before anything else is read. */
+  xnnd_put_le32(img.data + 8, 2);
+  xnnd_put_le64(img.data + 56, xnnd_bundle_checksum(img.data, img.size));
+  assert_true(bundle_passes(img.data, img.size));
+  uint32_t refused = 0;
+  for (size_t i = 0; i < img.size; i++) {
+    for (int bit = 0; bit < 8; bit += 7) {
+      img.data[i] ^= (uint8_t)(1u << bit);
+      xnnd_load_options o = {.allocator = &test_allocator};
+      xnnd_bundle* b = NULL;
+      xnnd_error err = {0};
+      xnnd_status st = xnnd_bundle_load_buffer(img.data, img.size, &o, &b, &err);
+      if (st == XNND_OK) fail_msg("version 2: flipping bit %d of byte %zu still loads", bit, i);
+      refused++;
+      img.data[i] ^= (uint8_t)(1u << bit);
+    }
+  }
+  print_message("version 2 bundle: %u of %u single-bit flips refused at load\n", refused,
+                (unsigned)(2 * img.size));
+  expect_bundle(&img, img.size - 8, XNND_MALFORMED, "checksum");  /* cut: checksum first */
+  free(img.data);
+  pte_free(&p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_intact_programs_run),
@@ -927,6 +1022,7 @@ int main(void) {
       cmocka_unit_test(test_execute_misuse),
       cmocka_unit_test(test_bundle_verifies_and_detects_mismatch),
       cmocka_unit_test(test_bundle_corruption),
+      cmocka_unit_test(test_bundle_byte_flips),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
