@@ -4,6 +4,7 @@
  * of that class and a message naming the place; the memory plan stored at lowering is compared
  * with the one the runtime computes and corrupted the same way. Runtime memory goes through
  * test_malloc. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -408,6 +409,71 @@ static void test_program_blob_dtype_mismatch(void** state) {
   assert_int_equal(fb_u8(v, XNND_XNNPACK_Value_datatype, 0), XNND_XNNPACK_DataType_FP32);
   *field_addr(v, XNND_XNNPACK_Value_datatype) = XNND_XNNPACK_DataType_QINT8;
   expect_create(&p, XNND_DTYPE_MISMATCH, "program dtype f32 vs blob value");
+  pte_free(&p);
+}
+
+/* tests/corruption/qconv.ir (an int8 convolution with per-channel weights and int32 bias
+ * between quantize and dequantize) compiled delegated by the CLI (build/xnnd compile). */
+static pte pte_quantized(void) {
+  const char* path = xt_temp_path("quantized", ".pte");
+  if (xt_system("%s compile %s -o %s >/dev/null", xt_build_path("xnnd"),
+                xt_source_path("tests/corruption/qconv.ir"), path) != 0)
+    fail_msg("xnnd compile tests/corruption/qconv.ir failed");
+  size_t size;
+  uint8_t* bytes = (uint8_t*)xt_read_file(path, &size);
+  assert_non_null(bytes);
+  remove(path);
+  pte p;
+  p.size = size;
+  assert_int_equal(posix_memalign((void**)&p.data, 64, size), 0);
+  memcpy(p.data, bytes, size);
+  free(bytes);
+  xnnd_pte_header_read(p.data, &p.h);
+  p.root = fb_root(p.data + p.h.program_offset);
+  return p;
+}
+
+/* Issue 16: an int32 bias whose scale is not input scale x filter scale (XNNPACK ignores the
+ * bias scale and would silently compute with the wrong one) is refused at method create. */
+static void test_int8_bias_scale(void** state) {
+  (void)state;
+  pte p = pte_quantized();
+  assert_int_equal(fb_vector(p.root, XNND_PROGRAM_Program_delegates).len, 1);
+  fb_table graph = blob_graph(&p, 0);
+  fb_vec values = fb_vector(graph, XNND_XNNPACK_Graph_values);
+  fb_vec bias_scales = {0};
+  uint32_t bias_id = 0;
+  for (uint32_t v = 0; v < values.len; v++) {
+    fb_table t = fb_vec_table(values, v);
+    if (fb_u8(t, XNND_XNNPACK_Value_datatype, 0) == XNND_XNNPACK_DataType_QCINT32)
+      bias_scales = fb_vector(t, XNND_XNNPACK_Value_channel_scales), bias_id = v;
+  }
+  assert_int_equal(bias_scales.len, 3);
+  {
+    xnnd_program* prog = NULL;
+    xnnd_method* m = NULL;
+    xnnd_error err = {0};
+    assert_int_equal(load(&p, p.size, NULL, &prog, &err), XNND_OK);
+    if (xnnd_method_create(prog, "forward", NULL, &m, &err) != XNND_OK) fail_msg("intact: %s", err.message);
+    xnnd_method_destroy(m);
+    xnnd_program_destroy(prog);
+  }
+  /* 0.001 = 0.05 (input) x 0.02 (filter channel 1); twice that is refused. */
+  float* s1 = (float*)(uintptr_t)(bias_scales.data + 4);
+  assert_float_equal(*s1, 0.001, 1e-9);
+  *s1 = 0.002f;
+  char want[96];
+  snprintf(want, sizeof(want), "bias %u scale[1] 0.00200000009 is not input scale 0.0500000007", bias_id);
+  expect_create(&p, XNND_INVALID_PROGRAM, want);
+  /* A float-rounding difference is not a mismatch. */
+  *s1 = nextafterf(0.001f, 1.0f);
+  xnnd_program* prog = NULL;
+  xnnd_method* m = NULL;
+  xnnd_error err = {0};
+  assert_int_equal(load(&p, p.size, NULL, &prog, &err), XNND_OK);
+  if (xnnd_method_create(prog, "forward", NULL, &m, &err) != XNND_OK) fail_msg("rounded: %s", err.message);
+  xnnd_method_destroy(m);
+  xnnd_program_destroy(prog);
   pte_free(&p);
 }
 
@@ -1013,6 +1079,7 @@ int main(void) {
       cmocka_unit_test(test_operator_index_out_of_range),
       cmocka_unit_test(test_program_blob_shape_mismatch),
       cmocka_unit_test(test_program_blob_dtype_mismatch),
+      cmocka_unit_test(test_int8_bias_scale),
       cmocka_unit_test(test_unknown_op_name),
       cmocka_unit_test(test_unknown_backend_name),
       cmocka_unit_test(test_limits),
