@@ -66,7 +66,11 @@ xnnd_status xnnd_npy_parse(const uint8_t* buf, size_t size, xnnd_tensor* t, char
       found = true;
     }
   }
-  if (!found) return FAIL(XNND_UNSUPPORTED, ".npy dtype %.12s not supported", d);
+  if (!found) {
+    int n = 0;  /* the quoted descr, at most 16 characters */
+    while (n < 16 && d[n] && (n == 0 || d[n] != '\'')) n++;
+    return FAIL(XNND_UNSUPPORTED, ".npy dtype %.*s' not supported", n, d);
+  }
   if (*sh != '(') return FAIL(XNND_MALFORMED, ".npy shape is not a tuple");
   const char* p = sh + 1;
   size_t numel = 1;
