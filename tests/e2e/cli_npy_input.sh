@@ -33,4 +33,19 @@ open(sys.argv[1] + "/x_long.npy", "wb").write(data + b"\0")
 PY
 "$XNND" run "$TMP/c.pte" --input "$TMP/x.npy" --iters 1 --warmup 0 >/dev/null
 expect_refused "$TMP/x_long.npy" "x_long.npy: .npy data has 3073 bytes, shape needs 3072"
-echo "cli_npy_input: /dev/zero, FIFO, oversized and overlong inputs refused; valid input runs"
+# A NaN in the input: refused by default, naming input and element; --allow-non-finite runs it.
+python3 - "$TMP" <<'PY'
+import sys
+data = bytearray(open(sys.argv[1] + "/x.npy", "rb").read())
+data[-4 * 10:-4 * 9] = bytes([0, 0, 0xc0, 0x7f])  # element 758: a quiet NaN
+open(sys.argv[1] + "/x_nan.npy", "wb").write(bytes(data))
+PY
+rc=0
+"$XNND" run "$TMP/c.pte" --input "$TMP/x_nan.npy" --iters 1 --warmup 0 >/dev/null 2>"$TMP/err.txt" || rc=$?
+if [ "$rc" -eq 0 ] || ! grep -qF "input 0 element 758 (flat index) is NaN" "$TMP/err.txt"; then
+  echo "FAIL: NaN input: want a failure naming input 0 element 758, got exit $rc:" >&2
+  cat "$TMP/err.txt" >&2
+  exit 1
+fi
+"$XNND" run "$TMP/c.pte" --input "$TMP/x_nan.npy" --iters 1 --warmup 0 --allow-non-finite >/dev/null
+echo "cli_npy_input: /dev/zero, FIFO, oversized, overlong and NaN inputs refused; valid input runs"
