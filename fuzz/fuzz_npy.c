@@ -41,9 +41,9 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (r.dtype != t.dtype || r.rank != t.rank || memcmp(r.dims, t.dims, sizeof(t.dims[0]) * t.rank) != 0 ||
       memcmp(r.data, t.data, bytes) != 0)
     __builtin_trap();
+  free(r.data);
   if (fsize > 0 && xnnd_npy_read(tmp_path, (uint64_t)fsize - 1, &r, err, sizeof(err)) != XNND_LIMIT_EXCEEDED)
     __builtin_trap();
-  free(r.data);
   free(t.data);
   return 0;
 }
