@@ -10,8 +10,9 @@
 #include "xnnd/bundle.h"
 
 #define BUNDLE_MAGIC "XNDBNDL"  /* 8 bytes with the NUL */
-#define BUNDLE_VERSION 1u
+#define BUNDLE_VERSION 2u
 #define BUNDLE_HEADER_SIZE 64u
+#define BUNDLE_CHECKSUM_AT 56u  /* version 2: u64 FNV-1a 64 of the whole bundle */
 
 typedef struct bundle_tensor {
   xnnd_tensor t;          /* data points into the bundle bytes */
@@ -153,6 +154,18 @@ static xnnd_status parse_cases(cursor* c, uint32_t num_cases, bundle_case* cases
   return XNND_OK;
 }
 
+uint64_t xnnd_bundle_checksum(const void* data, size_t size) {
+  const uint8_t* p = data;
+  uint64_t h = 0xcbf29ce484222325ull;
+  /* Each step is a bijection of h for a given byte, so any single changed byte changes the
+   * result; the checksum field itself reads as zero. */
+  for (size_t i = 0; i < size; i++) {
+    uint8_t b = (i >= BUNDLE_CHECKSUM_AT && i < BUNDLE_CHECKSUM_AT + 8) ? 0 : p[i];
+    h = (h ^ b) * 0x100000001b3ull;
+  }
+  return h;
+}
+
 static xnnd_status check_header(const xnnd_data_loader* l, uint64_t* prog_off, uint64_t* prog_size,
                                 uint64_t* cases_off, uint64_t* cases_size, uint32_t* num_cases,
                                 char* msg, size_t msg_size) {
@@ -170,9 +183,21 @@ static xnnd_status check_header(const xnnd_data_loader* l, uint64_t* prog_off, u
   if (xnnd_le32(h + 12) != BUNDLE_HEADER_SIZE)
     return xnnd_errf(msg, msg_size, XNND_MALFORMED, "bundle: header size %u, expected %u",
                      xnnd_le32(h + 12), BUNDLE_HEADER_SIZE);
-  for (uint32_t i = 52; i < BUNDLE_HEADER_SIZE; i++)
+  const uint32_t reserved_end = version >= 2 ? BUNDLE_CHECKSUM_AT : BUNDLE_HEADER_SIZE;
+  for (uint32_t i = 52; i < reserved_end; i++)
     if (h[i] != 0)
       return xnnd_errf(msg, msg_size, XNND_MALFORMED, "bundle: reserved header byte %u is not zero", i);
+  if (version >= 2) {
+    /* Before anything else is read: a changed byte anywhere (program, inputs, expected
+     * outputs, tolerances, padding) fails here rather than verifying against wrong data. */
+    uint64_t stored = xnnd_le64(h + BUNDLE_CHECKSUM_AT);
+    uint64_t actual = xnnd_bundle_checksum(l->data, l->size);
+    if (stored != actual)
+      return xnnd_errf(msg, msg_size, XNND_MALFORMED,
+                       "bundle: checksum %016llx does not match the %zu bytes (%016llx): the "
+                       "bundle was changed or cut", (unsigned long long)stored, l->size,
+                       (unsigned long long)actual);
+  }
   *prog_off = xnnd_le64(h + 16);
   *prog_size = xnnd_le64(h + 24);
   *cases_off = xnnd_le64(h + 32);
@@ -232,7 +257,8 @@ static xnnd_status bundle_open(const char* path, const void* data, size_t size,
   b->allocator = *a;
   uint64_t max_size = options && options->limits.max_file_size ? options->limits.max_file_size
                                                                 : (uint64_t)4 << 30;
-  xnnd_status st = path ? xnnd_loader_open_file(&b->loader, path, max_size, &b->allocator, msg, sizeof(msg))
+  xnnd_status st = path ? xnnd_loader_open_file(&b->loader, path, max_size, options && options->map_file,
+                                                &b->allocator, msg, sizeof(msg))
                         : xnnd_loader_open_buffer(&b->loader, data, size, max_size, &b->allocator,
                                                   msg, sizeof(msg));
   uint64_t prog_off = 0, prog_size = 0, cases_off = 0, cases_size = 0, num_tensors = 0;
@@ -256,7 +282,7 @@ static xnnd_status bundle_open(const char* path, const void* data, size_t size,
   }
   if (st == XNND_OK) {
     /* The program is 64-aligned in a 64-aligned buffer: used in place, verified as usual. */
-    xnnd_load_options po = {&b->allocator, {0}};
+    xnnd_load_options po = {.allocator = &b->allocator};
     if (options) po.limits = options->limits;
     xnnd_error perr = {0};
     st = xnnd_program_load_buffer(b->loader.data + prog_off, (size_t)prog_size, &po, &b->program,

@@ -1,4 +1,5 @@
-/* The data loader (a read-only mmap of a file, or a borrowed buffer) and the checks of the
+/* The data loader (a file read into memory, a read-only mmap of a file on request, or a
+ * borrowed buffer) and the checks of the
  * fixed .pte header: magic, version, header size, and the three segments inside the file,
  * 64-aligned and disjoint. Pure offset arithmetic, overflow-safe, before any dereference. */
 #include <errno.h>
@@ -16,8 +17,44 @@ static void loader_reset(xnnd_data_loader* loader, const xnnd_allocator* allocat
   loader->allocator = allocator;
 }
 
+/* Read exactly `size` bytes of fd into a 64-aligned copy. A file that shrinks while being read
+ * is TRUNCATED; one that grows is refused too (its size no longer matches what was checked). */
+static xnnd_status read_whole(xnnd_data_loader* loader, int fd, const char* path, size_t size,
+                              char* msg, size_t msg_size) {
+  uint8_t* copy = xnnd_alloc(loader->allocator, size, XNND_SEGMENT_ALIGN);
+  if (!copy)
+    return xnnd_errf(msg, msg_size, XNND_OUT_OF_MEMORY, "cannot allocate %zu bytes to read \"%s\"",
+                     size, path);
+  size_t done = 0;
+  while (done < size) {
+    ssize_t r = pread(fd, copy + done, size - done, (off_t)done);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      int e = errno;
+      xnnd_free(loader->allocator, copy);
+      if (r < 0)
+        return xnnd_errf(msg, msg_size, XNND_IO_ERROR, "cannot read \"%s\": %s", path, strerror(e));
+      return xnnd_errf(msg, msg_size, XNND_TRUNCATED,
+                       "\"%s\" shrank to %zu bytes while being read (was %zu)", path, done, size);
+    }
+    done += (size_t)r;
+  }
+  uint8_t extra;
+  ssize_t more = pread(fd, &extra, 1, (off_t)size);
+  if (more != 0) {
+    xnnd_free(loader->allocator, copy);
+    return xnnd_errf(msg, msg_size, XNND_IO_ERROR, "\"%s\" grew while being read (was %zu bytes)",
+                     path, size);
+  }
+  loader->owned_copy = copy;
+  loader->data = copy;
+  loader->size = size;
+  return XNND_OK;
+}
+
 xnnd_status xnnd_loader_open_file(xnnd_data_loader* loader, const char* path, uint64_t max_size,
-                                  const xnnd_allocator* allocator, char* msg, size_t msg_size) {
+                                  bool map, const xnnd_allocator* allocator, char* msg,
+                                  size_t msg_size) {
   loader_reset(loader, allocator);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
@@ -45,14 +82,21 @@ xnnd_status xnnd_loader_open_file(xnnd_data_loader* loader, const char* path, ui
                      "\"%s\" is %llu bytes, shorter than the %u-byte header", path,
                      (unsigned long long)size, XNND_PTE_HEADER_SIZE);
   }
-  void* map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
+  if (!map) {
+    /* The default: a copy the file can no longer change (a mapped file truncated on disk
+     * raises SIGBUS at the next access to a lost page). */
+    xnnd_status status = read_whole(loader, fd, path, (size_t)size, msg, msg_size);
+    close(fd);
+    return status;
+  }
+  void* mapping = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
   int e = errno;
   close(fd);  /* the mapping keeps the file alive */
-  if (map == MAP_FAILED)
+  if (mapping == MAP_FAILED)
     return xnnd_errf(msg, msg_size, XNND_IO_ERROR, "cannot map \"%s\": %s", path, strerror(e));
-  loader->mapping = map;
+  loader->mapping = mapping;
   loader->mapping_size = (size_t)size;
-  loader->data = map;  /* page-aligned */
+  loader->data = mapping;  /* page-aligned */
   loader->size = (size_t)size;
   return XNND_OK;
 }

@@ -1,9 +1,14 @@
 /* A method instance: the planned arena, one tensor view per value, a prepared params block per
  * kernel step and an initialized handle per delegate step. Everything is allocated in
  * xnnd_method_create; xnnd_method_execute only reads bindings, runs steps in order and copies
- * outputs that are inputs or constants into their planned slots. */
+ * outputs that are inputs or constants into their planned slots.
+ *
+ * State: `busy` is held (an atomic exchange, no lock) for the whole of set_input and execute,
+ * so overlapping calls on one method from several threads fail with XNND_BUSY instead of
+ * corrupting the arena; `executed` says the outputs hold the result of the last execute. */
 #include <math.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -39,6 +44,9 @@ struct xnnd_method {
   xnnd_tensor* outputs;   /* one per method output */
   bool profile;
   bool xnnpack_kernels_only;
+  bool allow_non_finite_inputs;
+  atomic_bool busy;       /* set_input or execute in progress */
+  atomic_bool executed;   /* outputs are valid: the last execute succeeded */
   uint64_t executes, execute_ns;
   /* Method inputs read by a delegate are copied into padded staging at execute: XNNPACK may
    * read up to 16 bytes past an input it is handed directly, and caller buffers have no
@@ -199,6 +207,8 @@ xnnd_status xnnd_method_create(xnnd_program* program, const char* name,
   if (!m) return create_fail(err, XNND_OUT_OF_MEMORY, "out of memory allocating the method");
   m->program = program;
   m->decl = decl;
+  atomic_init(&m->busy, false);
+  atomic_init(&m->executed, false);
   xnnd_pool_init(&m->pool, a);
 
   xnnd_status status = XNND_OK;
@@ -247,6 +257,7 @@ xnnd_status xnnd_method_create(xnnd_program* program, const char* name,
     uint32_t num_threads = options && options->num_threads ? options->num_threads : 1;
     m->profile = options && options->profile;
     m->xnnpack_kernels_only = options && options->xnnpack_kernels_only;
+    m->allow_non_finite_inputs = options && options->allow_non_finite_inputs;
     for (uint32_t s = 0; s < decl->num_steps && status == XNND_OK; s++) {
       m->steps[s].decl = &decl->steps[s];
       if (decl->steps[s].kind == XNND_STEP_KERNEL)
@@ -301,8 +312,24 @@ xnnd_status xnnd_method_output_info(const xnnd_method* method, uint32_t index,
   return XNND_OK;
 }
 
+static bool method_enter(xnnd_method* m) {
+  return !atomic_exchange_explicit(&m->busy, true, memory_order_acquire);
+}
+
+static void method_leave(xnnd_method* m) { atomic_store_explicit(&m->busy, false, memory_order_release); }
+
+static xnnd_status set_input(xnnd_method* method, uint32_t index, const xnnd_tensor* input);
+
 xnnd_status xnnd_method_set_input(xnnd_method* method, uint32_t index, const xnnd_tensor* input) {
   if (!method) return XNND_INVALID_ARGUMENT;
+  /* No message on BUSY: errmsg belongs to the call that holds the method. */
+  if (!method_enter(method)) return XNND_BUSY;
+  xnnd_status status = set_input(method, index, input);
+  method_leave(method);
+  return status;
+}
+
+static xnnd_status set_input(xnnd_method* method, uint32_t index, const xnnd_tensor* input) {
   const xnnd_method_decl* d = method->decl;
   if (!input) return method_fail(method, XNND_INVALID_ARGUMENT, "input %u: tensor is NULL", index);
   if (index >= d->num_inputs)
@@ -339,14 +366,57 @@ xnnd_status xnnd_method_set_input(xnnd_method* method, uint32_t index, const xnn
   return XNND_OK;
 }
 
+/* The first NaN or infinity in a bound f32/f16 input, as a failure naming input and element
+ * (flat row-major index). */
+static xnnd_status check_finite_inputs(xnnd_method* method) {
+  const xnnd_method_decl* d = method->decl;
+  for (uint32_t i = 0; i < d->num_inputs; i++) {
+    const xnnd_value_decl* v = &d->values[d->inputs[i]];
+    size_t n = (size_t)(v->nbytes / (v->type.dtype == XNND_F16 ? 2 : 4));
+    size_t bad = SIZE_MAX;
+    bool is_nan = false;
+    if (v->type.dtype == XNND_F32) {
+      const uint32_t* x = method->input_src[i];
+      for (size_t k = 0; k < n && bad == SIZE_MAX; k++)
+        if ((x[k] & 0x7f800000u) == 0x7f800000u) bad = k, is_nan = (x[k] & 0x007fffffu) != 0;
+    } else if (v->type.dtype == XNND_F16) {
+      const uint16_t* x = method->input_src[i];
+      for (size_t k = 0; k < n && bad == SIZE_MAX; k++)
+        if ((x[k] & 0x7c00u) == 0x7c00u) bad = k, is_nan = (x[k] & 0x03ffu) != 0;
+    }
+    if (bad != SIZE_MAX)
+      return method_fail(method, XNND_NON_FINITE_INPUT,
+                         "method \"%s\": input %u element %zu (flat index) is %s; non-finite "
+                         "inputs are refused unless xnnd_method_options.allow_non_finite_inputs "
+                         "is set", d->name, i, bad, is_nan ? "NaN" : "infinite");
+  }
+  return XNND_OK;
+}
+
+static xnnd_status execute(xnnd_method* method);
+
 xnnd_status xnnd_method_execute(xnnd_method* method) {
   if (!method) return XNND_INVALID_ARGUMENT;
+  /* No message on BUSY: errmsg belongs to the call that holds the method. */
+  if (!method_enter(method)) return XNND_BUSY;
+  atomic_store_explicit(&method->executed, false, memory_order_relaxed);
+  xnnd_status status = execute(method);
+  if (status == XNND_OK) atomic_store_explicit(&method->executed, true, memory_order_relaxed);
+  method_leave(method);
+  return status;
+}
+
+static xnnd_status execute(xnnd_method* method) {
   const xnnd_method_decl* d = method->decl;
   for (uint32_t i = 0; i < d->num_inputs; i++)
     if (!method->bound[i])
       return method_fail(method, XNND_INVALID_STATE,
                          "method \"%s\": input %u (value %u) is not bound; call "
                          "xnnd_method_set_input first", d->name, i, d->inputs[i]);
+  if (!method->allow_non_finite_inputs) {
+    xnnd_status status = check_finite_inputs(method);
+    if (status != XNND_OK) return status;
+  }
   uint64_t t_exec = method->profile ? now_ns() : 0;
   for (uint32_t i = 0; i < d->num_inputs; i++)
     if (method->stage[i] && d->values[d->inputs[i]].nbytes > 0)
@@ -431,6 +501,10 @@ xnnd_status xnnd_method_get_execute_profile(const xnnd_method* method, uint64_t*
 xnnd_status xnnd_method_get_output(const xnnd_method* method, uint32_t index,
                                    xnnd_tensor* output_out) {
   if (!method || !output_out || index >= method->decl->num_outputs) return XNND_INVALID_ARGUMENT;
+  /* The object is not const; only the atomics are read. */
+  xnnd_method* m = (xnnd_method*)method;
+  if (atomic_load_explicit(&m->busy, memory_order_acquire)) return XNND_BUSY;
+  if (!atomic_load_explicit(&m->executed, memory_order_relaxed)) return XNND_NOT_EXECUTED;
   *output_out = method->outputs[index];
   return XNND_OK;
 }

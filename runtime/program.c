@@ -269,6 +269,22 @@ static xnnd_status decode_attrs(load_ctx* c, const xnnd_method_decl* m, uint32_t
     xnnd_kattr* k = &attrs[i];
     k->name = fb_string(a, XNND_PROGRAM_Attr_name, NULL);
     k->kind = fb_u8(a, XNND_PROGRAM_Attr_kind, 0);
+    /* Kernels look attributes up by name and take the first: a repeat would be silently
+     * ignored, and a nameless one could never be read. */
+    if (!k->name || !k->name[0]) {
+      char where[256];
+      step_where(where, sizeof(where), m, s, st);
+      return xnnd_errf(c->msg, c->msg_size, XNND_INVALID_PROGRAM, "%s: attribute %u has no name",
+                       where, i);
+    }
+    for (uint32_t j = 0; j < i; j++) {
+      if (strcmp(attrs[j].name, k->name) != 0) continue;
+      char where[256];
+      step_where(where, sizeof(where), m, s, st);
+      return xnnd_errf(c->msg, c->msg_size, XNND_INVALID_PROGRAM,
+                       "%s: attribute \"%s\" is given twice (attributes %u and %u)", where,
+                       k->name, j, i);
+    }
     if (k->kind > XNND_PROGRAM_AttrKind_INTS) {
       char where[256];
       step_where(where, sizeof(where), m, s, st);
@@ -420,6 +436,9 @@ static xnnd_status decode_method(load_ctx* c, uint32_t index, fb_table t) {
   xnnd_method_decl* m = &p->methods[index];
   xnnd_status status;
   m->name = fb_string(t, XNND_PROGRAM_Method_name, NULL);
+  if (!m->name || !m->name[0])
+    return xnnd_errf(c->msg, c->msg_size, XNND_INVALID_PROGRAM,
+                     "method %u has no name (methods are created by name)", index);
   for (uint32_t i = 0; i < index; i++)
     if (strcmp(p->methods[i].name, m->name) == 0)
       return xnnd_errf(c->msg, c->msg_size, XNND_INVALID_PROGRAM,
@@ -530,16 +549,20 @@ static xnnd_status verify_and_decode(load_ctx* c) {
 
   fb_table root = fb_root(p->flatbuffer);
   uint32_t version = fb_u32(root, XNND_PROGRAM_Program_version, 0);
-  if (version > XNND_PTE_VERSION)
+  if (version == 0 || version > XNND_PTE_VERSION)
     return xnnd_errf(c->msg, c->msg_size, XNND_UNSUPPORTED_VERSION,
-                     "Program.version is %u, this runtime reads version %u", version,
-                     XNND_PTE_VERSION);
+                     "Program.version is %u%s, this runtime reads version %u", version,
+                     version == 0 ? " (absent)" : "", XNND_PTE_VERSION);
   status = decode_constants(c, root);
   if (status != XNND_OK) return status;
   status = decode_delegates(c, root);
   if (status != XNND_OK) return status;
 
   fb_vec methods = fb_vector(root, XNND_PROGRAM_Program_methods);
+  if (methods.len == 0)
+    return xnnd_errf(c->msg, c->msg_size, XNND_INVALID_PROGRAM,
+                     "Program.methods is %s: the program has no method to run",
+                     fb_has_field(root, XNND_PROGRAM_Program_methods) ? "empty" : "absent");
   p->num_methods = methods.len;
   p->methods = pool_array(c, methods.len, sizeof(xnnd_method_decl), 8);
   if (!p->methods) return OOM(c, "methods");
@@ -580,7 +603,8 @@ static xnnd_status program_load(const char* path, const void* data, size_t size,
   load_ctx c = {.p = p, .limits = resolve_limits(options), .msg = msg, .msg_size = sizeof(msg)};
   xnnd_status status;
   if (path)
-    status = xnnd_loader_open_file(&p->loader, path, c.limits.max_file_size, &p->allocator, msg,
+    status = xnnd_loader_open_file(&p->loader, path, c.limits.max_file_size,
+                                   options && options->map_file, &p->allocator, msg,
                                    sizeof(msg));
   else
     status = xnnd_loader_open_buffer(&p->loader, data, size, c.limits.max_file_size,

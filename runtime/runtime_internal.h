@@ -58,11 +58,15 @@ typedef struct xnnd_data_loader {
   const xnnd_allocator* allocator;
   void* mapping;          /* mmap base, or NULL */
   size_t mapping_size;
-  void* owned_copy;       /* aligned copy of a misaligned borrowed buffer, or NULL */
+  void* owned_copy;       /* file read into memory, or aligned copy of a misaligned borrowed
+                             buffer, or NULL */
 } xnnd_data_loader;
 
+/* Reads the whole regular file into a 64-aligned copy, or maps it read-only when `map`
+ * (the file must then not change while the loader is open: truncation means SIGBUS). */
 xnnd_status xnnd_loader_open_file(xnnd_data_loader* loader, const char* path, uint64_t max_size,
-                                  const xnnd_allocator* allocator, char* msg, size_t msg_size);
+                                  bool map, const xnnd_allocator* allocator, char* msg,
+                                  size_t msg_size);
 /* Borrows `data` when it is 64-aligned, else copies it (constants stay usable in place). */
 xnnd_status xnnd_loader_open_buffer(xnnd_data_loader* loader, const void* data, size_t size,
                                     uint64_t max_size, const xnnd_allocator* allocator,

@@ -30,6 +30,7 @@ const char* xnnd_dtype_name(xnnd_dtype dtype) {
 }
 
 size_t xnnd_tensor_numel(const xnnd_tensor* t) {
+  if (!t) return 0;
   size_t n = 1;
   for (uint32_t i = 0; i < t->rank && i < XNND_MAX_RANK; i++) n *= (size_t)t->dims[i];
   return n;

@@ -4,6 +4,7 @@
  * of that class and a message naming the place; the memory plan stored at lowering is compared
  * with the one the runtime computes and corrupted the same way. Runtime memory goes through
  * test_malloc. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,7 +117,7 @@ static fb_table find_step(const pte* p, uint8_t want, uint32_t* s_out) {
 
 static xnnd_status load(const pte* p, size_t size, const xnnd_load_limits* limits,
                         xnnd_program** prog_out, xnnd_error* err) {
-  xnnd_load_options o = {&test_allocator, {0}};
+  xnnd_load_options o = {.allocator = &test_allocator};
   if (limits) o.limits = *limits;
   return xnnd_program_load_buffer(p->data, size, &o, prog_out, err);
 }
@@ -408,6 +409,71 @@ static void test_program_blob_dtype_mismatch(void** state) {
   assert_int_equal(fb_u8(v, XNND_XNNPACK_Value_datatype, 0), XNND_XNNPACK_DataType_FP32);
   *field_addr(v, XNND_XNNPACK_Value_datatype) = XNND_XNNPACK_DataType_QINT8;
   expect_create(&p, XNND_DTYPE_MISMATCH, "program dtype f32 vs blob value");
+  pte_free(&p);
+}
+
+/* tests/corruption/qconv.ir (an int8 convolution with per-channel weights and int32 bias
+ * between quantize and dequantize) compiled delegated by the CLI (build/xnnd compile). */
+static pte pte_quantized(void) {
+  const char* path = xt_temp_path("quantized", ".pte");
+  if (xt_system("%s compile %s -o %s >/dev/null", xt_build_path("xnnd"),
+                xt_source_path("tests/corruption/qconv.ir"), path) != 0)
+    fail_msg("xnnd compile tests/corruption/qconv.ir failed");
+  size_t size;
+  uint8_t* bytes = (uint8_t*)xt_read_file(path, &size);
+  assert_non_null(bytes);
+  remove(path);
+  pte p;
+  p.size = size;
+  assert_int_equal(posix_memalign((void**)&p.data, 64, size), 0);
+  memcpy(p.data, bytes, size);
+  free(bytes);
+  xnnd_pte_header_read(p.data, &p.h);
+  p.root = fb_root(p.data + p.h.program_offset);
+  return p;
+}
+
+/* Issue 16: an int32 bias whose scale is not input scale x filter scale (XNNPACK ignores the
+ * bias scale and would silently compute with the wrong one) is refused at method create. */
+static void test_int8_bias_scale(void** state) {
+  (void)state;
+  pte p = pte_quantized();
+  assert_int_equal(fb_vector(p.root, XNND_PROGRAM_Program_delegates).len, 1);
+  fb_table graph = blob_graph(&p, 0);
+  fb_vec values = fb_vector(graph, XNND_XNNPACK_Graph_values);
+  fb_vec bias_scales = {0};
+  uint32_t bias_id = 0;
+  for (uint32_t v = 0; v < values.len; v++) {
+    fb_table t = fb_vec_table(values, v);
+    if (fb_u8(t, XNND_XNNPACK_Value_datatype, 0) == XNND_XNNPACK_DataType_QCINT32)
+      bias_scales = fb_vector(t, XNND_XNNPACK_Value_channel_scales), bias_id = v;
+  }
+  assert_int_equal(bias_scales.len, 3);
+  {
+    xnnd_program* prog = NULL;
+    xnnd_method* m = NULL;
+    xnnd_error err = {0};
+    assert_int_equal(load(&p, p.size, NULL, &prog, &err), XNND_OK);
+    if (xnnd_method_create(prog, "forward", NULL, &m, &err) != XNND_OK) fail_msg("intact: %s", err.message);
+    xnnd_method_destroy(m);
+    xnnd_program_destroy(prog);
+  }
+  /* 0.001 = 0.05 (input) x 0.02 (filter channel 1); twice that is refused. */
+  float* s1 = (float*)(uintptr_t)(bias_scales.data + 4);
+  assert_float_equal(*s1, 0.001, 1e-9);
+  *s1 = 0.002f;
+  char want[96];
+  snprintf(want, sizeof(want), "bias %u scale[1] 0.00200000009 is not input scale 0.0500000007", bias_id);
+  expect_create(&p, XNND_INVALID_PROGRAM, want);
+  /* A float-rounding difference is not a mismatch. */
+  *s1 = nextafterf(0.001f, 1.0f);
+  xnnd_program* prog = NULL;
+  xnnd_method* m = NULL;
+  xnnd_error err = {0};
+  assert_int_equal(load(&p, p.size, NULL, &prog, &err), XNND_OK);
+  if (xnnd_method_create(prog, "forward", NULL, &m, &err) != XNND_OK) fail_msg("rounded: %s", err.message);
+  xnnd_method_destroy(m);
+  xnnd_program_destroy(prog);
   pte_free(&p);
 }
 
@@ -794,7 +860,7 @@ static bundle_img make_bundle(const pte* p, const float* x, const float* want, d
 static void expect_bundle(const bundle_img* img, size_t size, xnnd_status want, const char* needle) {
   xnnd_bundle* b = (xnnd_bundle*)1;
   xnnd_error err = {0};
-  xnnd_load_options o = {&test_allocator, {0}};
+  xnnd_load_options o = {.allocator = &test_allocator};
   xnnd_status st = xnnd_bundle_load_buffer(img->data, size, &o, &b, &err);
   if (st != want)
     fail_msg("bundle: expected %s, got %s: %s", xnnd_status_str(want), xnnd_status_str(st), err.message);
@@ -811,7 +877,7 @@ static void test_bundle_verifies_and_detects_mismatch(void** state) {
   run_once(&p, want);  /* the same input as run_once uses */
   bundle_img img = make_bundle(&p, x, want, 1e-5, 1e-4);
 
-  xnnd_load_options o = {&test_allocator, {0}};
+  xnnd_load_options o = {.allocator = &test_allocator};
   xnnd_bundle* b = NULL;
   xnnd_error err = {0};
   if (xnnd_bundle_load_buffer(img.data, img.size, &o, &b, &err) != XNND_OK) fail_msg("%s", err.message);
@@ -859,8 +925,8 @@ static void test_bundle_corruption(void** state) {
   img.data[0] = 'Y';
   expect_bundle(&img, img.size, XNND_BAD_MAGIC, "bundle: magic");
   img.data[0] = 'X';
-  xnnd_put_le32(img.data + 8, 2);
-  expect_bundle(&img, img.size, XNND_UNSUPPORTED_VERSION, "bundle: format version 2");
+  xnnd_put_le32(img.data + 8, 3);
+  expect_bundle(&img, img.size, XNND_UNSUPPORTED_VERSION, "bundle: format version 3");
   xnnd_put_le32(img.data + 8, 1);
   img.data[60] = 1;
   expect_bundle(&img, img.size, XNND_MALFORMED, "reserved header byte 60");
@@ -903,6 +969,101 @@ static void test_bundle_corruption(void** state) {
   pte_free(&p);
 }
 
+/* Issue 16: which single-byte flips of a bundle still verify. Version 1 (no checksum): every
+ * byte of the structure and every third byte of the data regions is flipped (lowest bit, the
+ * smallest change) and the bundle loaded and verified; flips that still pass are
+ * counted per region and printed, and none may be in the structure (bundle header, case and
+ * tensor records). Version 2: every byte flipped two ways (bit 0, bit 7) is refused at load. */
+typedef struct flip_region {
+  const char* name;
+  size_t begin, end;
+  uint32_t flipped, passed;
+  bool structural;
+} flip_region;
+
+static bool bundle_passes(const uint8_t* data, size_t size) {
+  xnnd_load_options o = {.allocator = &test_allocator};
+  xnnd_bundle* b = NULL;
+  xnnd_error err = {0};
+  if (xnnd_bundle_load_buffer(data, size, &o, &b, &err) != XNND_OK) return false;
+  xnnd_bundle_output_stats stats[4];
+  uint32_t n = 0;
+  bool passed = false;
+  xnnd_status st = xnnd_bundle_verify(b, NULL, NULL, stats, 4, &n, &passed, &err);
+  xnnd_bundle_destroy(b);
+  return st == XNND_OK && passed;
+}
+
+static void test_bundle_byte_flips(void** state) {
+  (void)state;
+  pte p = pte_make(true);
+  static float x[3 * 16 * 16];
+  xt_fill_uniform(x, 3 * 16 * 16, 9);
+  float want[10];
+  run_once(&p, want);
+  bundle_img img = make_bundle(&p, x, want, 1e-5, 1e-4);
+  assert_true(bundle_passes(img.data, img.size));
+
+  const size_t prog = B_PROG;
+  const xnnd_pte_header* h = &p.h;
+  const size_t in_data = img.input_dtype_off + 8 + 32 + 8;
+  flip_region r[] = {
+      {"bundle header", 0, 64, 0, 0, true},
+      {"program: .pte header", prog, prog + 64, 0, 0, false},
+      {"program: flatbuffer", prog + h->program_offset, prog + h->program_offset + h->program_size, 0, 0, false},
+      {"program: constant segment", prog + h->constant_offset, prog + h->constant_offset + h->constant_size, 0, 0, false},
+      {"program: delegate blobs", prog + h->delegate_offset, prog + h->delegate_offset + h->delegate_size, 0, 0, false},
+      {"case and tensor records", img.cases_off, in_data, 0, 0, true},
+      {"input data", in_data, in_data + 3 * 16 * 16 * 4, 0, 0, false},
+      {"expected record", in_data + 3 * 16 * 16 * 4, img.tol_off, 0, 0, true},
+      {"tolerances", img.tol_off, img.tol_off + 16, 0, 0, false},
+      {"expected size", img.tol_off + 16, img.expected_data_off, 0, 0, true},
+      {"expected data", img.expected_data_off, img.size, 0, 0, false},
+      {"padding between regions", 0, 0, 0, 0, false},
+  };
+  const size_t nr = sizeof(r) / sizeof(r[0]);
+  for (size_t i = 0; i < img.size; i++) {
+    size_t k = nr - 1;
+    for (size_t j = 0; j + 1 < nr; j++)
+      if (i >= r[j].begin && i < r[j].end) k = j;
+    if (!r[k].structural && r[k].end - r[k].begin > 256 && i % 3 != 0) continue;
+    img.data[i] ^= 0x01;
+    r[k].flipped++;
+    if (bundle_passes(img.data, img.size)) r[k].passed++;
+    img.data[i] ^= 0x01;
+  }
+  print_message("version 1 bundle, %zu bytes, flipped in bit 0: flips that still verify\n", img.size);
+  uint32_t structural_passes = 0;
+  for (size_t j = 0; j < nr; j++) {
+    print_message("  %-26s %6u flipped %6u still verify\n", r[j].name, r[j].flipped, r[j].passed);
+    if (r[j].structural) structural_passes += r[j].passed;
+  }
+  assert_int_equal(structural_passes, 0);
+
+  /* Version 2: the checksum catches every flip, before anything else is read. */
+  xnnd_put_le32(img.data + 8, 2);
+  xnnd_put_le64(img.data + 56, xnnd_bundle_checksum(img.data, img.size));
+  assert_true(bundle_passes(img.data, img.size));
+  uint32_t refused = 0;
+  for (size_t i = 0; i < img.size; i++) {
+    for (int bit = 0; bit < 8; bit += 7) {
+      img.data[i] ^= (uint8_t)(1u << bit);
+      xnnd_load_options o = {.allocator = &test_allocator};
+      xnnd_bundle* b = NULL;
+      xnnd_error err = {0};
+      xnnd_status st = xnnd_bundle_load_buffer(img.data, img.size, &o, &b, &err);
+      if (st == XNND_OK) fail_msg("version 2: flipping bit %d of byte %zu still loads", bit, i);
+      refused++;
+      img.data[i] ^= (uint8_t)(1u << bit);
+    }
+  }
+  print_message("version 2 bundle: %u of %u single-bit flips refused at load\n", refused,
+                (unsigned)(2 * img.size));
+  expect_bundle(&img, img.size - 8, XNND_MALFORMED, "checksum");  /* cut: checksum first */
+  free(img.data);
+  pte_free(&p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_intact_programs_run),
@@ -918,6 +1079,7 @@ int main(void) {
       cmocka_unit_test(test_operator_index_out_of_range),
       cmocka_unit_test(test_program_blob_shape_mismatch),
       cmocka_unit_test(test_program_blob_dtype_mismatch),
+      cmocka_unit_test(test_int8_bias_scale),
       cmocka_unit_test(test_unknown_op_name),
       cmocka_unit_test(test_unknown_backend_name),
       cmocka_unit_test(test_limits),
@@ -927,6 +1089,7 @@ int main(void) {
       cmocka_unit_test(test_execute_misuse),
       cmocka_unit_test(test_bundle_verifies_and_detects_mismatch),
       cmocka_unit_test(test_bundle_corruption),
+      cmocka_unit_test(test_bundle_byte_flips),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,11 +2,14 @@
  * status, memory plan, method lifecycle, inputs aliased to outputs, a test delegate, and
  * robustness of the loader against every truncation and single-byte flip. Programs are built
  * here with the fb builder. All runtime memory goes through test_malloc/test_free. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "test_support.h"
+#include "small_convnet.h"
 
 #include "fb.h"
 #include "program_generated.h"
@@ -44,7 +47,7 @@ static void t_free(void* context, void* ptr) {
 }
 
 static const xnnd_allocator test_allocator = {NULL, t_alloc, t_free};
-static const xnnd_load_options test_options = {&test_allocator, {0}};
+static const xnnd_load_options test_options = {.allocator = &test_allocator};
 
 /* ---- program description -> .pte bytes ---- */
 
@@ -104,6 +107,7 @@ typedef struct tprog {
   const void* deleg_bytes;
   size_t deleg_bytes_size;
   const char* identifier;  /* NULL = "XNDP" */
+  int64_t version;         /* Program.version; 0 = 1, -1 = absent (reads as 0) */
 } tprog;
 
 static fb_ref build_method(fb_builder* b, const tmethod* m) {
@@ -153,7 +157,7 @@ static fb_ref build_method(fb_builder* b, const tmethod* m) {
     steps[s] = fb_table_end(b);
   }
   for (uint32_t o = 0; o < m->n_ops; o++) ops[o] = fb_create_string(b, m->ops[o], strlen(m->ops[o]));
-  fb_ref name = fb_create_string(b, m->name, strlen(m->name));
+  fb_ref name = m->name ? fb_create_string(b, m->name, strlen(m->name)) : 0;
   fb_ref valv = fb_create_ref_vector(b, values, m->n_values);
   fb_ref inv = fb_create_vector(b, m->in, m->n_in, 4);
   fb_ref outv = fb_create_vector(b, m->out, m->n_out, 4);
@@ -162,7 +166,7 @@ static fb_ref build_method(fb_builder* b, const tmethod* m) {
   fb_ref offv = m->plan ? fb_create_vector(b, m->value_off, m->n_values, 8) : 0;
   fb_ref copyv = m->plan ? fb_create_vector(b, m->copy_off, m->n_out, 8) : 0;
   fb_table_start(b);
-  fb_add_ref(b, XNND_PROGRAM_Method_name, name);
+  if (m->name) fb_add_ref(b, XNND_PROGRAM_Method_name, name);
   fb_add_ref(b, XNND_PROGRAM_Method_values, valv);
   fb_add_ref(b, XNND_PROGRAM_Method_inputs, inv);
   fb_add_ref(b, XNND_PROGRAM_Method_outputs, outv);
@@ -209,7 +213,8 @@ static uint8_t* build_pte(const tprog* tp, size_t* size_out) {
   fb_ref cv = fb_create_ref_vector(b, consts, tp->n_constants);
   fb_ref dv = fb_create_ref_vector(b, delegs, tp->n_delegates);
   fb_table_start(b);
-  fb_add_u32(b, XNND_PROGRAM_Program_version, 1, 0);
+  fb_add_u32(b, XNND_PROGRAM_Program_version,
+             tp->version == 0 ? 1 : (tp->version < 0 ? 0 : (uint32_t)tp->version), 0);
   fb_add_ref(b, XNND_PROGRAM_Program_methods, mv);
   fb_add_ref(b, XNND_PROGRAM_Program_delegates, dv);
   fb_add_ref(b, XNND_PROGRAM_Program_constants, cv);
@@ -738,6 +743,219 @@ static void test_method_api_errors(void** state) {
   xnnd_method_destroy(m);
   xnnd_program_destroy(p);
   free(data);
+}
+
+/* Issue 16: misuse and state of the method API. */
+static void test_numel_null(void** state) {
+  (void)state;
+  assert_int_equal(xnnd_tensor_numel(NULL), 0);
+  xnnd_tensor t = {XNND_F32, 2, {3, 4}, NULL};
+  assert_int_equal(xnnd_tensor_numel(&t), 12);
+}
+
+static void test_output_before_execute(void** state) {
+  (void)state;
+  NEED_KERNEL("aten.relu");
+  tprog tp = prog_relu();
+  size_t size;
+  uint8_t* data = build_pte(&tp, &size);
+  xnnd_program* p = NULL;
+  xnnd_error err = {0};
+  assert_int_equal(load(data, size, &p, &err), XNND_OK);
+  xnnd_method* m = NULL;
+  assert_int_equal(xnnd_method_create(p, "forward", NULL, &m, &err), XNND_OK);
+  xnnd_tensor out = {XNND_I64, 7, {0}, (void*)&out};
+  assert_int_equal(xnnd_method_get_output(m, 0, &out), XNND_NOT_EXECUTED);
+  assert_int_equal(out.dtype, XNND_I64);  /* untouched */
+  assert_int_equal(out.rank, 7);
+  assert_int_equal(xnnd_method_execute(m), XNND_INVALID_STATE);  /* unbound input */
+  assert_int_equal(xnnd_method_get_output(m, 0, &out), XNND_NOT_EXECUTED);
+  float x[6] = {-1, 2, -3, 4, 0, -0.5f};
+  xnnd_tensor in = {XNND_F32, 2, {2, 3}, x};
+  assert_int_equal(xnnd_method_set_input(m, 0, &in), XNND_OK);
+  assert_int_equal(xnnd_method_get_output(m, 0, &out), XNND_NOT_EXECUTED);
+  assert_int_equal(xnnd_method_execute(m), XNND_OK);
+  assert_int_equal(xnnd_method_get_output(m, 0, &out), XNND_OK);
+  assert_true(((const float*)out.data)[1] == 2.0f);
+  /* A failed execute leaves no complete result either. */
+  x[3] = NAN;
+  assert_int_equal(xnnd_method_execute(m), XNND_NON_FINITE_INPUT);
+  assert_int_equal(xnnd_method_get_output(m, 0, &out), XNND_NOT_EXECUTED);
+  assert_string_equal(xnnd_status_str(XNND_NOT_EXECUTED),
+                      "no output yet: the method has not executed successfully");
+  xnnd_method_destroy(m);
+  xnnd_program_destroy(p);
+  free(data);
+}
+
+/* Non-finite inputs: refused by default, naming input and element; with the option, the
+ * portable path propagates them (relu keeps NaN and +inf, as PyTorch does). */
+static void test_non_finite_inputs(void** state) {
+  (void)state;
+  NEED_KERNEL("aten.relu");
+  tprog tp = prog_relu();
+  size_t size;
+  uint8_t* data = build_pte(&tp, &size);
+  xnnd_program* p = NULL;
+  xnnd_error err = {0};
+  assert_int_equal(load(data, size, &p, &err), XNND_OK);
+  xnnd_method* m = NULL;
+  assert_int_equal(xnnd_method_create(p, "forward", NULL, &m, &err), XNND_OK);
+  float x[6] = {-1, 2, -3, 4, NAN, -0.5f};
+  xnnd_tensor in = {XNND_F32, 2, {2, 3}, x};
+  assert_int_equal(xnnd_method_set_input(m, 0, &in), XNND_OK);
+  assert_int_equal(xnnd_method_execute(m), XNND_NON_FINITE_INPUT);
+  assert_non_null(strstr(xnnd_method_errmsg(m), "input 0 element 4 (flat index) is NaN"));
+  assert_non_null(strstr(xnnd_method_errmsg(m), "allow_non_finite_inputs"));
+  x[4] = 0;
+  x[2] = -INFINITY;
+  assert_int_equal(xnnd_method_execute(m), XNND_NON_FINITE_INPUT);
+  assert_non_null(strstr(xnnd_method_errmsg(m), "input 0 element 2 (flat index) is infinite"));
+  x[2] = 3.0e38f;  /* huge but finite: accepted */
+  assert_int_equal(xnnd_method_execute(m), XNND_OK);
+  xnnd_method_destroy(m);
+
+  xnnd_method_options mo = {.allow_non_finite_inputs = true};
+  assert_int_equal(xnnd_method_create(p, "forward", &mo, &m, &err), XNND_OK);
+  float y[6] = {NAN, -INFINITY, INFINITY, -1, 1, -NAN};
+  in.data = y;
+  assert_int_equal(xnnd_method_set_input(m, 0, &in), XNND_OK);
+  assert_int_equal(xnnd_method_execute(m), XNND_OK);
+  xnnd_tensor out;
+  assert_int_equal(xnnd_method_get_output(m, 0, &out), XNND_OK);
+  const float* r = out.data;
+  assert_true(isnan(r[0]) && r[1] == 0.0f && isinf(r[2]) && r[2] > 0 && r[3] == 0.0f &&
+              r[4] == 1.0f && isnan(r[5]));
+  xnnd_method_destroy(m);
+  xnnd_program_destroy(p);
+  free(data);
+}
+
+/* The refusal covers programs with XNNPACK delegates, whose NaN handling is unspecified. */
+static void test_non_finite_inputs_delegated(void** state) {
+  (void)state;
+  size_t size;
+  uint8_t* data = xt_small_convnet_program(true, &size);
+  xnnd_program* p = NULL;
+  xnnd_error err = {0};
+  assert_int_equal(load(data, size, &p, &err), XNND_OK);
+  xnnd_method* m = NULL;
+  assert_int_equal(xnnd_method_create(p, "forward", NULL, &m, &err), XNND_OK);
+  static float x[XT_CONVNET_IN_NUMEL];
+  xt_fill_uniform(x, XT_CONVNET_IN_NUMEL, 5);
+  x[700] = NAN;
+  xnnd_tensor in = {XNND_F32, 4, {1, 3, 16, 16}, x};
+  assert_int_equal(xnnd_method_set_input(m, 0, &in), XNND_OK);
+  assert_int_equal(xnnd_method_execute(m), XNND_NON_FINITE_INPUT);
+  assert_non_null(strstr(xnnd_method_errmsg(m), "input 0 element 700 (flat index) is NaN"));
+  x[700] = 0.1f;
+  assert_int_equal(xnnd_method_execute(m), XNND_OK);
+  xnnd_method_destroy(m);
+  xnnd_program_destroy(p);
+  free(data);
+}
+
+/* A program file truncated on disk after loading: the default load read it into memory, so
+ * executing (which reads the constant) is unaffected; a mapped load would raise SIGBUS. */
+static void test_file_truncated_after_load(void** state) {
+  (void)state;
+  NEED_KERNEL("aten.add");
+  tprog tp = prog_add();
+  size_t size;
+  uint8_t* data = build_pte(&tp, &size);
+  const char* path = xt_temp_path("truncated_after_load", ".pte");
+  for (int map = 0; map < 2; map++) {
+    assert_int_equal(xt_write_file(path, data, size), 0);
+    xnnd_load_options o = {.allocator = &test_allocator, .map_file = map != 0};
+    xnnd_program* p = NULL;
+    xnnd_error err = {0};
+    assert_int_equal(xnnd_program_load_file(path, &o, &p, &err), XNND_OK);
+    if (!map) assert_int_equal(truncate(path, 0), 0);  /* only safe without the mapping */
+    xnnd_method* m = NULL;
+    assert_int_equal(xnnd_method_create(p, "forward", NULL, &m, &err), XNND_OK);
+    float x[4] = {10, 20, 30, 40};
+    xnnd_tensor in = {XNND_F32, 1, {4}, x};
+    assert_int_equal(xnnd_method_set_input(m, 0, &in), XNND_OK);
+    assert_int_equal(xnnd_method_execute(m), XNND_OK);
+    xnnd_tensor out;
+    assert_int_equal(xnnd_method_get_output(m, 0, &out), XNND_OK);
+    const float* y = out.data;
+    for (int i = 0; i < 4; i++) assert_true(y[i] == 2 * x[i] + add_const[i]);
+    xnnd_method_destroy(m);
+    xnnd_program_destroy(p);
+  }
+  remove(path);
+  free(data);
+}
+
+/* Verifier: repeated or nameless attributes, Program.version 0, nameless methods, no methods. */
+static void test_program_field_checks(void** state) {
+  (void)state;
+  tprog tp = prog_add();
+  tattr alpha1 = {"alpha", XNND_PROGRAM_AttrKind_FLOAT, 0, 1.0};
+  tattr alpha2 = {"alpha", XNND_PROGRAM_AttrKind_FLOAT, 0, 2.0};
+  tp.methods[0].steps[1].n_attrs = 2;
+  tp.methods[0].steps[1].attrs[0] = alpha1;
+  tp.methods[0].steps[1].attrs[1] = alpha2;
+  expect_load_error(&tp, XNND_INVALID_PROGRAM,
+                    "method \"forward\" step 1 (aten.add): attribute \"alpha\" is given twice "
+                    "(attributes 0 and 1)");
+  tp.methods[0].steps[1].attrs[1].name = "";
+  expect_load_error(&tp, XNND_INVALID_PROGRAM,
+                    "method \"forward\" step 1 (aten.add): attribute 1 has no name");
+
+  tp = prog_add();
+  tp.version = -1;
+  expect_load_error(&tp, XNND_UNSUPPORTED_VERSION, "Program.version is 0 (absent)");
+  tp.version = 2;
+  expect_load_error(&tp, XNND_UNSUPPORTED_VERSION, "Program.version is 2");
+
+  tp = prog_add();
+  tp.methods[0].name = NULL;
+  expect_load_error(&tp, XNND_INVALID_PROGRAM, "method 0 has no name");
+  tp.methods[0].name = "";
+  expect_load_error(&tp, XNND_INVALID_PROGRAM, "method 0 has no name");
+  tp = prog_add();
+  tp.n_methods = 2;
+  tp.methods[1] = tp.methods[0];
+  tp.methods[1].name = NULL;  /* the duplicate-name check must not read it */
+  expect_load_error(&tp, XNND_INVALID_PROGRAM, "method 1 has no name");
+
+  tp = prog_add();
+  tp.n_methods = 0;
+  expect_load_error(&tp, XNND_INVALID_PROGRAM,
+                    "Program.methods is empty: the program has no method to run");
+}
+
+/* hardtanh/clamp with a NaN bound: PyTorch gives NaN, XNNPACK refuses; so does the portable
+ * kernel, at method creation. */
+static void test_hardtanh_nan_bound(void** state) {
+  (void)state;
+  NEED_KERNEL("aten.hardtanh");
+  const struct { const char* op; const char* attr; const char* msg; } cases[] = {
+      {"aten.hardtanh", "max_val", "max_val is NaN"},
+      {"aten.hardtanh", "min_val", "min_val is NaN"},
+      {"aten.clamp", "max", "max is NaN"},
+      {"aten.clamp", "min", "min is NaN"},
+  };
+  for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+    tprog tp = prog_relu();
+    tp.methods[0].ops[0] = cases[k].op;
+    tp.methods[0].steps[0].n_attrs = 1;
+    tp.methods[0].steps[0].attrs[0] = (tattr){cases[k].attr, XNND_PROGRAM_AttrKind_FLOAT, 0, NAN};
+    size_t size;
+    uint8_t* data = build_pte(&tp, &size);
+    xnnd_program* p = NULL;
+    xnnd_error err = {0};
+    assert_int_equal(load(data, size, &p, &err), XNND_OK);
+    xnnd_method* m = NULL;
+    assert_int_equal(xnnd_method_create(p, "forward", NULL, &m, &err), XNND_INVALID_ARGUMENT);
+    assert_null(m);
+    if (!strstr(err.message, cases[k].msg) || !strstr(err.message, "step 0"))
+      fail_msg("%s %s: %s", cases[k].op, cases[k].attr, err.message);
+    xnnd_program_destroy(p);
+    free(data);
+  }
 }
 
 /* ---- memory plan ---- */
@@ -1297,7 +1515,7 @@ static void test_allocation_failures(void** state) {
     for (long budget = 0; budget < 1000 && !loaded; budget++) {
       test_alloc_ctx ctx = {budget, 0};
       xnnd_allocator a = {&ctx, t_alloc, t_free};
-      xnnd_load_options o = {&a, {0}};
+      xnnd_load_options o = {.allocator = &a};
       xnnd_program* p = NULL;
       xnnd_error err = {0};
       xnnd_status st = xnnd_program_load_buffer(src, size, &o, &p, &err);
@@ -1430,6 +1648,13 @@ int main(void) {
       cmocka_unit_test(test_delegate_then_kernel),
       cmocka_unit_test(test_delegate_init_failure),
       cmocka_unit_test(test_method_api_errors),
+      cmocka_unit_test(test_numel_null),
+      cmocka_unit_test(test_output_before_execute),
+      cmocka_unit_test(test_non_finite_inputs),
+      cmocka_unit_test(test_non_finite_inputs_delegated),
+      cmocka_unit_test(test_file_truncated_after_load),
+      cmocka_unit_test(test_program_field_checks),
+      cmocka_unit_test(test_hardtanh_nan_bound),
       cmocka_unit_test(test_plan_reuses_memory),
       cmocka_unit_test(test_plan_random_no_overlap),
       cmocka_unit_test(test_plan_stored_with_copies),

@@ -33,11 +33,11 @@ int xnnd_cmd_compare(int argc, char** argv) {
   }
   xnnd_tensor a, b;
   char err[512];
-  if (xnnd_npy_read(files[0], &a, err, sizeof(err)) != XNND_OK) {
+  if (xnnd_npy_read(files[0], 0, &a, err, sizeof(err)) != XNND_OK) {
     fprintf(stderr, "xnnd compare: %s\n", err);
     return XNND_EXIT_USAGE;
   }
-  if (xnnd_npy_read(files[1], &b, err, sizeof(err)) != XNND_OK) {
+  if (xnnd_npy_read(files[1], 0, &b, err, sizeof(err)) != XNND_OK) {
     free(a.data);
     fprintf(stderr, "xnnd compare: %s\n", err);
     return XNND_EXIT_USAGE;

@@ -119,7 +119,7 @@ int xnnd_cmd_run(int argc, char** argv) {
   int num_inputs = 0, iters = 5, warmup = 1;
   unsigned threads = 1;
   const char* outdir = NULL;
-  bool profile = false, rss = false, xnnpack_only = false;
+  bool profile = false, rss = false, xnnpack_only = false, allow_non_finite = false;
   long rss_warm = -1, rss_end = -1;
   for (int i = 0; i < argc; i++) {
     bool next = i + 1 < argc;
@@ -131,6 +131,7 @@ int xnnd_cmd_run(int argc, char** argv) {
     else if (strcmp(argv[i], "--profile") == 0) profile = true;
     else if (strcmp(argv[i], "--rss") == 0) rss = true;
     else if (strcmp(argv[i], "--xnnpack-kernels-only") == 0) xnnpack_only = true;
+    else if (strcmp(argv[i], "--allow-non-finite") == 0) allow_non_finite = true;
     else if (argv[i][0] != '-' && !model) model = argv[i];
     else {
       fprintf(stderr, "xnnd run: unexpected argument '%s'\n", argv[i]);
@@ -139,7 +140,7 @@ int xnnd_cmd_run(int argc, char** argv) {
   }
   if (!model || iters < 1 || warmup < 0 || iters > 100000) {
     fprintf(stderr, "usage: xnnd run MODEL.pte [--input X.npy ...] [--output-dir DIR] [--threads N] [--iters N>=1] [--warmup N] [--profile] [--rss]\n"
-                    "                [--xnnpack-kernels-only]\n"
+                    "                [--xnnpack-kernels-only] [--allow-non-finite]\n"
                     "       xnnd run --verify BUNDLE [--threads N]\n");
     return XNND_EXIT_USAGE;
   }
@@ -158,7 +159,8 @@ int xnnd_cmd_run(int argc, char** argv) {
     return XNND_EXIT_USAGE;
   }
   double t1 = now_ms();
-  xnnd_method_options mo = {.num_threads = threads, .profile = profile, .xnnpack_kernels_only = xnnpack_only};
+  xnnd_method_options mo = {.num_threads = threads, .profile = profile, .xnnpack_kernels_only = xnnpack_only,
+                            .allow_non_finite_inputs = allow_non_finite};
   st = xnnd_method_create(prog, xnnd_program_method_name(prog, 0), &mo, &m, &err);
   if (st != XNND_OK) {
     fprintf(stderr, "xnnd run: %s: %s: %s\n", model, xnnd_status_str(st), err.message);
@@ -176,7 +178,12 @@ int xnnd_cmd_run(int argc, char** argv) {
   char msg[512];
   for (uint32_t i = 0; i < n_in; i++) {
     if (num_inputs) {
-      if ((st = xnnd_npy_read(inputs[i], &in[i], msg, sizeof(msg))) != XNND_OK) {
+      /* The file can be no bigger than the input it feeds plus the largest header. */
+      xnnd_tensor want;
+      xnnd_method_input_info(m, i, &want);
+      uint64_t cap = (uint64_t)xnnd_tensor_numel(&want) * xnnd_dtype_size(want.dtype) + 12 +
+                     XNND_NPY_MAX_HEADER;
+      if ((st = xnnd_npy_read(inputs[i], cap, &in[i], msg, sizeof(msg))) != XNND_OK) {
         fprintf(stderr, "xnnd run: %s\n", msg);
         rc = XNND_EXIT_USAGE;
         goto done;

@@ -1,10 +1,15 @@
-/* Minimal, strict .npy reader and writer for the CLI. */
+/* Minimal, strict .npy reader and writer for the CLI. The reader opens only regular files,
+ * checks their size against a cap before reading anything, and reads exactly that size. */
 #include "npy.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const struct {
   const char* descr;
@@ -41,8 +46,11 @@ xnnd_status xnnd_npy_parse(const uint8_t* buf, size_t size, xnnd_tensor* t, char
   } else {
     return FAIL(XNND_UNSUPPORTED_VERSION, ".npy version %u not supported", buf[6]);
   }
-  if (hlen > 65536 || hlen > size - hstart) return FAIL(XNND_TRUNCATED, ".npy header length %zu exceeds file", hlen);
-  char hdr[65537];
+  if (hlen > XNND_NPY_MAX_HEADER)
+    return FAIL(XNND_LIMIT_EXCEEDED, ".npy header length %zu exceeds the limit of %u", hlen,
+                XNND_NPY_MAX_HEADER);
+  if (hlen > size - hstart) return FAIL(XNND_TRUNCATED, ".npy header length %zu exceeds file", hlen);
+  char hdr[XNND_NPY_MAX_HEADER + 1];
   memcpy(hdr, buf + hstart, hlen);
   hdr[hlen] = '\0';
   const char* d = dict_value(hdr, "descr");
@@ -58,7 +66,11 @@ xnnd_status xnnd_npy_parse(const uint8_t* buf, size_t size, xnnd_tensor* t, char
       found = true;
     }
   }
-  if (!found) return FAIL(XNND_UNSUPPORTED, ".npy dtype %.12s not supported", d);
+  if (!found) {
+    int n = 0;  /* the quoted descr, at most 16 characters */
+    while (n < 16 && d[n] && (n == 0 || d[n] != '\'')) n++;
+    return FAIL(XNND_UNSUPPORTED, ".npy dtype %.*s' not supported", n, d);
+  }
   if (*sh != '(') return FAIL(XNND_MALFORMED, ".npy shape is not a tuple");
   const char* p = sh + 1;
   size_t numel = 1;
@@ -87,27 +99,50 @@ xnnd_status xnnd_npy_parse(const uint8_t* buf, size_t size, xnnd_tensor* t, char
   return XNND_OK;
 }
 
-xnnd_status xnnd_npy_read(const char* path, xnnd_tensor* t, char* err, size_t err_size) {
-  FILE* f = fopen(path, "rb");
-  if (!f) return FAIL(XNND_IO_ERROR, "cannot open %s", path);
-  uint8_t* buf = NULL;
-  size_t size = 0, cap = 0;
-  for (;;) {
-    if (size == cap) {
-      cap = cap ? cap * 2 : 1 << 16;
-      uint8_t* nb = realloc(buf, cap);
-      if (!nb) {
-        free(buf);
-        fclose(f);
-        return FAIL(XNND_OUT_OF_MEMORY, "out of memory reading %s", path);
-      }
-      buf = nb;
-    }
-    size_t r = fread(buf + size, 1, cap - size, f);
-    size += r;
-    if (r == 0) break;
+xnnd_status xnnd_npy_read(const char* path, uint64_t max_bytes, xnnd_tensor* t, char* err,
+                          size_t err_size) {
+  memset(t, 0, sizeof(*t));
+  if (max_bytes == 0) max_bytes = XNND_NPY_DEFAULT_MAX_BYTES;
+  /* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below. */
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return FAIL(XNND_IO_ERROR, "cannot open %s: %s", path, strerror(errno));
+  struct stat sb;
+  if (fstat(fd, &sb) != 0) {
+    int e = errno;
+    close(fd);
+    return FAIL(XNND_IO_ERROR, "cannot stat %s: %s", path, strerror(e));
   }
-  fclose(f);
+  if (!S_ISREG(sb.st_mode)) {
+    close(fd);
+    return FAIL(XNND_IO_ERROR, "%s is not a regular file (devices, pipes and directories are not read)",
+                path);
+  }
+  uint64_t fsize = (uint64_t)sb.st_size;
+  if (fsize > max_bytes || fsize > SIZE_MAX - 1) {
+    close(fd);
+    return FAIL(XNND_LIMIT_EXCEEDED, "%s is %llu bytes, more than the %llu this .npy may have", path,
+                (unsigned long long)fsize, (unsigned long long)max_bytes);
+  }
+  size_t size = (size_t)fsize;
+  uint8_t* buf = malloc(size ? size : 1);
+  if (!buf) {
+    close(fd);
+    return FAIL(XNND_OUT_OF_MEMORY, "out of memory reading %s (%zu bytes)", path, size);
+  }
+  size_t done = 0;
+  while (done < size) {
+    ssize_t r = read(fd, buf + done, size - done);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    done += (size_t)r;
+  }
+  uint8_t extra;
+  ssize_t more = done == size ? read(fd, &extra, 1) : 0;
+  close(fd);
+  if (done != size || more != 0) {
+    free(buf);
+    return FAIL(XNND_IO_ERROR, "%s changed size while being read (%zu bytes expected)", path, size);
+  }
   xnnd_status st = xnnd_npy_parse(buf, size, t, err, err_size);
   free(buf);
   if (st != XNND_OK) {

@@ -6,14 +6,24 @@
  *
  *   offset size field
  *        0    8 magic "XNDBNDL\0"
- *        8    4 version (1)
+ *        8    4 version (1 or 2)
  *       12    4 header size (64)
  *       16    8 program offset (64-aligned, >= 64)      the .pte bytes, used in place
  *       24    8 program size
  *       32    8 cases offset (8-aligned, after the program)
  *       40    8 cases size (the case records fill it exactly)
  *       48    4 number of cases
- *       52   12 zero
+ *       52    4 zero
+ *       56    8 version 2: checksum, FNV-1a 64 (offset basis 0xcbf29ce484222325, prime
+ *                0x100000001b3) over every byte of the bundle, these 8 read as zero
+ *                (xnnd_bundle_checksum); version 1: zero
+ *
+ * Version 2 is checked first: any single changed byte anywhere (the program, inputs,
+ * expected outputs, tolerances, padding) fails the load with XNND_MALFORMED, so a corrupted
+ * bundle cannot verify against altered data. Version 1 has no checksum: its structure is
+ * verified, but a changed weight, input or expected value, a loosened tolerance or a padding
+ * byte inside the program goes unnoticed unless it changes the comparison (see
+ * tests/test_corruption.c, test_bundle_byte_flips, for which bytes those are).
  *
  * A case is u32 num_inputs, u32 num_outputs, then num_inputs input tensors, then num_outputs
  * expected tensors. A tensor is u32 dtype (xnnd_dtype), u32 rank (<= XNND_MAX_RANK),
@@ -38,7 +48,11 @@ typedef struct xnnd_bundle xnnd_bundle;
 #define XNND_BUNDLE_MAX_CASES 4096u
 #define XNND_BUNDLE_MAX_TENSORS 64u   /* inputs or outputs per case */
 
-/* Map and verify a bundle file, then load its program (options as for
+/* The version 2 checksum of `size` bytes (bytes 56..63 read as zero): what a writer stores
+ * at offset 56. Thread-safe. */
+uint64_t xnnd_bundle_checksum(const void* data, size_t size);
+
+/* Read (or map, options->map_file) and verify a bundle file, then load its program (options as for
  * xnnd_program_load_file; limits apply to the program, and max_file_size to the bundle).
  * On failure *bundle_out is NULL and err (optional) names the case and tensor. Thread-safe. */
 xnnd_status xnnd_bundle_load_file(const char* path, const xnnd_load_options* options,

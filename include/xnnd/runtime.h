@@ -7,7 +7,9 @@
  * applies; "thread-safe" means any number of threads may call it at once; "one thread
  * per method" means calls on the same method must not overlap (distinct methods of one
  * program may run on different threads at once; tests/test_concurrency.c checks this
- * under TSan). */
+ * under TSan). Overlapping xnnd_method_set_input / xnnd_method_execute calls on one method
+ * are detected (an atomic busy flag, no lock): the call that finds the method busy returns
+ * XNND_BUSY without touching it or its error message; the other call is unaffected. */
 #ifndef XNND_RUNTIME_H
 #define XNND_RUNTIME_H
 
@@ -37,10 +39,21 @@ typedef struct xnnd_load_limits {
 typedef struct xnnd_load_options {
   const xnnd_allocator* allocator; /* NULL: libc. Must outlive the program. */
   xnnd_load_limits limits;
+  /* xnnd_program_load_file (and xnnd_bundle_load_file) map the file read-only instead of
+   * reading it into memory. Saves the copy, but the file must then not change while the
+   * program lives: a file truncated or rewritten on disk while mapped makes the next access
+   * to the lost pages raise SIGBUS (or read the new bytes, unverified). Only for files the
+   * app owns and never modifies. */
+  bool map_file;
 } xnnd_load_options;
 
-/* Map and verify a program file. On failure *program_out is NULL and err (optional)
- * says what is wrong and where. Thread-safe. */
+/* Read and verify a program file. By default the whole file is read into memory (allocated
+ * with the options' allocator, 64-byte aligned) and the descriptor closed before verification,
+ * so later changes to the file (truncation, rewrite) cannot affect the loaded program; a file
+ * that changes size while being read fails with XNND_TRUNCATED or XNND_IO_ERROR. With
+ * options->map_file the file is mapped instead (see there). Only regular files are read.
+ * On failure *program_out is NULL and err (optional) says what is wrong and where.
+ * Thread-safe. */
 xnnd_status xnnd_program_load_file(const char* path, const xnnd_load_options* options,
                                    xnnd_program** program_out, xnnd_error* err);
 
@@ -67,6 +80,22 @@ typedef struct xnnd_method_options {
    * with one group runs on xnnd's own GEMM kernel when the CPU has AVX2 and FMA3, because the
    * packaged XNNPACK's f32 GEMM is about 2.5x slower here (see docs/ARCHITECTURE.md). */
   bool xnnpack_kernels_only;
+  /* Execute non-finite (NaN, +-inf) f32/f16 inputs instead of refusing them. By default
+   * xnnd_method_execute scans every f32/f16 input first and fails with
+   * XNND_NON_FINITE_INPUT, naming the input and the element's flat index, because the two
+   * paths treat them differently and neither promises PyTorch's results:
+   * - portable kernels: IEEE arithmetic, so a NaN or inf propagates through sums, products
+   *   and most activations as in PyTorch; comparisons (relu, clamp/hardtanh, max pooling)
+   *   follow each kernel's comparison order and may drop or keep a NaN differently;
+   * - XNNPACK delegates: unspecified. XNNPACK's kernels use min/max instructions and
+   *   polynomial approximations that may turn a NaN into a finite value or -inf.
+   * Setting this is at the caller's risk: outputs of a program with a delegate may then be
+   * finite where PyTorch's are NaN. Huge finite inputs are not refused: wherever an
+   * intermediate value overflows f32 (e.g. inputs near 3e38), PyTorch gives inf/NaN while
+   * either path here may give different finite or non-finite values (summation order,
+   * fused multiply-add, clamped approximations differ); results are specified only for
+   * inputs whose intermediate values stay finite. */
+  bool allow_non_finite_inputs;
 } xnnd_method_options;
 
 /* Instantiate a method: plans memory and initializes delegates (XNNPACK packs weights
@@ -87,16 +116,21 @@ xnnd_status xnnd_method_input_info(const xnnd_method* method, uint32_t index, xn
 xnnd_status xnnd_method_output_info(const xnnd_method* method, uint32_t index, xnnd_tensor* info_out);
 
 /* Bind input `index` to caller memory. dtype and dims must equal the method's input;
- * the data is borrowed until the next execute returns. One thread per method. */
+ * the data is borrowed until the next execute returns. One thread per method (BUSY when
+ * another set_input or execute on this method is running). */
 xnnd_status xnnd_method_set_input(xnnd_method* method, uint32_t index, const xnnd_tensor* input);
 
-/* Run every instruction. Never allocates. One thread per method; methods of one program
- * may execute concurrently (XNNPACK delegates with the same thread count share one
- * pthreadpool, which serializes their parallel sections). */
+/* Run every instruction. Never allocates. Fails with XNND_NON_FINITE_INPUT when an f32/f16
+ * input holds a NaN or infinity (unless options.allow_non_finite_inputs). One thread per
+ * method: XNND_BUSY, and nothing done, when another set_input or execute on this method is
+ * running. Methods of one program may execute concurrently (XNNPACK delegates with the same
+ * thread count share one pthreadpool, which serializes their parallel sections). */
 xnnd_status xnnd_method_execute(xnnd_method* method);
 
 /* View of output `index`; data points into method memory, valid until the next
- * execute or destroy. One thread per method (not during that method's execute). */
+ * execute or destroy. XNND_NOT_EXECUTED (and *output_out untouched) before the first
+ * successful execute and after a failed one, when the memory holds no complete result.
+ * One thread per method: XNND_BUSY during that method's execute. */
 xnnd_status xnnd_method_get_output(const xnnd_method* method, uint32_t index, xnnd_tensor* output_out);
 
 /* Profiling (method created with options.profile): cumulative figures since creation.

@@ -46,7 +46,7 @@ typedef struct xnnd_tensor {
   void* data;
 } xnnd_tensor;
 
-/* Element count of a tensor view (1 for rank 0). */
+/* Element count of a tensor view (1 for rank 0, 0 for NULL). Thread-safe. */
 size_t xnnd_tensor_numel(const xnnd_tensor* t);
 
 /* The one allocator hook. All entries take the context pointer. NULL hook = libc. */

@@ -55,6 +55,9 @@ KPREPARE(hardtanh) {
   if ((s = kattr_float(&c, "min_val", -1.0, &lo)) != XNND_OK ||
       (s = kattr_float(&c, "max_val", 1.0, &hi)) != XNND_OK)
     return s;
+  /* A NaN bound makes every comparison false: PyTorch then returns NaN, XNNPACK refuses it. */
+  if (isnan(lo) || isnan(hi))
+    return kfail(&c, XNND_INVALID_ARGUMENT, "%s is NaN", isnan(lo) ? "min_val" : "max_val");
   if (lo > hi)
     return kfail(&c, XNND_INVALID_ARGUMENT, "min_val %g is greater than max_val %g", lo, hi);
   p->lo = (float)lo;
@@ -74,6 +77,8 @@ KPREPARE(clamp) {
     return s;
   if (!p->has_lo && !p->has_hi)
     return kfail(&c, XNND_INVALID_ARGUMENT, "at least one of min and max must be given");
+  if ((p->has_lo && isnan(lo)) || (p->has_hi && isnan(hi)))
+    return kfail(&c, XNND_INVALID_ARGUMENT, "%s is NaN", p->has_lo && isnan(lo) ? "min" : "max");
   p->lo = (float)lo;
   p->hi = (float)hi;
   return XNND_OK;

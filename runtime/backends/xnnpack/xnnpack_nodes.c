@@ -120,8 +120,46 @@ static xnnd_status expect_constant(const xnnd_xnode_ctx* c, const char* name, co
   return XNND_OK;
 }
 
-/* Filter and bias datatypes that go with an activation datatype. */
-static xnnd_status expect_weights(const xnnd_xnode_ctx* c, uint8_t act, const operand* filter, const operand* bias) {
+/* A quantized bias is int32 on the accumulator's grid: its scale must be input scale x filter
+ * scale (per output channel with per-channel filters). XNNPACK never reads the bias scale and
+ * assumes exactly that, so any other scale would be silently wrong. Relative tolerance 1e-5:
+ * the writer multiplies the same float scales, possibly in another precision. */
+#define XNND_BIAS_SCALE_RTOL 1e-5
+
+static bool scale_matches(double stored, double want) {
+  return fabs(stored - want) <= XNND_BIAS_SCALE_RTOL * fabs(want);
+}
+
+static xnnd_status expect_bias_scale(const xnnd_xnode_ctx* c, const operand* in, const operand* filter,
+                                     const operand* bias) {
+  const xnnd_xvalue* f = &filter->v;
+  const xnnd_xvalue* b = &bias->v;
+  bool f_per_channel = f->datatype == XNND_XNNPACK_DataType_QCINT8;
+  bool b_per_channel = b->datatype == XNND_XNNPACK_DataType_QCINT32;
+  uint32_t n = b_per_channel ? b->channel_scales.len : 1;
+  if (f_per_channel && !b_per_channel)
+    return nfail(c, XNND_INVALID_PROGRAM, "bias %u has one scale but filter %u has one per channel", bias->id,
+                 filter->id);
+  if (f_per_channel && f->channel_scales.len != n)
+    return nfail(c, XNND_INVALID_PROGRAM, "bias %u has %u channel scales, filter %u has %u", bias->id, n,
+                 filter->id, f->channel_scales.len);
+  for (uint32_t k = 0; k < n; k++) {
+    double fs = f_per_channel ? fb_vec_f32(f->channel_scales, k) : f->scale;
+    double bs = b_per_channel ? fb_vec_f32(b->channel_scales, k) : b->scale;
+    double want = (double)in->v.scale * fs;
+    if (!scale_matches(bs, want))
+      return nfail(c, XNND_INVALID_PROGRAM,
+                   "bias %u scale[%u] %.9g is not input scale %.9g x filter scale %.9g = %.9g (int32 biases are "
+                   "on the accumulator's grid)", bias->id, k, bs, (double)in->v.scale, fs, want);
+  }
+  return XNND_OK;
+}
+
+/* Filter and bias datatypes that go with the input's activation datatype; a quantized bias's
+ * scale. */
+static xnnd_status expect_weights(const xnnd_xnode_ctx* c, const operand* in, const operand* filter,
+                                  const operand* bias) {
+  uint8_t act = in->v.datatype;
   uint8_t f = filter->v.datatype;
   bool fok = act == XNND_XNNPACK_DataType_FP32 ? f == XNND_XNNPACK_DataType_FP32
              : act == XNND_XNNPACK_DataType_QINT8 ? (f == XNND_XNNPACK_DataType_QINT8 || f == XNND_XNNPACK_DataType_QCINT8)
@@ -137,6 +175,7 @@ static xnnd_status expect_weights(const xnnd_xnode_ctx* c, uint8_t act, const op
     if (!bok)
       return nfail(c, XNND_DTYPE_MISMATCH, "bias %u is %s, which does not go with %s activations", bias->id,
                    xnnd_xdatatype_name(b), xnnd_xdatatype_name(act));
+    if (act != XNND_XNNPACK_DataType_FP32) return expect_bias_scale(c, in, filter, bias);
   }
   return XNND_OK;
 }
@@ -200,7 +239,7 @@ static xnnd_status check_conv2d(const xnnd_xnode_ctx* c, fb_table node) {
   TRY(check_minmax(c, node, F(Conv2d, output_min), F(Conv2d, output_max)));
   TRY(expect_activation(c, "input_id", &in));
   TRY(expect_dtype(c, "output_id", &out, in.v.datatype));
-  TRY(expect_weights(c, in.v.datatype, &filter, &bias));
+  TRY(expect_weights(c, &in, &filter, &bias));
   TRY(expect_rank(c, "input_id", &in, 4));
   uint64_t groups = U32(Conv2d, groups), goc = U32(Conv2d, group_output_channels);
   uint32_t kh = U32(Conv2d, kernel_height), kw = U32(Conv2d, kernel_width);
@@ -332,7 +371,7 @@ static xnnd_status check_dwconv2d(const xnnd_xnode_ctx* c, fb_table node) {
   TRY(check_minmax(c, node, F(DepthwiseConv2d, output_min), F(DepthwiseConv2d, output_max)));
   TRY(expect_activation(c, "input_id", &in));
   TRY(expect_dtype(c, "output_id", &out, in.v.datatype));
-  TRY(expect_weights(c, in.v.datatype, &filter, &bias));
+  TRY(expect_weights(c, &in, &filter, &bias));
   TRY(expect_rank(c, "input_id", &in, 4));
   uint64_t cin = U32(DepthwiseConv2d, input_channels), dm = U32(DepthwiseConv2d, depth_multiplier);
   if (cin != in.v.dims[3] || dm == 0)
@@ -374,7 +413,7 @@ static xnnd_status check_fully_connected(const xnnd_xnode_ctx* c, fb_table node)
   TRY(check_minmax(c, node, F(FullyConnected, output_min), F(FullyConnected, output_max)));
   TRY(expect_activation(c, "input_id", &in));
   TRY(expect_dtype(c, "output_id", &out, in.v.datatype));
-  TRY(expect_weights(c, in.v.datatype, &filter, &bias));
+  TRY(expect_weights(c, &in, &filter, &bias));
   if (in.v.rank < 1) return nfail(c, XNND_INVALID_PROGRAM, "input_id %u has rank 0", in.id);
   TRY(expect_constant(c, "filter_id", &filter));
   TRY(expect_rank(c, "filter_id", &filter, 2));
@@ -654,7 +693,7 @@ static xnnd_status check_deconv2d(const xnnd_xnode_ctx* c, fb_table node) {
   TRY(check_minmax(c, node, F(Deconv2d, output_min), F(Deconv2d, output_max)));
   TRY(expect_dtype(c, "input_id", &in, XNND_XNNPACK_DataType_FP32));
   TRY(expect_dtype(c, "output_id", &out, in.v.datatype));
-  TRY(expect_weights(c, in.v.datatype, &filter, &bias));
+  TRY(expect_weights(c, &in, &filter, &bias));
   TRY(expect_rank(c, "input_id", &in, 4));
   uint64_t groups = U32(Deconv2d, groups), goc = U32(Deconv2d, group_output_channels);
   uint32_t kh = U32(Deconv2d, kernel_height), kw = U32(Deconv2d, kernel_width);
