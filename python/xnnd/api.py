@@ -124,8 +124,10 @@ def find_toolchain(xnnd_bin: str | None = None) -> str:
                       exit_code=1)
 
 
-def graph_of(exported_program: torch.export.ExportedProgram, name: str = "model") -> ir_text.Graph:
-    """The IR graph of an ExportedProgram (float or PT2E-quantized)."""
+def graph_of(exported_program: torch.export.ExportedProgram,
+             name: str = "model") -> tuple[ir_text.Graph, torch.fx.GraphModule]:
+    """(graph, gm): the IR graph of an ExportedProgram (float or PT2E-quantized) and the core
+    ATen GraphModule it was mapped from (trace.to_graph_module)."""
     from . import quantize
 
     if not isinstance(exported_program, torch.export.ExportedProgram):
@@ -195,7 +197,7 @@ def read_report(json_path: str, origins: dict[str, str] | None = None) -> Delega
                             raw["macs_total"])
 
 
-def write_ir(graph: ir_text.Graph, ir_path: str, xcb_path: str) -> list:
+def write_ir(graph: ir_text.Graph, ir_path: str, xcb_path: str) -> list[tuple[int, bytes]]:
     """Write the text IR and the constant bundle; returns the bundle records."""
     records = ir_text.bundle_records(graph)
     with open(ir_path, "w", newline="\n") as f:

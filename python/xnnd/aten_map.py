@@ -16,8 +16,11 @@ tables (relative position biases, attention masks) that have no IR op. aten.t of
 stays an IR node so the toolchain still sees the linear weight pattern.
 """
 
+from __future__ import annotations
+
 import operator
 import re
+from typing import Any, Callable, NoReturn, Sequence, TypeAlias
 
 import numpy as np
 import torch
@@ -26,6 +29,10 @@ from torch.fx.passes.shape_prop import TensorMetadata
 
 from .errors import ExportError, UnsupportedOpError
 from .ir_text import DTYPES, Attr, Graph, Node, Value
+
+
+# (ir_name, kind) or (ir_name, kind, getter(call)): see Rule.
+AttrSpec: TypeAlias = "tuple[str, str] | tuple[str, str, Callable[[Call], Any]]"
 
 
 class Rule:
@@ -42,7 +49,9 @@ class Rule:
     identity  optional identity(call): True when this call is a no-op (a slice over the whole
             dim); the input is forwarded and no node is emitted."""
 
-    def __init__(self, op, inputs=("self",), attrs=(), check=None, identity=None):
+    def __init__(self, op: str | None, inputs: Sequence[str] = ("self",),
+                 attrs: Sequence[AttrSpec] = (), check: Callable[[Call], None] | None = None,
+                 identity: Callable[[Call], bool] | None = None) -> None:
         self.op = op
         self.inputs = inputs
         self.attrs = attrs
@@ -53,11 +62,12 @@ class Rule:
 class Call:
     """One fx node being mapped: bound arguments plus output metadata."""
 
-    def __init__(self, node, env, target):
+    def __init__(self, node: torch.fx.Node, env: dict[torch.fx.Node, Any], target: str) -> None:
         self.node = node
         self.target = target
         self.env = env
-        schema = node.target._schema
+        op: Any = node.target   # an OpOverload
+        schema = op._schema
         self.args = {}
         for i, a in enumerate(schema.arguments):
             if i < len(node.args) and not a.kwarg_only:
@@ -68,26 +78,28 @@ class Call:
                 self.args[a.name] = a.default_value
         metas = node.meta.get("tensor_meta")
         # TensorMetadata is itself a NamedTuple: a tuple of them means several outputs.
-        self.out_metas = [metas] if isinstance(metas, TensorMetadata) or metas is None else list(metas)
+        # out_metas: a TensorMetadata per output, None where torch.export recorded none.
+        self.out_metas: list[Any] = (
+            [metas] if isinstance(metas, TensorMetadata) or metas is None else list(metas))
 
-    def arg(self, name):
+    def arg(self, name: str) -> Any:
         return self.args[name]
 
-    def rank(self, name):
+    def rank(self, name: str) -> int:
         v = self.args[name]
         if isinstance(v, torch.fx.Node):
             return len(self.env[v].shape)
         return 0
 
     @property
-    def out_shape(self):
+    def out_shape(self) -> list[int]:
         return list(self.out_metas[0].shape)
 
     @property
-    def out_rank(self):
+    def out_rank(self) -> int:
         return len(self.out_metas[0].shape)
 
-    def unsupported(self, reason):
+    def unsupported(self, reason: str) -> NoReturn:
         raise UnsupportedOpError(unsupported_message(self.node, self.target, reason),
                                  self.target, self.node.name)
 
@@ -220,7 +232,9 @@ def _as_strided_is_view(call):
 
     def row_major(shape, strides):
         want = _contiguous_strides(shape)
-        return all(n == 1 or s == w for n, s, w in zip(shape, strides, want))
+        # want has len(shape) entries; torch refuses as_strided sizes and strides of unequal
+        # lengths, and a tensor's shape and stride have the same length
+        return all(n == 1 or s == w for n, s, w in zip(shape, strides, want, strict=True))
     if offset != 0 or meta is None or int(np.prod(size)) != int(np.prod(meta.shape)) \
             or not row_major(size, stride) or not row_major(meta.shape, meta.stride):
         call.unsupported("as_strided(size=%s, stride=%s, storage_offset=%s) is not a view of a "
@@ -293,7 +307,8 @@ _EXPAND = Rule("aten.expand", attrs=(("size", "ints", _view_size),))
 _NEAREST_ATTRS = (("output_size", "ints", _resize_size), ("scales_h", "float?", _resize_scale(0)),
                   ("scales_w", "float?", _resize_scale(1)))
 _BILINEAR_ATTRS = (("output_size", "ints", _resize_size), ("align_corners", "bool"),
-                   ("scales_h", "float?", _resize_scale(0)), ("scales_w", "float?", _resize_scale(1)))
+                   ("scales_h", "float?", _resize_scale(0)),
+                   ("scales_w", "float?", _resize_scale(1)))
 
 # aten overload (str(node.target)) -> Rule. docs/ARCHITECTURE.md "Op table" is the IR side.
 RULES = {
@@ -393,7 +408,8 @@ RULES = {
     # everywhere (fully masked) gives 0 instead of NaN. Mapped to softmax, so such a row gives
     # NaN in xnnd (docs/ARCHITECTURE.md, "Capture").
     "aten._safe_softmax.default": Rule("aten.softmax",
-                                       attrs=(("dim", "dim"), ("half_to_float", "bool", lambda c: False)),
+                                       attrs=(("dim", "dim"),
+                                              ("half_to_float", "bool", lambda c: False)),
                                        check=_no_dtype),
     "aten.cat.default": Rule("aten.cat", ("tensors*",), (("dim", "dim"),)),
     "aten.slice.Tensor": _SLICE,
@@ -415,7 +431,8 @@ RULES = {
         (("normalized_shape", "ints"), ("eps", "float"))),
     "aten.baddbmm.default": Rule("aten.baddbmm", ("self", "batch1", "batch2"),
                                  (("beta", "float"), ("alpha", "float"))),
-    "aten.roll.default": Rule("aten.roll", attrs=(("shifts", "ints"), ("dims", "ints", _roll_dims))),
+    "aten.roll.default": Rule("aten.roll", attrs=(("shifts", "ints"),
+                                                  ("dims", "ints", _roll_dims))),
     "aten.norm.ScalarOpt_dim": Rule("aten.norm", attrs=(("p", "float", _norm_p("p")),
                                                         ("dim", "dims", _norm_dims),
                                                         ("keepdim", "bool"))),
@@ -498,7 +515,7 @@ def _module_path(node):
     return "%s (%s)" % (path, type_name.strip("'>"))
 
 
-def node_origin(node):
+def node_origin(node: torch.fx.Node) -> str:
     parts = []
     module = node.meta.get("xnnd_module") or _module_path(node)
     if module:
@@ -509,7 +526,7 @@ def node_origin(node):
     return "; ".join(parts)
 
 
-def unsupported_message(node, target, reason=None):
+def unsupported_message(node: torch.fx.Node, target: str, reason: str | None = None) -> str:
     msg = "unsupported op %s at node '%s'" % (target, node.name)
     if reason:
         msg += " (%s)" % reason
@@ -545,7 +562,8 @@ def _ir_dtype(torch_dtype, node):
     entry = DTYPES.get(str(torch_dtype))
     if entry is None:
         raise ExportError("unsupported dtype %s at node '%s'%s" % (
-            torch_dtype, node.name, (" (from %s)" % node_origin(node)) if node_origin(node) else ""))
+            torch_dtype, node.name,
+            (" (from %s)" % node_origin(node)) if node_origin(node) else ""))
     return entry
 
 
@@ -664,7 +682,8 @@ class _Converter:
             if array.dtype == np_dtype:
                 ir_dtype = ir
         if ir_dtype is None:
-            raise ExportError("unsupported constant dtype %s at node '%s'" % (array.dtype, node.name))
+            raise ExportError("unsupported constant dtype %s at node '%s'"
+                              % (array.dtype, node.name))
         key = (ir_dtype, array.shape, array.tobytes())
         value = self.consts.get(key)
         if value is None:
@@ -691,7 +710,8 @@ class _Converter:
                 continue
             elif node.op == "get_attr":
                 if not isinstance(_fetch_attr(self.gm, node.target), torch.Tensor):
-                    raise ExportError("get_attr %s at node '%s' is not a tensor" % (node.target, node.name))
+                    raise ExportError("get_attr %s at node '%s' is not a tensor"
+                                      % (node.target, node.name))
                 # a constant on first use (self.env), so one only folded away is never stored
             elif node in self.folded and not self.keep_as_ir(node):
                 pass    # a constant on first use
@@ -703,8 +723,9 @@ class _Converter:
             elif node.op == "output":
                 self.map_output(node)
             else:
-                raise UnsupportedOpError(unsupported_message(node, "%s %s" % (node.op, node.target)),
-                                         str(node.target), node.name)
+                raise UnsupportedOpError(
+                    unsupported_message(node, "%s %s" % (node.op, node.target)),
+                    str(node.target), node.name)
         return self.graph
 
     def keep_as_ir(self, node):
@@ -789,7 +810,8 @@ class _Converter:
                 if k in getitems:
                     outputs.append(self.tensor_value(node, meta, getitems[k].name, True))
                 else:
-                    outputs.append(self.tensor_value(node, meta, "%s_out%d" % (node.name, k), False))
+                    outputs.append(self.tensor_value(node, meta, "%s_out%d" % (node.name, k),
+                                                     False))
             self.env[node] = outputs
         self.graph.nodes.append(Node(rule.op, inputs, outputs, attrs, node.name))
 
@@ -825,7 +847,8 @@ class _Converter:
         flat, _ = pytree.tree_flatten(node.args[0])
         for i, item in enumerate(flat):
             if not isinstance(item, torch.fx.Node):
-                raise ExportError("model output %d is a %s, not a tensor" % (i, type(item).__name__))
+                raise ExportError("model output %d is a %s, not a tensor"
+                                  % (i, type(item).__name__))
             v = self.env[item]
             if v.kind != "node":
                 # A program output must be produced by a node: copy inputs and constants.
@@ -835,13 +858,13 @@ class _Converter:
             self.graph.outputs.append(v)
 
 
-def convert(gm, name):
+def convert(gm: torch.fx.GraphModule, name: str) -> Graph:
     """IR Graph of a traced GraphModule (trace.trace). Raises UnsupportedOpError (exit code 2)
     for a live aten op with no RULES entry."""
     return _Converter(gm, name).run()
 
 
-def unsupported_ops(gm):
+def unsupported_ops(gm: torch.fx.GraphModule) -> list[str]:
     """Sorted aten targets of live nodes with no mapping (and not folded to constants): []
     means convert() will not refuse any op for lack of a table entry."""
     missing = set()

@@ -3,6 +3,7 @@ per-output tolerances), checked on device with `xnnd run --verify OUT.bundle` or
 API in include/xnnd/bundle.h, which documents the binary format this module writes."""
 
 import struct
+from typing import Sequence
 
 import numpy as np
 
@@ -16,6 +17,9 @@ _DTYPE_CODES = {
     np.dtype(np.uint8): 3, np.dtype(np.int32): 4, np.dtype(np.int64): 5, np.dtype(np.bool_): 6,
 }
 _CODE_DTYPES = {v: k for k, v in _DTYPE_CODES.items()}
+
+# One test case: (inputs, expected outputs, one (atol, rtol) per expected output).
+Case = tuple[Sequence[np.ndarray], Sequence[np.ndarray], Sequence[tuple[float, float]]]
 
 
 def _pad8(n):
@@ -34,7 +38,7 @@ def _tensor_record(arr, tolerances=None):
     return rec + struct.pack("<Q", len(data)) + data + b"\0" * _pad8(len(data))
 
 
-def encode(pte, cases):
+def encode(pte: bytes, cases: Sequence[Case]) -> bytes:
     """Bundle bytes. cases: list of (inputs, expected, tolerances) where inputs and expected
     are lists of arrays and tolerances a list of (atol, rtol), one per expected output."""
     body = b""
@@ -43,7 +47,7 @@ def encode(pte, cases):
             raise ExportError("bundle: one (atol, rtol) per expected output")
         body += struct.pack("<II", len(inputs), len(expected))
         body += b"".join(_tensor_record(a) for a in inputs)
-        body += b"".join(_tensor_record(a, t) for a, t in zip(expected, tolerances))
+        body += b"".join(_tensor_record(a, t) for a, t in zip(expected, tolerances, strict=True))
     cases_offset = HEADER_SIZE + len(pte) + _pad8(HEADER_SIZE + len(pte))
     header = MAGIC + struct.pack("<IIQQQQI", VERSION, HEADER_SIZE, HEADER_SIZE, len(pte),
                                  cases_offset, len(body), len(cases))
@@ -51,18 +55,19 @@ def encode(pte, cases):
     return header + pte + b"\0" * (cases_offset - HEADER_SIZE - len(pte)) + body
 
 
-def write(path, pte, cases):
+def write(path: str, pte: bytes, cases: Sequence[Case]) -> None:
     with open(path, "wb") as f:
         f.write(encode(pte, cases))
 
 
-def decode(data):
+def decode(data: bytes) -> tuple[bytes, list[Case]]:
     """(pte bytes, cases) from bundle bytes, cases as for encode(). For tests and tools;
     the runtime does its own complete verification."""
     if data[:8] != MAGIC:
         raise ValueError("not a bundle")
     _, _, prog_off, prog_size, cases_off, cases_size, n = struct.unpack_from("<IIQQQQI", data, 8)
-    pos, cases = cases_off, []
+    pos = cases_off
+    cases: list[Case] = []
 
     def tensor(with_tol):
         nonlocal pos
@@ -75,8 +80,8 @@ def decode(data):
             pos += 16
         (nbytes,) = struct.unpack_from("<Q", data, pos)
         pos += 8
-        arr = np.frombuffer(data, dtype=_CODE_DTYPES[code].newbyteorder("<"), count=int(np.prod(shape)),
-                            offset=pos).reshape(shape).copy()
+        arr = np.frombuffer(data, dtype=_CODE_DTYPES[code].newbyteorder("<"),
+                            count=int(np.prod(shape)), offset=pos).reshape(shape).copy()
         pos += nbytes + _pad8(nbytes)
         return arr, tol
 

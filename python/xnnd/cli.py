@@ -7,14 +7,23 @@ quantization failed, wrong torch, or toolchain missing; else the toolchain's own
 `xnnd compile` fails.
 """
 
+from __future__ import annotations
+
 import argparse
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from typing import TYPE_CHECKING, Sequence
 
 from .errors import ExportError
+
+if TYPE_CHECKING:   # torch is imported on first use, not on `import xnnd.cli`
+    import torch
+
+    from .bundle import Case
+    from .ir_text import Graph
 
 DEFAULT_XNND = os.path.join("build", "xnnd")
 
@@ -26,21 +35,22 @@ def _progress(msg):
 def _parse_shape(text):
     try:
         shape = tuple(int(d) for d in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected comma-separated ints, e.g. 1,3,224,224")
+    except ValueError as e:
+        raise argparse.ArgumentTypeError("expected comma-separated ints, e.g. 1,3,224,224") from e
     if not shape or any(d <= 0 for d in shape):
         raise argparse.ArgumentTypeError("dims must be positive")
     return shape
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xnnd", description="xnnd model exporter")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     ex = sub.add_parser(
         "export", help="export a PyTorch model to a .pte program",
         description="Capture SPEC with torch.export (strict, then non-strict), decompose to core "
-                    "ATen, write text IR and a constant bundle, then run `xnnd compile`. SPEC is torchvision:NAME (random weights, "
+                    "ATen, write text IR and a constant bundle, then run `xnnd compile`. SPEC is "
+                    "torchvision:NAME (random weights, "
                     "built after torch.manual_seed(SEED); input torch.randn(SHAPE) after "
                     "torch.manual_seed(SEED+1)) or FILE.py:FUNCTION (called after "
                     "torch.manual_seed(SEED), returns (module, example_inputs_tuple)).")
@@ -91,14 +101,15 @@ def build_parser():
     return parser
 
 
-def bundle_cases(module, inputs, n, seed, atol, rtol):
+def bundle_cases(module: torch.nn.Module, inputs: Sequence[torch.Tensor], n: int, seed: int,
+                 atol: float | None, rtol: float) -> list[Case]:
     """Case 0 is the example inputs; case i draws new inputs like them (seeded) and runs
     PyTorch eagerly for the expected outputs."""
     import torch
 
     from . import trace
 
-    cases = []
+    cases: list[Case] = []
     for i in range(max(n, 1)):
         if i == 0:
             case_inputs = list(inputs)
@@ -114,8 +125,11 @@ def bundle_cases(module, inputs, n, seed, atol, rtol):
     return cases
 
 
-def export_ir(spec, seed=0, input_shape=None, save_io=None, quantize=None, calibration_batches=4,
-              weight_quant="per-channel", notes=None, capture="auto"):
+def export_ir(spec: str, seed: int = 0, input_shape: Sequence[int] | None = None,
+              save_io: str | None = None, quantize: str | None = None,
+              calibration_batches: int = 4, weight_quant: str = "per-channel",
+              notes: list[str] | None = None, capture: str = "auto"
+              ) -> tuple[Graph, torch.nn.Module, tuple[torch.Tensor, ...], torch.fx.GraphModule]:
     """Load and capture SPEC; returns (graph, module, inputs, gm). Raises ExportError. With
     quantize="int8" the module returned (and run for save_io) is the PT2E reference model."""
     import numpy as np
@@ -155,7 +169,7 @@ def export_ir(spec, seed=0, input_shape=None, save_io=None, quantize=None, calib
     return graph, module, inputs, gm
 
 
-def check_torch():
+def check_torch() -> None:
     """ExportError (exit 1) unless the running torch is the one requirements.txt pins."""
     import importlib.metadata
 
@@ -233,7 +247,7 @@ def _export(args):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     import warnings
     # torch and torchao deprecation chatter is not the user's to act on
     warnings.filterwarnings("ignore", category=FutureWarning)

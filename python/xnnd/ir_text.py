@@ -7,6 +7,7 @@ op's schema is printed in schema order; the mapping (aten_map.py) guarantees the
 
 import hashlib
 import struct
+from typing import Any, Literal, Sequence
 
 import numpy as np
 
@@ -27,42 +28,48 @@ DTYPES = {
     "torch.bool": ("bool", np.bool_),
 }
 
+# Value.quant: ("tensor", scale, zero point) or ("channel", axis, scales[], zero points[]).
+Quant = (tuple[Literal["tensor"], float | np.floating, int]
+         | tuple[Literal["channel"], int, np.ndarray, np.ndarray])
+
 
 class Value:
     """One IR value. kind is 'input', 'const' or 'node'; data is a numpy array for consts."""
 
-    def __init__(self, name, dtype, shape, kind, data=None):
+    def __init__(self, name: str, dtype: str, shape: Sequence[int], kind: str,
+                 data: np.ndarray | None = None) -> None:
         self.name = name
         self.dtype = dtype          # IR dtype string, e.g. "f32"
         self.shape = tuple(int(d) for d in shape)
         self.kind = kind
         self.data = data
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "%%%s: %s" % (self.name, type_text(self))
 
 
 class Attr:
     """kind: 'int', 'float', 'bool' or 'ints'; value None prints as `none` (absent optional)."""
 
-    def __init__(self, name, kind, value):
+    def __init__(self, name: str, kind: str, value: Any) -> None:
         self.name = name
         self.kind = kind
         self.value = value
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "%s=%s" % (self.name, attr_text(self))
 
 
 class Node:
-    def __init__(self, op, inputs, outputs, attrs, source=None):
+    def __init__(self, op: str, inputs: list[Value | None], outputs: list[Value],
+                 attrs: list[Attr], source: str | None = None) -> None:
         self.op = op                # IR op name, e.g. "aten.convolution"
         self.inputs = inputs        # list of Value or None (absent optional input)
         self.outputs = outputs      # list of Value
         self.attrs = attrs          # list of Attr in schema order
         self.source = source        # fx node name it came from (diagnostics only)
 
-    def attr(self, name):
+    def attr(self, name: str) -> Any:
         for a in self.attrs:
             if a.name == name:
                 return a.value
@@ -70,29 +77,30 @@ class Node:
 
 
 class Graph:
-    def __init__(self, name):
+    def __init__(self, name: str) -> None:
         self.name = name
-        self.inputs = []
-        self.consts = []
-        self.nodes = []
-        self.outputs = []
+        self.inputs: list[Value] = []
+        self.consts: list[Value] = []
+        self.nodes: list[Node] = []
+        self.outputs: list[Value] = []
 
 
-def const_key(data_bytes):
+def const_key(data_bytes: bytes) -> int:
     """Bundle key of a large constant: blake2b-64 of its bytes, read as a little-endian u64."""
     return int.from_bytes(hashlib.blake2b(data_bytes, digest_size=8).digest(), "little")
 
 
-def const_bytes(value):
+def const_bytes(value: Value) -> bytes:
+    assert value.data is not None   # a constant's data
     return np.ascontiguousarray(value.data).astype(value.data.dtype.newbyteorder("<"),
                                                    copy=False).tobytes()
 
 
-def is_large(value):
+def is_large(value: Value) -> bool:
     return int(np.prod(value.shape, dtype=np.int64)) > INLINE_CONST_MAX
 
 
-def format_float(x):
+def format_float(x: float) -> str:
     """Shortest %g form that reads back to the same double: 0.1, 1e-05, 6, inf, -inf."""
     x = float(x)
     if x != x:
@@ -106,7 +114,7 @@ def format_float(x):
     return "%.17g" % x
 
 
-def format_f32(x):
+def format_f32(x: float | np.floating) -> str:
     """Shortest decimal form that reads back (as float32) to the same float32 value."""
     x = np.float32(x)
     if not np.isfinite(x):
@@ -118,23 +126,24 @@ def format_f32(x):
     return "%.9g" % float(x)
 
 
-def quant_text(quant):
+def quant_text(quant: Quant | None) -> str:
     """` q(SCALE, ZP)` or ` qc(AXIS, [S...], [Z...])` for Value.quant, '' for None."""
     if quant is None:
         return ""
     if quant[0] == "tensor":
         return " q(%s, %d)" % (format_f32(quant[1]), int(quant[2]))
     _, axis, scales, zps = quant
-    return " qc(%d, [%s], [%s])" % (int(axis), ",".join(format_f32(s) for s in np.asarray(scales).reshape(-1)),
+    return " qc(%d, [%s], [%s])" % (int(axis),
+                                    ",".join(format_f32(s) for s in np.asarray(scales).reshape(-1)),
                                     ",".join(str(int(z)) for z in np.asarray(zps).reshape(-1)))
 
 
-def type_text(value):
+def type_text(value: Value) -> str:
     return "%s[%s]%s" % (value.dtype, ",".join(str(d) for d in value.shape),
                          quant_text(getattr(value, "quant", None)))
 
 
-def attr_text(attr):
+def attr_text(attr: Attr) -> str:
     v = attr.value
     if v is None:
         return "none"
@@ -149,7 +158,7 @@ def attr_text(attr):
     raise ValueError("unknown attribute kind %r" % attr.kind)
 
 
-def inline_text(value):
+def inline_text(value: Value) -> str:
     flat = np.asarray(value.data).reshape(-1)
     if value.dtype in ("f32", "f16"):
         items = ["%.9g" % float(x) for x in flat]
@@ -160,7 +169,7 @@ def inline_text(value):
     return "[%s]" % ", ".join(items)
 
 
-def print_graph(graph):
+def print_graph(graph: Graph) -> str:
     """The text IR of `graph` as one string ending in a newline."""
     lines = ["graph %s {" % graph.name]
     for v in graph.inputs:
@@ -183,10 +192,10 @@ def print_graph(graph):
     return "\n".join(lines) + "\n"
 
 
-def bundle_records(graph):
+def bundle_records(graph: Graph) -> list[tuple[int, bytes]]:
     """(key, bytes) of every large constant, first occurrence order, unique keys."""
     records = []
-    seen = {}
+    seen: dict[int, bytes] = {}
     for v in graph.consts:
         if not is_large(v):
             continue
@@ -201,7 +210,7 @@ def bundle_records(graph):
     return records
 
 
-def write_bundle(path, records):
+def write_bundle(path: str, records: Sequence[tuple[int, bytes]]) -> None:
     """Constant bundle: "XNDC", u32 version, u64 count; per record u64 key, u64 size, bytes,
     zero padding to a multiple of 8."""
     with open(path, "wb") as f:

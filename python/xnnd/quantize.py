@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import torch
@@ -31,6 +31,9 @@ import torch
 from . import aten_map, trace
 from .errors import ExportError
 from .ir_text import Attr, Graph, Node, Value, format_f32
+
+if TYPE_CHECKING:   # torchao is imported on first use
+    from torchao.testing.pt2e._xnnpack_quantizer import XNNPACKQuantizer
 
 _QD = "quantized_decomposed."
 QUANTIZE_TARGETS = {_QD + t for t in (
@@ -55,11 +58,11 @@ def _import_pt2e():
         )
     except ImportError as e:
         raise ExportError("PT2E quantization needs torchao (requirements.txt pins it; run "
-                          "scripts/install-deps): %s" % e, exit_code=1)
+                          "scripts/install-deps): %s" % e, exit_code=1) from e
     return prepare_pt2e, convert_pt2e, XNNPACKQuantizer, get_symmetric_quantization_config
 
 
-def xnnpack_quantizer(weights: str = "per-channel"):
+def xnnpack_quantizer(weights: str = "per-channel") -> XNNPACKQuantizer:
     """The XNNPACK quantizer with the symmetric configuration: int8 weights symmetric per output
     channel (per tensor with weights="per-tensor"), int8 activations per tensor."""
     if weights not in WEIGHT_SCHEMES:
@@ -71,7 +74,8 @@ def xnnpack_quantizer(weights: str = "per-channel"):
         return quantizer_cls().set_global(config(is_per_channel=weights == "per-channel"))
 
 
-def calibration_batches(inputs: Sequence[torch.Tensor], n: int, seed: int) -> list:
+def calibration_batches(inputs: Sequence[torch.Tensor], n: int,
+                        seed: int) -> list[list[torch.Tensor]]:
     """n batches shaped like inputs, torch.randn from generator seed (float inputs only)."""
     gen = torch.Generator().manual_seed(seed)
     return [[torch.randn(t.shape, generator=gen, dtype=t.dtype) if t.is_floating_point() else t
@@ -80,7 +84,7 @@ def calibration_batches(inputs: Sequence[torch.Tensor], n: int, seed: int) -> li
 
 def quantize_module(module: torch.nn.Module, inputs: Sequence[torch.Tensor], batches: int = 4,
                     seed: int = 0, weights: str = "per-channel", snap_biases: bool = True,
-                    notes: list | None = None,
+                    notes: list[str] | None = None,
                     calibration_data: Sequence[Sequence[torch.Tensor]] | None = None,
                     capture: str = "auto") -> torch.fx.GraphModule:
     """torch.export capture -> prepare_pt2e -> calibration -> convert_pt2e (->
@@ -103,7 +107,8 @@ def quantize_module(module: torch.nn.Module, inputs: Sequence[torch.Tensor], bat
     except ExportError:
         raise
     except Exception as e:   # the quantizer or an observer failed on this model
-        raise ExportError("PT2E quantization failed: %s: %s" % (type(e).__name__, e), exit_code=1)
+        raise ExportError("PT2E quantization failed: %s: %s" % (type(e).__name__, e),
+                          exit_code=1) from e
     if snap_biases:
         snap_reference_biases(reference)
     return reference
@@ -203,7 +208,8 @@ class _QuantConverter(aten_map._Converter):
 
     def qconst(self, name, data, quant):
         key = (data.shape, data.tobytes(), repr(quant[:2]),
-               tuple(np.asarray(quant[2]).reshape(-1).tolist()) if quant[0] == "channel" else quant[2],
+               tuple(np.asarray(quant[2]).reshape(-1).tolist()) if quant[0] == "channel"
+               else quant[2],
                tuple(np.asarray(quant[3]).reshape(-1).tolist()) if quant[0] == "channel" else 0)
         value = self.qconsts.get(key)
         if value is None:
@@ -349,4 +355,5 @@ def save_io_extras(directory: str, float_module: torch.nn.Module,
         if producer is None or producer.op != "xnnd.dequantize" or producer.attr("scale") is None:
             continue
         with open(os.path.join(directory, "output_%d.qparams.json" % i), "w") as f:
-            json.dump({"scale": producer.attr("scale"), "zero_point": producer.attr("zero_point")}, f)
+            json.dump({"scale": producer.attr("scale"),
+                       "zero_point": producer.attr("zero_point")}, f)

@@ -19,6 +19,7 @@ import importlib.util
 import os
 import sys
 import warnings
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.utils._pytree as pytree
@@ -28,7 +29,8 @@ from .errors import ExportError
 DEFAULT_INPUT_SHAPE = (1, 3, 224, 224)
 
 
-def load_spec(spec, seed=0, input_shape=None):
+def load_spec(spec: str, seed: int = 0, input_shape: Sequence[int] | None = None
+              ) -> tuple[str, torch.nn.Module, tuple[torch.Tensor, ...]]:
     """Returns (name, module, example_inputs).
 
     torchvision:NAME  torchvision.models.NAME(weights=None) built after torch.manual_seed(seed),
@@ -49,7 +51,7 @@ def load_spec(spec, seed=0, input_shape=None):
         module = builder(weights=None)
         shape = tuple(input_shape) if input_shape else DEFAULT_INPUT_SHAPE
         torch.manual_seed(seed + 1)
-        inputs = (torch.randn(shape),)
+        inputs: tuple[torch.Tensor, ...] = (torch.randn(shape),)
         name = rest
     else:
         path, _, func_name = spec.rpartition(":")
@@ -62,6 +64,7 @@ def load_spec(spec, seed=0, input_shape=None):
             raise ExportError("no such file: %s" % path)
         mod_name = "_xnnd_spec_" + os.path.splitext(os.path.basename(path))[0]
         file_spec = importlib.util.spec_from_file_location(mod_name, path)
+        assert file_spec is not None and file_spec.loader is not None   # path ends in .py
         py_module = importlib.util.module_from_spec(file_spec)
         sys.modules[mod_name] = py_module
         file_spec.loader.exec_module(py_module)
@@ -89,7 +92,7 @@ def load_spec(spec, seed=0, input_shape=None):
 
 # ---- capture: torch.export -> core ATen -> GraphModule with shapes ----
 
-def decomposition_table() -> dict:
+def decomposition_table() -> dict[torch._ops.OperatorBase, Callable[..., Any]]:
     """torch.export's core ATen decompositions, minus every op xnnd maps natively (aten_map.RULES
     and SPLITS): those stay whole so the passes and XNNPACK see linear, hardswish, max_pool2d,
     transpose, ... rather than their decompositions. Everything else decomposes to core ATen."""
@@ -121,8 +124,8 @@ def _reason(e: BaseException) -> str:
 CAPTURE_MODES = ("auto", "strict", "non-strict")
 
 
-def capture(module: torch.nn.Module, inputs: tuple, notes: list | None = None,
-            mode: str = "auto"):
+def capture(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...],
+            notes: list[str] | None = None, mode: str = "auto") -> torch.export.ExportedProgram:
     """torch.export.export(module, inputs). mode "auto": strict (TorchDynamo) capture first; when
     that fails, non-strict capture (Python runs the module, tracing at the ATen level), with the
     strict failure's reason appended to `notes` (shown to the user). "strict" / "non-strict":
@@ -138,7 +141,8 @@ def capture(module: torch.nn.Module, inputs: tuple, notes: list | None = None,
             with _quiet():
                 ep = torch.export.export(module, tuple(inputs), strict=strict)
         except Exception as e:  # torch's reason is what the user needs to see
-            errors.append("%s capture failed: %s" % ("strict" if strict else "non-strict", _reason(e)))
+            errors.append("%s capture failed: %s"
+                          % ("strict" if strict else "non-strict", _reason(e)))
             continue
         if errors:
             notes.append(errors[0] + "; used non-strict capture instead")
@@ -167,7 +171,7 @@ def _attach_tensor_meta(gm: torch.fx.GraphModule) -> None:
                 node.meta["tensor_meta"] = meta
 
 
-def to_graph_module(ep) -> torch.fx.GraphModule:
+def to_graph_module(ep: torch.export.ExportedProgram) -> torch.fx.GraphModule:
     """The ExportedProgram decomposed to core ATen (decomposition_table()) and unlifted: a
     GraphModule whose parameters, buffers and lifted constants are get_attr nodes, with
     tensor_meta on every node."""
@@ -176,18 +180,19 @@ def to_graph_module(ep) -> torch.fx.GraphModule:
             ep = ep.run_decompositions(decomposition_table())
             gm = ep.module()
     except Exception as e:
-        raise ExportError("decomposing to core ATen failed: %s" % _reason(e), exit_code=1)
+        raise ExportError("decomposing to core ATen failed: %s" % _reason(e), exit_code=1) from e
     _attach_tensor_meta(gm)
     return gm
 
 
-def trace(module: torch.nn.Module, inputs: tuple, notes: list | None = None,
-          mode: str = "auto") -> torch.fx.GraphModule:
+def trace(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...],
+          notes: list[str] | None = None, mode: str = "auto") -> torch.fx.GraphModule:
     """capture() then to_graph_module()."""
     return to_graph_module(capture(module, inputs, notes, mode))
 
 
-def eager_outputs(module, inputs):
+def eager_outputs(module: Callable[..., Any],
+                  inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
     """PyTorch's own outputs for the example inputs, flattened in output order."""
     with torch.no_grad():
         out = module(*inputs)
