@@ -55,7 +55,8 @@ def run_mobilenet(out_dir: str, xnnd_bin: str, iters: int) -> dict:
     rep = result.report
     print()
     print("MobileNetV2 (random weights, seed 0; batch-norm statistics re-estimated), 1x3x224x224:")
-    print("  delegated to XNNPACK: %d of %d nodes in %d partition(s), %.1f%% of multiply-accumulates"
+    print("  delegated to XNNPACK: %d of %d nodes in %d partition(s), %.1f%% of "
+          "multiply-accumulates"
           % (rep.nodes_delegated, len(rep.nodes), len(rep.partitions), 100 * rep.mac_share))
     print("  outputs: max |PyTorch| = %.3g; max |xnnd - PyTorch| / max |PyTorch| = %.2e"
           % (float(np.abs(expected).max()), err))
@@ -65,7 +66,8 @@ def run_mobilenet(out_dir: str, xnnd_bin: str, iters: int) -> dict:
     if err > 1e-4:
         failures.append("MobileNetV2 differs from PyTorch by %.2e (relative)" % err)
     if float(np.abs(expected).max()) < 1e-2:
-        failures.append("MobileNetV2's outputs are vanishingly small (%.3g)" % np.abs(expected).max())
+        failures.append("MobileNetV2's outputs are vanishingly small (%.3g)"
+                        % np.abs(expected).max())
     return {"ms": {"PyTorch eager": torch_ms, "xnnd": xnnd_ms}, "failures": failures}
 
 

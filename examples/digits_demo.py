@@ -30,7 +30,8 @@ import xnnd  # noqa: E402
 from xnnd import api, quantize  # noqa: E402
 
 
-def run_xnnd(xnnd_bin: str, pte: str, x: np.ndarray, folder: str, iters: int) -> tuple[np.ndarray, float]:
+def run_xnnd(xnnd_bin: str, pte: str, x: np.ndarray, folder: str,
+             iters: int) -> tuple[np.ndarray, float]:
     """Outputs of the program on x with the C runtime, and its median latency (ms)."""
     os.makedirs(folder, exist_ok=True)
     np.save(os.path.join(folder, "input_0.npy"), x)
@@ -56,7 +57,8 @@ def picture(path: str, images: np.ndarray, predicted: np.ndarray, labels: np.nda
         ax.axis("off")
     ax = fig.add_subplot(1, 2, 2)
     names = list(latencies)
-    ax.barh(names, [latencies[n] for n in names], color=["#999999", "#1f77b4", "#2ca02c", "#ff7f0e"][:len(names)])
+    ax.barh(names, [latencies[n] for n in names],
+            color=["#999999", "#1f77b4", "#2ca02c", "#ff7f0e"][:len(names)])
     ax.set_xlabel("microseconds per image (1 thread)")
     ax.invert_yaxis()
     fig.suptitle("held-out digits classified by xnnd int8 (green: correct)")
@@ -73,7 +75,8 @@ def run_digits(out_dir: str, xnnd_bin: str, iters: int = 20) -> dict:
     t0 = time.time()
     net, (x_test, y_test) = digits_model.train()
     x_train = digits_model.load_data()[0]
-    print("trained in %.1f s on %d images; %d held out" % (time.time() - t0, len(x_train), len(x_test)))
+    print("trained in %.1f s on %d images; %d held out"
+          % (time.time() - t0, len(x_train), len(x_test)))
     inputs = (x_test,)
     n = len(x_test)
 
@@ -107,7 +110,8 @@ def run_digits(out_dir: str, xnnd_bin: str, iters: int = 20) -> dict:
            (("float", pf), ("fp32", p32), ("ref8", pr), ("int8", p8))}
     agree32, agree8 = float(np.mean(p32 == pf)), float(np.mean(p8 == pr))
     err32 = float(np.abs(x32 - float_logits.numpy()).max() / np.abs(float_logits.numpy()).max())
-    us = {"PyTorch float": 1e3 * torch_ms / n, "xnnd fp32": 1e3 * ms32 / n, "xnnd int8": 1e3 * ms8 / n}
+    us = {"PyTorch float": 1e3 * torch_ms / n, "xnnd fp32": 1e3 * ms32 / n,
+          "xnnd int8": 1e3 * ms8 / n}
     print()
     print("%-26s %9s %16s %12s %10s" % ("digits (8x8, 359 held out)", "accuracy", "same class as",
                                          "us / image", "MACs in"))

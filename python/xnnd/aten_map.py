@@ -495,8 +495,8 @@ def _user_frame(stack_trace):
     if not stack_trace:
         return None
     lines = stack_trace.splitlines()
-    for i, line in enumerate(lines):
-        m = re.match(r'\s*File "([^"]+)", line (\d+), in (\S+)', line)
+    for i in reversed(range(len(lines))):   # the trace lists the outermost call first
+        m = re.match(r'\s*File "([^"]+)", line (\d+), in (\S+)', lines[i])
         if m and not _TORCH_FRAME.search(m.group(1)):
             code = lines[i + 1].strip() if i + 1 < len(lines) else ""
             where = "%s:%s in %s" % (m.group(1), m.group(2), m.group(3))

@@ -10,8 +10,9 @@ import numpy as np
 from .errors import ExportError
 
 MAGIC = b"XNDBNDL\0"
-VERSION = 1
+VERSION = 2          # with the checksum at CHECKSUM_AT (include/xnnd/bundle.h)
 HEADER_SIZE = 64
+CHECKSUM_AT = 56
 _DTYPE_CODES = {
     np.dtype(np.float32): 0, np.dtype(np.float16): 1, np.dtype(np.int8): 2,
     np.dtype(np.uint8): 3, np.dtype(np.int32): 4, np.dtype(np.int64): 5, np.dtype(np.bool_): 6,
@@ -52,7 +53,18 @@ def encode(pte: bytes, cases: Sequence[Case]) -> bytes:
     header = MAGIC + struct.pack("<IIQQQQI", VERSION, HEADER_SIZE, HEADER_SIZE, len(pte),
                                  cases_offset, len(body), len(cases))
     header += b"\0" * (HEADER_SIZE - len(header))
-    return header + pte + b"\0" * (cases_offset - HEADER_SIZE - len(pte)) + body
+    blob = bytearray(header + pte + b"\0" * (cases_offset - HEADER_SIZE - len(pte)) + body)
+    struct.pack_into("<Q", blob, CHECKSUM_AT, checksum(bytes(blob)))
+    return bytes(blob)
+
+
+def checksum(data: bytes) -> int:
+    """FNV-1a 64 over every byte, the 8 at CHECKSUM_AT read as zero (xnnd_bundle_checksum)."""
+    h, prime, mask = 0xCBF29CE484222325, 0x100000001B3, (1 << 64) - 1
+    zeroed = data[:CHECKSUM_AT] + b"\0" * 8 + data[CHECKSUM_AT + 8:]
+    for b in zeroed:
+        h = ((h ^ b) * prime) & mask
+    return h
 
 
 def write(path: str, pte: bytes, cases: Sequence[Case]) -> None:
