@@ -197,6 +197,10 @@ void xnnd_graph_unique_name(xnnd_graph* g, const char* hint, char* out, size_t s
  * (pointers into the old ones must not be kept); already-sorted nodes keep their order. */
 xnnd_status xnnd_graph_compact(xnnd_graph* g);
 
+/* Multiply-accumulates of one node from its shapes (0 for ops without MACs, or an id out of
+ * range); used by the delegation report. ir/macs.c. */
+uint64_t xnnd_node_macs(const xnnd_graph* g, xnnd_id node);
+
 /* Check every invariant: ids in range, one producer per value, no cycles, arity and attr
  * kinds per the op table, attr values in range, shapes and dtypes agree with shape
  * inference, constants have data of the right size. Message names node and value.

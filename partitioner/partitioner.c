@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "partitioner/partitioner.h"
-#include "serializer/xnnpack/xnnpack_lower.h"
 
 /* A small sorted set of partition ids. */
 typedef struct idset {
@@ -143,6 +142,7 @@ xnnd_status xnnd_partition_graph(const xnnd_graph* g, const xnnd_partition_optio
   memset(plan, 0, sizeof(*plan));
   uint32_t nn = g->num_nodes;
   plan->num_nodes = nn;
+  plan->backend = options ? options->backend : NULL;
   plan->node_part = malloc(sizeof(int32_t) * (nn ? nn : 1));
   plan->reasons = calloc(nn ? nn : 1, XNND_REASON_SIZE);
   plan->parts = calloc(nn ? nn : 1, sizeof(xnnd_partition));
@@ -177,8 +177,11 @@ xnnd_status xnnd_partition_graph(const xnnd_graph* g, const xnnd_partition_optio
     } else if (op_excluded(g, n, options)) {
       snprintf(plan->reasons[n], XNND_REASON_SIZE, "excluded by --exclude-ops");
       supported = false;
+    } else if (!plan->backend) {
+      snprintf(plan->reasons[n], XNND_REASON_SIZE, "no delegate backend");
+      supported = false;
     } else {
-      supported = xnnd_xnnpack_supports(g, n, plan->reasons[n], XNND_REASON_SIZE);
+      supported = plan->backend->supports(g, n, plan->reasons[n], XNND_REASON_SIZE);
     }
     if (!supported) continue;
     plan->reasons[n][0] = '\0';

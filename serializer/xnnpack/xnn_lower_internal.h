@@ -14,6 +14,7 @@
 #include "fb.h"
 #include "xnnpack_generated.h"
 #include "xnnpack_lower.h"
+#include "pte_format.h"
 
 #define XNN_BLOB_MAX_DIMS 6
 #define XNN_NO_VALUE UINT32_MAX

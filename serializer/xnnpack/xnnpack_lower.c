@@ -210,38 +210,6 @@ bool xnn_attr_pair(const xnnd_ir_node* node, const char* name, int64_t def, int6
 
 uint32_t xnn_node_index(const xnnd_graph* g, const xnnd_ir_node* node) { return (uint32_t)(node - g->nodes); }
 
-/* ---- MACs ---- */
-static uint64_t numel(const xnnd_graph* g, xnnd_id id) {
-  if (id >= g->num_values) return 0;
-  uint64_t n = 1;
-  for (uint32_t d = 0; d < g->values[id].rank; d++) n *= (uint64_t)g->values[id].dims[d];
-  return n;
-}
-
-static int64_t dim(const xnnd_graph* g, xnnd_id id, uint32_t d) {
-  return id < g->num_values && d < g->values[id].rank ? g->values[id].dims[d] : 0;
-}
-
-uint64_t xnnd_node_macs(const xnnd_graph* g, xnnd_id node) {
-  if (g == NULL || node >= g->num_nodes) return 0;
-  const xnnd_ir_node* n = &g->nodes[node];
-  if (n->num_outputs < 1 || n->num_inputs < 2) return 0;
-  xnnd_id out = n->outputs[0], a = n->inputs[0], b = n->inputs[1];
-  switch (n->op) {
-    case XNND_OP_CONVOLUTION: {
-      uint64_t k = (uint64_t)(dim(g, b, 1) * dim(g, b, 2) * dim(g, b, 3));
-      /* Transposed: every input element meets Cout/groups * kh * kw weights. */
-      return xnn_attr_int(n, "transposed", 0) ? numel(g, a) * k : numel(g, out) * k;
-    }
-    case XNND_OP_LINEAR: return numel(g, out) * (uint64_t)dim(g, b, 1);
-    case XNND_OP_ADDMM: return n->num_inputs > 2 ? numel(g, out) * (uint64_t)dim(g, b, 1) : 0;
-    case XNND_OP_MM: return numel(g, out) * (uint64_t)dim(g, a, 1);
-    case XNND_OP_BMM: return numel(g, out) * (uint64_t)dim(g, a, 2);
-    case XNND_OP_BADDBMM: return n->num_inputs > 2 ? numel(g, out) * (uint64_t)dim(g, b, 2) : 0;
-    default: return 0;
-  }
-}
-
 /* ---- blob ---- */
 xnnd_status xnnd_xnnpack_build_blob(const xnnd_graph* g, const xnnd_id* nodes, uint32_t num_nodes,
                                     const xnnd_id* inputs, uint32_t num_inputs, const xnnd_id* outputs,
@@ -281,3 +249,17 @@ xnnd_status xnnd_xnnpack_build_blob(const xnnd_graph* g, const xnnd_id* nodes, u
   xnn_builder_destroy(b);
   return st;
 }
+
+/* ---- the toolchain backend ---- */
+static xnnd_status lower_partition(const xnnd_graph* g, const xnnd_partition* part, uint8_t** blob_out,
+                                   size_t* blob_size_out, char* err, size_t err_size) {
+  return xnnd_xnnpack_build_blob(g, part->nodes, part->num_nodes, part->inputs, part->num_inputs, part->outputs,
+                                 part->num_outputs, blob_out, blob_size_out, err, err_size);
+}
+
+const xnnd_toolchain_backend xnnd_xnnpack_toolchain_backend = {
+    .name = XNND_XNNPACK_BACKEND_NAME,
+    .display_name = "XNNPACK",
+    .supports = xnnd_xnnpack_supports,
+    .lower = lower_partition,
+};

@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "ir.h"
+#include "partitioner/partitioner.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -37,8 +38,9 @@ const xnnd_xnn_lowering* xnnd_xnnpack_lowering(xnnd_op op);
 /* Table lookup plus check; the reason names the op when there is no lowering. */
 bool xnnd_xnnpack_supports(const xnnd_graph* g, xnnd_id node, char* reason, size_t reason_size);
 
-/* Multiply-accumulates of one node (0 for ops without MACs); used for coverage reports. */
-uint64_t xnnd_node_macs(const xnnd_graph* g, xnnd_id node);
+/* The XNNPACK toolchain backend (partitioner/backend.h): supports = xnnd_xnnpack_supports,
+ * lower = xnnd_xnnpack_build_blob over the partition, name XNND_XNNPACK_BACKEND_NAME. */
+extern const xnnd_toolchain_backend xnnd_xnnpack_toolchain_backend;
 
 /* Build one blob for a partition. nodes are in topological order; inputs/outputs are the
  * graph values crossing the boundary in delegate-call order (constants are never inputs:

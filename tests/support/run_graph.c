@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "partitioner/partitioner.h"
+#include "serializer/xnnpack/xnnpack_lower.h"
 #include "serializer/program_writer.h"
 #include "xnnd/runtime.h"
 
@@ -122,7 +123,7 @@ xnnd_status xt_run_graph(const xnnd_graph* g, const xt_run_options* options, xt_
   memset(out, 0, sizeof(*out));
   xt_run_options o = options ? *options : (xt_run_options){0};
   xnnd_partition_plan plan;
-  xnnd_partition_options popts = {.no_delegate = !o.delegate};
+  xnnd_partition_options popts = {.backend = &xnnd_xnnpack_toolchain_backend, .no_delegate = !o.delegate};
   xnnd_status st = xnnd_partition_graph(g, &popts, &plan);
   if (st != XNND_OK) {
     snprintf(err, err_size, "partition: %s", xnnd_status_str(st));
