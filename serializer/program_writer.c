@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fb.h"
+#include "fb_builder.h"
 #include "memory_plan.h"
 #include "program_generated.h"
 #include "pte_format.h"

@@ -8,7 +8,7 @@
 
 #include "test_support.h"
 
-#include "fb.h"
+#include "fb_builder.h"
 #include "program_generated.h"
 #include "program_info.h"
 #include "pte_format.h"

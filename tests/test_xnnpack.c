@@ -11,7 +11,7 @@
 #include "test_support.h"
 
 #include "backends/xnnpack/xnnpack_backend.h"
-#include "fb.h"
+#include "fb_builder.h"
 #include "ir.h"
 #include "pte_format.h"
 #include "kernels/kernels.h"

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fb.h"
+#include "fb_builder.h"
 #include "xnnpack_generated.h"
 #include "xnnpack_lower.h"
 #include "pte_format.h"
