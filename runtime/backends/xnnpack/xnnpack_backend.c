@@ -222,7 +222,7 @@ static xnnd_status define_segment(const xnnd_xblob* b, const seg_plan* plan, uin
       xnnd_status st = define_value(b, sg, v, flags, err, err_size);
       if (st != XNND_OK) return st;
     }
-    enum xnn_status s = kind->define(sg, node);
+    enum xnn_status s = kind->define(sg, b, node);
     if (s != xnn_status_success)
       return fail(err, err_size, XNND_BACKEND_ERROR, "nodes[%u] (%s): XNNPACK rejected the node (%s)", i, kind->name,
                   xnn_status_name(s));

@@ -106,7 +106,8 @@ typedef struct xnnd_xnode_kind {
   /* Every value id in range, dtypes consistent, shapes exactly what XNNPACK will compute,
    * parameters XNNPACK accepts; message names the node index and field. */
   xnnd_status (*check)(const xnnd_xnode_ctx* ctx, fb_table node);
-  enum xnn_status (*define)(xnn_subgraph_t subgraph, fb_table node);
+  /* Adds the verified node to subgraph (blob: for kinds that need a value's type). */
+  enum xnn_status (*define)(xnn_subgraph_t subgraph, const xnnd_xblob* blob, fb_table node);
   /* Optional (NULL for kinds xnnd never takes): whether xnnd's own kernel runs this verified
    * node instead of XNNPACK, and creating that kernel (packs weights; allocates). */
   bool (*own_supported)(const xnnd_xblob* blob, fb_table node);

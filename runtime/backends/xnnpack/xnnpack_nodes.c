@@ -213,7 +213,8 @@ static xnnd_status check_conv2d(const xnnd_xnode_ctx* c, fb_table node) {
   return expect_dims(c, "output_id", &out, 4, (uint64_t[]){in.v.dims[0], oh, ow, groups * goc});
 }
 
-static enum xnn_status define_conv2d(xnn_subgraph_t sg, fb_table node) {
+static enum xnn_status define_conv2d(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {
+  (void)blob;
   return xnn_define_convolution_2d(
       sg, U32(Conv2d, padding_top), U32(Conv2d, padding_right), U32(Conv2d, padding_bottom), U32(Conv2d, padding_left),
       U32(Conv2d, kernel_height), U32(Conv2d, kernel_width), U32(Conv2d, stride_height), U32(Conv2d, stride_width),
@@ -353,7 +354,8 @@ static xnnd_status check_dwconv2d(const xnnd_xnode_ctx* c, fb_table node) {
   return expect_dims(c, "output_id", &out, 4, (uint64_t[]){in.v.dims[0], oh, ow, cin * dm});
 }
 
-static enum xnn_status define_dwconv2d(xnn_subgraph_t sg, fb_table node) {
+static enum xnn_status define_dwconv2d(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {
+  (void)blob;
   return xnn_define_depthwise_convolution_2d(
       sg, U32(DepthwiseConv2d, padding_top), U32(DepthwiseConv2d, padding_right), U32(DepthwiseConv2d, padding_bottom),
       U32(DepthwiseConv2d, padding_left), U32(DepthwiseConv2d, kernel_height), U32(DepthwiseConv2d, kernel_width),
@@ -392,7 +394,8 @@ static xnnd_status check_fully_connected(const xnnd_xnode_ctx* c, fb_table node)
   return expect_dims(c, "output_id", &out, in.v.rank, dims);
 }
 
-static enum xnn_status define_fully_connected(xnn_subgraph_t sg, fb_table node) {
+static enum xnn_status define_fully_connected(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {
+  (void)blob;
   return xnn_define_fully_connected(sg, OUT_MIN(FullyConnected), OUT_MAX(FullyConnected), U32(FullyConnected, input_id),
                                     U32(FullyConnected, filter_id), BIAS_ID(FullyConnected),
                                     U32(FullyConnected, output_id), U32(FullyConnected, flags));
@@ -423,19 +426,37 @@ static xnnd_status check_binary(const xnnd_xnode_ctx* c, fb_table node, uint32_t
   return expect_dims(c, "output_id", &out, rank, dims);
 }
 
-#define BINARY(kind, fn)                                                                                            \
+#define BINARY(kind, op)                                                                                            \
   static xnnd_status check_##kind(const xnnd_xnode_ctx* c, fb_table node) {                                        \
     return check_binary(c, node, F(kind, input1_id), F(kind, input2_id), F(kind, output_id), F(kind, output_min), \
                         F(kind, output_max), F(kind, flags));                                                      \
   }                                                                                                                \
-  static enum xnn_status define_##kind(xnn_subgraph_t sg, fb_table node) {                                         \
-    return fn(sg, OUT_MIN(kind), OUT_MAX(kind), U32(kind, input1_id), U32(kind, input2_id), U32(kind, output_id),  \
-              U32(kind, flags));                                                                                   \
+  static enum xnn_status define_##kind(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {                \
+    (void)blob;                                                                                                    \
+    return define_binary_node(sg, op, OUT_MIN(kind), OUT_MAX(kind), U32(kind, input1_id), U32(kind, input2_id),    \
+                              U32(kind, output_id), U32(kind, flags));                                             \
   }
-BINARY(Add, xnn_define_add2)
-BINARY(Subtract, xnn_define_subtract)
-BINARY(Multiply, xnn_define_multiply2)
-BINARY(Divide, xnn_define_divide)
+
+/* xnn_define_binary where the library has it (the per-op functions are deprecated there). */
+#if XNND_HAVE_XNN_DEFINE_BINARY
+#define BINARY_OP(op2024, fn2022) op2024
+static enum xnn_status define_binary_node(xnn_subgraph_t sg, enum xnn_binary_operator op, float lo, float hi,
+                                          uint32_t in1, uint32_t in2, uint32_t out, uint32_t flags) {
+  const struct xnn_binary_params params = {.output_min = lo, .output_max = hi};
+  return xnn_define_binary(sg, op, &params, in1, in2, out, flags);
+}
+#else
+#define BINARY_OP(op2024, fn2022) fn2022
+typedef enum xnn_status (*binary_fn)(xnn_subgraph_t, float, float, uint32_t, uint32_t, uint32_t, uint32_t);
+static enum xnn_status define_binary_node(xnn_subgraph_t sg, binary_fn fn, float lo, float hi, uint32_t in1,
+                                          uint32_t in2, uint32_t out, uint32_t flags) {
+  return fn(sg, lo, hi, in1, in2, out, flags);
+}
+#endif
+BINARY(Add, BINARY_OP(xnn_binary_add, xnn_define_add2))
+BINARY(Subtract, BINARY_OP(xnn_binary_subtract, xnn_define_subtract))
+BINARY(Multiply, BINARY_OP(xnn_binary_multiply, xnn_define_multiply2))
+BINARY(Divide, BINARY_OP(xnn_binary_divide, xnn_define_divide))
 
 /* ---- pooling ---- */
 static xnnd_status check_pool(const xnnd_xnode_ctx* c, fb_table node, operand* in, operand* out, uint32_t f_in,
@@ -463,7 +484,8 @@ static xnnd_status check_max_pool2d(const xnnd_xnode_ctx* c, fb_table node) {
   return expect_dims(c, "output_id", &out, 4, (uint64_t[]){in.v.dims[0], oh, ow, in.v.dims[3]});
 }
 
-static enum xnn_status define_max_pool2d(xnn_subgraph_t sg, fb_table node) {
+static enum xnn_status define_max_pool2d(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {
+  (void)blob;
   return xnn_define_max_pooling_2d(
       sg, U32(MaxPool2d, padding_top), U32(MaxPool2d, padding_right), U32(MaxPool2d, padding_bottom),
       U32(MaxPool2d, padding_left), U32(MaxPool2d, pooling_height), U32(MaxPool2d, pooling_width),
@@ -486,7 +508,8 @@ static xnnd_status check_avg_pool2d(const xnnd_xnode_ctx* c, fb_table node) {
   return expect_dims(c, "output_id", &out, 4, (uint64_t[]){in.v.dims[0], oh, ow, in.v.dims[3]});
 }
 
-static enum xnn_status define_avg_pool2d(xnn_subgraph_t sg, fb_table node) {
+static enum xnn_status define_avg_pool2d(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {
+  (void)blob;
   return xnn_define_average_pooling_2d(
       sg, U32(AvgPool2d, padding_top), U32(AvgPool2d, padding_right), U32(AvgPool2d, padding_bottom),
       U32(AvgPool2d, padding_left), U32(AvgPool2d, pooling_height), U32(AvgPool2d, pooling_width),
@@ -501,10 +524,37 @@ static xnnd_status check_global_avg_pool2d(const xnnd_xnode_ctx* c, fb_table nod
   return expect_dims(c, "output_id", &out, 4, (uint64_t[]){in.v.dims[0], 1, 1, in.v.dims[3]});
 }
 
-static enum xnn_status define_global_avg_pool2d(xnn_subgraph_t sg, fb_table node) {
-  return xnn_define_global_average_pooling_2d(sg, OUT_MIN(GlobalAvgPool2d), OUT_MAX(GlobalAvgPool2d),
-                                              U32(GlobalAvgPool2d, input_id), U32(GlobalAvgPool2d, output_id),
-                                              U32(GlobalAvgPool2d, flags));
+static enum xnn_status define_global_avg_pool2d(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {
+  float lo = OUT_MIN(GlobalAvgPool2d), hi = OUT_MAX(GlobalAvgPool2d);
+  uint32_t in = U32(GlobalAvgPool2d, input_id), out = U32(GlobalAvgPool2d, output_id);
+#if XNND_HAVE_XNN_DEFINE_STATIC_REDUCE && XNND_HAVE_XNN_DEFINE_UNARY && XNND_HAVE_XNN_FLAG_KEEP_DIMS
+  /* Where global average pooling is deprecated: a mean over H and W of the NHWC input, dims
+   * kept ([N,1,1,C], as verified), then a clamp when the output range is bounded (the reduce
+   * node has none) through an internal value with the output's type. */
+  static const size_t axes[2] = {1, 2};
+  uint32_t mean_out = out;
+  bool bounded = lo != -INFINITY || hi != INFINITY;
+  if (bounded) {
+    xnnd_xvalue v;
+    xnnd_xvalue_read(blob, out, &v);
+    size_t dims[XNND_XNN_MAX_DIMS];
+    for (uint32_t d = 0; d < v.rank; d++) dims[d] = v.dims[d];
+    enum xnn_status s =
+        v.datatype == xnn_datatype_fp32
+            ? xnn_define_tensor_value(sg, xnn_datatype_fp32, v.rank, dims, NULL, XNN_INVALID_VALUE_ID, 0, &mean_out)
+            : xnn_define_quantized_tensor_value(sg, (enum xnn_datatype)v.datatype, v.zero_point, v.scale, v.rank, dims,
+                                                NULL, XNN_INVALID_VALUE_ID, 0, &mean_out);
+    if (s != xnn_status_success) return s;
+  }
+  enum xnn_status s = xnn_define_static_reduce(sg, xnn_reduce_mean, 2, axes, in, mean_out,
+                                               U32(GlobalAvgPool2d, flags) | XNN_FLAG_KEEP_DIMS);
+  if (s != xnn_status_success || !bounded) return s;
+  const union xnn_unary_params clamp = {.clamp = {.min = lo, .max = hi}};
+  return xnn_define_unary(sg, xnn_unary_clamp, &clamp, mean_out, out, 0);
+#else
+  (void)blob;
+  return xnn_define_global_average_pooling_2d(sg, lo, hi, in, out, U32(GlobalAvgPool2d, flags));
+#endif
 }
 
 /* ---- unary, same shape in and out ---- */
@@ -526,23 +576,42 @@ static xnnd_status check_clamp(const xnnd_xnode_ctx* c, fb_table node) {
   TRY(check_minmax(c, node, F(Clamp, output_min), F(Clamp, output_max)));
   return check_unary(c, node, F(Clamp, input_id), F(Clamp, output_id), F(Clamp, flags), false);
 }
-static enum xnn_status define_clamp(xnn_subgraph_t sg, fb_table node) {
+static enum xnn_status define_clamp(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {
+  (void)blob;
+#if XNND_HAVE_XNN_DEFINE_UNARY
+  const union xnn_unary_params params = {.clamp = {.min = OUT_MIN(Clamp), .max = OUT_MAX(Clamp)}};
+  return xnn_define_unary(sg, xnn_unary_clamp, &params, U32(Clamp, input_id), U32(Clamp, output_id),
+                          U32(Clamp, flags));
+#else
   return xnn_define_clamp(sg, OUT_MIN(Clamp), OUT_MAX(Clamp), U32(Clamp, input_id), U32(Clamp, output_id),
                           U32(Clamp, flags));
+#endif
 }
 
 static xnnd_status check_hardswish(const xnnd_xnode_ctx* c, fb_table node) {
   return check_unary(c, node, F(Hardswish, input_id), F(Hardswish, output_id), F(Hardswish, flags), true);
 }
-static enum xnn_status define_hardswish(xnn_subgraph_t sg, fb_table node) {
+static enum xnn_status define_hardswish(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {
+  (void)blob;
+#if XNND_HAVE_XNN_DEFINE_UNARY
+  return xnn_define_unary(sg, xnn_unary_hardswish, NULL, U32(Hardswish, input_id), U32(Hardswish, output_id),
+                          U32(Hardswish, flags));
+#else
   return xnn_define_hardswish(sg, U32(Hardswish, input_id), U32(Hardswish, output_id), U32(Hardswish, flags));
+#endif
 }
 
 static xnnd_status check_sigmoid(const xnnd_xnode_ctx* c, fb_table node) {
   return check_unary(c, node, F(Sigmoid, input_id), F(Sigmoid, output_id), F(Sigmoid, flags), false);
 }
-static enum xnn_status define_sigmoid(xnn_subgraph_t sg, fb_table node) {
+static enum xnn_status define_sigmoid(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {
+  (void)blob;
+#if XNND_HAVE_XNN_DEFINE_UNARY
+  return xnn_define_unary(sg, xnn_unary_sigmoid, NULL, U32(Sigmoid, input_id), U32(Sigmoid, output_id),
+                          U32(Sigmoid, flags));
+#else
   return xnn_define_sigmoid(sg, U32(Sigmoid, input_id), U32(Sigmoid, output_id), U32(Sigmoid, flags));
+#endif
 }
 
 static xnnd_status check_softmax(const xnnd_xnode_ctx* c, fb_table node) {
@@ -552,7 +621,8 @@ static xnnd_status check_softmax(const xnnd_xnode_ctx* c, fb_table node) {
   if (in.v.rank < 1) return nfail(c, XNND_INVALID_PROGRAM, "input_id %u has rank 0", in.id);
   return XNND_OK;
 }
-static enum xnn_status define_softmax(xnn_subgraph_t sg, fb_table node) {
+static enum xnn_status define_softmax(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {
+  (void)blob;
   return xnn_define_softmax(sg, U32(Softmax, input_id), U32(Softmax, output_id), U32(Softmax, flags));
 }
 
@@ -574,7 +644,8 @@ static xnnd_status check_static_reshape(const xnnd_xnode_ctx* c, fb_table node) 
                  (unsigned long long)xnnd_xvalue_numel(&in.v), out.id, (unsigned long long)xnnd_xvalue_numel(&out.v));
   return XNND_OK;
 }
-static enum xnn_status define_static_reshape(xnn_subgraph_t sg, fb_table node) {
+static enum xnn_status define_static_reshape(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {
+  (void)blob;
   fb_vec shape = fb_vector(node, F(StaticReshape, new_shape));
   size_t dims[XNND_XNN_MAX_DIMS];
   for (uint32_t d = 0; d < shape.len && d < XNND_XNN_MAX_DIMS; d++) dims[d] = fb_vec_u32(shape, d);
@@ -599,7 +670,8 @@ static xnnd_status check_static_constant_pad(const xnnd_xnode_ctx* c, fb_table n
     dims[d] = (uint64_t)in.v.dims[d] + fb_vec_u32(pre, d) + fb_vec_u32(post, d);
   return expect_dims(c, "output_id", &out, in.v.rank, dims);
 }
-static enum xnn_status define_static_constant_pad(xnn_subgraph_t sg, fb_table node) {
+static enum xnn_status define_static_constant_pad(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {
+  (void)blob;
   fb_vec pre = fb_vector(node, F(StaticConstantPad, pre_paddings));
   fb_vec post = fb_vector(node, F(StaticConstantPad, post_paddings));
   size_t a[XNND_XNN_MAX_DIMS] = {0}, b[XNND_XNN_MAX_DIMS] = {0};
@@ -624,8 +696,14 @@ static xnnd_status check_convert(const xnnd_xnode_ctx* c, fb_table node) {
                  xnnd_xdatatype_name(in.v.datatype), xnnd_xdatatype_name(out.v.datatype));
   return expect_same_dims(c, "output_id", &out, &in);
 }
-static enum xnn_status define_convert(xnn_subgraph_t sg, fb_table node) {
+static enum xnn_status define_convert(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {
+  (void)blob;
+#if XNND_HAVE_XNN_DEFINE_UNARY
+  return xnn_define_unary(sg, xnn_unary_convert, NULL, U32(Convert, input_id), U32(Convert, output_id),
+                          U32(Convert, flags));
+#else
   return xnn_define_convert(sg, U32(Convert, input_id), U32(Convert, output_id), U32(Convert, flags));
+#endif
 }
 
 /* ---- Deconv2d: output = upsampling*(in-1) + adjustment + dilation*(kernel-1) + 1 - padding ---- */
@@ -667,7 +745,8 @@ static xnnd_status check_deconv2d(const xnnd_xnode_ctx* c, fb_table node) {
   return expect_dims(c, "output_id", &out, 4, (uint64_t[]){in.v.dims[0], oh, ow, groups * goc});
 }
 
-static enum xnn_status define_deconv2d(xnn_subgraph_t sg, fb_table node) {
+static enum xnn_status define_deconv2d(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {
+  (void)blob;
   return xnn_define_deconvolution_2d(
       sg, U32(Deconv2d, padding_top), U32(Deconv2d, padding_right), U32(Deconv2d, padding_bottom),
       U32(Deconv2d, padding_left), U32(Deconv2d, adjustment_height), U32(Deconv2d, adjustment_width),
@@ -696,7 +775,8 @@ static xnnd_status check_static_resize_bilinear_2d(const xnnd_xnode_ctx* c, fb_t
     return nfail(c, XNND_INVALID_PROGRAM, "new size %ux%u out of range", nh, nw);
   return expect_dims(c, "output_id", &out, 4, (uint64_t[]){in.v.dims[0], nh, nw, in.v.dims[3]});
 }
-static enum xnn_status define_static_resize_bilinear_2d(xnn_subgraph_t sg, fb_table node) {
+static enum xnn_status define_static_resize_bilinear_2d(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {
+  (void)blob;
   return xnn_define_static_resize_bilinear_2d(sg, U32(StaticResizeBilinear2d, new_height),
                                               U32(StaticResizeBilinear2d, new_width),
                                               U32(StaticResizeBilinear2d, input_id),
