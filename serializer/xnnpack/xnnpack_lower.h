@@ -27,9 +27,13 @@ typedef bool (*xnnd_xnn_check_fn)(const xnnd_graph* g, const xnnd_ir_node* node,
 typedef xnnd_status (*xnnd_xnn_lower_fn)(xnnd_xnn_builder* b, const xnnd_graph* g,
                                          const xnnd_ir_node* node);
 
+/* One row per op: the f32 check and lowering, and the same for the op's quantized form (a
+ * node with i8 values, made by passes/qdq_fusion.c); check_q8 NULL: not lowered quantized. */
 typedef struct xnnd_xnn_lowering {
   xnnd_xnn_check_fn check;
   xnnd_xnn_lower_fn lower;
+  xnnd_xnn_check_fn check_q8;
+  xnnd_xnn_lower_fn lower_q8;
 } xnnd_xnn_lowering;
 
 /* NULL when no lowering exists for op. */
