@@ -1,5 +1,5 @@
 /* Portable C kernels: the runtime's fallback for every op outside a delegate, and the
- * reference for differential tests. One table, keyed by the program's op name
+ * reference for differential tests. One table generated from ir/ops.def, looked up by the program's op name
  * ("aten.convolution"), in kernels.c; one file per op family (kernel_<family>.c).
  *
  * Tensors are contiguous row-major in the program's logical order (NCHW for 4-D).

@@ -67,7 +67,7 @@ XNN_DECLARE_LOWERING(upsample_bilinear2d)
 #define L(check, lower) {check, lower, NULL, NULL}
 #define LQ(check, lower, check_q8, lower_q8) {check, lower, check_q8, lower_q8}
 #define N(reason) {NULL, NULL, NULL, NULL}
-#define XNND_OP(id, name, min_in, max_in, n_out, attrs) [XNND_OP_##id] = XNN_ROW_##id,
+#define XNND_OP(id, name, min_in, max_in, n_out, attrs, num_attrs, optional, flags, kprepare, krun) [XNND_OP_##id] = XNN_ROW_##id,
 static const xnnd_xnn_lowering k_lowerings[] = {
 #include "ops.def"
 };
@@ -81,7 +81,7 @@ static_assert(sizeof(k_lowerings) / sizeof(k_lowerings[0]) == XNND_OP_COUNT,
 #define L(check, lower) NULL
 #define LQ(check, lower, check_q8, lower_q8) NULL
 #define N(reason) reason
-#define XNND_OP(id, name, min_in, max_in, n_out, attrs) [XNND_OP_##id] = XNN_ROW_##id,
+#define XNND_OP(id, name, min_in, max_in, n_out, attrs, num_attrs, optional, flags, kprepare, krun) [XNND_OP_##id] = XNN_ROW_##id,
 static const char* const k_unsupported_reason[] = {
 #include "ops.def"
 };
