@@ -14,7 +14,7 @@
 #include <time.h>
 
 #include "backends/xnnpack/xnnpack_backend.h"
-#include "f32_conv.h"
+#include "conv_kernels/f32_conv.h"
 #include "pte_format.h"
 #include "memory_plan.h"
 #include "xnnpack_internal.h"
@@ -31,7 +31,7 @@ typedef struct xnn_boundary {
 } xnn_boundary;
 
 /* The blob's nodes in order, cut into segments: a run of nodes XNNPACK executes as one
- * runtime, or one convolution xnnd's own kernel executes (f32_conv.h, qs8_conv.h). Values that cross
+ * runtime, or one convolution xnnd's own kernel executes (runtime/conv_kernels/). Values that cross
  * from one segment to another live in delegate-owned buffers. */
 typedef struct xnn_segment {
   xnn_runtime_t runtime;        /* XNNPACK segment */

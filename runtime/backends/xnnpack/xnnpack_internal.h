@@ -86,7 +86,7 @@ typedef struct xnnd_xnode_ctx {
 #define XNND_XNODE_MAX_INPUTS 3
 #define XNND_XNODE_NO_FIELD UINT32_MAX
 
-/* A node xnnd runs with its own kernel instead of XNNPACK (f32_conv.h, qs8_conv.h). */
+/* A node xnnd runs with its own kernel instead of XNNPACK (runtime/conv_kernels/). */
 #include <pthreadpool.h>
 typedef struct xnnd_xown {
   uint32_t input_id, output_id;

@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "f32_conv.h"
-#include "qs8_conv.h"
+#include "conv_kernels/f32_conv.h"
+#include "conv_kernels/qs8_conv.h"
 #include "pte_format.h"
 #include "xnnpack_internal.h"
 
