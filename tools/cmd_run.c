@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "npy.h"
+#include "pte_format.h"  /* XNND_XNNPACK_BACKEND_NAME */
 #include "xnnd/runtime.h"
 
 #define MAX_IO 64
@@ -158,7 +159,12 @@ int xnnd_cmd_run(int argc, char** argv) {
     return XNND_EXIT_USAGE;
   }
   double t1 = now_ms();
-  xnnd_method_options mo = {.num_threads = threads, .profile = profile, .xnnpack_kernels_only = xnnpack_only};
+  /* --xnnpack-kernels-only is the generic backend option own_kernels=off for XnnpackBackend. */
+  static const xnnd_backend_option k_xnnpack_only = {XNND_XNNPACK_BACKEND_NAME, "own_kernels", "off"};
+  xnnd_method_options mo = {.num_threads = threads,
+                            .profile = profile,
+                            .backend_options = xnnpack_only ? &k_xnnpack_only : NULL,
+                            .num_backend_options = xnnpack_only ? 1 : 0};
   st = xnnd_method_create(prog, xnnd_program_method_name(prog, 0), &mo, &m, &err);
   if (st != XNND_OK) {
     fprintf(stderr, "xnnd run: %s: %s: %s\n", model, xnnd_status_str(st), err.message);

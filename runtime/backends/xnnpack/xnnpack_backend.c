@@ -408,10 +408,30 @@ done:
   return st;
 }
 
+/* The backend's options (xnnd_backend_init_args.options): own_kernels = on | off. */
+static xnnd_status parse_options(const xnnd_backend_init_args* args, bool* own_kernels, char* err, size_t err_size) {
+  *own_kernels = true;
+  for (uint32_t i = 0; i < args->num_options; i++) {
+    const xnnd_backend_option* o = &args->options[i];
+    if (strcmp(o->key, "own_kernels") != 0)
+      return fail(err, err_size, XNND_INVALID_ARGUMENT, "unknown option \"%s\" (XnnpackBackend knows own_kernels=on|off)",
+                  o->key);
+    if (strcmp(o->value, "on") != 0 && strcmp(o->value, "off") != 0)
+      return fail(err, err_size, XNND_INVALID_ARGUMENT, "option own_kernels=\"%s\": expected on or off", o->value);
+    *own_kernels = strcmp(o->value, "on") == 0;
+  }
+  return XNND_OK;
+}
+
 static xnnd_status xnnpack_init(const xnnd_backend_init_args* args, void** handle_out, char* err, size_t err_size) {
   if (handle_out == NULL) return fail(err, err_size, XNND_INVALID_ARGUMENT, "handle_out is NULL");
   *handle_out = NULL;
   if (args == NULL || args->blob == NULL) return fail(err, err_size, XNND_INVALID_ARGUMENT, "no blob");
+  if (args->num_options > 0 && args->options == NULL)
+    return fail(err, err_size, XNND_INVALID_ARGUMENT, "num_options is set but options is NULL");
+  bool own_kernels;
+  xnnd_status opt_st = parse_options(args, &own_kernels, err, err_size);
+  if (opt_st != XNND_OK) return opt_st;
   if (!xnnpack_is_available())
     return fail(err, err_size, XNND_BACKEND_ERROR, "xnn_initialize failed (%s)", xnn_status_name(g_init_status));
   const xnnd_allocator* alloc = args->allocator;
@@ -507,7 +527,7 @@ static xnnd_status xnnpack_init(const xnnd_backend_init_args* args, void** handl
       return fail(err, err_size, XNND_OUT_OF_MEMORY, "no shared pthreadpool of %u threads could be created", threads);
     }
   }
-  st = build_segments(d, &view, !args->xnnpack_kernels_only, err, err_size);
+  st = build_segments(d, &view, own_kernels, err, err_size);
   if (st != XNND_OK) {
     xnnpack_destroy(d);
     return st;
