@@ -40,6 +40,9 @@ typedef struct xnnd_partition_plan {
   int32_t* node_part;            /* per node: partition index or -1 */
   char (*reasons)[XNND_REASON_SIZE]; /* per node: why not delegated ("" when delegated) */
   uint32_t num_nodes;
+  /* Elementary steps the planning took (node and edge visits, set elements merged): what
+   * tests/test_partitioner.c checks grows linearly with the graph. */
+  uint64_t work;
 } xnnd_partition_plan;
 
 /* Plan partitions over a compacted graph for options->backend (options NULL or without a

@@ -215,6 +215,53 @@ static void test_writer_needs_backend(void** state) {
   xnnd_graph_destroy(g);
 }
 
+/* ---- cost: linear in the graph however many partitions it makes ---- */
+
+/* blocks x (a = relu(prev); t = tanh(a); prev = add(a, t)): with the fake backend each add
+ * opens a partition (joining a's would leave it through tanh and come back), so there is one
+ * partition per block. */
+static xnnd_graph* ladder(uint32_t blocks) {
+  size_t cap = 128 + (size_t)blocks * 160, len = 0;
+  char* text = malloc(cap);
+  len += (size_t)snprintf(text + len, cap - len, "graph ladder {\n  input %%x: f32[1,4]\n");
+  const char* prev = "x";
+  char prevbuf[32];
+  for (uint32_t i = 0; i < blocks; i++) {
+    len += (size_t)snprintf(text + len, cap - len,
+                            "  %%a%u: f32[1,4] = aten.relu(%%%s)\n  %%t%u: f32[1,4] = aten.tanh(%%a%u)\n"
+                            "  %%b%u: f32[1,4] = aten.add(%%a%u, %%t%u) {alpha=1}\n",
+                            i, prev, i, i, i, i, i);
+    snprintf(prevbuf, sizeof(prevbuf), "b%u", i);
+    prev = prevbuf;
+  }
+  snprintf(text + len, cap - len, "  output %%%s\n}\n", prev);
+  xnnd_graph* g = parse(text);
+  free(text);
+  return g;
+}
+
+static uint64_t ladder_work(uint32_t blocks) {
+  xnnd_graph* g = ladder(blocks);
+  xnnd_partition_options o = {.backend = &k_fake};
+  xnnd_partition_plan plan;
+  assert_int_equal(xnnd_partition_graph(g, &o, &plan), XNND_OK);
+  assert_int_equal(plan.num_parts, blocks + 1);  /* the first relu's own, then one per add */
+  uint64_t work = plan.work, size = (uint64_t)g->num_nodes + g->num_values;
+  if (work > 16 * size) fail_msg("%u blocks: %llu steps for %llu nodes + values", blocks, (unsigned long long)work,
+                                 (unsigned long long)size);
+  xnnd_partition_plan_free(&plan);
+  xnnd_graph_destroy(g);
+  return work;
+}
+
+static void test_cost_is_linear(void** state) {
+  (void)state;
+  uint64_t small = ladder_work(250), big = ladder_work(4000);
+  /* 16 times the graph: a quadratic partitioner does about 256 times the work */
+  if (big > 17 * small)
+    fail_msg("250 blocks: %llu steps, 4000 blocks: %llu", (unsigned long long)small, (unsigned long long)big);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_naive_union_would_cycle),
@@ -222,6 +269,7 @@ int main(void) {
       cmocka_unit_test(test_no_delegate_and_exclude),
       cmocka_unit_test(test_fake_backend),
       cmocka_unit_test(test_writer_needs_backend),
+      cmocka_unit_test(test_cost_is_linear),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
