@@ -259,9 +259,8 @@ static xnnd_status build_segments(xnn_delegate* d, const xnnd_xblob* b, bool own
   uint32_t segments = 0;
   for (uint32_t i = 0; i < nn; i++) {
     fb_table entry = fb_vec_table(b->nodes, i);
-    const xnnd_xnode_kind* kind = xnnd_xnode_kind_get(fb_u8(entry, XNND_XNNPACK_NodeEntry_node_type, 0));
-    own[i] = own_kernels && kind->own_supported != NULL &&
-             kind->own_supported(b, fb_table_field(entry, XNND_XNNPACK_NodeEntry_node));
+    const xnnd_xown_kind* own_kind = xnnd_xown_kind_get(fb_u8(entry, XNND_XNNPACK_NodeEntry_node_type, 0));
+    own[i] = own_kernels && own_kind != NULL && own_kind->supported(b, fb_table_field(entry, XNND_XNNPACK_NodeEntry_node));
     if (i == 0 || own[i] || own[i - 1]) segments++;
     plan.node_segment[i] = segments - 1;
   }
@@ -344,7 +343,8 @@ static xnnd_status build_segments(xnn_delegate* d, const xnnd_xblob* b, bool own
     fb_table entry = fb_vec_table(b->nodes, first);
     const xnnd_xnode_kind* kind = xnnd_xnode_kind_get(fb_u8(entry, XNND_XNNPACK_NodeEntry_node_type, 0));
     if (own[first]) {
-      st = kind->own_create(b, fb_table_field(entry, XNND_XNNPACK_NodeEntry_node), a, &sgm->own);
+      uint8_t type = fb_u8(entry, XNND_XNNPACK_NodeEntry_node_type, 0);
+      st = xnnd_xown_kind_get(type)->create(b, fb_table_field(entry, XNND_XNNPACK_NodeEntry_node), a, &sgm->own);
       if (st != XNND_OK) {
         st = fail(err, err_size, st, "nodes[%u] (%s): xnnd's own kernel could not be created", first, kind->name);
         goto done;

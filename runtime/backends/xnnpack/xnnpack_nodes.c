@@ -8,8 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "conv_kernels/f32_conv.h"
-#include "conv_kernels/qs8_conv.h"
 #include "pte_format.h"
 #include "xnnpack_internal.h"
 
@@ -221,105 +219,6 @@ static enum xnn_status define_conv2d(xnn_subgraph_t sg, const xnnd_xblob* blob, 
       U32(Conv2d, dilation_height), U32(Conv2d, dilation_width), U32(Conv2d, groups), U32(Conv2d, group_input_channels),
       U32(Conv2d, group_output_channels), OUT_MIN(Conv2d), OUT_MAX(Conv2d), U32(Conv2d, input_id),
       U32(Conv2d, filter_id), BIAS_ID(Conv2d), U32(Conv2d, output_id), U32(Conv2d, flags));
-}
-
-/* A one-group convolution goes to xnnd's own kernel (f32 or int8) when the CPU and shape
- * allow: the packaged XNNPACK's GEMM kernels are slower on this class of CPU (see
- * docs/ARCHITECTURE.md, "xnnd's own convolution"). */
-typedef struct own_conv_desc {
-  bool int8;
-  xnnd_f32_conv_shape shape;
-  xnnd_qs8_conv_params q;
-  float filter_scale;  /* per-tensor filters: q.filter_scales points here */
-  const void* filter;  /* OHWI, in the blob's constant region */
-  const void* bias;    /* NULL when absent */
-  uint32_t input_id, output_id;
-} own_conv_desc;
-
-static int8_t quantize_bound(float v, float scale, int32_t zero_point) {
-  /* XNNPACK's quantization of a fused output range. */
-  return (int8_t)lrintf(fminf(fmaxf(v / scale + (float)zero_point, -128.0f), 127.0f));
-}
-
-static bool own_conv_describe(const xnnd_xblob* b, fb_table node, own_conv_desc* d) {
-  if (U32(Conv2d, groups) != 1) return false;
-  xnnd_xvalue in, filter, out;
-  d->input_id = U32(Conv2d, input_id);
-  d->output_id = U32(Conv2d, output_id);
-  uint32_t filter_id = U32(Conv2d, filter_id), bias_id = BIAS_ID(Conv2d);
-  xnnd_xvalue_read(b, d->input_id, &in);
-  xnnd_xvalue_read(b, filter_id, &filter);
-  xnnd_xvalue_read(b, d->output_id, &out);
-  d->shape = (xnnd_f32_conv_shape){
-      .batch = in.dims[0], .in_h = in.dims[1], .in_w = in.dims[2], .cin = in.dims[3],
-      .out_h = out.dims[1], .out_w = out.dims[2], .cout = out.dims[3],
-      .kernel_h = U32(Conv2d, kernel_height), .kernel_w = U32(Conv2d, kernel_width),
-      .stride_h = U32(Conv2d, stride_height), .stride_w = U32(Conv2d, stride_width),
-      .dilation_h = U32(Conv2d, dilation_height), .dilation_w = U32(Conv2d, dilation_width),
-      .pad_top = U32(Conv2d, padding_top), .pad_left = U32(Conv2d, padding_left),
-      .min = OUT_MIN(Conv2d), .max = OUT_MAX(Conv2d)};
-  d->filter = b->constants + filter.constant_offset;
-  d->bias = NULL;
-  if (bias_id != XNN_INVALID_VALUE_ID) {
-    xnnd_xvalue bias;
-    xnnd_xvalue_read(b, bias_id, &bias);
-    d->bias = b->constants + bias.constant_offset;
-  }
-  if (in.datatype == XNND_XNNPACK_DataType_FP32) {
-    d->int8 = false;
-    return xnnd_f32_conv_supported(&d->shape);
-  }
-  if (in.datatype != XNND_XNNPACK_DataType_QINT8) return false;
-  bool per_channel = filter.datatype == XNND_XNNPACK_DataType_QCINT8;
-  if (!per_channel && (filter.datatype != XNND_XNNPACK_DataType_QINT8 || filter.zero_point != 0)) return false;
-  d->int8 = true;
-  d->filter_scale = filter.scale;
-  d->q = (xnnd_qs8_conv_params){
-      .input_zero_point = in.zero_point, .output_zero_point = out.zero_point,
-      .input_scale = in.scale, .output_scale = out.scale,
-      .filter_scales = per_channel ? (const float*)filter.channel_scales.data : &d->filter_scale,
-      .per_channel = per_channel,
-      .qmin = quantize_bound(d->shape.min, out.scale, out.zero_point),
-      .qmax = quantize_bound(d->shape.max, out.scale, out.zero_point)};
-  return xnnd_qs8_conv_supported(&d->shape, &d->q);
-}
-
-static bool own_supported_conv2d(const xnnd_xblob* b, fb_table node) {
-  own_conv_desc d;
-  return own_conv_describe(b, node, &d);
-}
-
-static void run_f32(const void* k, const void* in, void* out, void* scratch, pthreadpool_t pool) {
-  xnnd_f32_conv_run(k, in, out, scratch, pool);
-}
-static void destroy_f32(void* k, const xnnd_allocator* a) { xnnd_f32_conv_destroy(k, a); }
-static void run_qs8(const void* k, const void* in, void* out, void* scratch, pthreadpool_t pool) {
-  xnnd_qs8_conv_run(k, in, out, scratch, pool);
-}
-static void destroy_qs8(void* k, const xnnd_allocator* a) { xnnd_qs8_conv_destroy(k, a); }
-
-static xnnd_status own_create_conv2d(const xnnd_xblob* b, fb_table node, const xnnd_allocator* a, xnnd_xown* out) {
-  own_conv_desc d;
-  if (!own_conv_describe(b, node, &d)) return XNND_INVALID_ARGUMENT;
-  out->input_id = d.input_id;
-  out->output_id = d.output_id;
-  xnnd_status st;
-  if (d.int8) {
-    out->run = run_qs8;
-    out->destroy = destroy_qs8;
-    xnnd_qs8_conv* k = NULL;
-    st = xnnd_qs8_conv_create(&d.shape, &d.q, d.filter, d.bias, a, &k);
-    out->kernel = k;
-    out->scratch_bytes = k != NULL ? xnnd_qs8_conv_scratch_size(k) : 0;
-    return st;
-  }
-  out->run = run_f32;
-  out->destroy = destroy_f32;
-  xnnd_f32_conv* k = NULL;
-  st = xnnd_f32_conv_create(&d.shape, d.filter, d.bias, a, &k);
-  out->kernel = k;
-  out->scratch_bytes = k != NULL ? xnnd_f32_conv_scratch_size(k) : 0;
-  return st;
 }
 
 /* ---- DepthwiseConv2d ---- */
@@ -786,26 +685,26 @@ static enum xnn_status define_static_resize_bilinear_2d(xnn_subgraph_t sg, const
 
 /* Indexed by the schema's Node union type; 0 (NONE) has no row. */
 static const xnnd_xnode_kind k_node_kinds[] = {
-    [XNND_XNNPACK_Node_NONE] = {NULL, {0, 0, 0}, 0, 0, NULL, NULL, NULL, NULL},
-    [XNND_XNNPACK_Node_Conv2d] = {"Conv2d", {F(Conv2d, input_id), F(Conv2d, filter_id), F(Conv2d, bias_id)}, F(Conv2d, bias_id), F(Conv2d, output_id), check_conv2d, define_conv2d, own_supported_conv2d, own_create_conv2d},
-    [XNND_XNNPACK_Node_DepthwiseConv2d] = {"DepthwiseConv2d", {F(DepthwiseConv2d, input_id), F(DepthwiseConv2d, filter_id), F(DepthwiseConv2d, bias_id)}, F(DepthwiseConv2d, bias_id), F(DepthwiseConv2d, output_id), check_dwconv2d, define_dwconv2d, NULL, NULL},
-    [XNND_XNNPACK_Node_FullyConnected] = {"FullyConnected", {F(FullyConnected, input_id), F(FullyConnected, filter_id), F(FullyConnected, bias_id)}, F(FullyConnected, bias_id), F(FullyConnected, output_id), check_fully_connected, define_fully_connected, NULL, NULL},
-    [XNND_XNNPACK_Node_Add] = {"Add", {F(Add, input1_id), F(Add, input2_id), XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Add, output_id), check_Add, define_Add, NULL, NULL},
-    [XNND_XNNPACK_Node_Subtract] = {"Subtract", {F(Subtract, input1_id), F(Subtract, input2_id), XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Subtract, output_id), check_Subtract, define_Subtract, NULL, NULL},
-    [XNND_XNNPACK_Node_Multiply] = {"Multiply", {F(Multiply, input1_id), F(Multiply, input2_id), XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Multiply, output_id), check_Multiply, define_Multiply, NULL, NULL},
-    [XNND_XNNPACK_Node_Divide] = {"Divide", {F(Divide, input1_id), F(Divide, input2_id), XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Divide, output_id), check_Divide, define_Divide, NULL, NULL},
-    [XNND_XNNPACK_Node_MaxPool2d] = {"MaxPool2d", {F(MaxPool2d, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(MaxPool2d, output_id), check_max_pool2d, define_max_pool2d, NULL, NULL},
-    [XNND_XNNPACK_Node_AvgPool2d] = {"AvgPool2d", {F(AvgPool2d, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(AvgPool2d, output_id), check_avg_pool2d, define_avg_pool2d, NULL, NULL},
-    [XNND_XNNPACK_Node_GlobalAvgPool2d] = {"GlobalAvgPool2d", {F(GlobalAvgPool2d, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(GlobalAvgPool2d, output_id), check_global_avg_pool2d, define_global_avg_pool2d, NULL, NULL},
-    [XNND_XNNPACK_Node_Clamp] = {"Clamp", {F(Clamp, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Clamp, output_id), check_clamp, define_clamp, NULL, NULL},
-    [XNND_XNNPACK_Node_Hardswish] = {"Hardswish", {F(Hardswish, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Hardswish, output_id), check_hardswish, define_hardswish, NULL, NULL},
-    [XNND_XNNPACK_Node_Sigmoid] = {"Sigmoid", {F(Sigmoid, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Sigmoid, output_id), check_sigmoid, define_sigmoid, NULL, NULL},
-    [XNND_XNNPACK_Node_Softmax] = {"Softmax", {F(Softmax, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Softmax, output_id), check_softmax, define_softmax, NULL, NULL},
-    [XNND_XNNPACK_Node_StaticReshape] = {"StaticReshape", {F(StaticReshape, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(StaticReshape, output_id), check_static_reshape, define_static_reshape, NULL, NULL},
-    [XNND_XNNPACK_Node_StaticConstantPad] = {"StaticConstantPad", {F(StaticConstantPad, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(StaticConstantPad, output_id), check_static_constant_pad, define_static_constant_pad, NULL, NULL},
-    [XNND_XNNPACK_Node_Convert] = {"Convert", {F(Convert, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Convert, output_id), check_convert, define_convert, NULL, NULL},
-    [XNND_XNNPACK_Node_Deconv2d] = {"Deconv2d", {F(Deconv2d, input_id), F(Deconv2d, filter_id), F(Deconv2d, bias_id)}, F(Deconv2d, bias_id), F(Deconv2d, output_id), check_deconv2d, define_deconv2d, NULL, NULL},
-    [XNND_XNNPACK_Node_StaticResizeBilinear2d] = {"StaticResizeBilinear2d", {F(StaticResizeBilinear2d, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(StaticResizeBilinear2d, output_id), check_static_resize_bilinear_2d, define_static_resize_bilinear_2d, NULL, NULL},
+    [XNND_XNNPACK_Node_NONE] = {NULL, {0, 0, 0}, 0, 0, NULL, NULL},
+    [XNND_XNNPACK_Node_Conv2d] = {"Conv2d", {F(Conv2d, input_id), F(Conv2d, filter_id), F(Conv2d, bias_id)}, F(Conv2d, bias_id), F(Conv2d, output_id), check_conv2d, define_conv2d},
+    [XNND_XNNPACK_Node_DepthwiseConv2d] = {"DepthwiseConv2d", {F(DepthwiseConv2d, input_id), F(DepthwiseConv2d, filter_id), F(DepthwiseConv2d, bias_id)}, F(DepthwiseConv2d, bias_id), F(DepthwiseConv2d, output_id), check_dwconv2d, define_dwconv2d},
+    [XNND_XNNPACK_Node_FullyConnected] = {"FullyConnected", {F(FullyConnected, input_id), F(FullyConnected, filter_id), F(FullyConnected, bias_id)}, F(FullyConnected, bias_id), F(FullyConnected, output_id), check_fully_connected, define_fully_connected},
+    [XNND_XNNPACK_Node_Add] = {"Add", {F(Add, input1_id), F(Add, input2_id), XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Add, output_id), check_Add, define_Add},
+    [XNND_XNNPACK_Node_Subtract] = {"Subtract", {F(Subtract, input1_id), F(Subtract, input2_id), XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Subtract, output_id), check_Subtract, define_Subtract},
+    [XNND_XNNPACK_Node_Multiply] = {"Multiply", {F(Multiply, input1_id), F(Multiply, input2_id), XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Multiply, output_id), check_Multiply, define_Multiply},
+    [XNND_XNNPACK_Node_Divide] = {"Divide", {F(Divide, input1_id), F(Divide, input2_id), XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Divide, output_id), check_Divide, define_Divide},
+    [XNND_XNNPACK_Node_MaxPool2d] = {"MaxPool2d", {F(MaxPool2d, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(MaxPool2d, output_id), check_max_pool2d, define_max_pool2d},
+    [XNND_XNNPACK_Node_AvgPool2d] = {"AvgPool2d", {F(AvgPool2d, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(AvgPool2d, output_id), check_avg_pool2d, define_avg_pool2d},
+    [XNND_XNNPACK_Node_GlobalAvgPool2d] = {"GlobalAvgPool2d", {F(GlobalAvgPool2d, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(GlobalAvgPool2d, output_id), check_global_avg_pool2d, define_global_avg_pool2d},
+    [XNND_XNNPACK_Node_Clamp] = {"Clamp", {F(Clamp, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Clamp, output_id), check_clamp, define_clamp},
+    [XNND_XNNPACK_Node_Hardswish] = {"Hardswish", {F(Hardswish, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Hardswish, output_id), check_hardswish, define_hardswish},
+    [XNND_XNNPACK_Node_Sigmoid] = {"Sigmoid", {F(Sigmoid, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Sigmoid, output_id), check_sigmoid, define_sigmoid},
+    [XNND_XNNPACK_Node_Softmax] = {"Softmax", {F(Softmax, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Softmax, output_id), check_softmax, define_softmax},
+    [XNND_XNNPACK_Node_StaticReshape] = {"StaticReshape", {F(StaticReshape, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(StaticReshape, output_id), check_static_reshape, define_static_reshape},
+    [XNND_XNNPACK_Node_StaticConstantPad] = {"StaticConstantPad", {F(StaticConstantPad, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(StaticConstantPad, output_id), check_static_constant_pad, define_static_constant_pad},
+    [XNND_XNNPACK_Node_Convert] = {"Convert", {F(Convert, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Convert, output_id), check_convert, define_convert},
+    [XNND_XNNPACK_Node_Deconv2d] = {"Deconv2d", {F(Deconv2d, input_id), F(Deconv2d, filter_id), F(Deconv2d, bias_id)}, F(Deconv2d, bias_id), F(Deconv2d, output_id), check_deconv2d, define_deconv2d},
+    [XNND_XNNPACK_Node_StaticResizeBilinear2d] = {"StaticResizeBilinear2d", {F(StaticResizeBilinear2d, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(StaticResizeBilinear2d, output_id), check_static_resize_bilinear_2d, define_static_resize_bilinear_2d},
 };
 _Static_assert(sizeof(k_node_kinds) / sizeof(k_node_kinds[0]) == XNND_XNNPACK_Node_COUNT,
                "every xnnpack.fbs Node union member needs a row in k_node_kinds");
