@@ -23,11 +23,22 @@ typedef uint32_t xnnd_id;
 
 /* ---- ops ---- */
 typedef enum xnnd_op {
-#define XNND_OP(id, name, min_in, max_in, n_out, attrs) XNND_OP_##id,
+#define XNND_OP(id, name, min_in, max_in, n_out, attrs, num_attrs, optional, flags, kprepare, krun) XNND_OP_##id,
 #include "ops.def"
 #undef XNND_OP
   XNND_OP_COUNT
 } xnnd_op;
+
+/* ops.def column `optional`: input i may be absent. */
+#define XNND_IN(i) (1u << (i))
+
+/* ops.def column `flags`: categories passes ask about (xnnd_op_info.flags). */
+enum {
+  XNND_OPF_POINTWISE = 1u << 0,    /* one input, elementwise, output shaped like it */
+  XNND_OPF_LAYOUT = 1u << 1,       /* moves elements without computing (t, permute, view) */
+  XNND_OPF_CLAMP = 1u << 2,        /* output = clamp(input, range): xnnd_node_clamp_range */
+  XNND_OPF_FUSES_CLAMP = 1u << 3,  /* a following clamp may become its output_min/output_max */
+};
 
 /* ---- attributes ---- */
 typedef enum xnnd_attr_kind {   /* wire values of program.fbs AttrKind */
@@ -130,6 +141,7 @@ typedef struct xnnd_op_info {
    * Returns XNND_VERIFY_ERROR with a message naming the node and value on mismatch. */
   xnnd_status (*infer)(xnnd_graph* g, xnnd_id node);
   uint32_t optional_inputs;  /* bit i set: input i may be XNND_NO_ID (printed `_`) */
+  uint32_t flags;            /* XNND_OPF_* */
 } xnnd_op_info;
 
 const xnnd_op_info* xnnd_op_get(xnnd_op op);
@@ -137,6 +149,8 @@ const xnnd_op_info* xnnd_op_get(xnnd_op op);
 xnnd_op xnnd_op_lookup(const char* name);
 /* Index of attribute `name` in op's schema, or -1. */
 int xnnd_op_attr_index(xnnd_op op, const char* name);
+/* True when op's row has every flag in `flags` (XNND_OPF_*). */
+bool xnnd_op_has(xnnd_op op, uint32_t flags);
 
 /* ---- graph ----
  * A graph is not thread-safe; functions taking a const graph may run concurrently with each
@@ -196,6 +210,14 @@ void xnnd_graph_unique_name(xnnd_graph* g, const char* hint, char* out, size_t s
  * Renumbers ids. Fails with VERIFY_ERROR on a cycle. Node input arrays are reallocated
  * (pointers into the old ones must not be kept); already-sorted nodes keep their order. */
 xnnd_status xnnd_graph_compact(xnnd_graph* g);
+
+/* Multiply-accumulates of one node from its shapes (0 for ops without MACs, or an id out of
+ * range); used by the delegation report. ir/macs.c. */
+uint64_t xnnd_node_macs(const xnnd_graph* g, xnnd_id node);
+
+/* For an XNND_OPF_CLAMP node (relu, hardtanh, clamp): the range it clamps to, narrowed by its
+ * own fused output_min/output_max; false for other ops. Attributes as verified. */
+bool xnnd_node_clamp_range(const xnnd_ir_node* n, float* lo, float* hi);
 
 /* Check every invariant: ids in range, one producer per value, no cycles, arity and attr
  * kinds per the op table, attr values in range, shapes and dtypes agree with shape

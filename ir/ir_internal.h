@@ -89,53 +89,14 @@ xnnd_status ir_set_output(xnnd_graph* g, xnnd_id node, uint32_t k, xnnd_dtype dt
 xnnd_status ir_broadcast(xnnd_graph* g, xnnd_id node, uint32_t ia, uint32_t ib, uint32_t* rank_out,
                          int64_t* dims_out);
 
-/* ---- op schemas and shape inference (op_*.c), declared from ops.def ---- */
-#define XNND_OP(id, name, min_in, max_in, n_out, attrs) \
-  extern const xnnd_attr_spec xnnd_attrs_##attrs[];     \
+/* ---- op schemas and shape inference (op_*.c), declared from ops.def ----
+ * Each schema is declared with its ops.def length (+1 for the {NULL} terminator): a definition
+ * with another number of entries, or two rows disagreeing on a shared schema, does not compile. */
+#define XNND_OP(id, name, min_in, max_in, n_out, attrs, num_attrs, optional, flags, kprepare, krun)          \
+  extern const xnnd_attr_spec xnnd_attrs_##attrs[(num_attrs) + 1]; \
   xnnd_status xnnd_infer_##attrs(xnnd_graph* g, xnnd_id node);
 #include "ops.def"
 #undef XNND_OP
-
-/* Number of attributes in each schema. Every op file static_asserts that its
- * xnnd_attrs_<name>[] has exactly this many entries plus the {NULL} terminator. */
-#define IR_NUM_ATTRS_convolution 6
-#define IR_NUM_ATTRS_native_batch_norm 3
-#define IR_NUM_ATTRS_addmm 2
-#define IR_NUM_ATTRS_mm 0
-#define IR_NUM_ATTRS_bmm 0
-#define IR_NUM_ATTRS_linear 0
-#define IR_NUM_ATTRS_t 0
-#define IR_NUM_ATTRS_permute 1
-#define IR_NUM_ATTRS_view 1
-#define IR_NUM_ATTRS_unary 0
-#define IR_NUM_ATTRS_hardtanh 2
-#define IR_NUM_ATTRS_clamp 2
-#define IR_NUM_ATTRS_gelu 1
-#define IR_NUM_ATTRS_dropout 2
-#define IR_NUM_ATTRS_add 1
-#define IR_NUM_ATTRS_binary 0
-#define IR_NUM_ATTRS_mean 2
-#define IR_NUM_ATTRS_max_pool2d 5
-#define IR_NUM_ATTRS_avg_pool2d 6
-#define IR_NUM_ATTRS_adaptive_avg_pool2d 1
-#define IR_NUM_ATTRS_softmax 2
-#define IR_NUM_ATTRS_cat 1
-#define IR_NUM_ATTRS_slice 4
-#define IR_NUM_ATTRS_select 2
-#define IR_NUM_ATTRS_expand 1
-#define IR_NUM_ATTRS_constant_pad_nd 2
-#define IR_NUM_ATTRS_native_layer_norm 2
-#define IR_NUM_ATTRS_baddbmm 2
-#define IR_NUM_ATTRS_upsample_nearest2d 3
-#define IR_NUM_ATTRS_upsample_bilinear2d 4
-#define IR_NUM_ATTRS_quantize 4
-#define IR_NUM_ATTRS_dequantize 4
-#define IR_NUM_ATTRS_roll 2
-#define IR_NUM_ATTRS_norm 3
-
-#define IR_CHECK_SCHEMA(attrs)                                                   \
-  _Static_assert(IR_ARRAY_LEN(xnnd_attrs_##attrs) == IR_NUM_ATTRS_##attrs + 1, \
-                 "xnnd_attrs_" #attrs " disagrees with IR_NUM_ATTRS_" #attrs)
 
 /* Attribute defaults for schema tables. */
 #define IR_DEF_NONE {.kind = XNND_ATTR_NONE}

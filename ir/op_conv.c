@@ -20,7 +20,6 @@ const xnnd_attr_spec xnnd_attrs_convolution[] = {
     {"groups", XNND_ATTR_INT, false, IR_DEF_INT(1)},
     IR_SCHEMA_END,
 };
-IR_CHECK_SCHEMA(convolution);
 
 static bool is_float(xnnd_dtype d) { return d == XNND_F32 || d == XNND_F16; }
 

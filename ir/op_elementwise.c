@@ -5,37 +5,30 @@
 #include "ir_internal.h"
 
 const xnnd_attr_spec xnnd_attrs_unary[] = {IR_SCHEMA_END};
-IR_CHECK_SCHEMA(unary);
 const xnnd_attr_spec xnnd_attrs_hardtanh[] = {
     {"min_val", XNND_ATTR_FLOAT, false, IR_DEF_FLOAT(-1)},
     {"max_val", XNND_ATTR_FLOAT, false, IR_DEF_FLOAT(1)},
     IR_SCHEMA_END,
 };
-IR_CHECK_SCHEMA(hardtanh);
 const xnnd_attr_spec xnnd_attrs_clamp[] = {
     {"min", XNND_ATTR_FLOAT, true, IR_DEF_NONE},
     {"max", XNND_ATTR_FLOAT, true, IR_DEF_NONE},
     IR_SCHEMA_END,
 };
-IR_CHECK_SCHEMA(clamp);
 const xnnd_attr_spec xnnd_attrs_gelu[] = {
     {"approximate", XNND_ATTR_INT, false, IR_DEF_INT(0)},
     IR_SCHEMA_END,
 };
-IR_CHECK_SCHEMA(gelu);
 const xnnd_attr_spec xnnd_attrs_dropout[] = {
     {"p", XNND_ATTR_FLOAT, false, IR_DEF_FLOAT(0.5)},
     {"train", XNND_ATTR_BOOL, false, IR_DEF_BOOL(0)},
     IR_SCHEMA_END,
 };
-IR_CHECK_SCHEMA(dropout);
 const xnnd_attr_spec xnnd_attrs_add[] = {
     {"alpha", XNND_ATTR_FLOAT, false, IR_DEF_FLOAT(1)},
     IR_SCHEMA_END,
 };
-IR_CHECK_SCHEMA(add);
 const xnnd_attr_spec xnnd_attrs_binary[] = {IR_SCHEMA_END};
-IR_CHECK_SCHEMA(binary);
 
 static xnnd_status same_as_input(xnnd_graph* g, xnnd_id node) {
   const xnnd_ir_value* x;
@@ -111,3 +104,25 @@ xnnd_status xnnd_infer_add(xnnd_graph* g, xnnd_id node) {
 }
 
 xnnd_status xnnd_infer_binary(xnnd_graph* g, xnnd_id node) { return broadcast_binary(g, node); }
+
+/* The one place that knows how relu, hardtanh and clamp spell their range. */
+bool xnnd_node_clamp_range(const xnnd_ir_node* n, float* lo, float* hi) {
+  switch (n->op) {
+    case XNND_OP_RELU:
+      *lo = 0.0f, *hi = INFINITY;
+      break;
+    case XNND_OP_HARDTANH:  /* min_val, max_val */
+      *lo = (float)n->attrs[0].f, *hi = (float)n->attrs[1].f;
+      break;
+    case XNND_OP_CLAMP:     /* min?, max? */
+      *lo = n->attrs[0].kind == XNND_ATTR_FLOAT ? (float)n->attrs[0].f : -INFINITY;
+      *hi = n->attrs[1].kind == XNND_ATTR_FLOAT ? (float)n->attrs[1].f : INFINITY;
+      break;
+    default:
+      return false;
+  }
+  /* A fused output range on the clamp itself narrows it. */
+  if (n->output_min > *lo) *lo = n->output_min;
+  if (n->output_max < *hi) *hi = n->output_max;
+  return true;
+}

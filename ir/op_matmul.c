@@ -9,13 +9,9 @@ const xnnd_attr_spec xnnd_attrs_addmm[] = {
     {"alpha", XNND_ATTR_FLOAT, false, IR_DEF_FLOAT(1)},
     IR_SCHEMA_END,
 };
-IR_CHECK_SCHEMA(addmm);
 const xnnd_attr_spec xnnd_attrs_mm[] = {IR_SCHEMA_END};
-IR_CHECK_SCHEMA(mm);
 const xnnd_attr_spec xnnd_attrs_bmm[] = {IR_SCHEMA_END};
-IR_CHECK_SCHEMA(bmm);
 const xnnd_attr_spec xnnd_attrs_linear[] = {IR_SCHEMA_END};
-IR_CHECK_SCHEMA(linear);
 
 static bool is_float(xnnd_dtype d) { return d == XNND_F32 || d == XNND_F16; }
 
@@ -105,7 +101,6 @@ const xnnd_attr_spec xnnd_attrs_baddbmm[] = {
     {"alpha", XNND_ATTR_FLOAT, false, IR_DEF_FLOAT(1)},
     IR_SCHEMA_END,
 };
-IR_CHECK_SCHEMA(baddbmm);
 
 xnnd_status xnnd_infer_baddbmm(xnnd_graph* g, xnnd_id node) {
   const xnnd_ir_node* n = &g->nodes[node];

@@ -13,7 +13,6 @@ const xnnd_attr_spec xnnd_attrs_native_batch_norm[] = {
     {"eps", XNND_ATTR_FLOAT, false, IR_DEF_FLOAT(1e-05)},
     IR_SCHEMA_END,
 };
-IR_CHECK_SCHEMA(native_batch_norm);
 
 xnnd_status xnnd_infer_native_batch_norm(xnnd_graph* g, xnnd_id node) {
   const xnnd_ir_node* n = &g->nodes[node];
@@ -51,7 +50,6 @@ const xnnd_attr_spec xnnd_attrs_native_layer_norm[] = {
     {"eps", XNND_ATTR_FLOAT, false, IR_DEF_FLOAT(1e-05)},
     IR_SCHEMA_END,
 };
-IR_CHECK_SCHEMA(native_layer_norm);
 
 xnnd_status xnnd_infer_native_layer_norm(xnnd_graph* g, xnnd_id node) {
   const xnnd_ir_node* n = &g->nodes[node];

@@ -13,7 +13,6 @@ const xnnd_attr_spec xnnd_attrs_max_pool2d[] = {
     {"ceil_mode", XNND_ATTR_BOOL, false, IR_DEF_BOOL(0)},
     IR_SCHEMA_END,
 };
-IR_CHECK_SCHEMA(max_pool2d);
 const xnnd_attr_spec xnnd_attrs_avg_pool2d[] = {
     {"kernel_size", XNND_ATTR_INTS, false, IR_DEF_NONE},
     {"stride", XNND_ATTR_INTS, false, IR_DEF_NONE},
@@ -23,12 +22,10 @@ const xnnd_attr_spec xnnd_attrs_avg_pool2d[] = {
     {"divisor_override", XNND_ATTR_INT, true, IR_DEF_NONE},
     IR_SCHEMA_END,
 };
-IR_CHECK_SCHEMA(avg_pool2d);
 const xnnd_attr_spec xnnd_attrs_adaptive_avg_pool2d[] = {
     {"output_size", XNND_ATTR_INTS, false, IR_DEF_NONE},
     IR_SCHEMA_END,
 };
-IR_CHECK_SCHEMA(adaptive_avg_pool2d);
 
 static int64_t floor_div(int64_t a, int64_t b) {
   int64_t q = a / b;

@@ -20,9 +20,7 @@
       {"dtype", XNND_ATTR_INT, false, IR_DEF_INT(XNND_I8)}, IR_SCHEMA_END
 
 const xnnd_attr_spec xnnd_attrs_quantize[] = {QUANT_SCHEMA};
-IR_CHECK_SCHEMA(quantize);
 const xnnd_attr_spec xnnd_attrs_dequantize[] = {QUANT_SCHEMA};
-IR_CHECK_SCHEMA(dequantize);
 
 static bool zp_in_range(xnnd_dtype dt, int64_t zp) {
   return dt == XNND_I8 ? zp >= -128 && zp <= 127 : zp >= 0 && zp <= 255;

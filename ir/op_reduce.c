@@ -9,13 +9,11 @@ const xnnd_attr_spec xnnd_attrs_mean[] = {
     {"keepdim", XNND_ATTR_BOOL, false, IR_DEF_BOOL(0)},
     IR_SCHEMA_END,
 };
-IR_CHECK_SCHEMA(mean);
 const xnnd_attr_spec xnnd_attrs_softmax[] = {
     {"dim", XNND_ATTR_INT, false, IR_DEF_NONE},
     {"half_to_float", XNND_ATTR_BOOL, false, IR_DEF_BOOL(0)},
     IR_SCHEMA_END,
 };
-IR_CHECK_SCHEMA(softmax);
 
 const xnnd_attr_spec xnnd_attrs_norm[] = {
     {"p", XNND_ATTR_FLOAT, false, IR_DEF_FLOAT(2)},
@@ -23,7 +21,6 @@ const xnnd_attr_spec xnnd_attrs_norm[] = {
     {"keepdim", XNND_ATTR_BOOL, false, IR_DEF_BOOL(0)},
     IR_SCHEMA_END,
 };
-IR_CHECK_SCHEMA(norm);
 
 /* Output shape of a reduction over attribute `dim_attr` (ints) with keepdim in `keep_attr`. */
 static xnnd_status reduce_shape(xnnd_graph* g, xnnd_id node, uint32_t dim_attr, uint32_t keep_attr) {

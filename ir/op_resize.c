@@ -12,7 +12,6 @@ const xnnd_attr_spec xnnd_attrs_upsample_nearest2d[] = {
     {"scales_w", XNND_ATTR_FLOAT, true, IR_DEF_NONE},
     IR_SCHEMA_END,
 };
-IR_CHECK_SCHEMA(upsample_nearest2d);
 const xnnd_attr_spec xnnd_attrs_upsample_bilinear2d[] = {
     {"output_size", XNND_ATTR_INTS, false, IR_DEF_NONE},
     {"align_corners", XNND_ATTR_BOOL, false, IR_DEF_BOOL(0)},
@@ -20,7 +19,6 @@ const xnnd_attr_spec xnnd_attrs_upsample_bilinear2d[] = {
     {"scales_w", XNND_ATTR_FLOAT, true, IR_DEF_NONE},
     IR_SCHEMA_END,
 };
-IR_CHECK_SCHEMA(upsample_bilinear2d);
 
 static xnnd_status resize_shape(xnnd_graph* g, xnnd_id node, uint32_t first_scale) {
   const xnnd_ir_node* n = &g->nodes[node];

@@ -5,22 +5,18 @@
 #include "ir_internal.h"
 
 const xnnd_attr_spec xnnd_attrs_t[] = {IR_SCHEMA_END};
-IR_CHECK_SCHEMA(t);
 const xnnd_attr_spec xnnd_attrs_permute[] = {
     {"dims", XNND_ATTR_INTS, false, IR_DEF_NONE},
     IR_SCHEMA_END,
 };
-IR_CHECK_SCHEMA(permute);
 const xnnd_attr_spec xnnd_attrs_view[] = {
     {"size", XNND_ATTR_INTS, false, IR_DEF_NONE},
     IR_SCHEMA_END,
 };
-IR_CHECK_SCHEMA(view);
 const xnnd_attr_spec xnnd_attrs_cat[] = {
     {"dim", XNND_ATTR_INT, false, IR_DEF_INT(0)},
     IR_SCHEMA_END,
 };
-IR_CHECK_SCHEMA(cat);
 
 xnnd_status xnnd_infer_t(xnnd_graph* g, xnnd_id node) {
   const xnnd_ir_value* x;
@@ -111,24 +107,20 @@ const xnnd_attr_spec xnnd_attrs_slice[] = {
     {"step", XNND_ATTR_INT, false, IR_DEF_INT(1)},
     IR_SCHEMA_END,
 };
-IR_CHECK_SCHEMA(slice);
 const xnnd_attr_spec xnnd_attrs_select[] = {
     {"dim", XNND_ATTR_INT, false, IR_DEF_NONE},
     {"index", XNND_ATTR_INT, false, IR_DEF_NONE},
     IR_SCHEMA_END,
 };
-IR_CHECK_SCHEMA(select);
 const xnnd_attr_spec xnnd_attrs_expand[] = {
     {"size", XNND_ATTR_INTS, false, IR_DEF_NONE},
     IR_SCHEMA_END,
 };
-IR_CHECK_SCHEMA(expand);
 const xnnd_attr_spec xnnd_attrs_constant_pad_nd[] = {
     {"pad", XNND_ATTR_INTS, false, IR_DEF_NONE},
     {"value", XNND_ATTR_FLOAT, false, IR_DEF_FLOAT(0)},
     IR_SCHEMA_END,
 };
-IR_CHECK_SCHEMA(constant_pad_nd);
 
 xnnd_status xnnd_infer_slice(xnnd_graph* g, xnnd_id node) {
   const xnnd_attr* a = g->nodes[node].attrs;
@@ -222,7 +214,6 @@ const xnnd_attr_spec xnnd_attrs_roll[] = {
     {"dims", XNND_ATTR_INTS, false, IR_DEF_NONE},
     IR_SCHEMA_END,
 };
-IR_CHECK_SCHEMA(roll);
 
 xnnd_status xnnd_infer_roll(xnnd_graph* g, xnnd_id node) {
   const xnnd_attr* a = g->nodes[node].attrs;

@@ -1,61 +1,13 @@
-/* The op table, built from ops.def: name, arity, attribute schema, shape inference and the
- * optional-input mask. Adding a row to ops.def breaks the build here until IR_OPTIONAL_<ID>
- * and the schema/inference for its attrs name exist. */
+/* The op table, built from ops.def: name, arity, attribute schema, shape inference, the
+ * optional-input mask and category flags. Adding a row to ops.def breaks the build here until
+ * the schema/inference for its attrs name exist. */
 #include <string.h>
 
 #include "ir_internal.h"
 
-/* Which inputs may be absent (XNND_NO_ID), per op. */
-#define IR_OPTIONAL_CONVOLUTION (1u << 2)                      /* bias */
-#define IR_OPTIONAL_NATIVE_BATCH_NORM ((1u << 1) | (1u << 2))  /* weight, bias */
-#define IR_OPTIONAL_ADDMM 0u
-#define IR_OPTIONAL_MM 0u
-#define IR_OPTIONAL_BMM 0u
-#define IR_OPTIONAL_LINEAR (1u << 2)  /* bias */
-#define IR_OPTIONAL_T 0u
-#define IR_OPTIONAL_PERMUTE 0u
-#define IR_OPTIONAL_VIEW 0u
-#define IR_OPTIONAL_RELU 0u
-#define IR_OPTIONAL_HARDTANH 0u
-#define IR_OPTIONAL_CLAMP 0u
-#define IR_OPTIONAL_SIGMOID 0u
-#define IR_OPTIONAL_TANH 0u
-#define IR_OPTIONAL_HARDSWISH 0u
-#define IR_OPTIONAL_HARDSIGMOID 0u
-#define IR_OPTIONAL_SILU 0u
-#define IR_OPTIONAL_GELU 0u
-#define IR_OPTIONAL_CLONE 0u
-#define IR_OPTIONAL_DROPOUT 0u
-#define IR_OPTIONAL_ADD 0u
-#define IR_OPTIONAL_SUB 0u
-#define IR_OPTIONAL_MUL 0u
-#define IR_OPTIONAL_DIV 0u
-#define IR_OPTIONAL_MEAN 0u
-#define IR_OPTIONAL_MAX_POOL2D_WITH_INDICES 0u
-#define IR_OPTIONAL_MAX_POOL2D 0u
-#define IR_OPTIONAL_AVG_POOL2D 0u
-#define IR_OPTIONAL_ADAPTIVE_AVG_POOL2D 0u
-#define IR_OPTIONAL_SOFTMAX 0u
-#define IR_OPTIONAL_CAT 0u
-#define IR_OPTIONAL_SLICE 0u
-#define IR_OPTIONAL_SELECT 0u
-#define IR_OPTIONAL_EXPAND 0u
-#define IR_OPTIONAL_CONSTANT_PAD_ND 0u
-#define IR_OPTIONAL_LOG_SOFTMAX 0u
-#define IR_OPTIONAL_NATIVE_LAYER_NORM ((1u << 1) | (1u << 2))  /* weight, bias */
-#define IR_OPTIONAL_BADDBMM 0u
-#define IR_OPTIONAL_UPSAMPLE_NEAREST2D 0u
-#define IR_OPTIONAL_UPSAMPLE_BILINEAR2D 0u
-#define IR_OPTIONAL_QUANTIZE ((1u << 1) | (1u << 2))    /* scales, zero_points */
-#define IR_OPTIONAL_DEQUANTIZE ((1u << 1) | (1u << 2))  /* scales, zero_points */
-#define IR_OPTIONAL_ROLL 0u
-#define IR_OPTIONAL_NORM 0u
-
 static const xnnd_op_info op_table[] = {
-#define XNND_OP(id, name, min_in, max_in, n_out, attrs)                                   \
-  [XNND_OP_##id] = {name,          min_in,           max_in,           n_out,            \
-                    IR_NUM_ATTRS_##attrs, xnnd_attrs_##attrs, xnnd_infer_##attrs, \
-                    IR_OPTIONAL_##id},
+#define XNND_OP(id, name, min_in, max_in, n_out, attrs, num_attrs, optional, flags, kprepare, krun) \
+  [XNND_OP_##id] = {name, min_in, max_in, n_out, num_attrs, xnnd_attrs_##attrs, xnnd_infer_##attrs, optional, flags},
 #include "ops.def"
 #undef XNND_OP
 };
@@ -78,6 +30,10 @@ int xnnd_op_attr_index(xnnd_op op, const char* name) {
   for (uint32_t a = 0; a < info->num_attrs; a++)
     if (strcmp(info->attrs[a].name, name) == 0) return (int)a;
   return -1;
+}
+
+bool xnnd_op_has(xnnd_op op, uint32_t flags) {
+  return (unsigned)op < XNND_OP_COUNT && (op_table[op].flags & flags) == flags;
 }
 
 uint32_t ir_op_optional_inputs(xnnd_op op) {

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "ir.h"
+#include "partitioner/backend.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -24,6 +25,7 @@ typedef struct xnnd_partition {
 } xnnd_partition;
 
 typedef struct xnnd_partition_options {
+  const xnnd_toolchain_backend* backend; /* borrowed; must outlive the plan. NULL: no partitions */
   bool no_delegate;              /* no partitions at all */
   const char* const* exclude_ops;/* op names never delegated */
   uint32_t num_exclude_ops;
@@ -32,14 +34,19 @@ typedef struct xnnd_partition_options {
 } xnnd_partition_options;
 
 typedef struct xnnd_partition_plan {
+  const xnnd_toolchain_backend* backend; /* the backend the partitions are for (options->backend) */
   xnnd_partition* parts;
   uint32_t num_parts;
   int32_t* node_part;            /* per node: partition index or -1 */
   char (*reasons)[XNND_REASON_SIZE]; /* per node: why not delegated ("" when delegated) */
   uint32_t num_nodes;
+  /* Elementary steps the planning took (node and edge visits, set elements merged): what
+   * tests/test_partitioner.c checks grows linearly with the graph. */
+  uint64_t work;
 } xnnd_partition_plan;
 
-/* Plan partitions over a compacted graph. Free with xnnd_partition_plan_free. */
+/* Plan partitions over a compacted graph for options->backend (options NULL or without a
+ * backend: every node stays on the portable kernels). Free with xnnd_partition_plan_free. */
 xnnd_status xnnd_partition_graph(const xnnd_graph* g, const xnnd_partition_options* options,
                            xnnd_partition_plan* plan_out);
 void xnnd_partition_plan_free(xnnd_partition_plan* plan);

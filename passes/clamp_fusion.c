@@ -7,50 +7,11 @@
 
 #include "passes/pass.h"
 
-/* The clamp range of a clamp-like node; false for other ops. */
-static bool clamp_range(const xnnd_ir_node* n, float* lo, float* hi) {
-  switch (n->op) {
-    case XNND_OP_RELU:
-      *lo = 0.0f;
-      *hi = INFINITY;
-      return true;
-    case XNND_OP_HARDTANH:
-      *lo = (float)n->attrs[0].f;
-      *hi = (float)n->attrs[1].f;
-      return true;
-    case XNND_OP_CLAMP:
-      *lo = n->attrs[0].kind == XNND_ATTR_FLOAT ? (float)n->attrs[0].f : -INFINITY;
-      *hi = n->attrs[1].kind == XNND_ATTR_FLOAT ? (float)n->attrs[1].f : INFINITY;
-      return true;
-    default:
-      return false;
-  }
-}
-
-static bool takes_range(xnnd_op op) {
-  switch (op) {
-    case XNND_OP_CONVOLUTION:
-    case XNND_OP_LINEAR:
-    case XNND_OP_ADDMM:
-    case XNND_OP_ADD:
-    case XNND_OP_SUB:
-    case XNND_OP_MUL:
-    case XNND_OP_DIV:
-    case XNND_OP_MAX_POOL2D:
-    case XNND_OP_AVG_POOL2D:
-    case XNND_OP_ADAPTIVE_AVG_POOL2D:
-    case XNND_OP_MEAN:
-      return true;
-    default:
-      return false;
-  }
-}
-
 static xnnd_status fuse_one(xnnd_graph* g, xnnd_id n, bool* done) {
   *done = false;
   xnnd_ir_node* c = &g->nodes[n];
   float lo, hi;
-  if (!clamp_range(c, &lo, &hi) || isnan(lo) || isnan(hi)) return XNND_OK;
+  if (!xnnd_node_clamp_range(c, &lo, &hi) || isnan(lo) || isnan(hi)) return XNND_OK;
   xnnd_id x = c->inputs[0], y = c->outputs[0];
   xnnd_id p = g->values[x].producer;
   if (p >= g->num_nodes || g->nodes[p].dead) return XNND_OK;
@@ -58,17 +19,17 @@ static xnnd_status fuse_one(xnnd_graph* g, xnnd_id n, bool* done) {
   if (xnnd_single_consumer(g, x) != n) return XNND_OK;
   xnnd_ir_node* prod = &g->nodes[p];
   float plo, phi;
-  if (takes_range(prod->op)) {
+  if (xnnd_op_has(prod->op, XNND_OPF_FUSES_CLAMP)) {
     plo = prod->output_min;
     phi = prod->output_max;
-  } else if (clamp_range(prod, &plo, &phi) && !xnnd_node_has_range(prod)) {
+  } else if (xnnd_node_clamp_range(prod, &plo, &phi) && !xnnd_node_has_range(prod)) {
     if (isnan(plo) || isnan(phi)) return XNND_OK;
   } else {
     return XNND_OK;
   }
   float nlo = fmaxf(lo, plo), nhi = fminf(hi, phi);
   if (!(nlo < nhi)) return XNND_OK;
-  if (takes_range(prod->op)) {
+  if (xnnd_op_has(prod->op, XNND_OPF_FUSES_CLAMP)) {
     prod->output_min = nlo;
     prod->output_max = nhi;
     c->dead = true;

@@ -56,27 +56,8 @@ typedef struct region {
 /* tag = position << 32 | channel; positions and channels are below PW_MAX_ELEMS */
 #define TAG(pos, ch) (((uint64_t)(pos) << 32) | (uint64_t)(ch))
 
-static bool is_layout(xnnd_op op) {
-  return op == XNND_OP_PERMUTE || op == XNND_OP_VIEW || op == XNND_OP_T;
-}
-
-static bool is_unary(xnnd_op op) {
-  switch (op) {
-    case XNND_OP_RELU:
-    case XNND_OP_HARDTANH:
-    case XNND_OP_CLAMP:
-    case XNND_OP_SIGMOID:
-    case XNND_OP_TANH:
-    case XNND_OP_HARDSWISH:
-    case XNND_OP_HARDSIGMOID:
-    case XNND_OP_SILU:
-    case XNND_OP_GELU:
-    case XNND_OP_CLONE:
-      return true;
-    default:
-      return false;
-  }
-}
+static bool is_layout(xnnd_op op) { return xnnd_op_has(op, XNND_OPF_LAYOUT); }
+static bool is_unary(xnnd_op op) { return xnnd_op_has(op, XNND_OPF_POINTWISE); }
 
 /* Plain f32, non-empty, small enough to trace. */
 static bool traceable(const xnnd_graph* g, xnnd_id v) {

@@ -26,22 +26,6 @@
 
 /* ---- matching ---- */
 
-static bool clamp_range(const xnnd_ir_node* n, float* lo, float* hi) {
-  switch (n->op) {
-    case XNND_OP_RELU: *lo = 0.0f, *hi = INFINITY; break;
-    case XNND_OP_HARDTANH: *lo = (float)n->attrs[0].f, *hi = (float)n->attrs[1].f; break;
-    case XNND_OP_CLAMP:
-      *lo = n->attrs[0].kind == XNND_ATTR_FLOAT ? (float)n->attrs[0].f : -INFINITY;
-      *hi = n->attrs[1].kind == XNND_ATTR_FLOAT ? (float)n->attrs[1].f : INFINITY;
-      break;
-    default: return false;
-  }
-  /* a fused range on the clamp itself narrows it */
-  if (n->output_min > *lo) *lo = n->output_min;
-  if (n->output_max < *hi) *hi = n->output_max;
-  return true;
-}
-
 static bool takes_range(xnnd_op op) {
   switch (op) {
     case XNND_OP_CONVOLUTION:
@@ -102,7 +86,7 @@ static bool match_output(const xnnd_graph* g, xnnd_id node, match* m) {
   xnnd_id u = xnnd_graph_sole_user(g, n->outputs[0]);
   if (u == XNND_NO_ID) return false;
   float lo, hi;
-  if (takes_range(n->op) && clamp_range(&g->nodes[u], &lo, &hi)) {
+  if (takes_range(n->op) && xnnd_node_clamp_range(&g->nodes[u], &lo, &hi)) {
     m->clamp = u;
     m->lo = lo > m->lo ? lo : m->lo;
     m->hi = hi < m->hi ? hi : m->hi;
@@ -273,7 +257,7 @@ static xnnd_status fuse(xnnd_graph* g, match* m) {
 static bool fold_clamp(xnnd_graph* g, xnnd_id c, uint32_t* changed, xnnd_status* st) {
   const xnnd_ir_node* cn = &g->nodes[c];
   float lo, hi;
-  if (cn->dead || !clamp_range(cn, &lo, &hi)) return false;
+  if (cn->dead || !xnnd_node_clamp_range(cn, &lo, &hi)) return false;
   xnnd_id y = cn->inputs[0], z = cn->outputs[0];
   if (!xnnd_qdq_same_params(&g->values[y], &g->values[z]) || g->values[y].dtype != XNND_I8) return false;
   xnnd_id p = g->values[y].producer;

@@ -26,7 +26,7 @@ const xnnd_allocator* xnnd_default_allocator(void) { return &libc_allocator; }
 
 void* xnnd_alloc(const xnnd_allocator* a, size_t size, size_t alignment) {
   if (size == 0 || size == SIZE_MAX) return NULL;
-  if (!a) a = &libc_allocator;
+  if (!a || !a->alloc) a = &libc_allocator;
   return a->alloc(a->context, size, alignment);
 }
 
@@ -38,8 +38,8 @@ void* xnnd_alloc_zeroed(const xnnd_allocator* a, size_t size, size_t alignment) 
 
 void xnnd_free(const xnnd_allocator* a, void* ptr) {
   if (!ptr) return;
-  if (!a) a = &libc_allocator;
-  a->free(a->context, ptr);
+  if (!a || !a->alloc) a = &libc_allocator;
+  if (a->free) a->free(a->context, ptr);
 }
 
 size_t xnnd_mul_size(size_t count, size_t size) {

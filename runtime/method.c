@@ -43,7 +43,9 @@ struct xnnd_method {
   step_rt* steps;
   xnnd_tensor* outputs;   /* one per method output */
   bool profile;
-  bool xnnpack_kernels_only;
+  /* options.backend_options, only while xnnd_method_create runs (delegate init) */
+  const xnnd_backend_option* backend_options;
+  uint32_t num_backend_options;
   bool allow_non_finite_inputs;
   atomic_bool busy;       /* set_input or execute in progress */
   atomic_bool executed;   /* outputs are valid: the last execute succeeded */
@@ -166,12 +168,25 @@ static xnnd_status init_delegate(xnnd_method* m, uint32_t s, uint32_t num_thread
       .outputs = rt->out_views,
       .num_outputs = st->num_outputs,
       .profile = m->profile,
-      .xnnpack_kernels_only = m->xnnpack_kernels_only,
   };
+  /* The options naming this backend, in the caller's order. */
+  xnnd_backend_option* mine = NULL;
+  uint32_t num_mine = 0;
+  for (uint32_t i = 0; i < m->num_backend_options; i++) num_mine += strcmp(m->backend_options[i].backend, d->backend->name) == 0;
+  if (num_mine) {
+    mine = xnnd_alloc(&m->program->allocator, sizeof(*mine) * num_mine, 64);
+    if (!mine) return xnnd_errf(msg, msg_size, XNND_OUT_OF_MEMORY, "out of memory passing backend options");
+    num_mine = 0;
+    for (uint32_t i = 0; i < m->num_backend_options; i++)
+      if (strcmp(m->backend_options[i].backend, d->backend->name) == 0) mine[num_mine++] = m->backend_options[i];
+  }
+  args.options = mine;
+  args.num_options = num_mine;
   char bmsg[XNND_ERRMSG_SIZE / 2];
   bmsg[0] = '\0';
   rt->backend = d->backend;
   xnnd_status status = d->backend->init(&args, &rt->handle, bmsg, sizeof(bmsg));
+  xnnd_free(&m->program->allocator, mine);
   if (status != XNND_OK) {
     char where[160];
     step_where(where, sizeof(where), m->decl, s);
@@ -198,6 +213,15 @@ xnnd_status xnnd_method_create(xnnd_program* program, const char* name,
       n += (size_t)snprintf(msg + n, sizeof(msg) - n, " \"%s\"", program->methods[i].name);
     if (n < sizeof(msg)) snprintf(msg + n, sizeof(msg) - n, ")");
     return create_fail(err, XNND_NOT_FOUND, msg);
+  }
+  if (options && options->num_backend_options && !options->backend_options)
+    return create_fail(err, XNND_INVALID_ARGUMENT, "num_backend_options is set but backend_options is NULL");
+  for (uint32_t i = 0; options && i < options->num_backend_options; i++) {
+    const xnnd_backend_option* o = &options->backend_options[i];
+    if (!o->backend || !o->key || !o->value) {
+      snprintf(msg, sizeof(msg), "backend option %u: backend, key and value must be non-NULL", i);
+      return create_fail(err, XNND_INVALID_ARGUMENT, msg);
+    }
   }
   if (decl->arena_bytes > SIZE_MAX - XNND_TENSOR_ALIGN)
     return create_fail(err, XNND_OUT_OF_MEMORY, "planned arena does not fit in memory");
@@ -256,7 +280,8 @@ xnnd_status xnnd_method_create(xnnd_program* program, const char* name,
     }
     uint32_t num_threads = options && options->num_threads ? options->num_threads : 1;
     m->profile = options && options->profile;
-    m->xnnpack_kernels_only = options && options->xnnpack_kernels_only;
+    m->backend_options = options ? options->backend_options : NULL;
+    m->num_backend_options = options ? options->num_backend_options : 0;
     m->allow_non_finite_inputs = options && options->allow_non_finite_inputs;
     for (uint32_t s = 0; s < decl->num_steps && status == XNND_OK; s++) {
       m->steps[s].decl = &decl->steps[s];
@@ -265,6 +290,8 @@ xnnd_status xnnd_method_create(xnnd_program* program, const char* name,
       else
         status = init_delegate(m, s, num_threads, msg, sizeof(msg));
     }
+    m->backend_options = NULL;  /* borrowed for this call only */
+    m->num_backend_options = 0;
   }
   if (status != XNND_OK) {
     xnnd_method_destroy(m);

@@ -20,12 +20,7 @@
 
 /* ---- allocator.c ---- */
 
-/* The libc allocator (posix_memalign/free). */
-const xnnd_allocator* xnnd_default_allocator(void);
-/* alignment: a power of two; NULL on failure or size 0. */
-void* xnnd_alloc(const xnnd_allocator* a, size_t size, size_t alignment);
-void* xnnd_alloc_zeroed(const xnnd_allocator* a, size_t size, size_t alignment);
-void xnnd_free(const xnnd_allocator* a, void* ptr);
+#include "alloc.h"  /* xnnd_alloc, xnnd_free, xnnd_default_allocator */
 /* count * size, or SIZE_MAX on overflow (which then fails to allocate). */
 size_t xnnd_mul_size(size_t count, size_t size);
 

@@ -5,12 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fb.h"
+#include "fb_builder.h"
 #include "memory_plan.h"
 #include "program_generated.h"
 #include "pte_format.h"
 #include "serializer/program_writer.h"
-#include "serializer/xnnpack/xnnpack_lower.h"
 
 #define ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~(uint64_t)((a) - 1))
 
@@ -202,9 +201,8 @@ static xnnd_status write_delegate(writer* w, uint32_t p, fb_ref* step_out) {
   uint8_t* blob = NULL;
   size_t blob_size = 0;
   char err[256];
-  xnnd_status st = xnnd_xnnpack_build_blob(w->g, part->nodes, part->num_nodes, part->inputs,
-                                           part->num_inputs, part->outputs, part->num_outputs,
-                                           &blob, &blob_size, err, sizeof(err));
+  const xnnd_toolchain_backend* be = w->plan->backend;
+  xnnd_status st = be->lower(w->g, part, &blob, &blob_size, err, sizeof(err));
   if (st != XNND_OK) {
     snprintf(w->err, w->err_size, "partition %u: %s", p, err);
     return st;
@@ -213,7 +211,7 @@ static xnnd_status write_delegate(writer* w, uint32_t p, fb_ref* step_out) {
   bool ok = segment_append(&w->delegates, blob, blob_size, &off);
   free(blob);
   if (!ok) return fail(w, XNND_OUT_OF_MEMORY, "out of memory writing delegate blobs");
-  fb_ref backend = fb_create_string(w->fb, XNND_XNNPACK_BACKEND_NAME, strlen(XNND_XNNPACK_BACKEND_NAME));
+  fb_ref backend = fb_create_string(w->fb, be->name, strlen(be->name));
   fb_table_start(w->fb);
   fb_add_ref(w->fb, XNND_PROGRAM_BackendDelegate_backend, backend);
   fb_add_u64(w->fb, XNND_PROGRAM_BackendDelegate_offset, off, 0);
@@ -506,6 +504,10 @@ xnnd_status xnnd_program_write(const xnnd_graph* g, const xnnd_partition_plan* p
   w.const_refs = malloc(sizeof(fb_ref) * (g->num_values + 1));
   w.delegate_refs = malloc(sizeof(fb_ref) * (plan->num_parts + 1));
   xnnd_status st = XNND_OK;
+  if (plan->num_parts > 0 && (!plan->backend || !plan->backend->lower || !plan->backend->name)) {
+    st = fail(&w, XNND_INVALID_ARGUMENT, "the partition plan has partitions but no backend to lower them");
+    goto done;
+  }
   if (!w.value_map || !w.prog_values || !w.const_refs || !w.delegate_refs) {
     st = fail(&w, XNND_OUT_OF_MEMORY, "out of memory");
     goto done;

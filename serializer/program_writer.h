@@ -1,5 +1,6 @@
 /* IR graph + partition plan -> program file bytes (docs/ARCHITECTURE.md "Program file").
- * Partitions become DelegateCalls whose blobs come from serializer/xnnpack; every other
+ * Partitions become DelegateCalls whose blobs come from the plan's backend (plan->backend->lower,
+ * named plan->backend->name in the program); every other
  * node becomes a KernelCall. Steps are ordered so every value is produced before use. */
 #ifndef XNND_SERIALIZER_PROGRAM_WRITER_H
 #define XNND_SERIALIZER_PROGRAM_WRITER_H

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fb.h"
+#include "fb_builder.h"
 #include "program_generated.h"
 #include "xnnpack_generated.h"
 

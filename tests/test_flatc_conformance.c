@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "fb.h"
+#include "fb_builder.h"
 #include "program_generated.h"
 #include "xnnpack_generated.h"
 

@@ -191,7 +191,7 @@ static double* dalloc(size_t n) {
 static void test_table_covers_ops_def(void** state) {
   (void)state;
   static const char* const ops[] = {
-#define XNND_OP(id, name, min_in, max_in, nout, attrs) name,
+#define XNND_OP(id, name, min_in, max_in, n_out, attrs, num_attrs, optional, flags, kprepare, krun) name,
 #include "../ir/ops.def"
 #undef XNND_OP
   };

@@ -9,8 +9,11 @@
 
 #include "test_support.h"
 #include "partitioner/partitioner.h"
+#include "serializer/xnnpack/xnnpack_lower.h"
 #include "serializer/program_writer.h"
 #include "xnnd/runtime.h"
+
+static const xnnd_partition_options k_xnnpack = {.backend = &xnnd_xnnpack_toolchain_backend};
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define XT_INTERPOSE 0
@@ -83,7 +86,7 @@ static void run_case(uint32_t threads) {
   xnnd_error err;
   assert_int_equal(xnnd_graph_parse(k_graph, strlen(k_graph), NULL, &g, &err), XNND_OK);
   xnnd_partition_plan plan;
-  assert_int_equal(xnnd_partition_graph(g, NULL, &plan), XNND_OK);
+  assert_int_equal(xnnd_partition_graph(g, &k_xnnpack, &plan), XNND_OK);
   assert_int_equal(plan.num_parts, 2);
   uint8_t* bytes = NULL;
   size_t size = 0;

@@ -6,7 +6,10 @@
 
 #include "test_support.h"
 #include "partitioner/partitioner.h"
+#include "serializer/xnnpack/xnnpack_lower.h"
 #include "serializer/program_writer.h"
+
+static const xnnd_partition_options k_xnnpack = {.backend = &xnnd_xnnpack_toolchain_backend};
 
 static const char* k_graph =
     "graph forward {\n"
@@ -43,7 +46,7 @@ static void test_round_trip_portable(void** state) {
   (void)state;
   xnnd_graph* g = parse(k_graph);
   xnnd_partition_plan plan;
-  xnnd_partition_options nd = {.no_delegate = true};
+  xnnd_partition_options nd = {.backend = &xnnd_xnnpack_toolchain_backend, .no_delegate = true};
   assert_int_equal(xnnd_partition_graph(g, &nd, &plan), XNND_OK);
   uint8_t* bytes = NULL;
   size_t size = 0;
@@ -67,7 +70,7 @@ static void test_import_refuses_delegates(void** state) {
   (void)state;
   xnnd_graph* g = parse(k_graph);
   xnnd_partition_plan plan;
-  assert_int_equal(xnnd_partition_graph(g, NULL, &plan), XNND_OK);
+  assert_int_equal(xnnd_partition_graph(g, &k_xnnpack, &plan), XNND_OK);
   assert_true(plan.num_parts >= 1);
   uint8_t* bytes = NULL;
   size_t size = 0;

@@ -11,7 +11,7 @@
 #include "test_support.h"
 #include "small_convnet.h"
 
-#include "fb.h"
+#include "fb_builder.h"
 #include "program_generated.h"
 #include "program_info.h"
 #include "pte_format.h"

@@ -11,12 +11,15 @@
 #include "test_support.h"
 
 #include "backends/xnnpack/xnnpack_backend.h"
-#include "fb.h"
+#include "fb_builder.h"
 #include "ir.h"
 #include "pte_format.h"
 #include "kernels/kernels.h"
 #include "serializer/xnnpack/xnnpack_lower.h"
 #include "xnnpack_generated.h"
+#include "small_convnet.h"
+#include "conv_kernels/f32_conv.h"
+#include "xnnd/runtime.h"
 
 /* ---- leak-checked aligned allocator with failure injection ---- */
 typedef struct alloc_ctx {
@@ -190,7 +193,9 @@ static void run_graph_mode(xnnd_graph* g, const xnnd_id* ins, uint32_t nin, cons
   float* ibuf2[8];
   for (uint32_t i = 0; i < nin; i++) ti[i] = tensor_of(g, ins[i], NULL);
   for (uint32_t i = 0; i < nout; i++) to[i] = tensor_of(g, outs[i], NULL);
-  xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, threads, ti, nin, to, nout, false, xnnpack_only};
+  static const xnnd_backend_option k_off = {XNND_XNNPACK_BACKEND_NAME, "own_kernels", "off"};
+  xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, threads, ti, nin, to, nout, false,
+                                 xnnpack_only ? &k_off : NULL, xnnpack_only ? 1 : 0};
   void* h = NULL;
   char err[512] = "";
   xnnd_status st = be->init(&args, &h, err, sizeof(err));
@@ -664,7 +669,7 @@ static void test_addmm_t(void** state) {
     assert_int_equal(xnnd_xnnpack_build_blob(g, &only, 1, (xnnd_id[]){xi, t}, 2, &mm1, 1, &blob, &size, err, sizeof(err)),
                      XNND_OK);
     xnnd_tensor ti[2] = {tensor_of(g, xi, x), tensor_of(g, t, wt)}, to = tensor_of(g, mm1, NULL);
-    xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, 1, ti, 2, &to, 1, false, false};
+    xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, 1, ti, 2, &to, 1, false, NULL, 0};
     void* h = NULL;
     if (xnnd_xnnpack_backend_get()->init(&args, &h, err, sizeof(err)) != XNND_OK) fail_msg("init: %s", err);
     float got[12];
@@ -1232,7 +1237,7 @@ static xnnd_status init_mini(const uint8_t* blob, size_t size, uint32_t num_inpu
   t[0].dims[1] = in_dim1;
   t[1].dims[1] = 4;
   xnnd_tensor out = t[1];
-  xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, 1, t, num_inputs, &out, 1, false, false};
+  xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, 1, t, num_inputs, &out, 1, false, NULL, 0};
   void* h = NULL;
   err[0] = '\0';
   xnnd_status st = xnnd_xnnpack_backend_get()->init(&args, &h, err, err_size);
@@ -1311,7 +1316,7 @@ static void fuzz_blob(const xnnd_graph* g, xnnd_id xi, xnnd_id o) {
     for (int m = 0; m < num_masks; m++) {
       memcpy(copy, blob, size);
       copy[i] ^= num_masks == 3 ? masks[m] : (uint8_t)(m + 1);
-      xnnd_backend_init_args args = {copy, size, NULL, 0, &k_alloc, 1, &ti, 1, &to, 1, false, false};
+      xnnd_backend_init_args args = {copy, size, NULL, 0, &k_alloc, 1, &ti, 1, &to, 1, false, NULL, 0};
       void* h = NULL;
       err[0] = '\0';
       if (be->init(&args, &h, err, sizeof(err)) == XNND_OK) {
@@ -1327,7 +1332,7 @@ static void fuzz_blob(const xnnd_graph* g, xnnd_id xi, xnnd_id o) {
       }
     }
   for (size_t n = 0; n < size; n++) {
-    xnnd_backend_init_args args = {blob, n, NULL, 0, &k_alloc, 1, &ti, 1, &to, 1, false, false};
+    xnnd_backend_init_args args = {blob, n, NULL, 0, &k_alloc, 1, &ti, 1, &to, 1, false, NULL, 0};
     void* h = NULL;
     assert_int_not_equal(be->init(&args, &h, err, sizeof(err)), XNND_OK);
   }
@@ -1408,7 +1413,7 @@ static void test_init_robustness(void** state) {
   for (long budget = 0; budget < 64 && !succeeded; budget++) {
     alloc_ctx ctx = {budget};
     xnnd_allocator a = {&ctx, t_alloc, t_free};
-    xnnd_backend_init_args args = {blob, size, NULL, 0, &a, 1, &t, 1, &out, 1, false, false};
+    xnnd_backend_init_args args = {blob, size, NULL, 0, &a, 1, &t, 1, &out, 1, false, NULL, 0};
     void* h = NULL;
     xnnd_status st = xnnd_xnnpack_backend_get()->init(&args, &h, err, sizeof(err));
     if (st == XNND_OK) {
@@ -1420,7 +1425,7 @@ static void test_init_robustness(void** state) {
   }
   assert_true(succeeded);
 
-  xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, 1, &t, 1, &out, 1, false, false};
+  xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, 1, &t, 1, &out, 1, false, NULL, 0};
   void* h = NULL;
   assert_int_equal(xnnd_xnnpack_backend_get()->init(&args, &h, err, sizeof(err)), XNND_OK);
   float in[8] = {0}, o[8];
@@ -1437,10 +1442,73 @@ static void test_init_robustness(void** state) {
   free(blob);
 }
 
+/* Backend options through the generic method API: own_kernels=off keeps every convolution in
+ * XNNPACK (no time in xnnd's kernels), an unknown key or value fails creation naming it, and
+ * options for a backend the program does not use are ignored. */
+static uint64_t own_kernel_ns(xnnd_program* p, const xnnd_backend_option* opts, uint32_t n) {
+  xnnd_method_options mo = {.num_threads = 1, .profile = true, .backend_options = opts, .num_backend_options = n};
+  xnnd_method* m = NULL;
+  xnnd_error err;
+  if (xnnd_method_create(p, xnnd_program_method_name(p, 0), &mo, &m, &err) != XNND_OK)
+    fail_msg("method create: %s", err.message);
+  xnnd_tensor t;
+  assert_int_equal(xnnd_method_input_info(m, 0, &t), XNND_OK);
+  float x[XT_CONVNET_IN_NUMEL];
+  xt_fill_uniform(x, XT_CONVNET_IN_NUMEL, 5);
+  t.data = x;
+  assert_int_equal(xnnd_method_set_input(m, 0, &t), XNND_OK);
+  assert_int_equal(xnnd_method_execute(m), XNND_OK);
+  uint64_t ns = 0;
+  for (uint32_t s = 0; s < xnnd_method_num_steps(m); s++) {
+    xnnd_step_profile sp;
+    assert_int_equal(xnnd_method_get_step_profile(m, s, &sp), XNND_OK);
+    ns += sp.own_kernel_ns;
+  }
+  xnnd_method_destroy(m);
+  return ns;
+}
+
+static void test_backend_options(void** state) {
+  (void)state;
+  size_t size;
+  uint8_t* bytes = xt_small_convnet_program(true, &size);
+  xnnd_program* p = NULL;
+  xnnd_error err;
+  assert_int_equal(xnnd_program_load_buffer(bytes, size, NULL, &p, &err), XNND_OK);
+  const xnnd_backend_option off = {XNND_XNNPACK_BACKEND_NAME, "own_kernels", "off"};
+  const xnnd_backend_option on = {XNND_XNNPACK_BACKEND_NAME, "own_kernels", "on"};
+  const xnnd_backend_option other = {"SomeOtherBackend", "colour", "red"};
+  assert_int_equal(own_kernel_ns(p, &off, 1), 0);
+  if (xnnd_f32_conv_cpu_ok()) {
+    assert_true(own_kernel_ns(p, &on, 1) > 0);
+    assert_true(own_kernel_ns(p, NULL, 0) > 0);  /* default: on */
+    assert_true(own_kernel_ns(p, &other, 1) > 0);
+  }
+  const xnnd_backend_option bad_key = {XNND_XNNPACK_BACKEND_NAME, "colour", "red"};
+  const xnnd_backend_option bad_value = {XNND_XNNPACK_BACKEND_NAME, "own_kernels", "maybe"};
+  const xnnd_backend_option no_key = {XNND_XNNPACK_BACKEND_NAME, NULL, "on"};
+  xnnd_method* m = NULL;
+  xnnd_method_options mo = {.num_threads = 1, .backend_options = &bad_key, .num_backend_options = 1};
+  assert_int_equal(xnnd_method_create(p, xnnd_program_method_name(p, 0), &mo, &m, &err), XNND_INVALID_ARGUMENT);
+  assert_null(m);
+  assert_non_null(strstr(err.message, "unknown option \"colour\""));
+  mo.backend_options = &bad_value;
+  assert_int_equal(xnnd_method_create(p, xnnd_program_method_name(p, 0), &mo, &m, &err), XNND_INVALID_ARGUMENT);
+  assert_non_null(strstr(err.message, "own_kernels=\"maybe\""));
+  mo.backend_options = &no_key;
+  assert_int_equal(xnnd_method_create(p, xnnd_program_method_name(p, 0), &mo, &m, &err), XNND_INVALID_ARGUMENT);
+  assert_non_null(strstr(err.message, "backend option 0"));
+  mo.backend_options = NULL;
+  assert_int_equal(xnnd_method_create(p, xnnd_program_method_name(p, 0), &mo, &m, &err), XNND_INVALID_ARGUMENT);
+  xnnd_program_destroy(p);
+  free(bytes);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_conv_stride2_bias_relu),
       cmocka_unit_test(test_f32_conv_shapes),
+      cmocka_unit_test(test_backend_options),
       cmocka_unit_test(test_f32_conv_segments),
       cmocka_unit_test(test_grouped_dilated_conv),
       cmocka_unit_test(test_depthwise_hardtanh),

@@ -29,4 +29,5 @@ if(XNND_BUILD_TESTS)
 endif()
 
 find_package(Threads REQUIRED)
+include(${CMAKE_CURRENT_LIST_DIR}/xnnpack_capabilities.cmake)
 find_package(Python3 COMPONENTS Interpreter REQUIRED)

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "passes/qdq.h"
 #include "serializer/program_writer.h"
+#include "serializer/xnnpack/xnnpack_lower.h"
 
 typedef struct lower_args {
   const char* input;
@@ -102,7 +103,13 @@ static int lower_graph(xnnd_graph* g, const lower_args* a) {
   }
   if (a->no_delegate) memset(&prep, 0, sizeof(prep));
   xnnd_partition_plan plan;
-  xnnd_partition_options opts = {a->no_delegate, a->exclude, a->num_exclude, a->per_op, a->min_partition_size};
+  /* The one toolchain backend today; the partitioner, writer and report see only the interface. */
+  xnnd_partition_options opts = {.backend = &xnnd_xnnpack_toolchain_backend,
+                                 .no_delegate = a->no_delegate,
+                                 .exclude_ops = a->exclude,
+                                 .num_exclude_ops = a->num_exclude,
+                                 .per_op = a->per_op,
+                                 .min_partition_size = a->min_partition_size};
   st = xnnd_partition_graph(g, &opts, &plan);
   if (st != XNND_OK) {
     fprintf(stderr, "xnnd: partitioning failed: %s\n", xnnd_status_str(st));

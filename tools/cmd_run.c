@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "npy.h"
+#include "pte_format.h"  /* XNND_XNNPACK_BACKEND_NAME */
 #include "xnnd/runtime.h"
 
 #define MAX_IO 64
@@ -119,8 +120,12 @@ int xnnd_cmd_run(int argc, char** argv) {
   int num_inputs = 0, iters = 5, warmup = 1;
   unsigned threads = 1;
   const char* outdir = NULL;
-  bool profile = false, rss = false, xnnpack_only = false, allow_non_finite = false;
+  bool profile = false, rss = false, allow_non_finite = false;
   long rss_warm = -1, rss_end = -1;
+  /* --backend-option BACKEND:KEY=VALUE, split in place; --xnnpack-kernels-only is
+   * XnnpackBackend:own_kernels=off. */
+  xnnd_backend_option opts[MAX_IO];
+  uint32_t num_opts = 0;
   for (int i = 0; i < argc; i++) {
     bool next = i + 1 < argc;
     if (strcmp(argv[i], "--input") == 0 && next && num_inputs < MAX_IO) inputs[num_inputs++] = argv[++i];
@@ -130,7 +135,19 @@ int xnnd_cmd_run(int argc, char** argv) {
     else if (strcmp(argv[i], "--warmup") == 0 && next) warmup = atoi(argv[++i]);
     else if (strcmp(argv[i], "--profile") == 0) profile = true;
     else if (strcmp(argv[i], "--rss") == 0) rss = true;
-    else if (strcmp(argv[i], "--xnnpack-kernels-only") == 0) xnnpack_only = true;
+    else if (strcmp(argv[i], "--xnnpack-kernels-only") == 0 && num_opts < MAX_IO)
+      opts[num_opts++] = (xnnd_backend_option){XNND_XNNPACK_BACKEND_NAME, "own_kernels", "off"};
+    else if (strcmp(argv[i], "--backend-option") == 0 && next && num_opts < MAX_IO) {
+      char* spec = argv[++i];
+      char* colon = strchr(spec, ':');
+      char* eq = colon ? strchr(colon + 1, '=') : NULL;
+      if (!colon || !eq || colon == spec || eq == colon + 1) {
+        fprintf(stderr, "xnnd run: --backend-option %s: expected BACKEND:KEY=VALUE\n", spec);
+        return XNND_EXIT_USAGE;
+      }
+      *colon = '\0', *eq = '\0';
+      opts[num_opts++] = (xnnd_backend_option){spec, colon + 1, eq + 1};
+    }
     else if (strcmp(argv[i], "--allow-non-finite") == 0) allow_non_finite = true;
     else if (argv[i][0] != '-' && !model) model = argv[i];
     else {
@@ -140,7 +157,8 @@ int xnnd_cmd_run(int argc, char** argv) {
   }
   if (!model || iters < 1 || warmup < 0 || iters > 100000) {
     fprintf(stderr, "usage: xnnd run MODEL.pte [--input X.npy ...] [--output-dir DIR] [--threads N] [--iters N>=1] [--warmup N] [--profile] [--rss]\n"
-                    "                [--xnnpack-kernels-only] [--allow-non-finite]\n"
+                    "                [--xnnpack-kernels-only] [--backend-option BACKEND:KEY=VALUE ...]\n"
+                    "                [--allow-non-finite]\n"
                     "       xnnd run --verify BUNDLE [--threads N]\n");
     return XNND_EXIT_USAGE;
   }
@@ -159,7 +177,10 @@ int xnnd_cmd_run(int argc, char** argv) {
     return XNND_EXIT_USAGE;
   }
   double t1 = now_ms();
-  xnnd_method_options mo = {.num_threads = threads, .profile = profile, .xnnpack_kernels_only = xnnpack_only,
+  xnnd_method_options mo = {.num_threads = threads,
+                            .profile = profile,
+                            .backend_options = num_opts ? opts : NULL,
+                            .num_backend_options = num_opts,
                             .allow_non_finite_inputs = allow_non_finite};
   st = xnnd_method_create(prog, xnnd_program_method_name(prog, 0), &mo, &m, &err);
   if (st != XNND_OK) {

@@ -1,11 +1,10 @@
-/* The delegation report: per op, how many nodes run inside XNNPACK and why the rest do
+/* The delegation report: per op, how many nodes run inside the plan's backend and why the rest do
  * not; partitions; the share of multiply-accumulates delegated; pass counts. */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
 #include "passes/qdq.h"
-#include "serializer/xnnpack/xnnpack_lower.h"
 
 #define MAX_REASONS_PER_OP 4
 
@@ -36,7 +35,8 @@ void xnnd_print_report(FILE* out, const xnnd_graph* g, const xnnd_partition_plan
     for (uint32_t i = 0; i < num_reasons[op]; i++) seen |= strcmp(reasons[op][i], r) == 0;
     if (!seen && num_reasons[op] < MAX_REASONS_PER_OP) reasons[op][num_reasons[op]++] = r;
   }
-  fprintf(out, "delegation (XNNPACK):\n  %-32s %9s %9s  %s\n", "op", "delegated", "portable", "why not delegated");
+  fprintf(out, "delegation (%s):\n  %-32s %9s %9s  %s\n", plan->backend ? plan->backend->display_name : "none", "op", "delegated", "portable",
+          "why not delegated");
   uint32_t total_in = 0, total = 0;
   for (uint32_t op = 0; op < XNND_OP_COUNT; op++) {
     if (!delegated[op] && !kept[op]) continue;
@@ -52,7 +52,8 @@ void xnnd_print_report(FILE* out, const xnnd_graph* g, const xnnd_partition_plan
     fprintf(out, "%s%u nodes", p ? ", " : " (", plan->parts[p].num_nodes);
   fprintf(out, "%s\n", plan->num_parts ? ")" : "");
   if (macs_total)
-    fprintf(out, "  multiply-accumulates in XNNPACK: %.2f%% (%.1f M of %.1f M)\n", 100.0 * (double)macs_in / (double)macs_total,
+    fprintf(out, "  multiply-accumulates in %s: %.2f%% (%.1f M of %.1f M)\n",
+            plan->backend ? plan->backend->display_name : "none", 100.0 * (double)macs_in / (double)macs_total,
             (double)macs_in / 1e6, (double)macs_total / 1e6);
   /* ---- int8 (passes/qdq_*.c): the dtype each delegated node computes in ---- */
   uint32_t q8[XNND_OP_COUNT] = {0}, any_q8 = 0;

@@ -30,8 +30,11 @@ typedef struct xnnd_backend_init_args {
   const xnnd_tensor* outputs;
   uint32_t num_outputs;
   bool profile;         /* collect the figures get_profile reports */
-  /* Run every node with the backend's library kernels; XNNPACK: no xnnd f32 convolution. */
-  bool xnnpack_kernels_only;
+  /* The method's backend options naming this backend (xnnd_method_options), borrowed for
+   * the call. A key or value the backend does not know: return XNND_INVALID_ARGUMENT with a
+   * message naming it. */
+  const xnnd_backend_option* options;
+  uint32_t num_options;
 } xnnd_backend_init_args;
 
 /* Cumulative figures since init, for `xnnd run --profile`. */

@@ -76,10 +76,15 @@ const char* xnnd_program_method_name(const xnnd_program* program, uint32_t index
 typedef struct xnnd_method_options {
   uint32_t num_threads;  /* threads for delegates; 0 = 1 */
   bool profile;          /* time every step (read with xnnd_method_get_step_profile) */
-  /* XNNPACK delegates run every node with XNNPACK's kernels. By default an f32 convolution
-   * with one group runs on xnnd's own GEMM kernel when the CPU has AVX2 and FMA3, because the
-   * packaged XNNPACK's f32 GEMM is about 2.5x slower here (see docs/ARCHITECTURE.md). */
-  bool xnnpack_kernels_only;
+  /* Options for the program's backends, borrowed for the call to xnnd_method_create. Each
+   * delegate's init sees the ones naming its backend; options for a backend the method does
+   * not use are ignored; a key or value its backend does not know fails creation with
+   * INVALID_ARGUMENT. XnnpackBackend: "own_kernels" = "on" (default: one-group f32 and int8
+   * convolutions run on xnnd's own kernels when the CPU has AVX2 and FMA3, because the
+   * packaged XNNPACK's GEMMs are about 2.5x slower here; docs/ARCHITECTURE.md) or "off" (every
+   * node in XNNPACK's kernels; `xnnd run --xnnpack-kernels-only`). */
+  const xnnd_backend_option* backend_options;
+  uint32_t num_backend_options;
   /* Execute non-finite (NaN, +-inf) f32/f16 inputs instead of refusing them. By default
    * xnnd_method_execute scans every f32/f16 input first and fails with
    * XNND_NON_FINITE_INPUT, naming the input and the element's flat index, because the two

@@ -56,6 +56,15 @@ typedef struct xnnd_allocator {
   void (*free)(void* context, void* ptr);
 } xnnd_allocator;
 
+/* A runtime option for one backend, as key and value (the way ExecuTorch's backend options
+ * work): generic code carries them, only the named backend interprets them. Strings are
+ * borrowed for the call they are passed to. */
+typedef struct xnnd_backend_option {
+  const char* backend;  /* registered backend name, e.g. "XnnpackBackend" */
+  const char* key;
+  const char* value;
+} xnnd_backend_option;
+
 /* A message buffer for calls that fail before there is an object to keep it. */
 #define XNND_ERRMSG_SIZE 512
 typedef struct xnnd_error {

@@ -1,6 +1,7 @@
 /* Portable C kernels: the runtime's fallback for every op outside a delegate, and the
- * reference for differential tests. One table, keyed by the program's op name
- * ("aten.convolution"), in kernels.c; one file per op family (kernel_<family>.c).
+ * reference for differential tests. One table (kernels.c), generated from ir/ops.def and
+ * looked up by the program's op name ("aten.convolution"); one file per op family
+ * (kernel_<family>.c).
  *
  * Tensors are contiguous row-major in the program's logical order (NCHW for 4-D).
  * prepare() runs once at method creation and may reject shapes/attrs with a message;

@@ -5,25 +5,7 @@
 #include "xnn_lower_internal.h"
 
 static void bounds(const xnnd_ir_node* node, float* lo, float* hi) {
-  *lo = -INFINITY;
-  *hi = INFINITY;
-  switch (node->op) {
-    case XNND_OP_RELU: *lo = 0.0f; break;
-    case XNND_OP_HARDTANH:
-      *lo = (float)xnn_attr_float(node, "min_val", -1.0);
-      *hi = (float)xnn_attr_float(node, "max_val", 1.0);
-      break;
-    default: {
-      const xnnd_attr* a = xnn_attr(node, "min");
-      if (a != NULL && a->kind != XNND_ATTR_NONE) *lo = (float)xnn_attr_float(node, "min", -INFINITY);
-      a = xnn_attr(node, "max");
-      if (a != NULL && a->kind != XNND_ATTR_NONE) *hi = (float)xnn_attr_float(node, "max", INFINITY);
-      break;
-    }
-  }
-  /* A fused output range on the clamp itself narrows it further. */
-  if (node->output_min > *lo) *lo = node->output_min;
-  if (node->output_max < *hi) *hi = node->output_max;
+  if (!xnnd_node_clamp_range(node, lo, hi)) *lo = -INFINITY, *hi = INFINITY;
 }
 
 bool xnn_check_clamp(const xnnd_graph* g, const xnnd_ir_node* node, char* reason, size_t reason_size) {

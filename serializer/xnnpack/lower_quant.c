@@ -7,8 +7,9 @@
  *   aten.add/sub/mul  requantizing elementwise ops
  *   aten.max_pool2d, relu/hardtanh/clamp, aten.view   in and out quantized alike
  *   aten.mean / adaptive_avg_pool2d [1,1]              GlobalAvgPool2d (requantizes)
- * A node is "quantized" when any of its values carries quantization; xnnpack_lower.c sends
- * those here instead of to the f32 lowering. The structural checks (shapes, attrs, NHWC
+ * A node is "quantized" when any of its values carries quantization; for those the table in
+ * xnnpack_lower.c takes its row's q8 check and lowering (defined here, or the f32 lowering
+ * where the node is written the same way) instead of the f32 ones. The structural checks (shapes, attrs, NHWC
  * rules) are the f32 lowering's own, run on a copy of the value table in which the node's
  * operands are relabeled f32; this file adds what quantization needs (XNNPACK's scale
  * ranges, symmetric filters, bias scale = input scale * filter scale). */
@@ -169,70 +170,74 @@ xnnd_status xnn_lower_quant_convert(xnnd_xnn_builder* b, const xnnd_graph* g, co
   return xnn_b_node(b, XNND_XNNPACK_Node_Convert, fb_table_end(fb));
 }
 
-/* ---- quantized compute nodes ---- */
+/* ---- quantized compute nodes: the q8 columns of the table in xnnpack_lower.c ---- */
 
-bool xnn_check_quantized(const xnnd_graph* g, const xnnd_ir_node* node, char* reason, size_t rs) {
+bool xnn_check_q8_operands(const xnnd_graph* g, const xnnd_ir_node* node, char* reason, size_t rs) {
   if (node->num_inputs < 1 || node->num_outputs < 1) return xnn_reason(reason, rs, "malformed node");
-  xnnd_id in = node->inputs[0], out = node->outputs[0];
-  if (!q_act(g, in, "input", reason, rs) || !q_act(g, out, "output", reason, rs)) return false;
-  const xnnd_ir_value* vi = &g->values[in];
-  const xnnd_ir_value* vo = &g->values[out];
-  switch (node->op) {
-    case XNND_OP_CONVOLUTION:
-      return check_as_float(g, node, xnn_check_convolution, reason, rs) && check_weights(g, node, true, reason, rs) &&
-             range_ok(g, node, reason, rs);
-    case XNND_OP_LINEAR:
-      return check_as_float(g, node, xnn_check_linear, reason, rs) && check_weights(g, node, false, reason, rs) &&
-             range_ok(g, node, reason, rs);
-    case XNND_OP_ADD:
-    case XNND_OP_SUB:
-    case XNND_OP_MUL: {
-      if (node->num_inputs < 2 || !q_act(g, node->inputs[1], "other", reason, rs)) return false;
-      const xnnd_ir_value* vb = &g->values[node->inputs[1]];
-      if (vb->rank != vi->rank)
-        return xnn_reason(reason, rs, "quantized operands of ranks %u and %u", vi->rank, vb->rank);
-      if (node->op == XNND_OP_MUL) {
-        double r = (double)vi->quant.scale * vb->quant.scale / vo->quant.scale;
-        if (!(r >= 0x1p-16 && r < 256.0))
-          return xnn_reason(reason, rs, "product-to-output scale ratio %g is outside XNNPACK's [2^-16, 256)", r);
-      } else {
-        double ra = (double)vi->quant.scale / vo->quant.scale, rb = (double)vb->quant.scale / vo->quant.scale;
-        if (!(ra >= 0x1p-14 && ra < 256.0 && rb >= 0x1p-14 && rb < 256.0))
-          return xnn_reason(reason, rs, "input-to-output scale ratios %g, %g are outside XNNPACK's [2^-14, 256)", ra, rb);
-      }
-      return check_as_float(g, node, xnn_check_binary, reason, rs) && range_ok(g, node, reason, rs);
-    }
-    case XNND_OP_MAX_POOL2D:
-      if (!same_params(vi, vo)) return xnn_reason(reason, rs, "max pooling changes quantization parameters");
-      return check_as_float(g, node, xnn_check_max_pool2d, reason, rs) && range_ok(g, node, reason, rs);
-    case XNND_OP_MEAN:
-    case XNND_OP_ADAPTIVE_AVG_POOL2D: {
-      double r = (double)vi->quant.scale / vo->quant.scale;
-      if (!(r >= 0x1p-8 && r < 256.0))
-        return xnn_reason(reason, rs, "input-to-output scale ratio %g is outside XNNPACK's [2^-8, 256)", r);
-      return check_as_float(g, node, xnn_check_global_pool, reason, rs) && range_ok(g, node, reason, rs);
-    }
-    case XNND_OP_RELU:
-    case XNND_OP_HARDTANH:
-    case XNND_OP_CLAMP:
-      if (!same_params(vi, vo)) return xnn_reason(reason, rs, "a quantized clamp must keep its quantization parameters");
-      return check_as_float(g, node, xnn_check_clamp, reason, rs);
-    case XNND_OP_VIEW:
-      if (!same_params(vi, vo)) return xnn_reason(reason, rs, "a quantized view must keep its quantization parameters");
-      return check_as_float(g, node, xnn_check_view, reason, rs);
-    case XNND_OP_PERMUTE:
-      if (!same_params(vi, vo)) return xnn_reason(reason, rs, "a quantized permute must keep its quantization parameters");
-      return check_as_float(g, node, xnn_check_permute, reason, rs);
-    default: {
-      const xnnd_op_info* info = xnnd_op_get(node->op);
-      return xnn_reason(reason, rs, "quantized %s is not lowered (this XNNPACK or xnnd lacks it)",
-                        info ? info->name : "?");
-    }
-  }
+  return q_act(g, node->inputs[0], "input", reason, rs) && q_act(g, node->outputs[0], "output", reason, rs);
 }
 
+#define VI (&g->values[node->inputs[0]])
+#define VO (&g->values[node->outputs[0]])
+
+bool xnn_check_q8_convolution(const xnnd_graph* g, const xnnd_ir_node* node, char* reason, size_t rs) {
+  return check_as_float(g, node, xnn_check_convolution, reason, rs) && check_weights(g, node, true, reason, rs) &&
+         range_ok(g, node, reason, rs);
+}
+
+bool xnn_check_q8_linear(const xnnd_graph* g, const xnnd_ir_node* node, char* reason, size_t rs) {
+  return check_as_float(g, node, xnn_check_linear, reason, rs) && check_weights(g, node, false, reason, rs) &&
+         range_ok(g, node, reason, rs);
+}
+
+bool xnn_check_q8_binary(const xnnd_graph* g, const xnnd_ir_node* node, char* reason, size_t rs) {
+  if (node->num_inputs < 2 || !q_act(g, node->inputs[1], "other", reason, rs)) return false;
+  const xnnd_ir_value *vi = VI, *vo = VO, *vb = &g->values[node->inputs[1]];
+  if (vb->rank != vi->rank) return xnn_reason(reason, rs, "quantized operands of ranks %u and %u", vi->rank, vb->rank);
+  if (node->op == XNND_OP_MUL) {
+    double r = (double)vi->quant.scale * vb->quant.scale / vo->quant.scale;
+    if (!(r >= 0x1p-16 && r < 256.0))
+      return xnn_reason(reason, rs, "product-to-output scale ratio %g is outside XNNPACK's [2^-16, 256)", r);
+  } else {
+    double ra = (double)vi->quant.scale / vo->quant.scale, rb = (double)vb->quant.scale / vo->quant.scale;
+    if (!(ra >= 0x1p-14 && ra < 256.0 && rb >= 0x1p-14 && rb < 256.0))
+      return xnn_reason(reason, rs, "input-to-output scale ratios %g, %g are outside XNNPACK's [2^-14, 256)", ra, rb);
+  }
+  return check_as_float(g, node, xnn_check_binary, reason, rs) && range_ok(g, node, reason, rs);
+}
+
+bool xnn_check_q8_max_pool2d(const xnnd_graph* g, const xnnd_ir_node* node, char* reason, size_t rs) {
+  if (!same_params(VI, VO)) return xnn_reason(reason, rs, "max pooling changes quantization parameters");
+  return check_as_float(g, node, xnn_check_max_pool2d, reason, rs) && range_ok(g, node, reason, rs);
+}
+
+bool xnn_check_q8_global_pool(const xnnd_graph* g, const xnnd_ir_node* node, char* reason, size_t rs) {
+  double r = (double)VI->quant.scale / VO->quant.scale;
+  if (!(r >= 0x1p-8 && r < 256.0))
+    return xnn_reason(reason, rs, "input-to-output scale ratio %g is outside XNNPACK's [2^-8, 256)", r);
+  return check_as_float(g, node, xnn_check_global_pool, reason, rs) && range_ok(g, node, reason, rs);
+}
+
+bool xnn_check_q8_clamp(const xnnd_graph* g, const xnnd_ir_node* node, char* reason, size_t rs) {
+  if (!same_params(VI, VO)) return xnn_reason(reason, rs, "a quantized clamp must keep its quantization parameters");
+  return check_as_float(g, node, xnn_check_clamp, reason, rs);
+}
+
+bool xnn_check_q8_view(const xnnd_graph* g, const xnnd_ir_node* node, char* reason, size_t rs) {
+  if (!same_params(VI, VO)) return xnn_reason(reason, rs, "a quantized view must keep its quantization parameters");
+  return check_as_float(g, node, xnn_check_view, reason, rs);
+}
+
+bool xnn_check_q8_permute(const xnnd_graph* g, const xnnd_ir_node* node, char* reason, size_t rs) {
+  if (!same_params(VI, VO)) return xnn_reason(reason, rs, "a quantized permute must keep its quantization parameters");
+  return check_as_float(g, node, xnn_check_permute, reason, rs);
+}
+
+#undef VI
+#undef VO
+
 /* OIHW -> OHWI ([Cout,1,kh,kw] -> [1,kh,kw,Cout] for depthwise) on int8, as the f32 lowering. */
-static xnnd_status lower_convolution(xnnd_xnn_builder* b, const xnnd_graph* g, const xnnd_ir_node* node) {
+xnnd_status xnn_lower_q8_convolution(xnnd_xnn_builder* b, const xnnd_graph* g, const xnnd_ir_node* node) {
   const xnnd_ir_value* in = &g->values[node->inputs[0]];
   const xnnd_ir_value* w = &g->values[node->inputs[1]];
   int64_t stride[2], padding[2], dilation[2];
@@ -306,7 +311,7 @@ static xnnd_status lower_convolution(xnnd_xnn_builder* b, const xnnd_graph* g, c
 
 /* GlobalAvgPool2d, then a StaticReshape to [N, C] for a mean without keepdim; the pooled
  * intermediate is quantized like the output (a reshape does not requantize). */
-static xnnd_status lower_global_pool(xnnd_xnn_builder* b, const xnnd_graph* g, const xnnd_ir_node* node) {
+xnnd_status xnn_lower_q8_global_pool(xnnd_xnn_builder* b, const xnnd_graph* g, const xnnd_ir_node* node) {
   const xnnd_ir_value* in = &g->values[node->inputs[0]];
   const xnnd_ir_value* out = &g->values[node->outputs[0]];
   bool keep = node->op == XNND_OP_ADAPTIVE_AVG_POOL2D || xnn_attr_int(node, "keepdim", 0);
@@ -329,23 +334,4 @@ static xnnd_status lower_global_pool(xnnd_xnn_builder* b, const xnnd_graph* g, c
   uint32_t output = xnn_b_output(b, node->outputs[0]);
   uint32_t odims[2] = {(uint32_t)in->dims[0], (uint32_t)in->dims[1]};
   return xnn_emit_reshape(b, pooled, output, 2, odims);
-}
-
-xnnd_status xnn_lower_quantized(xnnd_xnn_builder* b, const xnnd_graph* g, const xnnd_ir_node* node) {
-  switch (node->op) {
-    case XNND_OP_CONVOLUTION: return lower_convolution(b, g, node);
-    case XNND_OP_LINEAR: return xnn_lower_linear(b, g, node);
-    case XNND_OP_ADD:
-    case XNND_OP_SUB:
-    case XNND_OP_MUL: return xnn_lower_binary(b, g, node);
-    case XNND_OP_MAX_POOL2D: return xnn_lower_max_pool2d(b, g, node);
-    case XNND_OP_MEAN:
-    case XNND_OP_ADAPTIVE_AVG_POOL2D: return lower_global_pool(b, g, node);
-    case XNND_OP_RELU:
-    case XNND_OP_HARDTANH:
-    case XNND_OP_CLAMP: return xnn_lower_clamp(b, g, node);
-    case XNND_OP_VIEW: return xnn_lower_view(b, g, node);
-    case XNND_OP_PERMUTE: return xnn_lower_permute(b, g, node);
-    default: return xnn_b_fail(b, XNND_UNSUPPORTED, "quantized node has no lowering");
-  }
 }

@@ -11,9 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fb.h"
+#include "fb_builder.h"
 #include "xnnpack_generated.h"
 #include "xnnpack_lower.h"
+#include "pte_format.h"
 
 #define XNN_BLOB_MAX_DIMS 6
 #define XNN_NO_VALUE UINT32_MAX
@@ -120,10 +121,23 @@ uint32_t xnn_b_constant_quant(xnnd_xnn_builder* b, uint8_t datatype, uint32_t ra
 /* A new internal value typed like IR value `like` (f32 or per-tensor quantized). */
 uint32_t xnn_b_internal_like(xnnd_xnn_builder* b, uint32_t rank, const uint32_t* dims, const xnnd_ir_value* like);
 /* Some input or output of the node is quantized (quantize/dequantize excepted): it is
- * checked and lowered by xnn_check_quantized / xnn_lower_quantized, not its f32 row. */
+ * checked and lowered by its row's q8 columns, not the f32 ones. */
 bool xnn_node_is_quantized(const xnnd_graph* g, const xnnd_ir_node* node);
-bool xnn_check_quantized(const xnnd_graph* g, const xnnd_ir_node* node, char* reason, size_t reason_size);
-xnnd_status xnn_lower_quantized(xnnd_xnn_builder* b, const xnnd_graph* g, const xnnd_ir_node* node);
+/* Every quantized node: input 0 and output 0 are per-tensor i8 activations (run before the
+ * row's q8 check). */
+bool xnn_check_q8_operands(const xnnd_graph* g, const xnnd_ir_node* node, char* reason, size_t reason_size);
+#define XNN_DECLARE_Q8_CHECK(op) \
+  bool xnn_check_q8_##op(const xnnd_graph* g, const xnnd_ir_node* node, char* reason, size_t reason_size);
+XNN_DECLARE_Q8_CHECK(convolution)
+XNN_DECLARE_Q8_CHECK(linear)
+XNN_DECLARE_Q8_CHECK(binary)
+XNN_DECLARE_Q8_CHECK(max_pool2d)
+XNN_DECLARE_Q8_CHECK(global_pool)
+XNN_DECLARE_Q8_CHECK(clamp)
+XNN_DECLARE_Q8_CHECK(view)
+XNN_DECLARE_Q8_CHECK(permute)
+xnnd_status xnn_lower_q8_convolution(xnnd_xnn_builder* b, const xnnd_graph* g, const xnnd_ir_node* node);
+xnnd_status xnn_lower_q8_global_pool(xnnd_xnn_builder* b, const xnnd_graph* g, const xnnd_ir_node* node);
 XNN_DECLARE_LOWERING(quant_convert)
 
 #endif

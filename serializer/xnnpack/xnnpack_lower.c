@@ -17,19 +17,20 @@ XNN_DECLARE_LOWERING(constant_pad_nd)
 XNN_DECLARE_LOWERING(permute)
 XNN_DECLARE_LOWERING(upsample_bilinear2d)
 
-/* L(check, lower): lowered by lower_<op>.c.  N(reason): no lowering, and why. */
-#define XNN_ROW_CONVOLUTION L(xnn_check_convolution, xnn_lower_convolution)
+/* L(check, lower): f32 lowering by lower_<op>.c.  LQ(check, lower, check_q8, lower_q8): also
+ * lowered quantized (lower_quant.c).  N(reason): no lowering, and why. */
+#define XNN_ROW_CONVOLUTION LQ(xnn_check_convolution, xnn_lower_convolution, xnn_check_q8_convolution, xnn_lower_q8_convolution)
 #define XNN_ROW_NATIVE_BATCH_NORM N("batch norm is folded into the convolution by passes; XNNPACK has no batch norm node")
 #define XNN_ROW_ADDMM L(xnn_check_addmm, xnn_lower_addmm)
 #define XNN_ROW_MM L(xnn_check_mm, xnn_lower_mm)
 #define XNN_ROW_BMM N("this XNNPACK has no batched matrix multiply node")
-#define XNN_ROW_LINEAR L(xnn_check_linear, xnn_lower_linear)
+#define XNN_ROW_LINEAR LQ(xnn_check_linear, xnn_lower_linear, xnn_check_q8_linear, xnn_lower_linear)
 #define XNN_ROW_T L(xnn_check_t, xnn_lower_t)
-#define XNN_ROW_PERMUTE L(xnn_check_permute, xnn_lower_permute)
-#define XNN_ROW_VIEW L(xnn_check_view, xnn_lower_view)
-#define XNN_ROW_RELU L(xnn_check_clamp, xnn_lower_clamp)
-#define XNN_ROW_HARDTANH L(xnn_check_clamp, xnn_lower_clamp)
-#define XNN_ROW_CLAMP L(xnn_check_clamp, xnn_lower_clamp)
+#define XNN_ROW_PERMUTE LQ(xnn_check_permute, xnn_lower_permute, xnn_check_q8_permute, xnn_lower_permute)
+#define XNN_ROW_VIEW LQ(xnn_check_view, xnn_lower_view, xnn_check_q8_view, xnn_lower_view)
+#define XNN_ROW_RELU LQ(xnn_check_clamp, xnn_lower_clamp, xnn_check_q8_clamp, xnn_lower_clamp)
+#define XNN_ROW_HARDTANH LQ(xnn_check_clamp, xnn_lower_clamp, xnn_check_q8_clamp, xnn_lower_clamp)
+#define XNN_ROW_CLAMP LQ(xnn_check_clamp, xnn_lower_clamp, xnn_check_q8_clamp, xnn_lower_clamp)
 #define XNN_ROW_SIGMOID L(xnn_check_unary, xnn_lower_unary)
 #define XNN_ROW_TANH N("this XNNPACK has no tanh node")
 #define XNN_ROW_HARDSWISH L(xnn_check_unary, xnn_lower_unary)
@@ -38,15 +39,15 @@ XNN_DECLARE_LOWERING(upsample_bilinear2d)
 #define XNN_ROW_GELU N("this XNNPACK has no gelu node")
 #define XNN_ROW_CLONE L(xnn_check_identity, xnn_lower_identity)
 #define XNN_ROW_DROPOUT L(xnn_check_identity, xnn_lower_identity)
-#define XNN_ROW_ADD L(xnn_check_binary, xnn_lower_binary)
-#define XNN_ROW_SUB L(xnn_check_binary, xnn_lower_binary)
-#define XNN_ROW_MUL L(xnn_check_binary, xnn_lower_binary)
+#define XNN_ROW_ADD LQ(xnn_check_binary, xnn_lower_binary, xnn_check_q8_binary, xnn_lower_binary)
+#define XNN_ROW_SUB LQ(xnn_check_binary, xnn_lower_binary, xnn_check_q8_binary, xnn_lower_binary)
+#define XNN_ROW_MUL LQ(xnn_check_binary, xnn_lower_binary, xnn_check_q8_binary, xnn_lower_binary)
 #define XNN_ROW_DIV L(xnn_check_binary, xnn_lower_binary)
-#define XNN_ROW_MEAN L(xnn_check_global_pool, xnn_lower_global_pool)
+#define XNN_ROW_MEAN LQ(xnn_check_global_pool, xnn_lower_global_pool, xnn_check_q8_global_pool, xnn_lower_q8_global_pool)
 #define XNN_ROW_MAX_POOL2D_WITH_INDICES L(xnn_check_max_pool2d, xnn_lower_max_pool2d)
-#define XNN_ROW_MAX_POOL2D L(xnn_check_max_pool2d, xnn_lower_max_pool2d)
+#define XNN_ROW_MAX_POOL2D LQ(xnn_check_max_pool2d, xnn_lower_max_pool2d, xnn_check_q8_max_pool2d, xnn_lower_max_pool2d)
 #define XNN_ROW_AVG_POOL2D L(xnn_check_avg_pool2d, xnn_lower_avg_pool2d)
-#define XNN_ROW_ADAPTIVE_AVG_POOL2D L(xnn_check_adaptive_avg_pool2d, xnn_lower_adaptive_avg_pool2d)
+#define XNN_ROW_ADAPTIVE_AVG_POOL2D LQ(xnn_check_adaptive_avg_pool2d, xnn_lower_adaptive_avg_pool2d, xnn_check_q8_global_pool, xnn_lower_q8_global_pool)
 #define XNN_ROW_SOFTMAX L(xnn_check_softmax, xnn_lower_softmax)
 #define XNN_ROW_CAT N("this XNNPACK has no concatenate node")
 #define XNN_ROW_SLICE N("this XNNPACK has no slice node")
@@ -63,26 +64,30 @@ XNN_DECLARE_LOWERING(upsample_bilinear2d)
 #define XNN_ROW_ROLL N("this XNNPACK has no roll (slice/concatenate) node")
 #define XNN_ROW_NORM N("this XNNPACK has no reduction node other than global average pooling")
 
-#define L(check, lower) {check, lower}
-#define N(reason) {NULL, NULL}
-#define XNND_OP(id, name, min_in, max_in, n_out, attrs) [XNND_OP_##id] = XNN_ROW_##id,
+#define L(check, lower) {check, lower, NULL, NULL}
+#define LQ(check, lower, check_q8, lower_q8) {check, lower, check_q8, lower_q8}
+#define N(reason) {NULL, NULL, NULL, NULL}
+#define XNND_OP(id, name, min_in, max_in, n_out, attrs, num_attrs, optional, flags, kprepare, krun) [XNND_OP_##id] = XNN_ROW_##id,
 static const xnnd_xnn_lowering k_lowerings[] = {
 #include "ops.def"
 };
 #undef XNND_OP
 #undef L
+#undef LQ
 #undef N
 static_assert(sizeof(k_lowerings) / sizeof(k_lowerings[0]) == XNND_OP_COUNT,
               "every op in ops.def needs a row in the XNNPACK lowering table");
 
 #define L(check, lower) NULL
+#define LQ(check, lower, check_q8, lower_q8) NULL
 #define N(reason) reason
-#define XNND_OP(id, name, min_in, max_in, n_out, attrs) [XNND_OP_##id] = XNN_ROW_##id,
+#define XNND_OP(id, name, min_in, max_in, n_out, attrs, num_attrs, optional, flags, kprepare, krun) [XNND_OP_##id] = XNN_ROW_##id,
 static const char* const k_unsupported_reason[] = {
 #include "ops.def"
 };
 #undef XNND_OP
 #undef L
+#undef LQ
 #undef N
 static_assert(sizeof(k_unsupported_reason) / sizeof(k_unsupported_reason[0]) == XNND_OP_COUNT,
               "reason table out of step with ops.def");
@@ -118,9 +123,11 @@ bool xnnd_xnnpack_supports(const xnnd_graph* g, xnnd_id node, char* reason, size
   if ((isfinite(n->output_min) || isfinite(n->output_max)) && !k_takes_range[n->op])
     return xnn_reason(reason, reason_size, "%s with a fused output range: its XNNPACK node takes none",
                       op_name(n->op));
-  /* quantized values: lower_quant.c checks (and lowers) every quantized node */
-  if (xnn_node_is_quantized(g, n)) return xnn_check_quantized(g, n, reason, reason_size);
-  return l->check(g, n, reason, reason_size);
+  if (!xnn_node_is_quantized(g, n)) return l->check(g, n, reason, reason_size);
+  if (!xnn_check_q8_operands(g, n, reason, reason_size)) return false;
+  if (l->check_q8 == NULL)
+    return xnn_reason(reason, reason_size, "quantized %s is not lowered (this XNNPACK or xnnd lacks it)", op_name(n->op));
+  return l->check_q8(g, n, reason, reason_size);
 }
 
 /* ---- check helpers ---- */
@@ -210,38 +217,6 @@ bool xnn_attr_pair(const xnnd_ir_node* node, const char* name, int64_t def, int6
 
 uint32_t xnn_node_index(const xnnd_graph* g, const xnnd_ir_node* node) { return (uint32_t)(node - g->nodes); }
 
-/* ---- MACs ---- */
-static uint64_t numel(const xnnd_graph* g, xnnd_id id) {
-  if (id >= g->num_values) return 0;
-  uint64_t n = 1;
-  for (uint32_t d = 0; d < g->values[id].rank; d++) n *= (uint64_t)g->values[id].dims[d];
-  return n;
-}
-
-static int64_t dim(const xnnd_graph* g, xnnd_id id, uint32_t d) {
-  return id < g->num_values && d < g->values[id].rank ? g->values[id].dims[d] : 0;
-}
-
-uint64_t xnnd_node_macs(const xnnd_graph* g, xnnd_id node) {
-  if (g == NULL || node >= g->num_nodes) return 0;
-  const xnnd_ir_node* n = &g->nodes[node];
-  if (n->num_outputs < 1 || n->num_inputs < 2) return 0;
-  xnnd_id out = n->outputs[0], a = n->inputs[0], b = n->inputs[1];
-  switch (n->op) {
-    case XNND_OP_CONVOLUTION: {
-      uint64_t k = (uint64_t)(dim(g, b, 1) * dim(g, b, 2) * dim(g, b, 3));
-      /* Transposed: every input element meets Cout/groups * kh * kw weights. */
-      return xnn_attr_int(n, "transposed", 0) ? numel(g, a) * k : numel(g, out) * k;
-    }
-    case XNND_OP_LINEAR: return numel(g, out) * (uint64_t)dim(g, b, 1);
-    case XNND_OP_ADDMM: return n->num_inputs > 2 ? numel(g, out) * (uint64_t)dim(g, b, 1) : 0;
-    case XNND_OP_MM: return numel(g, out) * (uint64_t)dim(g, a, 1);
-    case XNND_OP_BMM: return numel(g, out) * (uint64_t)dim(g, a, 2);
-    case XNND_OP_BADDBMM: return n->num_inputs > 2 ? numel(g, out) * (uint64_t)dim(g, b, 2) : 0;
-    default: return 0;
-  }
-}
-
 /* ---- blob ---- */
 xnnd_status xnnd_xnnpack_build_blob(const xnnd_graph* g, const xnnd_id* nodes, uint32_t num_nodes,
                                     const xnnd_id* inputs, uint32_t num_inputs, const xnnd_id* outputs,
@@ -274,10 +249,24 @@ xnnd_status xnnd_xnnpack_build_blob(const xnnd_graph* g, const xnnd_id* nodes, u
       st = xnn_b_fail(b, XNND_UNSUPPORTED, "%s", reason);
       break;
     }
-    st = xnn_node_is_quantized(g, n) ? xnn_lower_quantized(b, g, n) : l->lower(b, g, n);
+    st = xnn_node_is_quantized(g, n) ? l->lower_q8(b, g, n) : l->lower(b, g, n);
     if (st == XNND_OK) st = xnn_b_status(b);
   }
   if (st == XNND_OK) st = xnn_builder_finish(b, blob_out, blob_size_out);
   xnn_builder_destroy(b);
   return st;
 }
+
+/* ---- the toolchain backend ---- */
+static xnnd_status lower_partition(const xnnd_graph* g, const xnnd_partition* part, uint8_t** blob_out,
+                                   size_t* blob_size_out, char* err, size_t err_size) {
+  return xnnd_xnnpack_build_blob(g, part->nodes, part->num_nodes, part->inputs, part->num_inputs, part->outputs,
+                                 part->num_outputs, blob_out, blob_size_out, err, err_size);
+}
+
+const xnnd_toolchain_backend xnnd_xnnpack_toolchain_backend = {
+    .name = XNND_XNNPACK_BACKEND_NAME,
+    .display_name = "XNNPACK",
+    .supports = xnnd_xnnpack_supports,
+    .lower = lower_partition,
+};

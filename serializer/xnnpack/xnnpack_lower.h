@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "ir.h"
+#include "partitioner/partitioner.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -26,9 +27,13 @@ typedef bool (*xnnd_xnn_check_fn)(const xnnd_graph* g, const xnnd_ir_node* node,
 typedef xnnd_status (*xnnd_xnn_lower_fn)(xnnd_xnn_builder* b, const xnnd_graph* g,
                                          const xnnd_ir_node* node);
 
+/* One row per op: the f32 check and lowering, and the same for the op's quantized form (a
+ * node with i8 values, made by passes/qdq_fusion.c); check_q8 NULL: not lowered quantized. */
 typedef struct xnnd_xnn_lowering {
   xnnd_xnn_check_fn check;
   xnnd_xnn_lower_fn lower;
+  xnnd_xnn_check_fn check_q8;
+  xnnd_xnn_lower_fn lower_q8;
 } xnnd_xnn_lowering;
 
 /* NULL when no lowering exists for op. */
@@ -37,8 +42,9 @@ const xnnd_xnn_lowering* xnnd_xnnpack_lowering(xnnd_op op);
 /* Table lookup plus check; the reason names the op when there is no lowering. */
 bool xnnd_xnnpack_supports(const xnnd_graph* g, xnnd_id node, char* reason, size_t reason_size);
 
-/* Multiply-accumulates of one node (0 for ops without MACs); used for coverage reports. */
-uint64_t xnnd_node_macs(const xnnd_graph* g, xnnd_id node);
+/* The XNNPACK toolchain backend (partitioner/backend.h): supports = xnnd_xnnpack_supports,
+ * lower = xnnd_xnnpack_build_blob over the partition, name XNND_XNNPACK_BACKEND_NAME. */
+extern const xnnd_toolchain_backend xnnd_xnnpack_toolchain_backend;
 
 /* Build one blob for a partition. nodes are in topological order; inputs/outputs are the
  * graph values crossing the boundary in delegate-call order (constants are never inputs:

@@ -13,7 +13,9 @@
 #include <string.h>
 
 #include "partitioner/partitioner.h"
+#include "serializer/xnnpack/xnnpack_lower.h"
 #include "serializer/program_writer.h"
+#include "pte_format.h"  /* XNND_XNNPACK_BACKEND_NAME */
 #include "xnnd/runtime.h"
 
 static uint64_t next_random(uint64_t* s) {  /* splitmix64 */
@@ -59,7 +61,10 @@ static xnnd_status run_program(const uint8_t* bytes, size_t size, const xt_run_o
   xnnd_error e = {0};
   void** inputs = NULL;
   xnnd_status st = xnnd_program_load_buffer(bytes, size, NULL, &prog, &e);
-  xnnd_method_options mo = {.num_threads = 1, .xnnpack_kernels_only = options->xnnpack_kernels_only};
+  static const xnnd_backend_option k_xnnpack_only = {XNND_XNNPACK_BACKEND_NAME, "own_kernels", "off"};
+  xnnd_method_options mo = {.num_threads = 1,
+                            .backend_options = options->xnnpack_kernels_only ? &k_xnnpack_only : NULL,
+                            .num_backend_options = options->xnnpack_kernels_only ? 1 : 0};
   if (st == XNND_OK) st = xnnd_method_create(prog, "forward", &mo, &m, &e);
   if (st != XNND_OK) {
     snprintf(err, err_size, "load: %s", e.message);
@@ -122,7 +127,7 @@ xnnd_status xt_run_graph(const xnnd_graph* g, const xt_run_options* options, xt_
   memset(out, 0, sizeof(*out));
   xt_run_options o = options ? *options : (xt_run_options){0};
   xnnd_partition_plan plan;
-  xnnd_partition_options popts = {.no_delegate = !o.delegate};
+  xnnd_partition_options popts = {.backend = &xnnd_xnnpack_toolchain_backend, .no_delegate = !o.delegate};
   xnnd_status st = xnnd_partition_graph(g, &popts, &plan);
   if (st != XNND_OK) {
     snprintf(err, err_size, "partition: %s", xnnd_status_str(st));

@@ -7,6 +7,7 @@
 
 #include "test_support.h"
 #include "partitioner/partitioner.h"
+#include "serializer/xnnpack/xnnpack_lower.h"
 #include "serializer/program_writer.h"
 
 static const char* k_convnet =
@@ -53,7 +54,7 @@ uint8_t* xt_small_convnet_program(bool delegate, size_t* size_out) {
   if (xnnd_graph_parse(k_convnet, strlen(k_convnet), b, &g, &err) != XNND_OK) fail_msg("parse: %s", err.message);
   xnnd_const_bundle_destroy(b);
   if (xnnd_graph_verify(g) != XNND_OK) fail_msg("verify: %s", g->errmsg);
-  xnnd_partition_options po = {.no_delegate = !delegate};
+  xnnd_partition_options po = {.backend = &xnnd_xnnpack_toolchain_backend, .no_delegate = !delegate};
   xnnd_partition_plan plan;
   assert_int_equal(xnnd_partition_graph(g, &po, &plan), XNND_OK);
   if (delegate) assert_int_equal(plan.num_parts, 2);

@@ -14,7 +14,7 @@
 #include <time.h>
 
 #include "backends/xnnpack/xnnpack_backend.h"
-#include "f32_conv.h"
+#include "conv_kernels/f32_conv.h"
 #include "pte_format.h"
 #include "memory_plan.h"
 #include "xnnpack_internal.h"
@@ -31,7 +31,7 @@ typedef struct xnn_boundary {
 } xnn_boundary;
 
 /* The blob's nodes in order, cut into segments: a run of nodes XNNPACK executes as one
- * runtime, or one convolution xnnd's own kernel executes (f32_conv.h, qs8_conv.h). Values that cross
+ * runtime, or one convolution xnnd's own kernel executes (runtime/conv_kernels/). Values that cross
  * from one segment to another live in delegate-owned buffers. */
 typedef struct xnn_segment {
   xnn_runtime_t runtime;        /* XNNPACK segment */
@@ -222,7 +222,7 @@ static xnnd_status define_segment(const xnnd_xblob* b, const seg_plan* plan, uin
       xnnd_status st = define_value(b, sg, v, flags, err, err_size);
       if (st != XNND_OK) return st;
     }
-    enum xnn_status s = kind->define(sg, node);
+    enum xnn_status s = kind->define(sg, b, node);
     if (s != xnn_status_success)
       return fail(err, err_size, XNND_BACKEND_ERROR, "nodes[%u] (%s): XNNPACK rejected the node (%s)", i, kind->name,
                   xnn_status_name(s));
@@ -259,9 +259,8 @@ static xnnd_status build_segments(xnn_delegate* d, const xnnd_xblob* b, bool own
   uint32_t segments = 0;
   for (uint32_t i = 0; i < nn; i++) {
     fb_table entry = fb_vec_table(b->nodes, i);
-    const xnnd_xnode_kind* kind = xnnd_xnode_kind_get(fb_u8(entry, XNND_XNNPACK_NodeEntry_node_type, 0));
-    own[i] = own_kernels && kind->own_supported != NULL &&
-             kind->own_supported(b, fb_table_field(entry, XNND_XNNPACK_NodeEntry_node));
+    const xnnd_xown_kind* own_kind = xnnd_xown_kind_get(fb_u8(entry, XNND_XNNPACK_NodeEntry_node_type, 0));
+    own[i] = own_kernels && own_kind != NULL && own_kind->supported(b, fb_table_field(entry, XNND_XNNPACK_NodeEntry_node));
     if (i == 0 || own[i] || own[i - 1]) segments++;
     plan.node_segment[i] = segments - 1;
   }
@@ -344,7 +343,8 @@ static xnnd_status build_segments(xnn_delegate* d, const xnnd_xblob* b, bool own
     fb_table entry = fb_vec_table(b->nodes, first);
     const xnnd_xnode_kind* kind = xnnd_xnode_kind_get(fb_u8(entry, XNND_XNNPACK_NodeEntry_node_type, 0));
     if (own[first]) {
-      st = kind->own_create(b, fb_table_field(entry, XNND_XNNPACK_NodeEntry_node), a, &sgm->own);
+      uint8_t type = fb_u8(entry, XNND_XNNPACK_NodeEntry_node_type, 0);
+      st = xnnd_xown_kind_get(type)->create(b, fb_table_field(entry, XNND_XNNPACK_NodeEntry_node), a, &sgm->own);
       if (st != XNND_OK) {
         st = fail(err, err_size, st, "nodes[%u] (%s): xnnd's own kernel could not be created", first, kind->name);
         goto done;
@@ -408,10 +408,30 @@ done:
   return st;
 }
 
+/* The backend's options (xnnd_backend_init_args.options): own_kernels = on | off. */
+static xnnd_status parse_options(const xnnd_backend_init_args* args, bool* own_kernels, char* err, size_t err_size) {
+  *own_kernels = true;
+  for (uint32_t i = 0; i < args->num_options; i++) {
+    const xnnd_backend_option* o = &args->options[i];
+    if (strcmp(o->key, "own_kernels") != 0)
+      return fail(err, err_size, XNND_INVALID_ARGUMENT, "unknown option \"%s\" (XnnpackBackend knows own_kernels=on|off)",
+                  o->key);
+    if (strcmp(o->value, "on") != 0 && strcmp(o->value, "off") != 0)
+      return fail(err, err_size, XNND_INVALID_ARGUMENT, "option own_kernels=\"%s\": expected on or off", o->value);
+    *own_kernels = strcmp(o->value, "on") == 0;
+  }
+  return XNND_OK;
+}
+
 static xnnd_status xnnpack_init(const xnnd_backend_init_args* args, void** handle_out, char* err, size_t err_size) {
   if (handle_out == NULL) return fail(err, err_size, XNND_INVALID_ARGUMENT, "handle_out is NULL");
   *handle_out = NULL;
   if (args == NULL || args->blob == NULL) return fail(err, err_size, XNND_INVALID_ARGUMENT, "no blob");
+  if (args->num_options > 0 && args->options == NULL)
+    return fail(err, err_size, XNND_INVALID_ARGUMENT, "num_options is set but options is NULL");
+  bool own_kernels;
+  xnnd_status opt_st = parse_options(args, &own_kernels, err, err_size);
+  if (opt_st != XNND_OK) return opt_st;
   if (!xnnpack_is_available())
     return fail(err, err_size, XNND_BACKEND_ERROR, "xnn_initialize failed (%s)", xnn_status_name(g_init_status));
   const xnnd_allocator* alloc = args->allocator;
@@ -507,7 +527,7 @@ static xnnd_status xnnpack_init(const xnnd_backend_init_args* args, void** handl
       return fail(err, err_size, XNND_OUT_OF_MEMORY, "no shared pthreadpool of %u threads could be created", threads);
     }
   }
-  st = build_segments(d, &view, !args->xnnpack_kernels_only, err, err_size);
+  st = build_segments(d, &view, own_kernels, err, err_size);
   if (st != XNND_OK) {
     xnnpack_destroy(d);
     return st;

@@ -86,7 +86,7 @@ typedef struct xnnd_xnode_ctx {
 #define XNND_XNODE_MAX_INPUTS 3
 #define XNND_XNODE_NO_FIELD UINT32_MAX
 
-/* A node xnnd runs with its own kernel instead of XNNPACK (f32_conv.h, qs8_conv.h). */
+/* A node xnnd runs with its own kernel instead of XNNPACK (runtime/conv_kernels/). */
 #include <pthreadpool.h>
 typedef struct xnnd_xown {
   uint32_t input_id, output_id;
@@ -106,15 +106,21 @@ typedef struct xnnd_xnode_kind {
   /* Every value id in range, dtypes consistent, shapes exactly what XNNPACK will compute,
    * parameters XNNPACK accepts; message names the node index and field. */
   xnnd_status (*check)(const xnnd_xnode_ctx* ctx, fb_table node);
-  enum xnn_status (*define)(xnn_subgraph_t subgraph, fb_table node);
-  /* Optional (NULL for kinds xnnd never takes): whether xnnd's own kernel runs this verified
-   * node instead of XNNPACK, and creating that kernel (packs weights; allocates). */
-  bool (*own_supported)(const xnnd_xblob* blob, fb_table node);
-  xnnd_status (*own_create)(const xnnd_xblob* blob, fb_table node, const xnnd_allocator* allocator, xnnd_xown* out);
+  /* Adds the verified node to subgraph (blob: for kinds that need a value's type). */
+  enum xnn_status (*define)(xnn_subgraph_t subgraph, const xnnd_xblob* blob, fb_table node);
 } xnnd_xnode_kind;
 
 /* NULL when `type` is not a known union member. */
 const xnnd_xnode_kind* xnnd_xnode_kind_get(uint8_t type);
+
+/* Node types xnnd's own kernels can run (own_nodes.c): whether they take this verified node
+ * instead of XNNPACK, and creating that kernel (packs weights; allocates). */
+typedef struct xnnd_xown_kind {
+  bool (*supported)(const xnnd_xblob* blob, fb_table node);
+  xnnd_status (*create)(const xnnd_xblob* blob, fb_table node, const xnnd_allocator* allocator, xnnd_xown* out);
+} xnnd_xown_kind;
+/* NULL when no own kernel runs nodes of `type`. */
+const xnnd_xown_kind* xnnd_xown_kind_get(uint8_t type);
 
 /* Allocation through the delegate's allocator (libc when it has no alloc hook). */
 void* xnnd_xnn_alloc(const xnnd_allocator* allocator, size_t size, size_t alignment);

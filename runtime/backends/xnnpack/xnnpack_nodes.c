@@ -8,8 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "f32_conv.h"
-#include "qs8_conv.h"
 #include "pte_format.h"
 #include "xnnpack_internal.h"
 
@@ -252,112 +250,14 @@ static xnnd_status check_conv2d(const xnnd_xnode_ctx* c, fb_table node) {
   return expect_dims(c, "output_id", &out, 4, (uint64_t[]){in.v.dims[0], oh, ow, groups * goc});
 }
 
-static enum xnn_status define_conv2d(xnn_subgraph_t sg, fb_table node) {
+static enum xnn_status define_conv2d(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {
+  (void)blob;
   return xnn_define_convolution_2d(
       sg, U32(Conv2d, padding_top), U32(Conv2d, padding_right), U32(Conv2d, padding_bottom), U32(Conv2d, padding_left),
       U32(Conv2d, kernel_height), U32(Conv2d, kernel_width), U32(Conv2d, stride_height), U32(Conv2d, stride_width),
       U32(Conv2d, dilation_height), U32(Conv2d, dilation_width), U32(Conv2d, groups), U32(Conv2d, group_input_channels),
       U32(Conv2d, group_output_channels), OUT_MIN(Conv2d), OUT_MAX(Conv2d), U32(Conv2d, input_id),
       U32(Conv2d, filter_id), BIAS_ID(Conv2d), U32(Conv2d, output_id), U32(Conv2d, flags));
-}
-
-/* A one-group convolution goes to xnnd's own kernel (f32 or int8) when the CPU and shape
- * allow: the packaged XNNPACK's GEMM kernels are slower on this class of CPU (see
- * docs/ARCHITECTURE.md, "xnnd's own convolution"). */
-typedef struct own_conv_desc {
-  bool int8;
-  xnnd_f32_conv_shape shape;
-  xnnd_qs8_conv_params q;
-  float filter_scale;  /* per-tensor filters: q.filter_scales points here */
-  const void* filter;  /* OHWI, in the blob's constant region */
-  const void* bias;    /* NULL when absent */
-  uint32_t input_id, output_id;
-} own_conv_desc;
-
-static int8_t quantize_bound(float v, float scale, int32_t zero_point) {
-  /* XNNPACK's quantization of a fused output range. */
-  return (int8_t)lrintf(fminf(fmaxf(v / scale + (float)zero_point, -128.0f), 127.0f));
-}
-
-static bool own_conv_describe(const xnnd_xblob* b, fb_table node, own_conv_desc* d) {
-  if (U32(Conv2d, groups) != 1) return false;
-  xnnd_xvalue in, filter, out;
-  d->input_id = U32(Conv2d, input_id);
-  d->output_id = U32(Conv2d, output_id);
-  uint32_t filter_id = U32(Conv2d, filter_id), bias_id = BIAS_ID(Conv2d);
-  xnnd_xvalue_read(b, d->input_id, &in);
-  xnnd_xvalue_read(b, filter_id, &filter);
-  xnnd_xvalue_read(b, d->output_id, &out);
-  d->shape = (xnnd_f32_conv_shape){
-      .batch = in.dims[0], .in_h = in.dims[1], .in_w = in.dims[2], .cin = in.dims[3],
-      .out_h = out.dims[1], .out_w = out.dims[2], .cout = out.dims[3],
-      .kernel_h = U32(Conv2d, kernel_height), .kernel_w = U32(Conv2d, kernel_width),
-      .stride_h = U32(Conv2d, stride_height), .stride_w = U32(Conv2d, stride_width),
-      .dilation_h = U32(Conv2d, dilation_height), .dilation_w = U32(Conv2d, dilation_width),
-      .pad_top = U32(Conv2d, padding_top), .pad_left = U32(Conv2d, padding_left),
-      .min = OUT_MIN(Conv2d), .max = OUT_MAX(Conv2d)};
-  d->filter = b->constants + filter.constant_offset;
-  d->bias = NULL;
-  if (bias_id != XNN_INVALID_VALUE_ID) {
-    xnnd_xvalue bias;
-    xnnd_xvalue_read(b, bias_id, &bias);
-    d->bias = b->constants + bias.constant_offset;
-  }
-  if (in.datatype == XNND_XNNPACK_DataType_FP32) {
-    d->int8 = false;
-    return xnnd_f32_conv_supported(&d->shape);
-  }
-  if (in.datatype != XNND_XNNPACK_DataType_QINT8) return false;
-  bool per_channel = filter.datatype == XNND_XNNPACK_DataType_QCINT8;
-  if (!per_channel && (filter.datatype != XNND_XNNPACK_DataType_QINT8 || filter.zero_point != 0)) return false;
-  d->int8 = true;
-  d->filter_scale = filter.scale;
-  d->q = (xnnd_qs8_conv_params){
-      .input_zero_point = in.zero_point, .output_zero_point = out.zero_point,
-      .input_scale = in.scale, .output_scale = out.scale,
-      .filter_scales = per_channel ? (const float*)filter.channel_scales.data : &d->filter_scale,
-      .per_channel = per_channel,
-      .qmin = quantize_bound(d->shape.min, out.scale, out.zero_point),
-      .qmax = quantize_bound(d->shape.max, out.scale, out.zero_point)};
-  return xnnd_qs8_conv_supported(&d->shape, &d->q);
-}
-
-static bool own_supported_conv2d(const xnnd_xblob* b, fb_table node) {
-  own_conv_desc d;
-  return own_conv_describe(b, node, &d);
-}
-
-static void run_f32(const void* k, const void* in, void* out, void* scratch, pthreadpool_t pool) {
-  xnnd_f32_conv_run(k, in, out, scratch, pool);
-}
-static void destroy_f32(void* k, const xnnd_allocator* a) { xnnd_f32_conv_destroy(k, a); }
-static void run_qs8(const void* k, const void* in, void* out, void* scratch, pthreadpool_t pool) {
-  xnnd_qs8_conv_run(k, in, out, scratch, pool);
-}
-static void destroy_qs8(void* k, const xnnd_allocator* a) { xnnd_qs8_conv_destroy(k, a); }
-
-static xnnd_status own_create_conv2d(const xnnd_xblob* b, fb_table node, const xnnd_allocator* a, xnnd_xown* out) {
-  own_conv_desc d;
-  if (!own_conv_describe(b, node, &d)) return XNND_INVALID_ARGUMENT;
-  out->input_id = d.input_id;
-  out->output_id = d.output_id;
-  xnnd_status st;
-  if (d.int8) {
-    out->run = run_qs8;
-    out->destroy = destroy_qs8;
-    xnnd_qs8_conv* k = NULL;
-    st = xnnd_qs8_conv_create(&d.shape, &d.q, d.filter, d.bias, a, &k);
-    out->kernel = k;
-    out->scratch_bytes = k != NULL ? xnnd_qs8_conv_scratch_size(k) : 0;
-    return st;
-  }
-  out->run = run_f32;
-  out->destroy = destroy_f32;
-  xnnd_f32_conv* k = NULL;
-  st = xnnd_f32_conv_create(&d.shape, d.filter, d.bias, a, &k);
-  out->kernel = k;
-  out->scratch_bytes = k != NULL ? xnnd_f32_conv_scratch_size(k) : 0;
-  return st;
 }
 
 /* ---- DepthwiseConv2d ---- */
@@ -392,7 +292,8 @@ static xnnd_status check_dwconv2d(const xnnd_xnode_ctx* c, fb_table node) {
   return expect_dims(c, "output_id", &out, 4, (uint64_t[]){in.v.dims[0], oh, ow, cin * dm});
 }
 
-static enum xnn_status define_dwconv2d(xnn_subgraph_t sg, fb_table node) {
+static enum xnn_status define_dwconv2d(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {
+  (void)blob;
   return xnn_define_depthwise_convolution_2d(
       sg, U32(DepthwiseConv2d, padding_top), U32(DepthwiseConv2d, padding_right), U32(DepthwiseConv2d, padding_bottom),
       U32(DepthwiseConv2d, padding_left), U32(DepthwiseConv2d, kernel_height), U32(DepthwiseConv2d, kernel_width),
@@ -431,7 +332,8 @@ static xnnd_status check_fully_connected(const xnnd_xnode_ctx* c, fb_table node)
   return expect_dims(c, "output_id", &out, in.v.rank, dims);
 }
 
-static enum xnn_status define_fully_connected(xnn_subgraph_t sg, fb_table node) {
+static enum xnn_status define_fully_connected(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {
+  (void)blob;
   return xnn_define_fully_connected(sg, OUT_MIN(FullyConnected), OUT_MAX(FullyConnected), U32(FullyConnected, input_id),
                                     U32(FullyConnected, filter_id), BIAS_ID(FullyConnected),
                                     U32(FullyConnected, output_id), U32(FullyConnected, flags));
@@ -462,19 +364,37 @@ static xnnd_status check_binary(const xnnd_xnode_ctx* c, fb_table node, uint32_t
   return expect_dims(c, "output_id", &out, rank, dims);
 }
 
-#define BINARY(kind, fn)                                                                                            \
+#define BINARY(kind, op)                                                                                            \
   static xnnd_status check_##kind(const xnnd_xnode_ctx* c, fb_table node) {                                        \
     return check_binary(c, node, F(kind, input1_id), F(kind, input2_id), F(kind, output_id), F(kind, output_min), \
                         F(kind, output_max), F(kind, flags));                                                      \
   }                                                                                                                \
-  static enum xnn_status define_##kind(xnn_subgraph_t sg, fb_table node) {                                         \
-    return fn(sg, OUT_MIN(kind), OUT_MAX(kind), U32(kind, input1_id), U32(kind, input2_id), U32(kind, output_id),  \
-              U32(kind, flags));                                                                                   \
+  static enum xnn_status define_##kind(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {                \
+    (void)blob;                                                                                                    \
+    return define_binary_node(sg, op, OUT_MIN(kind), OUT_MAX(kind), U32(kind, input1_id), U32(kind, input2_id),    \
+                              U32(kind, output_id), U32(kind, flags));                                             \
   }
-BINARY(Add, xnn_define_add2)
-BINARY(Subtract, xnn_define_subtract)
-BINARY(Multiply, xnn_define_multiply2)
-BINARY(Divide, xnn_define_divide)
+
+/* xnn_define_binary where the library has it (the per-op functions are deprecated there). */
+#if XNND_HAVE_XNN_DEFINE_BINARY
+#define BINARY_OP(op2024, fn2022) op2024
+static enum xnn_status define_binary_node(xnn_subgraph_t sg, enum xnn_binary_operator op, float lo, float hi,
+                                          uint32_t in1, uint32_t in2, uint32_t out, uint32_t flags) {
+  const struct xnn_binary_params params = {.output_min = lo, .output_max = hi};
+  return xnn_define_binary(sg, op, &params, in1, in2, out, flags);
+}
+#else
+#define BINARY_OP(op2024, fn2022) fn2022
+typedef enum xnn_status (*binary_fn)(xnn_subgraph_t, float, float, uint32_t, uint32_t, uint32_t, uint32_t);
+static enum xnn_status define_binary_node(xnn_subgraph_t sg, binary_fn fn, float lo, float hi, uint32_t in1,
+                                          uint32_t in2, uint32_t out, uint32_t flags) {
+  return fn(sg, lo, hi, in1, in2, out, flags);
+}
+#endif
+BINARY(Add, BINARY_OP(xnn_binary_add, xnn_define_add2))
+BINARY(Subtract, BINARY_OP(xnn_binary_subtract, xnn_define_subtract))
+BINARY(Multiply, BINARY_OP(xnn_binary_multiply, xnn_define_multiply2))
+BINARY(Divide, BINARY_OP(xnn_binary_divide, xnn_define_divide))
 
 /* ---- pooling ---- */
 static xnnd_status check_pool(const xnnd_xnode_ctx* c, fb_table node, operand* in, operand* out, uint32_t f_in,
@@ -502,7 +422,8 @@ static xnnd_status check_max_pool2d(const xnnd_xnode_ctx* c, fb_table node) {
   return expect_dims(c, "output_id", &out, 4, (uint64_t[]){in.v.dims[0], oh, ow, in.v.dims[3]});
 }
 
-static enum xnn_status define_max_pool2d(xnn_subgraph_t sg, fb_table node) {
+static enum xnn_status define_max_pool2d(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {
+  (void)blob;
   return xnn_define_max_pooling_2d(
       sg, U32(MaxPool2d, padding_top), U32(MaxPool2d, padding_right), U32(MaxPool2d, padding_bottom),
       U32(MaxPool2d, padding_left), U32(MaxPool2d, pooling_height), U32(MaxPool2d, pooling_width),
@@ -525,7 +446,8 @@ static xnnd_status check_avg_pool2d(const xnnd_xnode_ctx* c, fb_table node) {
   return expect_dims(c, "output_id", &out, 4, (uint64_t[]){in.v.dims[0], oh, ow, in.v.dims[3]});
 }
 
-static enum xnn_status define_avg_pool2d(xnn_subgraph_t sg, fb_table node) {
+static enum xnn_status define_avg_pool2d(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {
+  (void)blob;
   return xnn_define_average_pooling_2d(
       sg, U32(AvgPool2d, padding_top), U32(AvgPool2d, padding_right), U32(AvgPool2d, padding_bottom),
       U32(AvgPool2d, padding_left), U32(AvgPool2d, pooling_height), U32(AvgPool2d, pooling_width),
@@ -540,10 +462,37 @@ static xnnd_status check_global_avg_pool2d(const xnnd_xnode_ctx* c, fb_table nod
   return expect_dims(c, "output_id", &out, 4, (uint64_t[]){in.v.dims[0], 1, 1, in.v.dims[3]});
 }
 
-static enum xnn_status define_global_avg_pool2d(xnn_subgraph_t sg, fb_table node) {
-  return xnn_define_global_average_pooling_2d(sg, OUT_MIN(GlobalAvgPool2d), OUT_MAX(GlobalAvgPool2d),
-                                              U32(GlobalAvgPool2d, input_id), U32(GlobalAvgPool2d, output_id),
-                                              U32(GlobalAvgPool2d, flags));
+static enum xnn_status define_global_avg_pool2d(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {
+  float lo = OUT_MIN(GlobalAvgPool2d), hi = OUT_MAX(GlobalAvgPool2d);
+  uint32_t in = U32(GlobalAvgPool2d, input_id), out = U32(GlobalAvgPool2d, output_id);
+#if XNND_HAVE_XNN_DEFINE_STATIC_REDUCE && XNND_HAVE_XNN_DEFINE_UNARY && XNND_HAVE_XNN_FLAG_KEEP_DIMS
+  /* Where global average pooling is deprecated: a mean over H and W of the NHWC input, dims
+   * kept ([N,1,1,C], as verified), then a clamp when the output range is bounded (the reduce
+   * node has none) through an internal value with the output's type. */
+  static const size_t axes[2] = {1, 2};
+  uint32_t mean_out = out;
+  bool bounded = lo != -INFINITY || hi != INFINITY;
+  if (bounded) {
+    xnnd_xvalue v;
+    xnnd_xvalue_read(blob, out, &v);
+    size_t dims[XNND_XNN_MAX_DIMS];
+    for (uint32_t d = 0; d < v.rank; d++) dims[d] = v.dims[d];
+    enum xnn_status s =
+        v.datatype == xnn_datatype_fp32
+            ? xnn_define_tensor_value(sg, xnn_datatype_fp32, v.rank, dims, NULL, XNN_INVALID_VALUE_ID, 0, &mean_out)
+            : xnn_define_quantized_tensor_value(sg, (enum xnn_datatype)v.datatype, v.zero_point, v.scale, v.rank, dims,
+                                                NULL, XNN_INVALID_VALUE_ID, 0, &mean_out);
+    if (s != xnn_status_success) return s;
+  }
+  enum xnn_status s = xnn_define_static_reduce(sg, xnn_reduce_mean, 2, axes, in, mean_out,
+                                               U32(GlobalAvgPool2d, flags) | XNN_FLAG_KEEP_DIMS);
+  if (s != xnn_status_success || !bounded) return s;
+  const union xnn_unary_params clamp = {.clamp = {.min = lo, .max = hi}};
+  return xnn_define_unary(sg, xnn_unary_clamp, &clamp, mean_out, out, 0);
+#else
+  (void)blob;
+  return xnn_define_global_average_pooling_2d(sg, lo, hi, in, out, U32(GlobalAvgPool2d, flags));
+#endif
 }
 
 /* ---- unary, same shape in and out ---- */
@@ -565,23 +514,42 @@ static xnnd_status check_clamp(const xnnd_xnode_ctx* c, fb_table node) {
   TRY(check_minmax(c, node, F(Clamp, output_min), F(Clamp, output_max)));
   return check_unary(c, node, F(Clamp, input_id), F(Clamp, output_id), F(Clamp, flags), false);
 }
-static enum xnn_status define_clamp(xnn_subgraph_t sg, fb_table node) {
+static enum xnn_status define_clamp(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {
+  (void)blob;
+#if XNND_HAVE_XNN_DEFINE_UNARY
+  const union xnn_unary_params params = {.clamp = {.min = OUT_MIN(Clamp), .max = OUT_MAX(Clamp)}};
+  return xnn_define_unary(sg, xnn_unary_clamp, &params, U32(Clamp, input_id), U32(Clamp, output_id),
+                          U32(Clamp, flags));
+#else
   return xnn_define_clamp(sg, OUT_MIN(Clamp), OUT_MAX(Clamp), U32(Clamp, input_id), U32(Clamp, output_id),
                           U32(Clamp, flags));
+#endif
 }
 
 static xnnd_status check_hardswish(const xnnd_xnode_ctx* c, fb_table node) {
   return check_unary(c, node, F(Hardswish, input_id), F(Hardswish, output_id), F(Hardswish, flags), true);
 }
-static enum xnn_status define_hardswish(xnn_subgraph_t sg, fb_table node) {
+static enum xnn_status define_hardswish(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {
+  (void)blob;
+#if XNND_HAVE_XNN_DEFINE_UNARY
+  return xnn_define_unary(sg, xnn_unary_hardswish, NULL, U32(Hardswish, input_id), U32(Hardswish, output_id),
+                          U32(Hardswish, flags));
+#else
   return xnn_define_hardswish(sg, U32(Hardswish, input_id), U32(Hardswish, output_id), U32(Hardswish, flags));
+#endif
 }
 
 static xnnd_status check_sigmoid(const xnnd_xnode_ctx* c, fb_table node) {
   return check_unary(c, node, F(Sigmoid, input_id), F(Sigmoid, output_id), F(Sigmoid, flags), false);
 }
-static enum xnn_status define_sigmoid(xnn_subgraph_t sg, fb_table node) {
+static enum xnn_status define_sigmoid(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {
+  (void)blob;
+#if XNND_HAVE_XNN_DEFINE_UNARY
+  return xnn_define_unary(sg, xnn_unary_sigmoid, NULL, U32(Sigmoid, input_id), U32(Sigmoid, output_id),
+                          U32(Sigmoid, flags));
+#else
   return xnn_define_sigmoid(sg, U32(Sigmoid, input_id), U32(Sigmoid, output_id), U32(Sigmoid, flags));
+#endif
 }
 
 static xnnd_status check_softmax(const xnnd_xnode_ctx* c, fb_table node) {
@@ -591,7 +559,8 @@ static xnnd_status check_softmax(const xnnd_xnode_ctx* c, fb_table node) {
   if (in.v.rank < 1) return nfail(c, XNND_INVALID_PROGRAM, "input_id %u has rank 0", in.id);
   return XNND_OK;
 }
-static enum xnn_status define_softmax(xnn_subgraph_t sg, fb_table node) {
+static enum xnn_status define_softmax(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {
+  (void)blob;
   return xnn_define_softmax(sg, U32(Softmax, input_id), U32(Softmax, output_id), U32(Softmax, flags));
 }
 
@@ -613,7 +582,8 @@ static xnnd_status check_static_reshape(const xnnd_xnode_ctx* c, fb_table node) 
                  (unsigned long long)xnnd_xvalue_numel(&in.v), out.id, (unsigned long long)xnnd_xvalue_numel(&out.v));
   return XNND_OK;
 }
-static enum xnn_status define_static_reshape(xnn_subgraph_t sg, fb_table node) {
+static enum xnn_status define_static_reshape(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {
+  (void)blob;
   fb_vec shape = fb_vector(node, F(StaticReshape, new_shape));
   size_t dims[XNND_XNN_MAX_DIMS];
   for (uint32_t d = 0; d < shape.len && d < XNND_XNN_MAX_DIMS; d++) dims[d] = fb_vec_u32(shape, d);
@@ -638,7 +608,8 @@ static xnnd_status check_static_constant_pad(const xnnd_xnode_ctx* c, fb_table n
     dims[d] = (uint64_t)in.v.dims[d] + fb_vec_u32(pre, d) + fb_vec_u32(post, d);
   return expect_dims(c, "output_id", &out, in.v.rank, dims);
 }
-static enum xnn_status define_static_constant_pad(xnn_subgraph_t sg, fb_table node) {
+static enum xnn_status define_static_constant_pad(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {
+  (void)blob;
   fb_vec pre = fb_vector(node, F(StaticConstantPad, pre_paddings));
   fb_vec post = fb_vector(node, F(StaticConstantPad, post_paddings));
   size_t a[XNND_XNN_MAX_DIMS] = {0}, b[XNND_XNN_MAX_DIMS] = {0};
@@ -663,8 +634,14 @@ static xnnd_status check_convert(const xnnd_xnode_ctx* c, fb_table node) {
                  xnnd_xdatatype_name(in.v.datatype), xnnd_xdatatype_name(out.v.datatype));
   return expect_same_dims(c, "output_id", &out, &in);
 }
-static enum xnn_status define_convert(xnn_subgraph_t sg, fb_table node) {
+static enum xnn_status define_convert(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {
+  (void)blob;
+#if XNND_HAVE_XNN_DEFINE_UNARY
+  return xnn_define_unary(sg, xnn_unary_convert, NULL, U32(Convert, input_id), U32(Convert, output_id),
+                          U32(Convert, flags));
+#else
   return xnn_define_convert(sg, U32(Convert, input_id), U32(Convert, output_id), U32(Convert, flags));
+#endif
 }
 
 /* ---- Deconv2d: output = upsampling*(in-1) + adjustment + dilation*(kernel-1) + 1 - padding ---- */
@@ -706,7 +683,8 @@ static xnnd_status check_deconv2d(const xnnd_xnode_ctx* c, fb_table node) {
   return expect_dims(c, "output_id", &out, 4, (uint64_t[]){in.v.dims[0], oh, ow, groups * goc});
 }
 
-static enum xnn_status define_deconv2d(xnn_subgraph_t sg, fb_table node) {
+static enum xnn_status define_deconv2d(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {
+  (void)blob;
   return xnn_define_deconvolution_2d(
       sg, U32(Deconv2d, padding_top), U32(Deconv2d, padding_right), U32(Deconv2d, padding_bottom),
       U32(Deconv2d, padding_left), U32(Deconv2d, adjustment_height), U32(Deconv2d, adjustment_width),
@@ -735,7 +713,8 @@ static xnnd_status check_static_resize_bilinear_2d(const xnnd_xnode_ctx* c, fb_t
     return nfail(c, XNND_INVALID_PROGRAM, "new size %ux%u out of range", nh, nw);
   return expect_dims(c, "output_id", &out, 4, (uint64_t[]){in.v.dims[0], nh, nw, in.v.dims[3]});
 }
-static enum xnn_status define_static_resize_bilinear_2d(xnn_subgraph_t sg, fb_table node) {
+static enum xnn_status define_static_resize_bilinear_2d(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {
+  (void)blob;
   return xnn_define_static_resize_bilinear_2d(sg, U32(StaticResizeBilinear2d, new_height),
                                               U32(StaticResizeBilinear2d, new_width),
                                               U32(StaticResizeBilinear2d, input_id),
@@ -745,26 +724,26 @@ static enum xnn_status define_static_resize_bilinear_2d(xnn_subgraph_t sg, fb_ta
 
 /* Indexed by the schema's Node union type; 0 (NONE) has no row. */
 static const xnnd_xnode_kind k_node_kinds[] = {
-    [XNND_XNNPACK_Node_NONE] = {NULL, {0, 0, 0}, 0, 0, NULL, NULL, NULL, NULL},
-    [XNND_XNNPACK_Node_Conv2d] = {"Conv2d", {F(Conv2d, input_id), F(Conv2d, filter_id), F(Conv2d, bias_id)}, F(Conv2d, bias_id), F(Conv2d, output_id), check_conv2d, define_conv2d, own_supported_conv2d, own_create_conv2d},
-    [XNND_XNNPACK_Node_DepthwiseConv2d] = {"DepthwiseConv2d", {F(DepthwiseConv2d, input_id), F(DepthwiseConv2d, filter_id), F(DepthwiseConv2d, bias_id)}, F(DepthwiseConv2d, bias_id), F(DepthwiseConv2d, output_id), check_dwconv2d, define_dwconv2d, NULL, NULL},
-    [XNND_XNNPACK_Node_FullyConnected] = {"FullyConnected", {F(FullyConnected, input_id), F(FullyConnected, filter_id), F(FullyConnected, bias_id)}, F(FullyConnected, bias_id), F(FullyConnected, output_id), check_fully_connected, define_fully_connected, NULL, NULL},
-    [XNND_XNNPACK_Node_Add] = {"Add", {F(Add, input1_id), F(Add, input2_id), XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Add, output_id), check_Add, define_Add, NULL, NULL},
-    [XNND_XNNPACK_Node_Subtract] = {"Subtract", {F(Subtract, input1_id), F(Subtract, input2_id), XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Subtract, output_id), check_Subtract, define_Subtract, NULL, NULL},
-    [XNND_XNNPACK_Node_Multiply] = {"Multiply", {F(Multiply, input1_id), F(Multiply, input2_id), XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Multiply, output_id), check_Multiply, define_Multiply, NULL, NULL},
-    [XNND_XNNPACK_Node_Divide] = {"Divide", {F(Divide, input1_id), F(Divide, input2_id), XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Divide, output_id), check_Divide, define_Divide, NULL, NULL},
-    [XNND_XNNPACK_Node_MaxPool2d] = {"MaxPool2d", {F(MaxPool2d, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(MaxPool2d, output_id), check_max_pool2d, define_max_pool2d, NULL, NULL},
-    [XNND_XNNPACK_Node_AvgPool2d] = {"AvgPool2d", {F(AvgPool2d, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(AvgPool2d, output_id), check_avg_pool2d, define_avg_pool2d, NULL, NULL},
-    [XNND_XNNPACK_Node_GlobalAvgPool2d] = {"GlobalAvgPool2d", {F(GlobalAvgPool2d, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(GlobalAvgPool2d, output_id), check_global_avg_pool2d, define_global_avg_pool2d, NULL, NULL},
-    [XNND_XNNPACK_Node_Clamp] = {"Clamp", {F(Clamp, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Clamp, output_id), check_clamp, define_clamp, NULL, NULL},
-    [XNND_XNNPACK_Node_Hardswish] = {"Hardswish", {F(Hardswish, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Hardswish, output_id), check_hardswish, define_hardswish, NULL, NULL},
-    [XNND_XNNPACK_Node_Sigmoid] = {"Sigmoid", {F(Sigmoid, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Sigmoid, output_id), check_sigmoid, define_sigmoid, NULL, NULL},
-    [XNND_XNNPACK_Node_Softmax] = {"Softmax", {F(Softmax, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Softmax, output_id), check_softmax, define_softmax, NULL, NULL},
-    [XNND_XNNPACK_Node_StaticReshape] = {"StaticReshape", {F(StaticReshape, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(StaticReshape, output_id), check_static_reshape, define_static_reshape, NULL, NULL},
-    [XNND_XNNPACK_Node_StaticConstantPad] = {"StaticConstantPad", {F(StaticConstantPad, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(StaticConstantPad, output_id), check_static_constant_pad, define_static_constant_pad, NULL, NULL},
-    [XNND_XNNPACK_Node_Convert] = {"Convert", {F(Convert, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Convert, output_id), check_convert, define_convert, NULL, NULL},
-    [XNND_XNNPACK_Node_Deconv2d] = {"Deconv2d", {F(Deconv2d, input_id), F(Deconv2d, filter_id), F(Deconv2d, bias_id)}, F(Deconv2d, bias_id), F(Deconv2d, output_id), check_deconv2d, define_deconv2d, NULL, NULL},
-    [XNND_XNNPACK_Node_StaticResizeBilinear2d] = {"StaticResizeBilinear2d", {F(StaticResizeBilinear2d, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(StaticResizeBilinear2d, output_id), check_static_resize_bilinear_2d, define_static_resize_bilinear_2d, NULL, NULL},
+    [XNND_XNNPACK_Node_NONE] = {NULL, {0, 0, 0}, 0, 0, NULL, NULL},
+    [XNND_XNNPACK_Node_Conv2d] = {"Conv2d", {F(Conv2d, input_id), F(Conv2d, filter_id), F(Conv2d, bias_id)}, F(Conv2d, bias_id), F(Conv2d, output_id), check_conv2d, define_conv2d},
+    [XNND_XNNPACK_Node_DepthwiseConv2d] = {"DepthwiseConv2d", {F(DepthwiseConv2d, input_id), F(DepthwiseConv2d, filter_id), F(DepthwiseConv2d, bias_id)}, F(DepthwiseConv2d, bias_id), F(DepthwiseConv2d, output_id), check_dwconv2d, define_dwconv2d},
+    [XNND_XNNPACK_Node_FullyConnected] = {"FullyConnected", {F(FullyConnected, input_id), F(FullyConnected, filter_id), F(FullyConnected, bias_id)}, F(FullyConnected, bias_id), F(FullyConnected, output_id), check_fully_connected, define_fully_connected},
+    [XNND_XNNPACK_Node_Add] = {"Add", {F(Add, input1_id), F(Add, input2_id), XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Add, output_id), check_Add, define_Add},
+    [XNND_XNNPACK_Node_Subtract] = {"Subtract", {F(Subtract, input1_id), F(Subtract, input2_id), XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Subtract, output_id), check_Subtract, define_Subtract},
+    [XNND_XNNPACK_Node_Multiply] = {"Multiply", {F(Multiply, input1_id), F(Multiply, input2_id), XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Multiply, output_id), check_Multiply, define_Multiply},
+    [XNND_XNNPACK_Node_Divide] = {"Divide", {F(Divide, input1_id), F(Divide, input2_id), XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Divide, output_id), check_Divide, define_Divide},
+    [XNND_XNNPACK_Node_MaxPool2d] = {"MaxPool2d", {F(MaxPool2d, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(MaxPool2d, output_id), check_max_pool2d, define_max_pool2d},
+    [XNND_XNNPACK_Node_AvgPool2d] = {"AvgPool2d", {F(AvgPool2d, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(AvgPool2d, output_id), check_avg_pool2d, define_avg_pool2d},
+    [XNND_XNNPACK_Node_GlobalAvgPool2d] = {"GlobalAvgPool2d", {F(GlobalAvgPool2d, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(GlobalAvgPool2d, output_id), check_global_avg_pool2d, define_global_avg_pool2d},
+    [XNND_XNNPACK_Node_Clamp] = {"Clamp", {F(Clamp, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Clamp, output_id), check_clamp, define_clamp},
+    [XNND_XNNPACK_Node_Hardswish] = {"Hardswish", {F(Hardswish, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Hardswish, output_id), check_hardswish, define_hardswish},
+    [XNND_XNNPACK_Node_Sigmoid] = {"Sigmoid", {F(Sigmoid, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Sigmoid, output_id), check_sigmoid, define_sigmoid},
+    [XNND_XNNPACK_Node_Softmax] = {"Softmax", {F(Softmax, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Softmax, output_id), check_softmax, define_softmax},
+    [XNND_XNNPACK_Node_StaticReshape] = {"StaticReshape", {F(StaticReshape, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(StaticReshape, output_id), check_static_reshape, define_static_reshape},
+    [XNND_XNNPACK_Node_StaticConstantPad] = {"StaticConstantPad", {F(StaticConstantPad, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(StaticConstantPad, output_id), check_static_constant_pad, define_static_constant_pad},
+    [XNND_XNNPACK_Node_Convert] = {"Convert", {F(Convert, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Convert, output_id), check_convert, define_convert},
+    [XNND_XNNPACK_Node_Deconv2d] = {"Deconv2d", {F(Deconv2d, input_id), F(Deconv2d, filter_id), F(Deconv2d, bias_id)}, F(Deconv2d, bias_id), F(Deconv2d, output_id), check_deconv2d, define_deconv2d},
+    [XNND_XNNPACK_Node_StaticResizeBilinear2d] = {"StaticResizeBilinear2d", {F(StaticResizeBilinear2d, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(StaticResizeBilinear2d, output_id), check_static_resize_bilinear_2d, define_static_resize_bilinear_2d},
 };
 _Static_assert(sizeof(k_node_kinds) / sizeof(k_node_kinds[0]) == XNND_XNNPACK_Node_COUNT,
                "every xnnpack.fbs Node union member needs a row in k_node_kinds");

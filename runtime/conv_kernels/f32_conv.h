@@ -3,8 +3,8 @@
  * the delegate's pthreadpool. The delegate uses it in place of XNNPACK's convolution for the
  * nodes it supports (see xnnpack_backend.c); everything else stays in XNNPACK.
  * Create allocates and packs; run never allocates. */
-#ifndef XNND_RUNTIME_XNNPACK_F32_CONV_H
-#define XNND_RUNTIME_XNNPACK_F32_CONV_H
+#ifndef XNND_RUNTIME_CONV_KERNELS_F32_CONV_H
+#define XNND_RUNTIME_CONV_KERNELS_F32_CONV_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -2,8 +2,8 @@
  * rows are output pixels: for each kernel tap a row reads the input pixel under it, or a zero
  * row in the padding. Its columns are output channels in packed filter panels, which tasks
  * take in groups that fit in L2. */
-#ifndef XNND_RUNTIME_XNNPACK_CONV_ROWS_H
-#define XNND_RUNTIME_XNNPACK_CONV_ROWS_H
+#ifndef XNND_RUNTIME_CONV_KERNELS_CONV_ROWS_H
+#define XNND_RUNTIME_CONV_KERNELS_CONV_ROWS_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -18,7 +18,7 @@
 
 #include "conv_rows.h"
 #include "parallel.h"
-#include "xnnpack_internal.h"
+#include "alloc.h"
 
 #if XNND_F32_CONV_X86
 static pthread_once_t g_cpu_once = PTHREAD_ONCE_INIT;
@@ -102,7 +102,7 @@ xnnd_status xnnd_f32_conv_create(const xnnd_f32_conv_shape* s, const float* filt
                                  const xnnd_allocator* allocator, xnnd_f32_conv** conv_out) {
   *conv_out = NULL;
   if (!xnnd_f32_conv_supported(s)) return XNND_INVALID_ARGUMENT;
-  xnnd_f32_conv* c = xnnd_xnn_alloc(allocator, sizeof(*c), 64);
+  xnnd_f32_conv* c = xnnd_alloc(allocator, sizeof(*c), 64);
   if (c == NULL) return XNND_OUT_OF_MEMORY;
   memset(c, 0, sizeof(*c));
   c->s = *s;
@@ -121,8 +121,8 @@ xnnd_status xnnd_f32_conv_create(const xnnd_f32_conv_shape* s, const float* filt
    * are worked out once per group; the group's packed filter stays within half of L2. */
   xnnd_panel_groups_init(&c->groups, c->panels, c->panel_floats * sizeof(float));
   size_t filters = c->winograd ? 36 : 1;
-  c->packed = xnnd_xnn_alloc(allocator, filters * c->panels * c->panel_floats * sizeof(float), 64);
-  c->zero = xnnd_xnn_alloc(allocator, (size_t)s->cin * sizeof(float), 64);
+  c->packed = xnnd_alloc(allocator, filters * c->panels * c->panel_floats * sizeof(float), 64);
+  c->zero = xnnd_alloc(allocator, (size_t)s->cin * sizeof(float), 64);
   if (c->packed == NULL || c->zero == NULL) {
     xnnd_f32_conv_destroy(c, allocator);
     return XNND_OUT_OF_MEMORY;
@@ -130,7 +130,7 @@ xnnd_status xnnd_f32_conv_create(const xnnd_f32_conv_shape* s, const float* filt
   memset(c->zero, 0, (size_t)s->cin * sizeof(float));
   memset(c->packed, 0, filters * c->panels * c->panel_floats * sizeof(float));
   if (c->winograd) {
-    c->bias = xnnd_xnn_alloc(allocator, (size_t)s->cout * sizeof(float), 64);
+    c->bias = xnnd_alloc(allocator, (size_t)s->cout * sizeof(float), 64);
     if (c->bias == NULL) {
       xnnd_f32_conv_destroy(c, allocator);
       return XNND_OUT_OF_MEMORY;
@@ -155,10 +155,10 @@ xnnd_status xnnd_f32_conv_create(const xnnd_f32_conv_shape* s, const float* filt
 
 void xnnd_f32_conv_destroy(xnnd_f32_conv* c, const xnnd_allocator* allocator) {
   if (c == NULL) return;
-  xnnd_xnn_free(allocator, c->bias);
-  xnnd_xnn_free(allocator, c->packed);
-  xnnd_xnn_free(allocator, c->zero);
-  xnnd_xnn_free(allocator, c);
+  xnnd_free(allocator, c->bias);
+  xnnd_free(allocator, c->packed);
+  xnnd_free(allocator, c->zero);
+  xnnd_free(allocator, c);
 }
 
 typedef struct run_ctx {

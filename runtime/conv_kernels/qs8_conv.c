@@ -9,7 +9,7 @@
 
 #include "conv_rows.h"
 #include "parallel.h"
-#include "xnnpack_internal.h"
+#include "alloc.h"
 
 #if XNND_F32_CONV_X86
 
@@ -43,7 +43,7 @@ xnnd_status xnnd_qs8_conv_create(const xnnd_f32_conv_shape* s, const xnnd_qs8_co
                                  const int32_t* bias, const xnnd_allocator* allocator, xnnd_qs8_conv** conv_out) {
   *conv_out = NULL;
   if (!xnnd_qs8_conv_supported(s, p)) return XNND_INVALID_ARGUMENT;
-  xnnd_qs8_conv* c = xnnd_xnn_alloc(allocator, sizeof(*c), 64);
+  xnnd_qs8_conv* c = xnnd_alloc(allocator, sizeof(*c), 64);
   if (c == NULL) return XNND_OUT_OF_MEMORY;
   memset(c, 0, sizeof(*c));
   c->cin = s->cin;
@@ -60,8 +60,8 @@ xnnd_status xnnd_qs8_conv_create(const xnnd_f32_conv_shape* s, const xnnd_qs8_co
   c->rq.max_less_zero_point = (float)((int32_t)p->qmax - p->output_zero_point);
   c->rq.zero_point = (int16_t)p->output_zero_point;
   c->rq.qmin = p->qmin;
-  c->packed = xnnd_xnn_alloc(allocator, c->panels * c->panel_bytes, 64);
-  c->zero = xnnd_xnn_alloc(allocator, c->cin2 * sizeof(int16_t), 64);
+  c->packed = xnnd_alloc(allocator, c->panels * c->panel_bytes, 64);
+  c->zero = xnnd_alloc(allocator, c->cin2 * sizeof(int16_t), 64);
   if (c->packed == NULL || c->zero == NULL) {
     xnnd_qs8_conv_destroy(c, allocator);
     return XNND_OUT_OF_MEMORY;
@@ -93,9 +93,9 @@ xnnd_status xnnd_qs8_conv_create(const xnnd_f32_conv_shape* s, const xnnd_qs8_co
 
 void xnnd_qs8_conv_destroy(xnnd_qs8_conv* c, const xnnd_allocator* allocator) {
   if (c == NULL) return;
-  xnnd_xnn_free(allocator, c->packed);
-  xnnd_xnn_free(allocator, c->zero);
-  xnnd_xnn_free(allocator, c);
+  xnnd_free(allocator, c->packed);
+  xnnd_free(allocator, c->zero);
+  xnnd_free(allocator, c);
 }
 
 typedef struct run_ctx {

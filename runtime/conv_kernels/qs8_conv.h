@@ -6,8 +6,8 @@
  * even, saturate to int16, add zp saturating, saturate to int8, max with qmin). The input is widened to
  * int16 once per run and a 6-pixel x 16-channel kernel multiplies pairs of k (vpmaddwd) with
  * its 12 accumulators in registers. Create allocates and packs; run never allocates. */
-#ifndef XNND_RUNTIME_XNNPACK_QS8_CONV_H
-#define XNND_RUNTIME_XNNPACK_QS8_CONV_H
+#ifndef XNND_RUNTIME_CONV_KERNELS_QS8_CONV_H
+#define XNND_RUNTIME_CONV_KERNELS_QS8_CONV_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -3,8 +3,8 @@
  * caller's writes and the workers' reads as unordered. Under TSan these wrappers add the
  * release/acquire edges the pool really provides (caller -> tasks -> caller); otherwise they
  * call pthreadpool directly. pool may be NULL (runs on the calling thread). */
-#ifndef XNND_RUNTIME_XNNPACK_PARALLEL_H
-#define XNND_RUNTIME_XNNPACK_PARALLEL_H
+#ifndef XNND_RUNTIME_CONV_KERNELS_PARALLEL_H
+#define XNND_RUNTIME_CONV_KERNELS_PARALLEL_H
 
 #include <stddef.h>
 

@@ -1,0 +1,122 @@
+/* Which verified blob nodes xnnd's own kernels (runtime/conv_kernels/) run instead of
+ * XNNPACK, and how their kernels are made: a table of its own, indexed by blob node type, apart
+ * from the XNNPACK node kinds. Today: one-group convolutions, f32 and int8. */
+#include <math.h>
+
+#include "conv_kernels/f32_conv.h"
+#include "conv_kernels/qs8_conv.h"
+#include "xnnpack_internal.h"
+
+#define F(kind, field) XNND_XNNPACK_##kind##_##field
+#define U32(kind, field) fb_u32(node, F(kind, field), 0)
+#define OUT_MIN(kind) fb_f32(node, F(kind, output_min), -INFINITY)
+#define OUT_MAX(kind) fb_f32(node, F(kind, output_max), INFINITY)
+#define BIAS_ID(kind) fb_u32(node, F(kind, bias_id), XNN_INVALID_VALUE_ID)
+
+/* A one-group convolution goes to xnnd's own kernel (f32 or int8) when the CPU and shape
+ * allow: the packaged XNNPACK's GEMM kernels are slower on this class of CPU (see
+ * docs/ARCHITECTURE.md, "xnnd's own convolution"). */
+typedef struct own_conv_desc {
+  bool int8;
+  xnnd_f32_conv_shape shape;
+  xnnd_qs8_conv_params q;
+  float filter_scale;  /* per-tensor filters: q.filter_scales points here */
+  const void* filter;  /* OHWI, in the blob's constant region */
+  const void* bias;    /* NULL when absent */
+  uint32_t input_id, output_id;
+} own_conv_desc;
+
+static int8_t quantize_bound(float v, float scale, int32_t zero_point) {
+  /* XNNPACK's quantization of a fused output range. */
+  return (int8_t)lrintf(fminf(fmaxf(v / scale + (float)zero_point, -128.0f), 127.0f));
+}
+
+static bool own_conv_describe(const xnnd_xblob* b, fb_table node, own_conv_desc* d) {
+  if (U32(Conv2d, groups) != 1) return false;
+  xnnd_xvalue in, filter, out;
+  d->input_id = U32(Conv2d, input_id);
+  d->output_id = U32(Conv2d, output_id);
+  uint32_t filter_id = U32(Conv2d, filter_id), bias_id = BIAS_ID(Conv2d);
+  xnnd_xvalue_read(b, d->input_id, &in);
+  xnnd_xvalue_read(b, filter_id, &filter);
+  xnnd_xvalue_read(b, d->output_id, &out);
+  d->shape = (xnnd_f32_conv_shape){
+      .batch = in.dims[0], .in_h = in.dims[1], .in_w = in.dims[2], .cin = in.dims[3],
+      .out_h = out.dims[1], .out_w = out.dims[2], .cout = out.dims[3],
+      .kernel_h = U32(Conv2d, kernel_height), .kernel_w = U32(Conv2d, kernel_width),
+      .stride_h = U32(Conv2d, stride_height), .stride_w = U32(Conv2d, stride_width),
+      .dilation_h = U32(Conv2d, dilation_height), .dilation_w = U32(Conv2d, dilation_width),
+      .pad_top = U32(Conv2d, padding_top), .pad_left = U32(Conv2d, padding_left),
+      .min = OUT_MIN(Conv2d), .max = OUT_MAX(Conv2d)};
+  d->filter = b->constants + filter.constant_offset;
+  d->bias = NULL;
+  if (bias_id != XNN_INVALID_VALUE_ID) {
+    xnnd_xvalue bias;
+    xnnd_xvalue_read(b, bias_id, &bias);
+    d->bias = b->constants + bias.constant_offset;
+  }
+  if (in.datatype == XNND_XNNPACK_DataType_FP32) {
+    d->int8 = false;
+    return xnnd_f32_conv_supported(&d->shape);
+  }
+  if (in.datatype != XNND_XNNPACK_DataType_QINT8) return false;
+  bool per_channel = filter.datatype == XNND_XNNPACK_DataType_QCINT8;
+  if (!per_channel && (filter.datatype != XNND_XNNPACK_DataType_QINT8 || filter.zero_point != 0)) return false;
+  d->int8 = true;
+  d->filter_scale = filter.scale;
+  d->q = (xnnd_qs8_conv_params){
+      .input_zero_point = in.zero_point, .output_zero_point = out.zero_point,
+      .input_scale = in.scale, .output_scale = out.scale,
+      .filter_scales = per_channel ? (const float*)filter.channel_scales.data : &d->filter_scale,
+      .per_channel = per_channel,
+      .qmin = quantize_bound(d->shape.min, out.scale, out.zero_point),
+      .qmax = quantize_bound(d->shape.max, out.scale, out.zero_point)};
+  return xnnd_qs8_conv_supported(&d->shape, &d->q);
+}
+
+static bool own_supported_conv2d(const xnnd_xblob* b, fb_table node) {
+  own_conv_desc d;
+  return own_conv_describe(b, node, &d);
+}
+
+static void run_f32(const void* k, const void* in, void* out, void* scratch, pthreadpool_t pool) {
+  xnnd_f32_conv_run(k, in, out, scratch, pool);
+}
+static void destroy_f32(void* k, const xnnd_allocator* a) { xnnd_f32_conv_destroy(k, a); }
+static void run_qs8(const void* k, const void* in, void* out, void* scratch, pthreadpool_t pool) {
+  xnnd_qs8_conv_run(k, in, out, scratch, pool);
+}
+static void destroy_qs8(void* k, const xnnd_allocator* a) { xnnd_qs8_conv_destroy(k, a); }
+
+static xnnd_status own_create_conv2d(const xnnd_xblob* b, fb_table node, const xnnd_allocator* a, xnnd_xown* out) {
+  own_conv_desc d;
+  if (!own_conv_describe(b, node, &d)) return XNND_INVALID_ARGUMENT;
+  out->input_id = d.input_id;
+  out->output_id = d.output_id;
+  xnnd_status st;
+  if (d.int8) {
+    out->run = run_qs8;
+    out->destroy = destroy_qs8;
+    xnnd_qs8_conv* k = NULL;
+    st = xnnd_qs8_conv_create(&d.shape, &d.q, d.filter, d.bias, a, &k);
+    out->kernel = k;
+    out->scratch_bytes = k != NULL ? xnnd_qs8_conv_scratch_size(k) : 0;
+    return st;
+  }
+  out->run = run_f32;
+  out->destroy = destroy_f32;
+  xnnd_f32_conv* k = NULL;
+  st = xnnd_f32_conv_create(&d.shape, d.filter, d.bias, a, &k);
+  out->kernel = k;
+  out->scratch_bytes = k != NULL ? xnnd_f32_conv_scratch_size(k) : 0;
+  return st;
+}
+
+static const xnnd_xown_kind k_own_kinds[] = {
+    [XNND_XNNPACK_Node_Conv2d] = {own_supported_conv2d, own_create_conv2d},
+};
+
+const xnnd_xown_kind* xnnd_xown_kind_get(uint8_t type) {
+  if (type >= sizeof(k_own_kinds) / sizeof(k_own_kinds[0]) || k_own_kinds[type].supported == NULL) return NULL;
+  return &k_own_kinds[type];
+}

@@ -1,0 +1,247 @@
+/* xnnd's own convolution kernels (runtime/conv_kernels/) on their own, without XNNPACK or a
+ * program: f32 direct and Winograd paths against a double-precision reference, int8 bit for bit
+ * against a scalar model of XNNPACK's fp32 requantization, what `supported` refuses, and that
+ * create/destroy leak nothing through the allocator hook. tests/test_xnnpack.c runs the same
+ * kernels inside the delegate. Skipped on CPUs without AVX2 and FMA3. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_support.h"
+#include "conv_kernels/f32_conv.h"
+#include "conv_kernels/qs8_conv.h"
+
+/* ---- leak-checked allocator ---- */
+
+static void* t_alloc(void* context, size_t size, size_t alignment) {
+  (void)context;
+  if (alignment < sizeof(void*)) alignment = sizeof(void*);
+  uint8_t* raw = test_malloc(size + alignment + sizeof(void*));
+  if (!raw) return NULL;
+  uintptr_t p = ((uintptr_t)raw + sizeof(void*) + alignment - 1) & ~(uintptr_t)(alignment - 1);
+  ((void**)p)[-1] = raw;
+  return (void*)p;
+}
+
+static void t_free(void* context, void* ptr) {
+  (void)context;
+  if (ptr) test_free(((void**)ptr)[-1]);
+}
+
+static const xnnd_allocator k_alloc = {NULL, t_alloc, t_free};
+
+static uint32_t g_seed = 12345;
+static float frand(void) {
+  g_seed = g_seed * 1664525u + 1013904223u;
+  return (float)((g_seed >> 8) & 0xFFFF) / 32768.0f - 1.0f;
+}
+static int irand(int lo, int hi) {
+  g_seed = g_seed * 1664525u + 1013904223u;
+  return lo + (int)((g_seed >> 8) % (uint32_t)(hi - lo + 1));
+}
+
+static int cpu_ok(void) {
+  if (xnnd_f32_conv_cpu_ok()) return 1;
+  print_message("CPU without AVX2/FMA3: xnnd's own kernels are not used here\n");
+  return 0;
+}
+
+static xnnd_f32_conv_shape shape_of(uint32_t n, uint32_t h, uint32_t w, uint32_t cin, uint32_t cout, uint32_t kh,
+                                    uint32_t kw, uint32_t s, uint32_t d, uint32_t pad) {
+  xnnd_f32_conv_shape sh = {.batch = n, .in_h = h, .in_w = w, .cin = cin, .cout = cout, .kernel_h = kh,
+                            .kernel_w = kw, .stride_h = s, .stride_w = s, .dilation_h = d, .dilation_w = d,
+                            .pad_top = pad, .pad_left = pad, .min = -INFINITY, .max = INFINITY};
+  sh.out_h = (h + 2 * pad - (d * (kh - 1) + 1)) / s + 1;
+  sh.out_w = (w + 2 * pad - (d * (kw - 1) + 1)) / s + 1;
+  return sh;
+}
+
+/* Input pixel (n, y, x) of the NHWC input for output (oy, ox) and tap (ky, kx), or -1 in the
+ * padding. */
+static long in_index(const xnnd_f32_conv_shape* s, uint32_t n, uint32_t oy, uint32_t ox, uint32_t ky, uint32_t kx) {
+  long y = (long)(oy * s->stride_h + ky * s->dilation_h) - (long)s->pad_top;
+  long x = (long)(ox * s->stride_w + kx * s->dilation_w) - (long)s->pad_left;
+  if (y < 0 || x < 0 || y >= (long)s->in_h || x >= (long)s->in_w) return -1;
+  return ((long)n * s->in_h + y) * s->in_w + x;
+}
+
+/* ---- f32 ---- */
+
+static void ref_f32(const xnnd_f32_conv_shape* s, const float* in, const float* filter, const float* bias,
+                    double* out) {
+  for (uint32_t n = 0; n < s->batch; n++)
+    for (uint32_t oy = 0; oy < s->out_h; oy++)
+      for (uint32_t ox = 0; ox < s->out_w; ox++)
+        for (uint32_t o = 0; o < s->cout; o++) {
+          double acc = bias ? bias[o] : 0.0;
+          for (uint32_t ky = 0; ky < s->kernel_h; ky++)
+            for (uint32_t kx = 0; kx < s->kernel_w; kx++) {
+              long p = in_index(s, n, oy, ox, ky, kx);
+              if (p < 0) continue;
+              for (uint32_t c = 0; c < s->cin; c++)
+                acc += (double)in[p * s->cin + c] *
+                       filter[((o * s->kernel_h + ky) * s->kernel_w + kx) * s->cin + c];
+            }
+          out[((n * s->out_h + oy) * s->out_w + ox) * s->cout + o] = acc;
+        }
+}
+
+/* Runs one shape; tol_rel is relative to the largest reference output. */
+static void check_f32(xnnd_f32_conv_shape s, bool with_bias, double tol_rel) {
+  size_t in_n = (size_t)s.batch * s.in_h * s.in_w * s.cin, out_n = (size_t)s.batch * s.out_h * s.out_w * s.cout;
+  size_t w_n = (size_t)s.cout * s.kernel_h * s.kernel_w * s.cin;
+  float* in = malloc(in_n * sizeof(float));
+  float* w = malloc(w_n * sizeof(float));
+  float* b = malloc(s.cout * sizeof(float));
+  float* out = malloc(out_n * sizeof(float));
+  double* ref = malloc(out_n * sizeof(double));
+  for (size_t i = 0; i < in_n; i++) in[i] = frand();
+  for (size_t i = 0; i < w_n; i++) w[i] = frand();
+  for (size_t i = 0; i < s.cout; i++) b[i] = frand();
+  ref_f32(&s, in, w, with_bias ? b : NULL, ref);
+  double max_ref = 0.0;
+  for (size_t i = 0; i < out_n; i++) max_ref = fmax(max_ref, fabs(ref[i]));
+  assert_true(xnnd_f32_conv_supported(&s));
+  xnnd_f32_conv* conv = NULL;
+  assert_int_equal(xnnd_f32_conv_create(&s, w, with_bias ? b : NULL, &k_alloc, &conv), XNND_OK);
+  size_t scratch_n = xnnd_f32_conv_scratch_size(conv);
+  void* scratch = scratch_n ? t_alloc(NULL, scratch_n, 64) : NULL;
+  xnnd_f32_conv_run(conv, in, out, scratch, NULL);
+  for (size_t i = 0; i < out_n; i++) {
+    double want = fmin(fmax(ref[i], (double)s.min), (double)s.max);
+    if (fabs((double)out[i] - want) > tol_rel * max_ref + 1e-6)
+      fail_msg("%ux%u conv, cin %u cout %u: output %zu is %.9g, reference %.9g", s.kernel_h, s.kernel_w, s.cin,
+               s.cout, i, (double)out[i], want);
+  }
+  t_free(NULL, scratch);
+  xnnd_f32_conv_destroy(conv, &k_alloc);
+  free(in), free(w), free(b), free(out), free(ref);
+}
+
+static void test_f32_direct(void** state) {
+  (void)state;
+  if (!cpu_ok()) skip();
+  /* partial 6-pixel blocks and 16-channel panels, strides, dilation, padding, batch */
+  check_f32(shape_of(1, 7, 5, 3, 17, 3, 3, 2, 1, 1), true, 1e-6);
+  check_f32(shape_of(2, 9, 8, 5, 16, 1, 1, 1, 1, 0), false, 1e-6);
+  check_f32(shape_of(1, 12, 11, 4, 33, 5, 5, 1, 2, 2), true, 1e-6);
+  check_f32(shape_of(1, 6, 6, 2, 3, 8, 8, 1, 1, 3), true, 1e-6);  /* 64 taps: the largest taken */
+  xnnd_f32_conv_shape s = shape_of(1, 10, 10, 6, 20, 3, 3, 2, 1, 1);
+  s.min = -0.25f, s.max = 0.5f;  /* fused output range */
+  check_f32(s, true, 1e-6);
+}
+
+/* 3x3 stride 1 with at least 16 output tiles takes Winograd F(4x4, 3x3); its f32 error is
+ * about ten times the direct form's. */
+static void test_f32_winograd(void** state) {
+  (void)state;
+  if (!cpu_ok()) skip();
+  check_f32(shape_of(1, 16, 16, 16, 32, 3, 3, 1, 1, 1), true, 1e-5);
+  check_f32(shape_of(2, 15, 13, 12, 20, 3, 3, 1, 1, 1), false, 1e-5);
+  xnnd_f32_conv_shape s = shape_of(1, 19, 18, 9, 7, 3, 3, 1, 1, 0);
+  s.min = 0.0f;
+  check_f32(s, true, 1e-5);
+}
+
+static void test_f32_refuses(void** state) {
+  (void)state;
+  xnnd_f32_conv_shape s = shape_of(1, 20, 20, 2, 2, 9, 8, 1, 1, 0);  /* 72 taps */
+  assert_false(xnnd_f32_conv_supported(&s));
+  xnnd_f32_conv* conv = NULL;
+  float w[2 * 9 * 8 * 2] = {0};
+  assert_int_equal(xnnd_f32_conv_create(&s, w, NULL, &k_alloc, &conv), XNND_INVALID_ARGUMENT);
+  assert_null(conv);
+  s = shape_of(1, 4, 4, 0, 2, 1, 1, 1, 1, 0);  /* no input channels */
+  assert_false(xnnd_f32_conv_supported(&s));
+}
+
+/* ---- int8: XNNPACK's fp32 requantization, scalar ---- */
+
+static int8_t requant(int32_t acc, float scale, int32_t zp, int8_t qmin, int8_t qmax) {
+  float v = (float)acc * scale;
+  float hi = (float)((int32_t)qmax - zp);
+  if (v > hi) v = hi;
+  long r = lrintf(v);  /* round to nearest even (default rounding mode) */
+  if (r > INT16_MAX) r = INT16_MAX;
+  if (r < INT16_MIN) r = INT16_MIN;
+  long q = r + zp;
+  if (q > INT16_MAX) q = INT16_MAX;
+  if (q < INT16_MIN) q = INT16_MIN;
+  if (q > INT8_MAX) q = INT8_MAX;
+  if (q < INT8_MIN) q = INT8_MIN;
+  if (q < qmin) q = qmin;
+  return (int8_t)q;
+}
+
+static void check_qs8(xnnd_f32_conv_shape s, bool per_channel, bool with_bias, int8_t qmin, int8_t qmax) {
+  size_t in_n = (size_t)s.batch * s.in_h * s.in_w * s.cin, out_n = (size_t)s.batch * s.out_h * s.out_w * s.cout;
+  size_t w_n = (size_t)s.cout * s.kernel_h * s.kernel_w * s.cin;
+  int8_t* in = malloc(in_n);
+  int8_t* w = malloc(w_n);
+  int32_t* b = malloc(s.cout * sizeof(int32_t));
+  float* fs = malloc(s.cout * sizeof(float));
+  int8_t* out = malloc(out_n);
+  for (size_t i = 0; i < in_n; i++) in[i] = (int8_t)irand(-128, 127);
+  for (size_t i = 0; i < w_n; i++) w[i] = (int8_t)irand(-127, 127);
+  for (size_t i = 0; i < s.cout; i++) b[i] = irand(-5000, 5000), fs[i] = 0.002f + 0.001f * (float)(i % 7);
+  xnnd_qs8_conv_params p = {.input_zero_point = -3, .output_zero_point = 5, .input_scale = 0.05f,
+                            .output_scale = 0.9f, .filter_scales = fs, .per_channel = per_channel,
+                            .qmin = qmin, .qmax = qmax};
+  assert_true(xnnd_qs8_conv_supported(&s, &p));
+  xnnd_qs8_conv* conv = NULL;
+  assert_int_equal(xnnd_qs8_conv_create(&s, &p, w, with_bias ? b : NULL, &k_alloc, &conv), XNND_OK);
+  void* scratch = t_alloc(NULL, xnnd_qs8_conv_scratch_size(conv) + 1, 64);
+  xnnd_qs8_conv_run(conv, in, out, scratch, NULL);
+  for (uint32_t n = 0; n < s.batch; n++)
+    for (uint32_t oy = 0; oy < s.out_h; oy++)
+      for (uint32_t ox = 0; ox < s.out_w; ox++)
+        for (uint32_t o = 0; o < s.cout; o++) {
+          int32_t acc = with_bias ? b[o] : 0;
+          for (uint32_t ky = 0; ky < s.kernel_h; ky++)
+            for (uint32_t kx = 0; kx < s.kernel_w; kx++) {
+              long px = in_index(&s, n, oy, ox, ky, kx);
+              if (px < 0) continue;  /* padding reads the zero point: contributes 0 */
+              for (uint32_t c = 0; c < s.cin; c++)
+                acc += ((int32_t)in[px * s.cin + c] - p.input_zero_point) *
+                       (int32_t)w[((o * s.kernel_h + ky) * s.kernel_w + kx) * s.cin + c];
+            }
+          float scale = p.input_scale * fs[per_channel ? o : 0] / p.output_scale;
+          int8_t want = requant(acc, scale, p.output_zero_point, qmin, qmax);
+          size_t i = ((n * s.out_h + oy) * s.out_w + ox) * s.cout + o;
+          if (out[i] != want)
+            fail_msg("int8 %ux%u conv, cin %u cout %u: output %zu is %d, reference %d (acc %d)", s.kernel_h,
+                     s.kernel_w, s.cin, s.cout, i, out[i], want, acc);
+        }
+  t_free(NULL, scratch);
+  xnnd_qs8_conv_destroy(conv, &k_alloc);
+  free(in), free(w), free(b), free(fs), free(out);
+}
+
+static void test_qs8(void** state) {
+  (void)state;
+  if (!cpu_ok()) skip();
+  check_qs8(shape_of(1, 7, 6, 3, 17, 3, 3, 1, 1, 1), true, true, -128, 127);
+  check_qs8(shape_of(2, 8, 9, 5, 16, 1, 1, 1, 1, 0), false, true, -128, 127);  /* odd cin: widened pairs */
+  check_qs8(shape_of(1, 11, 10, 8, 24, 3, 3, 2, 1, 1), true, false, -128, 127);
+  check_qs8(shape_of(1, 9, 9, 4, 9, 3, 3, 1, 2, 2), true, true, 5, 60);  /* fused range (relu-like) */
+}
+
+/* XNNPACK requires requantization scales below 1 for int8 convolutions. */
+static void test_qs8_refuses_scale(void** state) {
+  (void)state;
+  xnnd_f32_conv_shape s = shape_of(1, 4, 4, 2, 2, 1, 1, 1, 1, 0);
+  float fs[1] = {1.0f};
+  xnnd_qs8_conv_params p = {.input_zero_point = 0, .output_zero_point = 0, .input_scale = 1.0f,
+                            .output_scale = 0.5f, .filter_scales = fs, .per_channel = 0, .qmin = -128, .qmax = 127};
+  assert_false(xnnd_qs8_conv_supported(&s, &p));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_f32_direct),  cmocka_unit_test(test_f32_winograd),
+      cmocka_unit_test(test_f32_refuses), cmocka_unit_test(test_qs8),
+      cmocka_unit_test(test_qs8_refuses_scale),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
