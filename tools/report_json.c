@@ -10,7 +10,6 @@
 
 #include "cli.h"
 #include "passes/qdq.h"
-#include "serializer/xnnpack/xnnpack_lower.h"
 
 static void json_string(FILE* out, const char* s) {
   fputc('"', out);
