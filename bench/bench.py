@@ -415,7 +415,8 @@ def machine_info(timer):
             for line in f:
                 k, _, v = line.partition(":")
                 k = k.strip()
-                if k in ("model name", "vendor_id", "cpu family", "model", "flags") and k not in cpu:
+                wanted = ("model name", "vendor_id", "cpu family", "model", "flags")
+                if k in wanted and k not in cpu:
                     cpu[k] = v.strip()
                 if not line.strip() and cpu:
                     break

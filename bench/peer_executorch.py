@@ -7,10 +7,10 @@ activations): torch.export(...).module() -> prepare_pt2e -> 4 calibration batche
 xnnd uses) -> convert_pt2e -> torch.export -> the same lowering.
 
 Threads: ExecuTorch's XNNPACK delegate runs on the process-wide pthreadpool of
-executorch.extension.threadpool (get_threadpool()), which is created at first use with one
-thread per core cpuinfo reports as a performance core (2 here). The pybindings expose
-_unsafe_reset_threadpool(n) to recreate it with n threads; setup() calls it and checks the
-count with _threadpool_get_thread_count() before anything is loaded."""
+executorch.extension.threadpool (get_threadpool()), which is created at first use with a size
+cpuinfo gives (the default count is recorded in version(): 2 on this machine). The pybindings
+expose _unsafe_reset_threadpool(n) to recreate it with n threads; setup() calls it before
+anything is loaded and checks the count with _threadpool_get_thread_count()."""
 
 import importlib.metadata
 
@@ -26,8 +26,12 @@ def unavailable():
     return None
 
 
+_POOL = {}
+
+
 def version():
-    return "executorch %s" % importlib.metadata.version("executorch")
+    return "executorch %s (threadpool: %s by default, pinned to %s)" % (
+        importlib.metadata.version("executorch"), _POOL.get("default"), _POOL.get("pinned"))
 
 
 def setup(threads):
@@ -35,10 +39,12 @@ def setup(threads):
     from executorch.extension.pybindings import portable_lib
 
     torch.set_num_threads(1)  # the runtime does not use torch's pool; keep it from spinning
+    _POOL["default"] = portable_lib._threadpool_get_thread_count()
     portable_lib._unsafe_reset_threadpool(threads)
     have = portable_lib._threadpool_get_thread_count()
     if have != threads:
         raise RuntimeError("ExecuTorch threadpool has %d threads, wanted %d" % (have, threads))
+    _POOL["pinned"] = have
 
 
 def export(model, module, inputs, path):

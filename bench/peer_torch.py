@@ -6,7 +6,6 @@ load() rebuilds the module from its spec. Workers with more than one thread run 
 OMP_WAIT_POLICY=passive (bench.py sets it), so an idle OpenMP pool does not spin against the
 other engines' threads."""
 
-import os
 import re
 
 NAME = "torch"

@@ -190,7 +190,8 @@ def markdown(rows, summary, info, settings, unavailable, scaling):
                   "%.1f" % peak["gflops_per_core"] if peak.get("gflops_per_core") else "?",
                   peak["why"], "%.1f" % (peak.get("measured_fma_gflops_avx2") or 0),
                   "%.1f" % (peak.get("measured_fma_gflops_avx512") or 0)), "",
-              "| model | thr | GFLOP | xnnd ms | GFLOP/s | share of peak |", "|---|---|---|---|---|---|"]
+              "| model | thr | GFLOP | xnnd ms | GFLOP/s | share of peak |",
+              "|---|---|---|---|---|---|"]
     for s in summary:
         if s.get("gflops"):
             flops = by[(s["model"], s["xnnd_engine"], s["threads"])]["flops"]
