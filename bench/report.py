@@ -192,7 +192,10 @@ def markdown(rows, summary, info, settings, unavailable, scaling):
               "multiply-accumulate of convolutions and matrix products). Peak of one core: "
               "measured clock %s GHz x %d FLOP/cycle = **%s GFLOP/s** (%s); measured FMA "
               "throughput of one core: %s GFLOP/s (AVX2), %s GFLOP/s (AVX-512). Share = "
-              "GFLOP/s / (peak x threads)." % (
+              "GFLOP/s / (peak x threads). These are effective GFLOP/s: the FLOPs are the direct "
+              "form's, and xnnd runs 3x3 stride-1 convolutions with Winograd F(4x4, 3x3), "
+              "which needs 4x fewer multiplications, so a share above 100%% is possible on "
+              "ResNets. The latency is wall time on a shared machine." % (
                   "%.2f" % peak["clock_ghz"] if peak.get("clock_ghz") else "?",
                   peak["flops_per_cycle"],
                   "%.1f" % peak["gflops_per_core"] if peak.get("gflops_per_core") else "?",
