@@ -1,23 +1,27 @@
-"""xnnd benchmark: latency of xnnd against PyTorch on this machine, and toolchain scaling.
+"""xnnd benchmark: xnnd against ExecuTorch, ONNX Runtime, LiteRT and PyTorch on this machine.
 
-Exports each model once, then measures every (model, engine, threads) configuration in
-interleaved rounds: each round runs a short batch of every configuration in turn (rotating the
-start), so machine noise hits all alike. A configuration's median is the median of its
-per-round medians; its min is the min over all iterations. xnnd runs through `xnnd run`, one
-process per round; PyTorch runs in one long-lived worker per thread count (torch_peers.py).
-Writes results.csv, results.json and chart.png to the output directory; progress to stderr.
+1. Export: every engine builds its artifact from the same spec and seed (xnnd: `python -m xnnd
+   export`; the peers: bench/worker.py export, one process per artifact, bench/peer_*.py).
+   PyTorch eager writes the reference inputs/outputs and counts the model's FLOPs.
+2. Cold start: load + first execute and peak RSS of xnnd and ExecuTorch, each in fresh
+   processes (bench/xnnd_timer cold, worker.py cold).
+3. Latency: one long-lived timing process per (engine, thread count) (xnnd_timer serve,
+   worker.py serve) loads every artifact once; then interleaved rounds run a short batch of
+   every configuration in turn, rotating the start, so machine noise hits all alike. A
+   configuration's median is the median of its per-round medians.
+4. Report: results.md (tables), results.json, results.csv and PNG charts in --out.
 
-Run through scripts/bench (which builds first); see bench/README.md.
+A step that fails for one engine on one model is recorded with its error; the run goes on.
+Run through scripts/bench (which builds and installs the peers first); see bench/README.md.
 """
 
 import argparse
 import csv
 import datetime
+import importlib
 import json
-import math
 import os
 import platform
-import re
 import shutil
 import statistics
 import subprocess
@@ -28,25 +32,15 @@ BENCH = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCH)
 sys.path.insert(0, BENCH)
 
-import lowering_scaling  # noqa: E402
 import models  # noqa: E402
-from torch_peers import ENGINES as TORCH_ENGINES  # noqa: E402
+import report  # noqa: E402
 
 PYTHON = sys.executable  # .venv/bin/python (scripts/bench)
-EXPORT_TIMEOUT_S = 900
-RUN_TIMEOUT_S = 600
-INT8_NA = "n/a (int8 export not available)"
-
-ENGINE_LABELS = dict(TORCH_ENGINES)
-ENGINE_LABELS.update({
-    "xnnd": "xnnd (XNNPACK delegate)",
-    "xnnd-int8": "xnnd int8",
-    "xnnd-no-pointwise": "xnnd, pointwise-affine pass off",
-})
-
-RUN_RE = re.compile(r"latency over (\d+) runs \((\d+) threads?\): min ([0-9.]+) ms, "
-                    r"median ([0-9.]+) ms")
-LOAD_RE = re.compile(r"load: ([0-9.]+) ms, init \(delegates\): ([0-9.]+) ms")
+EXPORT_TIMEOUT_S = 1800
+RUN_TIMEOUT_S = 1200
+PEERS = ["executorch", "onnxruntime", "litert", "torch"]
+ARTIFACT_EXT = {"executorch": "pte", "onnxruntime": "onnx", "litert": "tflite"}
+COLD_ENGINES = ("xnnd", "executorch")
 
 
 def progress(msg):
@@ -54,43 +48,57 @@ def progress(msg):
 
 
 def last_error_line(text):
-    """The most telling line of a failed tool's stderr: its `xnnd ...:` line, else the last."""
+    """The most telling line of a failed tool's stderr: its `xnnd ...:` or `...Error:` line,
+    else the last."""
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
     for ln in reversed(lines):
-        if ln.startswith("xnnd"):
-            return ln
-    return lines[-1] if lines else "(no message)"
+        if ln.startswith("xnnd") or "Error:" in ln:
+            return ln[:300]
+    return lines[-1][:300] if lines else "(no message)"
 
 
 def upper_median(values):
-    """The median `xnnd run` prints (sorted[n/2]), so both sides summarize rounds alike."""
+    """sorted[n/2], the median `xnnd run` prints; both sides summarize rounds alike."""
     s = sorted(values)
     return s[len(s) // 2]
 
 
-class Config:
-    """One measured (model, engine, threads). status: ok, failed, n/a, skipped."""
+def env_for(threads=1):
+    env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "python"))
+    if threads > 1:
+        env["OMP_WAIT_POLICY"] = "passive"
+    return env
 
-    def __init__(self, model, engine, threads):
+
+class Config:
+    """One measured (model, engine, threads). status: ok, failed, n/a."""
+
+    def __init__(self, model, engine, threads, artifact):
         self.model = model
         self.engine = engine
         self.threads = threads
+        self.artifact = artifact       # path, or an Exception (export failed / unavailable)
         self.status = "ok"
         self.note = ""
-        self.pte = None              # xnnd engines
         self.round_medians = []
         self.round_mins = []
-        self.samples = []            # PyTorch only: every timed iteration
-        self.load_ms = []            # xnnd only, per round
-        self.init_ms = []
+        self.samples = []
+        self.load_ms = None
+        self.first_ms = None
+        self.check = None
+        self.cold = []
+        if isinstance(artifact, Exception):
+            self.fail("n/a" if isinstance(artifact, NotImplementedError) else "failed",
+                      str(artifact))
 
     @property
     def key(self):
         return "%s/%s/%dT" % (self.model.name, self.engine, self.threads)
 
     @property
-    def is_xnnd(self):
-        return self.engine.startswith("xnnd")
+    def peer(self):
+        """The peer module name (xnnd variants are all 'xnnd')."""
+        return "xnnd" if self.engine.startswith("xnnd") else self.engine
 
     def fail(self, status, note):
         self.status = status
@@ -99,399 +107,338 @@ class Config:
     def median(self):
         return statistics.median(self.round_medians) if self.round_medians else None
 
-    def minimum(self):
-        return min(self.round_mins) if self.round_mins else None
-
 
 # ---------------------------------------------------------------- export
 
 
-class Exporter:
-    """Runs `python3 -m xnnd export` / `xnnd lower` once per artifact into OUT/models/."""
+def run_logged(cmd, log, timeout, env=None):
+    """Runs cmd with stdout+stderr to log; (returncode, stdout text, stderr text)."""
+    progress("  $ " + " ".join(cmd if len(" ".join(cmd)) < 300 else cmd[:6] + ["..."]))
+    try:
+        p = subprocess.run(cmd, cwd=REPO, env=env or env_for(), capture_output=True, text=True,
+                           timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return -1, "", "timed out after %d s" % timeout
+    with open(log, "w") as f:
+        f.write("$ %s\n--- stdout\n%s\n--- stderr\n%s" % (" ".join(cmd), p.stdout, p.stderr))
+    return p.returncode, p.stdout, p.stderr
 
-    def __init__(self, xnnd, out_dir):
+
+class Exporter:
+    """Builds every artifact once into OUT/models/."""
+
+    def __init__(self, xnnd, out_dir, reuse=False):
         self.xnnd = xnnd
+        self.reuse = reuse
         self.dir = os.path.join(out_dir, "models")
         os.makedirs(self.dir, exist_ok=True)
-        self.env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "python"))
-        self._help = None
+        self.refs = {}      # spec -> (npz path, flops) or Exception
+        self.plain = {}
 
-    def supports_int8(self):
-        if self._help is None:
-            p = subprocess.run([PYTHON, "-m", "xnnd", "export", "--help"], cwd=REPO,
-                               env=self.env, capture_output=True, text=True)
-            self._help = p.stdout + p.stderr
-        return "--quantize" in self._help
+    def reference(self, model):
+        """PyTorch's reference inputs/outputs and FLOP count for the model's spec."""
+        if model.spec not in self.refs:
+            stem = model.spec.replace("/", "_").replace(":", "_").replace(".py", "")
+            path = os.path.join(self.dir, stem + ".ref.npz")
+            try:
+                reply = self.peer_export("torch", model, path)
+                self.refs[model.spec] = (path, reply.get("flops"))
+            except RuntimeError as e:
+                self.refs[model.spec] = e
+        ref = self.refs[model.spec]
+        if isinstance(ref, Exception):
+            raise ref
+        return ref
 
-    def _run(self, cmd, stem):
-        """Runs cmd, saving stdout (the report) and stderr; returns an error string or None."""
-        progress("  $ " + " ".join(cmd))
+    def peer_export(self, peer, model, path):
+        if self.reuse and os.path.exists(path) and os.path.exists(path + ".json"):
+            with open(path + ".json") as f:
+                return json.load(f)
+        desc = json.dumps({"name": model.name, "spec": model.spec, "precision": model.precision})
+        cmd = [PYTHON, os.path.join(BENCH, "worker.py"), "export", "--peer", peer, "--model",
+               desc, "--out", path]
+        rc, out, err = run_logged(cmd, path + ".log", EXPORT_TIMEOUT_S)
         try:
-            p = subprocess.run(cmd, cwd=REPO, env=self.env, capture_output=True, text=True,
-                               timeout=EXPORT_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            return "timed out after %d s" % EXPORT_TIMEOUT_S
-        with open(os.path.join(self.dir, stem + ".report"), "w") as f:
-            f.write(p.stdout)
-        with open(os.path.join(self.dir, stem + ".log"), "w") as f:
-            f.write(p.stderr)
-        if p.returncode != 0:
-            return "exit %d: %s" % (p.returncode, last_error_line(p.stderr))
-        return None
+            reply = json.loads(out.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            reply = {"ok": False, "error": "exit %d: %s" % (rc, last_error_line(err))}
+        if not reply.get("ok"):
+            raise RuntimeError("export failed: " + reply.get("error", "?"))
+        with open(path + ".json", "w") as f:
+            json.dump(reply, f)
+        return reply
 
-    def export(self, spec, stem, extra=()):
-        """Path of STEM.pte, or raises RuntimeError with the exporter's message."""
+    def xnnd_export(self, spec, stem, extra=()):
         out = os.path.join(self.dir, stem + ".pte")
+        if self.reuse and os.path.exists(out):
+            return out
         cmd = [PYTHON, "-m", "xnnd", "export", spec, "-o", out, "--seed", "0", "--report",
                "--xnnd", self.xnnd] + list(extra)
-        err = self._run(cmd, stem)
-        if err:
-            raise RuntimeError("export failed: " + err)
+        rc, _, err = run_logged(cmd, os.path.join(self.dir, stem + ".log"), EXPORT_TIMEOUT_S)
+        if rc != 0:
+            raise RuntimeError("xnnd export failed: exit %d: %s" % (rc, last_error_line(err)))
         return out
 
-    def lower(self, plain, stem, disable=()):
-        out = os.path.join(self.dir, stem + ".pte")
-        cmd = [self.xnnd, "lower", plain, "-o", out, "--report"]
-        for p in disable:
-            cmd += ["--disable", p]
-        err = self._run(cmd, stem)
-        if err:
-            raise RuntimeError("lower failed: " + err)
-        return out
+    def xnnd_variant(self, model, how):
+        if how == "export":
+            return self.xnnd_export(model.spec, model.name + ".xnnd")
+        if how == "export-int8":
+            return self.xnnd_export(model.spec, model.name + ".xnnd", ["--quantize", "int8"])
+        if how in ("lower", "lower-no-pointwise"):
+            if model.name not in self.plain:
+                try:
+                    self.plain[model.name] = self.xnnd_export(
+                        model.spec, model.name + ".plain", ["--no-delegate"])
+                except RuntimeError as e:
+                    self.plain[model.name] = e
+            plain = self.plain[model.name]
+            if isinstance(plain, Exception):
+                raise plain
+            stem = "%s.%s" % (model.name, how)
+            out = os.path.join(self.dir, stem + ".pte")
+            if self.reuse and os.path.exists(out):
+                return out
+            cmd = [self.xnnd, "lower", plain, "-o", out, "--report"]
+            if how == "lower-no-pointwise":
+                cmd += ["--disable", models.POINTWISE_PASS]
+            rc, _, err = run_logged(cmd, os.path.join(self.dir, stem + ".log"), EXPORT_TIMEOUT_S)
+            if rc != 0:
+                raise RuntimeError("xnnd lower failed: exit %d: %s" % (rc, last_error_line(err)))
+            return out
+        raise ValueError("unknown xnnd variant %r" % how)
 
 
-def export_models(model_list, exporter):
-    """{(model name, engine): .pte path or exception}; each artifact is built once."""
-    artifacts = {}
-    int8 = None
+def export_all(model_list, peer_list, exporter):
+    """{(model name, engine): artifact path or Exception}, and {model name: (ref, flops)}."""
+    artifacts, refs = {}, {}
     for m in model_list:
-        if m.needs and not os.path.exists(os.path.join(REPO, m.needs)):
-            continue
-        plain = None
+        progress("export %s (%s)" % (m.name, m.precision))
+        try:
+            refs[m.name] = exporter.reference(m)
+        except RuntimeError as e:
+            refs[m.name] = e
+            progress("  reference failed: %s" % e)
         for engine, how in m.xnnd:
-            progress("export %s (%s)" % (m.name, engine))
             try:
-                if how == "export":
-                    artifacts[(m.name, engine)] = exporter.export(m.spec, m.name)
-                elif how == "export-int8":
-                    if int8 is None:
-                        int8 = exporter.supports_int8()
-                    if not int8:
-                        artifacts[(m.name, engine)] = NotImplementedError(INT8_NA)
-                        continue
-                    artifacts[(m.name, engine)] = exporter.export(
-                        m.spec, m.name, ["--quantize", "int8"])
-                elif how in ("lower", "lower-no-pointwise"):
-                    if plain is None:
-                        try:
-                            plain = exporter.export(m.spec, m.name + ".plain", ["--no-delegate"])
-                        except RuntimeError as e:
-                            plain = e
-                    if isinstance(plain, Exception):
-                        raise plain
-                    disable = [models.POINTWISE_PASS] if how == "lower-no-pointwise" else []
-                    artifacts[(m.name, engine)] = exporter.lower(plain, m.name + "." + engine,
-                                                                 disable)
-                else:
-                    raise ValueError("unknown xnnd variant %r" % how)
+                artifacts[(m.name, engine)] = exporter.xnnd_variant(m, how)
             except Exception as e:
                 progress("  %s" % e)
                 artifacts[(m.name, engine)] = e
-    return artifacts
+        for peer in m.peers:
+            if peer not in peer_list:
+                continue
+            why = importlib.import_module("peer_" + peer).unavailable()
+            if why:
+                artifacts[(m.name, peer)] = NotImplementedError(why)
+                continue
+            if isinstance(refs[m.name], Exception):
+                artifacts[(m.name, peer)] = RuntimeError("no reference: %s" % refs[m.name])
+                continue
+            if peer == "torch":
+                artifacts[(m.name, peer)] = m.spec
+                continue
+            path = os.path.join(exporter.dir, "%s.%s.%s" % (m.name, peer, ARTIFACT_EXT[peer]))
+            try:
+                exporter.peer_export(peer, m, path)
+                artifacts[(m.name, peer)] = path
+            except RuntimeError as e:
+                progress("  %s: %s" % (peer, e))
+                artifacts[(m.name, peer)] = e
+    return artifacts, refs
 
 
-# ---------------------------------------------------------------- engines
+# ---------------------------------------------------------------- timing processes
 
 
-class TorchWorker:
-    """A torch_peers.py process with a fixed thread count."""
+class Worker:
+    """A long-lived timing process with a fixed thread count: xnnd_timer serve (text commands)
+    or worker.py serve (JSON). Both reply one JSON object per line."""
 
-    def __init__(self, threads):
-        env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "python"))
-        if threads > 1:
-            env["OMP_WAIT_POLICY"] = "passive"
+    def __init__(self, engine, threads, cmd, text_protocol):
+        self.engine = engine
         self.threads = threads
-        self.proc = subprocess.Popen(
-            [PYTHON, os.path.join(BENCH, "torch_peers.py"), "--threads", str(threads)],
-            cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        self.info = self.request({"cmd": "info"})
+        self.text = text_protocol
+        self.log = None
+        self.proc = subprocess.Popen(cmd, cwd=REPO, env=env_for(threads), stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True)
+        self.info = {} if text_protocol else self._reply()
 
-    def request(self, req):
-        if self.proc.poll() is not None:
-            raise RuntimeError("PyTorch worker (%d threads) exited with %d"
-                               % (self.threads, self.proc.returncode))
-        self.proc.stdin.write(json.dumps(req) + "\n")
-        self.proc.stdin.flush()
+    def _reply(self):
         line = self.proc.stdout.readline()
         if not line:
-            raise RuntimeError("PyTorch worker (%d threads) died (exit %s)"
-                               % (self.threads, self.proc.wait()))
+            raise RuntimeError("%s worker (%d threads) died (exit %s)"
+                               % (self.engine, self.threads, self.proc.wait()))
         reply = json.loads(line)
         if not reply.get("ok"):
             raise RuntimeError(reply.get("error", "unknown error"))
         return reply
 
+    def _send(self, text):
+        if self.proc.poll() is not None:
+            raise RuntimeError("%s worker (%d threads) exited with %d"
+                               % (self.engine, self.threads, self.proc.returncode))
+        self.proc.stdin.write(text + "\n")
+        self.proc.stdin.flush()
+        return self._reply()
+
+    def load(self, cfg, ref):
+        if self.text:
+            return self._send("load %s %d %s" % (cfg.key, cfg.threads, cfg.artifact))
+        return self._send(json.dumps({
+            "cmd": "load", "id": cfg.key, "artifact": cfg.artifact, "ref": ref,
+            "model": {"name": cfg.model.name, "spec": cfg.model.spec,
+                      "precision": cfg.model.precision}}))
+
+    def measure(self, cfg, warmup, iters):
+        if self.text:
+            return self._send("measure %s %d %d" % (cfg.key, warmup, iters))["times_ms"]
+        return self._send(json.dumps({"cmd": "measure", "id": cfg.key, "warmup": warmup,
+                                      "iters": iters}))["times_ms"]
+
     def close(self):
         if self.proc.poll() is None:
             try:
-                self.proc.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
+                self.proc.stdin.write("quit\n" if self.text else '{"cmd": "quit"}\n')
                 self.proc.stdin.close()
-                self.proc.wait(timeout=30)
+                self.proc.wait(timeout=60)
             except (OSError, subprocess.TimeoutExpired):
                 self.proc.kill()
                 self.proc.wait()
 
 
-def xnnd_round(xnnd, cfg, warmup, iters):
-    cmd = [xnnd, "run", cfg.pte, "--iters", str(iters), "--warmup", str(warmup),
-           "--threads", str(cfg.threads)]
-    p = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
-    if p.returncode != 0:
-        raise RuntimeError("xnnd run exit %d: %s" % (p.returncode, last_error_line(p.stderr)))
-    m = RUN_RE.search(p.stdout)
-    if not m:
-        raise RuntimeError("could not parse `xnnd run` output: %s" % p.stdout.strip()[-200:])
-    cfg.round_mins.append(float(m.group(3)))
-    cfg.round_medians.append(float(m.group(4)))
-    lm = LOAD_RE.search(p.stdout)
-    if lm:
-        cfg.load_ms.append(float(lm.group(1)))
-        cfg.init_ms.append(float(lm.group(2)))
+def start_worker(engine, threads, timer):
+    if engine == "xnnd":
+        return Worker(engine, threads, [timer, "serve"], True)
+    return Worker(engine, threads, [PYTHON, os.path.join(BENCH, "worker.py"), "serve", "--peer",
+                                    engine, "--threads", str(threads)], False)
 
 
-def torch_round(worker, cfg, warmup, iters):
-    times = worker.request({"cmd": "measure", "id": cfg.key, "warmup": warmup,
-                            "iters": iters})["times_ms"]
-    cfg.samples += times
-    cfg.round_medians.append(upper_median(times))
-    cfg.round_mins.append(min(times))
+def cold_start(cfg, ref, timer, repeat):
+    """Load + first execute and peak RSS in fresh processes; the medians go to cfg.cold."""
+    runs = []
+    for _ in range(repeat):
+        if cfg.peer == "xnnd":
+            cmd = [timer, "cold", cfg.artifact, str(cfg.threads)]
+        else:
+            cmd = [PYTHON, os.path.join(BENCH, "worker.py"), "cold", "--peer", cfg.peer,
+                   "--threads", str(cfg.threads), "--artifact", cfg.artifact, "--ref", ref,
+                   "--model", json.dumps({"name": cfg.model.name, "spec": cfg.model.spec,
+                                          "precision": cfg.model.precision})]
+        p = subprocess.run(cmd, cwd=REPO, env=env_for(cfg.threads), capture_output=True,
+                           text=True, timeout=RUN_TIMEOUT_S)
+        try:
+            reply = json.loads(p.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            reply = {"ok": False, "error": "exit %d: %s" % (p.returncode,
+                                                            last_error_line(p.stderr))}
+        if not reply.get("ok"):
+            return {"error": reply.get("error")}
+        runs.append(reply)
+    med = {k: statistics.median(r[k] for r in runs)
+           for k in ("load_ms", "first_ms", "hwm_before_kb", "hwm_kb")}
+    med["create_ms"] = statistics.median(r.get("create_ms", 0.0) for r in runs)
+    # xnnd's "load" is file mapping + method creation (delegate init); ExecuTorch's
+    # load_program + load_method does the same work.
+    med["load_total_ms"] = med["load_ms"] + med["create_ms"]
+    med["load_first_ms"] = med["load_total_ms"] + med["first_ms"]
+    med["repeat"] = repeat
+    return med
 
 
 # ---------------------------------------------------------------- the run
 
 
-def make_configs(model_list, threads, artifacts):
+def make_configs(model_list, threads, artifacts, peer_list):
     configs = []
     for m in model_list:
-        missing = m.needs and not os.path.exists(os.path.join(REPO, m.needs))
+        if m.needs and not os.path.exists(os.path.join(REPO, m.needs)):
+            continue
         for t in threads:
             for engine, _ in m.xnnd:
-                c = Config(m, engine, t)
-                art = artifacts.get((m.name, engine))
-                if missing:
-                    c.fail("skipped", "skipped: %s not present" % m.needs)
-                elif isinstance(art, NotImplementedError):
-                    c.fail("n/a", str(art))
-                elif isinstance(art, Exception):
-                    c.fail("failed", str(art))
-                else:
-                    c.pte = art
-                configs.append(c)
-            for engine in m.peers:
-                c = Config(m, engine, t)
-                if missing:
-                    c.fail("skipped", "skipped: %s not present" % m.needs)
-                configs.append(c)
+                configs.append(Config(m, engine, t, artifacts[(m.name, engine)]))
+            for peer in m.peers:
+                if peer in peer_list:
+                    configs.append(Config(m, peer, t, artifacts[(m.name, peer)]))
     return configs
 
 
-def measure_all(configs, args, workers):
+def load_all(configs, workers, refs):
     for c in configs:
-        if c.is_xnnd or c.status != "ok":
+        if c.status != "ok":
             continue
-        progress("prepare %s" % c.key)
+        w = workers.get((c.peer, c.threads))
+        if isinstance(w, Exception):
+            c.fail("failed", "worker: %s" % w)
+            continue
+        ref = refs.get(c.model.name)
         try:
-            r = workers[c.threads].request({"cmd": "prepare", "id": c.key, "spec": c.model.spec,
-                                            "engine": c.engine, "seed": 0})
-            progress("  ready in %.1f s" % r["setup_s"])
-        except Exception as e:
-            c.fail("failed", str(e))
-            progress("  failed: %s" % e)
-    active = [c for c in configs if c.status == "ok"]
-    per_round = max(1, math.ceil(args.runs / args.rounds))
-    started = time.time()
+            reply = w.load(c, ref[0] if isinstance(ref, tuple) else None)
+        except RuntimeError as e:
+            c.fail("failed", "load/first run: %s" % e)
+            progress("  %s: %s" % (c.key, c.note))
+            continue
+        c.load_ms = reply.get("load_ms", 0.0) + reply.get("create_ms", 0.0)
+        c.first_ms = reply.get("first_ms")
+        c.check = reply.get("check")
+
+
+def measure_all(configs, args, workers):
+    live = [c for c in configs if c.status == "ok"]
+    per_round = max(1, -(-args.runs // args.rounds))
     for r in range(args.rounds):
-        warmup = args.warmup if r == 0 else min(args.warmup, 1)
-        live = [c for c in active if c.status == "ok"]
-        if not live:
-            break
-        shift = r % len(live)
-        for c in live[shift:] + live[:shift]:
+        warmup = args.warmup if r == 0 else 1
+        start = r % len(live) if live else 0
+        progress("round %d/%d (%d configurations x %d iterations)"
+                 % (r + 1, args.rounds, len(live), per_round))
+        for c in live[start:] + live[:start]:
+            if c.status != "ok":
+                continue
             try:
-                if c.is_xnnd:
-                    xnnd_round(args.xnnd, c, warmup, per_round)
-                else:
-                    torch_round(workers[c.threads], c, warmup, per_round)
-                progress("round %d/%d  %-40s median %8.3f ms" % (
-                    r + 1, args.rounds, c.key, c.round_medians[-1]))
-            except Exception as e:
+                times = workers[(c.peer, c.threads)].measure(c, warmup, per_round)
+            except (RuntimeError, OSError) as e:
                 c.fail("failed", str(e))
-                progress("round %d/%d  %-40s failed: %s" % (r + 1, args.rounds, c.key, e))
-        elapsed = time.time() - started
-        progress("round %d/%d done, %.0f s so far, about %.0f s to go" % (
-            r + 1, args.rounds, elapsed, elapsed / (r + 1) * (args.rounds - r - 1)))
+                progress("  %s: %s" % (c.key, e))
+                continue
+            c.samples += times
+            c.round_medians.append(upper_median(times))
+            c.round_mins.append(min(times))
     return per_round
 
 
-# ---------------------------------------------------------------- results
-
-
-def result_rows(configs):
-    """One dict per config with ratios against its row's reference (first xnnd variant)."""
-    ref = {}
-    for c in configs:
-        k = (c.model.name, c.threads)
-        if k not in ref and c.is_xnnd:
-            ref[k] = c
-    rows = []
-    for c in configs:
-        base = ref.get((c.model.name, c.threads))
-        med = c.median() if c.status == "ok" else None
-        bmed = base.median() if base is not None and base.status == "ok" else None
-        ratio = med / bmed if med and bmed and c is not base else None
-        rows.append({
-            "model": c.model.name, "precision": c.model.precision, "threads": c.threads,
-            "engine": c.engine, "engine_label": ENGINE_LABELS.get(c.engine, c.engine),
-            "status": c.status,
-            "median_ms": med, "min_ms": c.minimum() if c.status == "ok" else None,
-            "rounds": len(c.round_medians),
-            "round_medians_ms": c.round_medians,
-            "pooled_median_ms": statistics.median(c.samples) if c.samples else None,
-            "load_ms": statistics.median(c.load_ms) if c.load_ms else None,
-            "init_ms": statistics.median(c.init_ms) if c.init_ms else None,
-            "reference": base.engine if base is not None else None,
-            "peer_over_xnnd": ratio, "xnnd_over_peer": 1.0 / ratio if ratio else None,
-            "note": c.note,
-        })
-    return rows
-
-
-def _fmt(v, spec="%.3f"):
-    return "-" if v is None else spec % v
-
-
-def format_table(rows):
-    head = "%-19s %-4s %3s  %-18s %10s %10s %9s %9s" % (
-        "model", "prec", "thr", "engine", "median ms", "min ms", "peer/xnnd", "xnnd/peer")
-    lines = [head, "-" * len(head)]
-    prev = None
-    for r in rows:
-        group = (r["model"], r["threads"])
-        if prev is not None and group[0] != prev[0]:
-            lines.append("")
-        first = group != prev
-        prev = group
-        left = "%-19s %-4s %3d" % (r["model"], r["precision"], r["threads"]) if first \
-            else "%-19s %-4s %3s" % ("", "", "")
-        if r["status"] != "ok":
-            note = r["note"] if len(r["note"]) <= 90 else r["note"][:87] + "..."
-            lines.append("%s  %-18s %s" % (left, r["engine"], note))
-            continue
-        lines.append("%s  %-18s %10s %10s %9s %9s" % (
-            left, r["engine"], _fmt(r["median_ms"]), _fmt(r["min_ms"]),
-            _fmt(r["peer_over_xnnd"], "%.2fx"), _fmt(r["xnnd_over_peer"], "%.2f")))
-    return "\n".join(lines)
-
-
-CSV_FIELDS = ["model", "precision", "threads", "engine", "status", "median_ms", "min_ms",
-              "rounds", "peer_over_xnnd", "xnnd_over_peer", "pooled_median_ms", "load_ms",
-              "init_ms", "reference", "note"]
-
-
-def write_csv(path, rows):
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: ("%.4f" % v if isinstance(v, float) else v)
-                        for k, v in r.items()})
-
-
-CHART_COLORS = {"xnnd": "#1f77b4", "xnnd-no-pointwise": "#9ecae1", "xnnd-int8": "#08306b",
-                "torch-eager": "#d62728", "torch-mobile": "#ff7f0e",
-                "torch-int8-qnnpack": "#2ca02c"}
-
-
-def _bar_label(ms):
-    return "%.0f" % ms if ms >= 100 else "%.3g" % ms
-
-
-def draw_chart(path, rows, threads):
-    """Grouped bars of medians (log scale), one panel per thread count, one group per model
-    with a slot per engine the model has; gaps are labelled with their status. Returns False
-    when matplotlib is missing."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        from matplotlib.patches import Patch
-    except ImportError:
-        return False
-    model_names, engines_of, all_engines = [], {}, []
-    for r in rows:
-        if r["model"] not in engines_of:
-            model_names.append(r["model"])
-            engines_of[r["model"]] = []
-        if r["engine"] not in engines_of[r["model"]]:
-            engines_of[r["model"]].append(r["engine"])
-        if r["engine"] not in all_engines:
-            all_engines.append(r["engine"])
-    by_key = {(r["model"], r["engine"], r["threads"]): r for r in rows}
-    timed = [r["median_ms"] for r in rows if r["median_ms"]]
-    fig, axes = plt.subplots(len(threads), 1, figsize=(12, 3.8 * len(threads) + 0.8),
-                             squeeze=False)
-    for ax, t in zip(axes[:, 0], threads):
-        for i, mname in enumerate(model_names):
-            engines = engines_of[mname]
-            width = 0.8 / len(engines)
-            for j, e in enumerate(engines):
-                x = i - 0.4 + width * (j + 0.5)
-                r = by_key.get((mname, e, t))
-                if r is None:
-                    continue
-                if r["median_ms"]:
-                    ax.bar(x, r["median_ms"], width * 0.95, color=CHART_COLORS.get(e, "gray"))
-                    ax.annotate(_bar_label(r["median_ms"]), (x, r["median_ms"]), ha="center",
-                                va="bottom", fontsize=7, xytext=(0, 2),
-                                textcoords="offset points")
-                else:
-                    ax.text(x, 0.03, r["status"], rotation=90, ha="center", va="bottom",
-                            fontsize=7, color="gray", transform=ax.get_xaxis_transform())
-        ax.set_yscale("log")
-        if timed:
-            ax.set_ylim(min(timed) / 2, max(timed) * 2.5)
-        ax.set_xlim(-0.5, len(model_names) - 0.5)
-        ax.set_xticks(range(len(model_names)))
-        ax.set_xticklabels(model_names, fontsize=9)
-        ax.set_ylabel("median latency, ms (log)")
-        ax.set_title("%d thread%s" % (t, "s" if t > 1 else ""), fontsize=10)
-        ax.grid(axis="y", which="both", alpha=0.3)
-    handles = [Patch(color=CHART_COLORS.get(e, "gray"), label=ENGINE_LABELS.get(e, e))
-               for e in all_engines]
-    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
-    fig.suptitle("xnnd vs PyTorch, batch 1, on this machine (lower is better)", fontsize=11)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
-
-
-def machine_info():
+def machine_info(timer):
     info = {"platform": platform.platform(), "nproc": os.cpu_count(),
             "date": datetime.datetime.now().isoformat(timespec="seconds")}
+    cpu = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
-                    info["cpu"] = line.split(":", 1)[1].strip()
+                k, _, v = line.partition(":")
+                k = k.strip()
+                wanted = ("model name", "vendor_id", "cpu family", "model", "flags")
+                if k in wanted and k not in cpu:
+                    cpu[k] = v.strip()
+                if not line.strip() and cpu:
                     break
     except OSError:
         pass
+    info["cpu"] = cpu.get("model name")
+    info["cpu_vendor"] = cpu.get("vendor_id")
+    info["cpu_family"] = int(cpu["cpu family"]) if "cpu family" in cpu else None
+    info["cpu_model"] = int(cpu["model"]) if "model" in cpu else None
+    flags = set(cpu.get("flags", "").split())
+    info["cpu_flags"] = sorted(f for f in flags if f.startswith(("avx", "fma", "sse4")))
     try:
         info["git_head"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
                                           capture_output=True, text=True).stdout.strip()
     except OSError:
         pass
+    p = subprocess.run([timer, "peak"], capture_output=True, text=True, timeout=300)
+    try:
+        measured = json.loads(p.stdout)
+    except ValueError:
+        measured = {}
+    info["peak"] = report.fp32_peak(info, flags, measured)
     return info
 
 
@@ -500,32 +447,54 @@ def machine_info():
 
 def parse_args(argv):
     p = argparse.ArgumentParser(
-        prog="scripts/bench", description="xnnd against PyTorch on this machine "
-        "(eager, optimize_for_mobile, qnnpack int8) at each thread count, plus toolchain "
-        "scaling. Model names: " + ", ".join(m.name for m in models.MODELS) + ".")
-    p.add_argument("--runs", type=int, default=40, help="timed iterations per configuration "
-                   "(default %(default)s), spread over the rounds")
-    p.add_argument("--warmup", type=int, default=5, help="untimed iterations before the first "
-                   "round (default %(default)s); later rounds warm up with 1")
-    p.add_argument("--rounds", type=int, default=8, help="interleaved rounds "
+        prog="scripts/bench", description="xnnd against ExecuTorch, ONNX Runtime, LiteRT and "
+        "PyTorch eager on this machine at each thread count. Models: " + ", ".join(
+            m.name + ("" if m.default else " (not default)") for m in models.MODELS) + ".")
+    p.add_argument("--quick", action="store_true", help="try it out: %s, --runs 6 --rounds 2 "
+                   "--warmup 1 --cold-repeat 1 --skip-scaling (explicit options still win)"
+                   % ",".join(models.QUICK))
+    p.add_argument("--runs", type=int, help="timed iterations per configuration (default 40), "
+                   "spread over the rounds")
+    p.add_argument("--warmup", type=int, help="untimed iterations before the first round "
+                   "(default 5); later rounds warm up with 1")
+    p.add_argument("--rounds", type=int, help="interleaved rounds (default 8)")
+    p.add_argument("--models", default=None, help="comma-separated subset (default: all "
+                   "default models)")
+    p.add_argument("--peers", default=",".join(PEERS), help="peers to run "
                    "(default %(default)s)")
-    p.add_argument("--models", default="", help="comma-separated subset (default: all)")
     p.add_argument("--threads", default="1,2", help="thread counts (default %(default)s)")
+    p.add_argument("--cold-repeat", type=int, help="fresh processes per cold-start figure "
+                   "(default 3)")
     p.add_argument("--out", default="bench-results", help="output directory "
                    "(default %(default)s)")
     p.add_argument("--xnnd", default=os.path.join("build", "xnnd"), help="the CLI "
-                   "(default %(default)s)")
+                   "(default %(default)s); build/xnnd_timer is taken from the same folder")
+    p.add_argument("--reuse-exports", action="store_true", help="keep the artifacts a "
+                   "previous run left in OUT/models instead of exporting again")
     p.add_argument("--skip-scaling", action="store_true", help="skip the toolchain scaling run")
     p.add_argument("--scaling-sizes", default="10000,20000,40000")
     p.add_argument("--scaling-repeat", type=int, default=3, help="best of N compiles per size "
                    "(default %(default)s)")
     args = p.parse_args(argv)
-    if args.runs < 1 or args.rounds < 1 or args.warmup < 0:
-        p.error("--runs and --rounds must be >= 1, --warmup >= 0")
+    quick = dict(runs=6, rounds=2, warmup=1, cold_repeat=1)
+    full = dict(runs=40, rounds=8, warmup=5, cold_repeat=3)
+    for k, v in (quick if args.quick else full).items():
+        if getattr(args, k) is None:
+            setattr(args, k, v)
+    if args.quick:
+        args.skip_scaling = True
+        if args.models is None:
+            args.models = ",".join(models.QUICK)
+    if args.runs < 1 or args.rounds < 1 or args.warmup < 0 or args.cold_repeat < 0:
+        p.error("--runs and --rounds must be >= 1, --warmup and --cold-repeat >= 0")
     try:
-        args.model_list = models.by_name([s for s in args.models.split(",") if s])
+        args.model_list = models.by_name([s for s in (args.models or "").split(",") if s])
     except KeyError as e:
         p.error("unknown model %s (known: %s)" % (e, ", ".join(m.name for m in models.MODELS)))
+    args.peer_list = [s for s in args.peers.split(",") if s]
+    for s in args.peer_list:
+        if s not in PEERS:
+            p.error("unknown peer %r (known: %s)" % (s, ", ".join(PEERS)))
     args.thread_list = [int(s) for s in args.threads.split(",") if s]
     return args
 
@@ -533,73 +502,94 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     os.chdir(REPO)
-    if not os.access(args.xnnd, os.X_OK):
-        print("bench: %s not found; run ./scripts/build first" % args.xnnd, file=sys.stderr)
-        return 1
+    timer = os.path.join(os.path.dirname(args.xnnd), "xnnd_timer")
+    for tool in (args.xnnd, timer):
+        if not os.access(tool, os.X_OK):
+            print("bench: %s not found; run ./scripts/build first" % tool, file=sys.stderr)
+            return 1
     os.makedirs(args.out, exist_ok=True)
-    # A private copy: build/ is shared, and a rebuild in the middle of a run would mix binaries.
-    snapshot = os.path.join(args.out, "xnnd")
-    shutil.copy2(args.xnnd, snapshot)
-    args.xnnd = snapshot
+    # Private copies: build/ is shared, and a rebuild in the middle of a run would mix binaries.
+    for tool in (args.xnnd, timer):
+        shutil.copy2(tool, os.path.join(args.out, os.path.basename(tool)))
+    args.xnnd = os.path.join(args.out, "xnnd")
+    timer = os.path.join(args.out, "xnnd_timer")
     t_start = time.time()
-    info = machine_info()
+    info = machine_info(timer)
     info["loadavg_start"] = os.getloadavg()
     if info["loadavg_start"][0] > 0.5:
         progress("warning: load average %.2f: other work on this machine will skew the numbers"
                  % info["loadavg_start"][0])
 
     progress("exporting %d model(s)" % len(args.model_list))
-    artifacts = export_models(args.model_list, Exporter(args.xnnd, args.out))
-    configs = make_configs(args.model_list, args.thread_list, artifacts)
+    artifacts, refs = export_all(args.model_list, args.peer_list,
+                                 Exporter(args.xnnd, args.out, args.reuse_exports))
+    configs = make_configs(args.model_list, args.thread_list, artifacts, args.peer_list)
+
+    if args.cold_repeat:
+        t0 = args.thread_list[0]
+        for c in configs:
+            if c.peer in COLD_ENGINES and c.threads == t0 and c.status == "ok" \
+                    and c.engine in ("xnnd", "xnnd-int8", "executorch"):
+                progress("cold start %s" % c.key)
+                ref = refs.get(c.model.name)
+                c.cold = cold_start(c, ref[0] if isinstance(ref, tuple) else None, timer,
+                                    args.cold_repeat)
 
     workers = {}
     try:
-        for t in args.thread_list:
-            workers[t] = TorchWorker(t)
-            progress("PyTorch worker: %s" % workers[t].info)
+        for peer in ["xnnd"] + args.peer_list:
+            for t in args.thread_list:
+                if any(c.peer == peer and c.threads == t and c.status == "ok" for c in configs):
+                    try:
+                        workers[(peer, t)] = start_worker(peer, t, timer)
+                        progress("worker %s %dT: %s" % (peer, t, workers[(peer, t)].info))
+                    except (RuntimeError, OSError) as e:
+                        workers[(peer, t)] = e
+                        progress("worker %s %dT failed: %s" % (peer, t, e))
+        progress("loading every artifact in its worker")
+        load_all(configs, workers, refs)
         per_round = measure_all(configs, args, workers)
+        versions = {p: w.info.get("version") for (p, _), w in workers.items()
+                    if isinstance(w, Worker) and w.info.get("version")}
     finally:
         for w in workers.values():
-            w.close()
+            if isinstance(w, Worker):
+                w.close()
     info["loadavg_end"] = os.getloadavg()
-    if workers:
-        winfo = next(iter(workers.values())).info
-        info["torch"] = winfo.get("torch")
-        info["torch_blas"] = winfo.get("blas")
-
-    rows = result_rows(configs)
-    table = format_table(rows)
-    print("\nlatency, batch 1, medians of %d rounds x %d iterations (after %d warm-up), "
-          "peer/xnnd > 1 means xnnd is faster:\n" % (args.rounds, per_round, args.warmup))
-    print(table)
-    if info.get("torch"):
-        print("\nPyTorch %s, BLAS %s; load average %.2f at start, %.2f at end"
-              % (info["torch"], info.get("torch_blas"), info["loadavg_start"][0],
-                 info["loadavg_end"][0]))
+    info["versions"] = versions
 
     scaling = None
     if not args.skip_scaling:
         progress("toolchain scaling")
+        import lowering_scaling
         sizes = [int(s) for s in args.scaling_sizes.split(",") if s]
         scaling = lowering_scaling.run(args.xnnd, sizes, max(1, args.scaling_repeat))
-        print("\ntoolchain scaling: xnnd compile of synthetic conv/relu/add chains "
-              "(best of %d):\n" % scaling["repeat"])
-        print(lowering_scaling.format_table(scaling))
 
-    write_csv(os.path.join(args.out, "results.csv"), rows)
-    chart = os.path.join(args.out, "chart.png")
-    drew = draw_chart(chart, rows, args.thread_list)
+    rows = report.result_rows(configs, refs)
+    settings = {"runs": args.runs, "rounds": args.rounds, "iters_per_round": per_round,
+                "warmup": args.warmup, "threads": args.thread_list, "peers": args.peer_list,
+                "cold_repeat": args.cold_repeat,
+                "median": "median over rounds of each round's sorted[n/2]"}
+    unavailable = {p: importlib.import_module("peer_" + p).unavailable() for p in args.peer_list}
+    summary = report.summarize(rows, args.thread_list, info["peak"])
+    md = report.markdown(rows, summary, info, settings, unavailable, scaling)
+    with open(os.path.join(args.out, "results.md"), "w") as f:
+        f.write(md)
+    print(md)
+    with open(os.path.join(args.out, "results.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=report.CSV_FIELDS, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: ("%.4f" % v if isinstance(v, float) else v) for k, v in r.items()})
+    charts = report.draw_charts(args.out, rows, summary, args.thread_list)
     info["total_s"] = time.time() - t_start
     with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump({"machine": info, "settings": {
-            "runs": args.runs, "rounds": args.rounds, "iters_per_round": per_round,
-            "warmup": args.warmup, "threads": args.thread_list,
-            "median": "median over rounds of each round's sorted[n/2]"},
-            "results": rows, "scaling": scaling}, f, indent=2)
-    print("\nwrote %s/results.csv, results.json%s (%.0f s total)" % (
-        args.out, ", chart.png" if drew else "", info["total_s"]))
-    if not drew:
-        progress("chart skipped: matplotlib is not installed (python3-matplotlib)")
+        json.dump({"machine": info, "settings": settings, "unavailable": unavailable,
+                   "summary": summary, "results": rows, "scaling": scaling}, f, indent=2)
+    print("wrote %s: results.md, results.json, results.csv%s (%.0f s total)" % (
+        args.out, "".join(", " + c for c in charts), info["total_s"]))
+    if not charts:
+        progress("charts skipped: matplotlib is not installed")
     return 0
 
 
