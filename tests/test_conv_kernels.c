@@ -14,22 +14,7 @@
 
 /* ---- leak-checked allocator ---- */
 
-static void* t_alloc(void* context, size_t size, size_t alignment) {
-  (void)context;
-  if (alignment < sizeof(void*)) alignment = sizeof(void*);
-  uint8_t* raw = test_malloc(size + alignment + sizeof(void*));
-  if (!raw) return NULL;
-  uintptr_t p = ((uintptr_t)raw + sizeof(void*) + alignment - 1) & ~(uintptr_t)(alignment - 1);
-  ((void**)p)[-1] = raw;
-  return (void*)p;
-}
-
-static void t_free(void* context, void* ptr) {
-  (void)context;
-  if (ptr) test_free(((void**)ptr)[-1]);
-}
-
-static const xnnd_allocator k_alloc = {NULL, t_alloc, t_free};
+static const xnnd_allocator k_alloc = {NULL, xt_aligned_alloc, xt_aligned_free};
 
 static uint32_t g_seed = 12345;
 static float frand(void) {
@@ -106,7 +91,7 @@ static void check_f32(xnnd_f32_conv_shape s, bool with_bias, double tol_rel) {
   xnnd_f32_conv* conv = NULL;
   assert_int_equal(xnnd_f32_conv_create(&s, w, with_bias ? b : NULL, &k_alloc, &conv), XNND_OK);
   size_t scratch_n = xnnd_f32_conv_scratch_size(conv);
-  void* scratch = scratch_n ? t_alloc(NULL, scratch_n, 64) : NULL;
+  void* scratch = scratch_n ? xt_aligned_alloc(NULL, scratch_n, 64) : NULL;
   xnnd_f32_conv_run(conv, in, out, scratch, NULL);
   for (size_t i = 0; i < out_n; i++) {
     double want = fmin(fmax(ref[i], (double)s.min), (double)s.max);
@@ -114,7 +99,7 @@ static void check_f32(xnnd_f32_conv_shape s, bool with_bias, double tol_rel) {
       fail_msg("%ux%u conv, cin %u cout %u: output %zu is %.9g, reference %.9g", s.kernel_h, s.kernel_w, s.cin,
                s.cout, i, (double)out[i], want);
   }
-  t_free(NULL, scratch);
+  xt_aligned_free(NULL, scratch);
   xnnd_f32_conv_destroy(conv, &k_alloc);
   free(in), free(w), free(b), free(out), free(ref);
 }
@@ -191,7 +176,7 @@ static void check_qs8(xnnd_f32_conv_shape s, bool per_channel, bool with_bias, i
   assert_true(xnnd_qs8_conv_supported(&s, &p));
   xnnd_qs8_conv* conv = NULL;
   assert_int_equal(xnnd_qs8_conv_create(&s, &p, w, with_bias ? b : NULL, &k_alloc, &conv), XNND_OK);
-  void* scratch = t_alloc(NULL, xnnd_qs8_conv_scratch_size(conv) + 1, 64);
+  void* scratch = xt_aligned_alloc(NULL, xnnd_qs8_conv_scratch_size(conv) + 1, 64);
   xnnd_qs8_conv_run(conv, in, out, scratch, NULL);
   for (uint32_t n = 0; n < s.batch; n++)
     for (uint32_t oy = 0; oy < s.out_h; oy++)
@@ -213,7 +198,7 @@ static void check_qs8(xnnd_f32_conv_shape s, bool per_channel, bool with_bias, i
             fail_msg("int8 %ux%u conv, cin %u cout %u: output %zu is %d, reference %d (acc %d)", s.kernel_h,
                      s.kernel_w, s.cin, s.cout, i, out[i], want, acc);
         }
-  t_free(NULL, scratch);
+  xt_aligned_free(NULL, scratch);
   xnnd_qs8_conv_destroy(conv, &k_alloc);
   free(in), free(w), free(b), free(fs), free(out);
 }

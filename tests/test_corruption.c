@@ -26,22 +26,7 @@
 
 /* ---- leak-checked allocator ---- */
 
-static void* t_alloc(void* context, size_t size, size_t alignment) {
-  (void)context;
-  if (alignment < sizeof(void*)) alignment = sizeof(void*);
-  uint8_t* raw = test_malloc(size + alignment + sizeof(void*));
-  if (!raw) return NULL;
-  uintptr_t p = ((uintptr_t)raw + sizeof(void*) + alignment - 1) & ~(uintptr_t)(alignment - 1);
-  ((void**)p)[-1] = raw;
-  return (void*)p;
-}
-
-static void t_free(void* context, void* ptr) {
-  (void)context;
-  if (ptr) test_free(((void**)ptr)[-1]);
-}
-
-static const xnnd_allocator test_allocator = {NULL, t_alloc, t_free};
+static const xnnd_allocator test_allocator = {NULL, xt_aligned_alloc, xt_aligned_free};
 
 /* ---- the program under test ---- */
 

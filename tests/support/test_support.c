@@ -59,3 +59,18 @@ int xt_system(const char* fmt, ...) {
   if (rc == -1) return -1;
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
+
+void* xt_aligned_alloc(void* context, size_t size, size_t alignment) {
+  (void)context;
+  if (alignment < sizeof(void*)) alignment = sizeof(void*);
+  uint8_t* raw = test_malloc(size + alignment + sizeof(void*));
+  if (!raw) return NULL;
+  uintptr_t p = ((uintptr_t)raw + sizeof(void*) + alignment - 1) & ~(uintptr_t)(alignment - 1);
+  ((void**)p)[-1] = raw;
+  return (void*)p;
+}
+
+void xt_aligned_free(void* context, void* ptr) {
+  (void)context;
+  if (ptr) test_free(((void**)ptr)[-1]);
+}

@@ -20,4 +20,9 @@ const char* xt_temp_path(const char* tag, const char* suffix);
 /* Run a shell command; returns its exit status (or -1). */
 int xt_system(const char* fmt, ...);
 
+/* Aligned allocation through cmocka's test_malloc/test_free, so leaks fail the test; the
+ * allocator hook the runtime tests hand to loaders, methods and kernels. */
+void* xt_aligned_alloc(void* context, size_t size, size_t alignment);
+void xt_aligned_free(void* context, void* ptr);
+
 #endif
