@@ -33,20 +33,10 @@ static void* t_alloc(void* context, size_t size, size_t alignment) {
     if (c->budget == 0) return NULL;
     if (c->budget > 0) c->budget--;
   }
-  if (alignment < sizeof(void*)) alignment = sizeof(void*);
-  uint8_t* raw = test_malloc(size + alignment + sizeof(void*));
-  if (!raw) return NULL;
-  uintptr_t p = ((uintptr_t)raw + sizeof(void*) + alignment - 1) & ~(uintptr_t)(alignment - 1);
-  ((void**)p)[-1] = raw;
-  return (void*)p;
+  return xt_aligned_alloc(NULL, size, alignment);
 }
 
-static void t_free(void* context, void* ptr) {
-  (void)context;
-  if (ptr) test_free(((void**)ptr)[-1]);
-}
-
-static const xnnd_allocator test_allocator = {NULL, t_alloc, t_free};
+static const xnnd_allocator test_allocator = {NULL, t_alloc, xt_aligned_free};
 static const xnnd_load_options test_options = {.allocator = &test_allocator};
 
 /* ---- program description -> .pte bytes ---- */
@@ -534,6 +524,22 @@ static void test_relu_from_file(void** state) {
   assert_int_equal(xnnd_program_load_file(".", &test_options, &p, &err), XNND_IO_ERROR);
 }
 
+/* Runs prog_add()'s forward on {10, 20, 30, 40} and checks y = 2x + add_const. */
+static void check_add_program(xnnd_program* p) {
+  xnnd_error err = {0};
+  xnnd_method* m = NULL;
+  assert_int_equal(xnnd_method_create(p, "forward", NULL, &m, &err), XNND_OK);
+  float x[4] = {10, 20, 30, 40};
+  xnnd_tensor in = {XNND_F32, 1, {4}, x};
+  assert_int_equal(xnnd_method_set_input(m, 0, &in), XNND_OK);
+  assert_int_equal(xnnd_method_execute(m), XNND_OK);
+  xnnd_tensor out;
+  assert_int_equal(xnnd_method_get_output(m, 0, &out), XNND_OK);
+  const float* y = out.data;
+  for (int i = 0; i < 4; i++) assert_true(y[i] == 2 * x[i] + add_const[i]);
+  xnnd_method_destroy(m);
+}
+
 static void test_add_with_constant(void** state) {
   (void)state;
   NEED_KERNEL("aten.add");
@@ -548,17 +554,7 @@ static void test_add_with_constant(void** state) {
     xnnd_program* p = NULL;
     xnnd_error err = {0};
     assert_int_equal(load(sources[k], size, &p, &err), XNND_OK);
-    xnnd_method* m = NULL;
-    assert_int_equal(xnnd_method_create(p, "forward", NULL, &m, &err), XNND_OK);
-    float x[4] = {10, 20, 30, 40};
-    xnnd_tensor in = {XNND_F32, 1, {4}, x};
-    assert_int_equal(xnnd_method_set_input(m, 0, &in), XNND_OK);
-    assert_int_equal(xnnd_method_execute(m), XNND_OK);
-    xnnd_tensor out;
-    assert_int_equal(xnnd_method_get_output(m, 0, &out), XNND_OK);
-    const float* y = out.data;
-    for (int i = 0; i < 4; i++) assert_true(y[i] == 2 * x[i] + add_const[i]);
-    xnnd_method_destroy(m);
+    check_add_program(p);
     xnnd_program_destroy(p);
   }
   free(shifted);
@@ -871,17 +867,7 @@ static void test_file_truncated_after_load(void** state) {
     xnnd_error err = {0};
     assert_int_equal(xnnd_program_load_file(path, &o, &p, &err), XNND_OK);
     if (!map) assert_int_equal(truncate(path, 0), 0);  /* only safe without the mapping */
-    xnnd_method* m = NULL;
-    assert_int_equal(xnnd_method_create(p, "forward", NULL, &m, &err), XNND_OK);
-    float x[4] = {10, 20, 30, 40};
-    xnnd_tensor in = {XNND_F32, 1, {4}, x};
-    assert_int_equal(xnnd_method_set_input(m, 0, &in), XNND_OK);
-    assert_int_equal(xnnd_method_execute(m), XNND_OK);
-    xnnd_tensor out;
-    assert_int_equal(xnnd_method_get_output(m, 0, &out), XNND_OK);
-    const float* y = out.data;
-    for (int i = 0; i < 4; i++) assert_true(y[i] == 2 * x[i] + add_const[i]);
-    xnnd_method_destroy(m);
+    check_add_program(p);
     xnnd_program_destroy(p);
   }
   remove(path);
@@ -1514,7 +1500,7 @@ static void test_allocation_failures(void** state) {
     bool loaded = false;
     for (long budget = 0; budget < 1000 && !loaded; budget++) {
       test_alloc_ctx ctx = {budget, 0};
-      xnnd_allocator a = {&ctx, t_alloc, t_free};
+      xnnd_allocator a = {&ctx, t_alloc, xt_aligned_free};
       xnnd_load_options o = {.allocator = &a};
       xnnd_program* p = NULL;
       xnnd_error err = {0};

@@ -32,20 +32,11 @@ static void* t_alloc(void* context, size_t size, size_t alignment) {
     if (c->budget == 0) return NULL;
     if (c->budget > 0) c->budget--;
   }
-  if (alignment < sizeof(void*)) alignment = sizeof(void*);
-  uint8_t* raw = test_malloc(size + alignment + sizeof(void*));
-  if (raw == NULL) return NULL;
-  uintptr_t p = ((uintptr_t)raw + sizeof(void*) + alignment - 1) & ~(uintptr_t)(alignment - 1);
-  ((void**)p)[-1] = raw;
-  return (void*)p;
+  return xt_aligned_alloc(NULL, size, alignment);
 }
 
-static void t_free(void* context, void* ptr) {
-  (void)context;
-  if (ptr != NULL) test_free(((void**)ptr)[-1]);
-}
 
-static const xnnd_allocator k_alloc = {NULL, t_alloc, t_free};
+static const xnnd_allocator k_alloc = {NULL, t_alloc, xt_aligned_free};
 
 /* ---- deterministic data ---- */
 static uint32_t g_seed = 12345;
@@ -1412,7 +1403,7 @@ static void test_init_robustness(void** state) {
   bool succeeded = false;
   for (long budget = 0; budget < 64 && !succeeded; budget++) {
     alloc_ctx ctx = {budget};
-    xnnd_allocator a = {&ctx, t_alloc, t_free};
+    xnnd_allocator a = {&ctx, t_alloc, xt_aligned_free};
     xnnd_backend_init_args args = {blob, size, NULL, 0, &a, 1, &t, 1, &out, 1, false, NULL, 0};
     void* h = NULL;
     xnnd_status st = xnnd_xnnpack_backend_get()->init(&args, &h, err, sizeof(err));
