@@ -452,6 +452,16 @@ RULES = {
                                          _BILINEAR_ATTRS, check=_rank(4)),
     "aten.upsample_bilinear2d.default": Rule("aten.upsample_bilinear2d", ("self",),
                                              _BILINEAR_ATTRS, check=_rank(4)),
+    # >>> math: elementwise math, comparisons, logical and bitwise ops, where, dtype conversion, full/scalar creation
+    # <<< math
+    # >>> reduce: reductions, scans, sort/topk, group norm, distances
+    # <<< reduce
+    # >>> index: gathers and scatters: index_select, gather, index, embedding, scatter, index_put, *_scatter
+    # <<< index
+    # >>> shape: shape and layout ops: flip, repeat, pads, squeeze/unsqueeze, arange, empty, diagonal, as_strided
+    # <<< shape
+    # >>> spatial: conv 1d/3d and transposed, pooling 1d/3d, grid_sample, col2im
+    # <<< spatial
 }
 
 # Multi-output splits become one aten.slice (aten.select for unbind) per live output; see

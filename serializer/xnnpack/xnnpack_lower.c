@@ -63,6 +63,16 @@ XNN_DECLARE_LOWERING(upsample_bilinear2d)
 #define XNN_ROW_DEQUANTIZE L(xnn_check_quant_convert, xnn_lower_quant_convert)
 #define XNN_ROW_ROLL N("this XNNPACK has no roll (slice/concatenate) node")
 #define XNN_ROW_NORM N("this XNNPACK has no reduction node other than global average pooling")
+/* >>> math */
+/* <<< math */
+/* >>> reduce */
+/* <<< reduce */
+/* >>> index */
+/* <<< index */
+/* >>> shape */
+/* <<< shape */
+/* >>> spatial */
+/* <<< spatial */
 
 #define L(check, lower) {check, lower, NULL, NULL}
 #define LQ(check, lower, check_q8, lower_q8) {check, lower, check_q8, lower_q8}

@@ -1,0 +1,63 @@
+"""Run a small torch module through xnnd and compare with eager: the shared helper of the
+per-op tests (tests/python/test_ops_*.py) and of the OpInfo harness.
+
+run_xnnd(module, inputs, delegate=...) exports with torch.export (non-strict), lowers with
+xnnd.lower, runs the program with the C runtime (`xnnd run`) and returns its outputs as numpy
+arrays, in the module's output order."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from typing import Sequence
+
+import numpy as np
+import torch
+
+import xnnd
+from xnnd import api
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def xnnd_bin() -> str:
+    return os.environ.get("XNND_BIN") or os.path.join(ROOT, "build", "xnnd")
+
+
+def run_pte(program: bytes, inputs: Sequence[torch.Tensor], workdir: str) -> list[np.ndarray]:
+    """Runs a program file's bytes once on inputs; raises CalledProcessError with xnnd's
+    stderr on failure."""
+    pte = os.path.join(workdir, "m.pte")
+    with open(pte, "wb") as f:
+        f.write(program)
+    out_dir = os.path.join(workdir, "out")
+    os.makedirs(out_dir, exist_ok=True)
+    args = [xnnd_bin(), "run", pte, "--output-dir", out_dir, "--iters", "1", "--warmup", "0",
+            "--allow-non-finite"]
+    for i, x in enumerate(inputs):
+        path = os.path.join(workdir, "in_%d.npy" % i)
+        np.save(path, x.detach().contiguous().numpy())
+        args += ["--input", path]
+    proc = subprocess.run(args, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, args, proc.stdout, proc.stderr)
+    names = sorted((f for f in os.listdir(out_dir) if f.startswith("output_")),
+                   key=lambda f: int(f.split("_")[1].split(".")[0]))
+    return [np.load(os.path.join(out_dir, f)) for f in names]
+
+
+def run_xnnd(module: torch.nn.Module, inputs: Sequence[torch.Tensor], *, delegate: bool = True,
+             ) -> tuple[list[np.ndarray], api.DelegationReport]:
+    """Exports module (non-strict), lowers (delegated or portable only) and runs it."""
+    ep = torch.export.export(module, tuple(inputs), strict=False)
+    result = xnnd.lower(ep, name="op", delegate=delegate, allow_float=True, xnnd_bin=xnnd_bin())
+    with tempfile.TemporaryDirectory(prefix="xnnd_op_") as d:
+        return run_pte(result.program, inputs, d), result.report
+
+
+def eager(module: torch.nn.Module, inputs: Sequence[torch.Tensor]) -> list[np.ndarray]:
+    with torch.no_grad():
+        out = module(*inputs)
+    outs = out if isinstance(out, (tuple, list)) else (out,)
+    return [o.detach().numpy() for o in outs]
