@@ -452,8 +452,10 @@ RULES = {
                                          _BILINEAR_ATTRS, check=_rank(4)),
     "aten.upsample_bilinear2d.default": Rule("aten.upsample_bilinear2d", ("self",),
                                              _BILINEAR_ATTRS, check=_rank(4)),
-    # >>> math: elementwise math, comparisons, logical and bitwise ops, where, dtype conversion, full/scalar creation
+    # >>> math: unary math, isnan/isinf, logical/bitwise not, elu/leaky_relu, _to_copy, creation
     # <<< math
+    # >>> binary: binary arithmetic, comparisons, logical/bitwise binary, where, clamp.Tensor
+    # <<< binary
     # >>> reduce: reductions, scans, sort/topk, group norm, distances
     # <<< reduce
     # >>> index: gathers and scatters: index_select, gather, index, embedding, scatter, index_put, *_scatter

@@ -65,6 +65,8 @@ XNN_DECLARE_LOWERING(upsample_bilinear2d)
 #define XNN_ROW_NORM N("this XNNPACK has no reduction node other than global average pooling")
 /* >>> math */
 /* <<< math */
+/* >>> binary */
+/* <<< binary */
 /* >>> reduce */
 /* <<< reduce */
 /* >>> index */

@@ -1,5 +1,6 @@
 """Run a small torch module through xnnd and compare with eager: the shared helper of the
-per-op tests (tests/python/test_ops_*.py) and of the OpInfo harness.
+per-op tests (tests/python/opcheck_*.py, run by tests/e2e/core_aten_ops.sh) and of the OpInfo
+harness.
 
 run_xnnd(module, inputs, delegate=...) exports with torch.export (non-strict), lowers with
 xnnd.lower, runs the program with the C runtime (`xnnd run`) and returns its outputs as numpy
@@ -22,7 +23,9 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
 def xnnd_bin() -> str:
-    return os.environ.get("XNND_BIN") or os.path.join(ROOT, "build", "xnnd")
+    """XNND_BIN, else $XNND_BUILD_DIR/xnnd (ctest sets it), else build/xnnd."""
+    build = os.environ.get("XNND_BUILD_DIR") or os.path.join(ROOT, "build")
+    return os.environ.get("XNND_BIN") or os.path.join(build, "xnnd")
 
 
 def run_pte(program: bytes, inputs: Sequence[torch.Tensor], workdir: str) -> list[np.ndarray]:
