@@ -27,6 +27,7 @@ import torch
 import torch.utils._pytree as pytree
 from torch.fx.passes.shape_prop import TensorMetadata
 
+from . import rules_math
 from .errors import ExportError, UnsupportedOpError
 from .ir_text import DTYPES, Attr, Graph, Node, Value
 
@@ -453,6 +454,7 @@ RULES = {
     "aten.upsample_bilinear2d.default": Rule("aten.upsample_bilinear2d", ("self",),
                                              _BILINEAR_ATTRS, check=_rank(4)),
     # >>> math: unary math, isnan/isinf, logical/bitwise not, elu/leaky_relu, _to_copy, creation
+    **rules_math.rules(Rule),
     # <<< math
     # >>> binary: binary arithmetic, comparisons, logical/bitwise binary, where, clamp.Tensor
     # <<< binary
@@ -602,6 +604,10 @@ def _live_nodes(graph):
 
 # Ops never folded: their values are random or uninitialized.
 _NONDETERMINISTIC = re.compile(r"rand|bernoulli|normal|uniform|empty|dropout|multinomial|poisson")
+# Uninitialized tensors: any value is PyTorch's; zeros keep programs reproducible.
+_UNINITIALIZED = {"aten.empty.memory_format", "aten.empty_strided.default",
+                  "aten.empty_permuted.default", "aten.empty_like.default",
+                  "aten.new_empty.default", "aten.new_empty_strided.default"}
 # Ops whose result depends only on a tensor argument's shape and dtype.
 _SHAPE_ONLY = {"aten.new_zeros.default", "aten.new_ones.default", "aten.new_full.default",
                "aten.zeros_like.default", "aten.ones_like.default", "aten.full_like.default"}
@@ -629,6 +635,10 @@ def _fold_constants(gm):
             continue
         target = str(node.target)
         schema = getattr(node.target, "_schema", None)
+        meta = node.meta.get("tensor_meta")
+        if target in _UNINITIALIZED and isinstance(meta, TensorMetadata):
+            folded[node] = torch.zeros(meta.shape, dtype=meta.dtype)
+            continue
         if schema is None or _NONDETERMINISTIC.search(target):
             continue
         shape_only = target in _SHAPE_ONLY
