@@ -722,6 +722,71 @@ static enum xnn_status define_static_resize_bilinear_2d(xnn_subgraph_t sg, const
                                               U32(StaticResizeBilinear2d, flags));
 }
 
+/* ---- elementwise f32 math: same shape in and out ---- */
+#if XNND_HAVE_XNN_DEFINE_UNARY
+#define DEFINE_MATH(Kind, unary_op, xnn_define_old)                                                        \
+  static enum xnn_status define_##Kind(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {         \
+    (void)blob;                                                                                            \
+    return xnn_define_unary(sg, unary_op, NULL, U32(Kind, input_id), U32(Kind, output_id), U32(Kind, flags)); \
+  }
+#else
+#define DEFINE_MATH(Kind, unary_op, xnn_define_old)                                                \
+  static enum xnn_status define_##Kind(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) { \
+    (void)blob;                                                                                    \
+    return xnn_define_old(sg, U32(Kind, input_id), U32(Kind, output_id), U32(Kind, flags));        \
+  }
+#endif
+#define MATH_NODE(Kind, unary_op, xnn_define_old)                                                     \
+  static xnnd_status check_##Kind(const xnnd_xnode_ctx* c, fb_table node) {                          \
+    return check_unary(c, node, F(Kind, input_id), F(Kind, output_id), F(Kind, flags), true);        \
+  }                                                                                                   \
+  DEFINE_MATH(Kind, unary_op, xnn_define_old)
+MATH_NODE(Abs, xnn_unary_abs, xnn_define_abs)
+MATH_NODE(Ceiling, xnn_unary_ceiling, xnn_define_ceiling)
+MATH_NODE(Floor, xnn_unary_floor, xnn_define_floor)
+MATH_NODE(Negate, xnn_unary_negate, xnn_define_negate)
+MATH_NODE(SquareRoot, xnn_unary_square_root, xnn_define_square_root)
+MATH_NODE(BankersRounding, xnn_unary_bankers_rounding, xnn_define_bankers_rounding)
+#undef MATH_NODE
+#undef DEFINE_MATH
+
+/* XNNPACK refuses an alpha that is not a positive normal float, and a non-finite slope. */
+static xnnd_status check_Elu(const xnnd_xnode_ctx* c, fb_table node) {
+  float alpha = fb_f32(node, F(Elu, alpha), 1.0f);
+  if (!(isnormal(alpha) && alpha > 0.0f))
+    return nfail(c, XNND_INVALID_PROGRAM, "alpha %g must be a positive normal float", (double)alpha);
+  return check_unary(c, node, F(Elu, input_id), F(Elu, output_id), F(Elu, flags), true);
+}
+static enum xnn_status define_Elu(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {
+  (void)blob;
+  const float alpha = fb_f32(node, F(Elu, alpha), 1.0f);
+#if XNND_HAVE_XNN_DEFINE_UNARY
+  union xnn_unary_params params;
+  params.elu.alpha = alpha;
+  return xnn_define_unary(sg, xnn_unary_elu, &params, U32(Elu, input_id), U32(Elu, output_id), U32(Elu, flags));
+#else
+  return xnn_define_elu(sg, alpha, U32(Elu, input_id), U32(Elu, output_id), U32(Elu, flags));
+#endif
+}
+
+static xnnd_status check_LeakyRelu(const xnnd_xnode_ctx* c, fb_table node) {
+  float slope = fb_f32(node, F(LeakyRelu, negative_slope), 0.0f);
+  if (!isfinite(slope)) return nfail(c, XNND_INVALID_PROGRAM, "negative_slope %g is not finite", (double)slope);
+  return check_unary(c, node, F(LeakyRelu, input_id), F(LeakyRelu, output_id), F(LeakyRelu, flags), true);
+}
+static enum xnn_status define_LeakyRelu(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {
+  (void)blob;
+  const float slope = fb_f32(node, F(LeakyRelu, negative_slope), 0.0f);
+#if XNND_HAVE_XNN_DEFINE_UNARY
+  union xnn_unary_params params;
+  params.leaky_relu.negative_slope = slope;
+  return xnn_define_unary(sg, xnn_unary_leaky_relu, &params, U32(LeakyRelu, input_id), U32(LeakyRelu, output_id),
+                          U32(LeakyRelu, flags));
+#else
+  return xnn_define_leaky_relu(sg, slope, U32(LeakyRelu, input_id), U32(LeakyRelu, output_id), U32(LeakyRelu, flags));
+#endif
+}
+
 /* Indexed by the schema's Node union type; 0 (NONE) has no row. */
 static const xnnd_xnode_kind k_node_kinds[] = {
     [XNND_XNNPACK_Node_NONE] = {NULL, {0, 0, 0}, 0, 0, NULL, NULL},
@@ -744,6 +809,14 @@ static const xnnd_xnode_kind k_node_kinds[] = {
     [XNND_XNNPACK_Node_Convert] = {"Convert", {F(Convert, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Convert, output_id), check_convert, define_convert},
     [XNND_XNNPACK_Node_Deconv2d] = {"Deconv2d", {F(Deconv2d, input_id), F(Deconv2d, filter_id), F(Deconv2d, bias_id)}, F(Deconv2d, bias_id), F(Deconv2d, output_id), check_deconv2d, define_deconv2d},
     [XNND_XNNPACK_Node_StaticResizeBilinear2d] = {"StaticResizeBilinear2d", {F(StaticResizeBilinear2d, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(StaticResizeBilinear2d, output_id), check_static_resize_bilinear_2d, define_static_resize_bilinear_2d},
+    [XNND_XNNPACK_Node_Abs] = {"Abs", {F(Abs, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Abs, output_id), check_Abs, define_Abs},
+    [XNND_XNNPACK_Node_Ceiling] = {"Ceiling", {F(Ceiling, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Ceiling, output_id), check_Ceiling, define_Ceiling},
+    [XNND_XNNPACK_Node_Floor] = {"Floor", {F(Floor, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Floor, output_id), check_Floor, define_Floor},
+    [XNND_XNNPACK_Node_Negate] = {"Negate", {F(Negate, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Negate, output_id), check_Negate, define_Negate},
+    [XNND_XNNPACK_Node_SquareRoot] = {"SquareRoot", {F(SquareRoot, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(SquareRoot, output_id), check_SquareRoot, define_SquareRoot},
+    [XNND_XNNPACK_Node_BankersRounding] = {"BankersRounding", {F(BankersRounding, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(BankersRounding, output_id), check_BankersRounding, define_BankersRounding},
+    [XNND_XNNPACK_Node_Elu] = {"Elu", {F(Elu, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Elu, output_id), check_Elu, define_Elu},
+    [XNND_XNNPACK_Node_LeakyRelu] = {"LeakyRelu", {F(LeakyRelu, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(LeakyRelu, output_id), check_LeakyRelu, define_LeakyRelu},
 };
 _Static_assert(sizeof(k_node_kinds) / sizeof(k_node_kinds[0]) == XNND_XNNPACK_Node_COUNT,
                "every xnnpack.fbs Node union member needs a row in k_node_kinds");
