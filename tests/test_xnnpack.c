@@ -954,6 +954,51 @@ static void test_activation_lowerings(void** state) {
   }
 }
 
+/* abs, ceil, floor, neg, sqrt, round (half to even), elu, leaky_relu: one XNNPACK node each,
+ * agreeing with the portable kernels; elu with a scale stays portable. */
+static void test_math_lowerings(void** state) {
+  (void)state;
+  const xnnd_op ops[] = {XNND_OP_ABS,  XNND_OP_CEIL,  XNND_OP_FLOOR, XNND_OP_NEG,
+                         XNND_OP_SQRT, XNND_OP_ROUND, XNND_OP_ELU,   XNND_OP_LEAKY_RELU};
+  for (size_t k = 0; k < sizeof(ops) / sizeof(ops[0]); k++) {
+    for (uint32_t rank = 2; rank <= 4; rank += 2) {
+      int64_t xd[4] = {2, 3, 4, 5};
+      xnnd_graph* g = NULL;
+      assert_int_equal(xnnd_graph_create("math", &g), XNND_OK);
+      xnnd_id xi = t_input(g, "x", rank, xd);
+      size_t n = numel_dims(rank, xd);
+      float* x = rand_buf(n);
+      for (size_t i = 0; i < n; i++) x[i] *= 5.0f;
+      x[0] = 0.5f, x[1] = 1.5f, x[2] = -2.5f, x[3] = -0.0f; /* ties round to even */
+      if (ops[k] == XNND_OP_SQRT)
+        for (size_t i = 0; i < n; i++) x[i] = fabsf(x[i]);
+      t_attrs a = attrs_of(ops[k]);
+      if (ops[k] == XNND_OP_ELU) set_float(&a, "alpha", 0.7);
+      if (ops[k] == XNND_OP_LEAKY_RELU) set_float(&a, "negative_slope", 0.2);
+      xnnd_id o = t_node(g, ops[k], &xi, 1, &a);
+      size_t size = 0;
+      uint8_t* blob = build_all(g, &xi, 1, &o, 1, &size);
+      assert_int_equal(blob_num_nodes(blob), 1);
+      free(blob);
+      diff_one(g, xi, o, x);
+      free(x);
+      xnnd_graph_destroy(g);
+    }
+  }
+  xnnd_graph* g = NULL;
+  assert_int_equal(xnnd_graph_create("math_reasons", &g), XNND_OK);
+  int64_t xd[2] = {3, 5};
+  xnnd_id xi = t_input(g, "x", 2, xd);
+  t_attrs a = attrs_of(XNND_OP_ELU);
+  set_float(&a, "scale", 1.0507);
+  expect_unsupported(g, t_node(g, XNND_OP_ELU, &xi, 1, &a), "scale");
+  a = attrs_of(XNND_OP_ELU);
+  set_float(&a, "alpha", -1.0);
+  expect_unsupported(g, t_node(g, XNND_OP_ELU, &xi, 1, &a), "positive alpha");
+  expect_unsupported(g, t_node(g, XNND_OP_EXP, &xi, 1, NULL), "no exp node");
+  xnnd_graph_destroy(g);
+}
+
 static void test_pad_permute_lowerings(void** state) {
   (void)state;
   for (int iter = 0; iter < 8; iter++) {
@@ -1513,6 +1558,7 @@ int main(void) {
       cmocka_unit_test(test_boundary_shortcuts),
       cmocka_unit_test(test_support_reasons),
       cmocka_unit_test(test_activation_lowerings),
+      cmocka_unit_test(test_math_lowerings),
       cmocka_unit_test(test_pad_permute_lowerings),
       cmocka_unit_test(test_resize_adaptive_lowerings),
       cmocka_unit_test(test_deconvolution_lowering),
