@@ -20,8 +20,13 @@ static const fb_table_desc* const k_node_desc[] = {
     &xnnd_xnnpack_desc_Divide, &xnnd_xnnpack_desc_MaxPool2d, &xnnd_xnnpack_desc_AvgPool2d,
     &xnnd_xnnpack_desc_GlobalAvgPool2d, &xnnd_xnnpack_desc_Clamp, &xnnd_xnnpack_desc_Hardswish,
     &xnnd_xnnpack_desc_Sigmoid, &xnnd_xnnpack_desc_Softmax, &xnnd_xnnpack_desc_StaticReshape,
-    &xnnd_xnnpack_desc_StaticConstantPad, &xnnd_xnnpack_desc_Convert,
+    &xnnd_xnnpack_desc_StaticConstantPad, &xnnd_xnnpack_desc_Convert, &xnnd_xnnpack_desc_StaticResizeBilinear2d,
+    &xnnd_xnnpack_desc_Deconv2d, &xnnd_xnnpack_desc_Abs, &xnnd_xnnpack_desc_Ceiling, &xnnd_xnnpack_desc_Floor,
+    &xnnd_xnnpack_desc_Negate, &xnnd_xnnpack_desc_SquareRoot, &xnnd_xnnpack_desc_BankersRounding,
+    &xnnd_xnnpack_desc_Elu, &xnnd_xnnpack_desc_LeakyRelu,
 };
+_Static_assert(sizeof(k_node_desc) / sizeof(k_node_desc[0]) == XNND_XNNPACK_Node_COUNT - 1,
+               "every xnnpack.fbs Node union member needs its descriptor here");
 
 static void print_operands(const xnnd_program* p, uint32_t m, uint32_t s, uint32_t n, int is_output) {
   printf("(");
