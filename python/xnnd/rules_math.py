@@ -29,6 +29,12 @@ def _to_copy_check(call: Call) -> None:
     if dtype not in _DTYPE_CODES:
         call.unsupported("conversion to %s: xnnd tensors are f32, f16, i8, u8, i32, i64 or bool"
                          % dtype)
+    src = call.arg("self")
+    meta = src.meta.get("tensor_meta") if hasattr(src, "meta") else None
+    src_dtype = str(meta.dtype) if meta is not None else dtype
+    if "torch.float16" in (dtype, src_dtype) and dtype != src_dtype:
+        call.unsupported("conversion from %s to %s: the portable kernels do not convert float16"
+                         % (src_dtype, dtype))
 
 
 def _to_copy_is_identity(call: Call) -> bool:

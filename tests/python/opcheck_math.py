@@ -164,6 +164,12 @@ class MathOps(unittest.TestCase):
         self.assertIn("aten._to_copy", str(cm.exception))
         self.assertIn("float64", str(cm.exception))
 
+    def test_to_copy_float16_refused(self):
+        m = Ops([lambda v: v.to(torch.float16).to(torch.float32) + 1])
+        with self.assertRaises(UnsupportedOpError) as cm:
+            run_xnnd(m, [torch.randn(3)], delegate=False)
+        self.assertIn("float16", str(cm.exception))
+
     def test_copy_and_fill(self):
         class CopyFill(torch.nn.Module):
             def forward(self, x, z):
