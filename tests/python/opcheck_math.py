@@ -179,10 +179,11 @@ class MathOps(unittest.TestCase):
                 c = torch.ops.aten.copy.default(z.to(torch.int32).unsqueeze(0).expand(2, 3),
                                                 x)   # f32 -> i32
                 d = (x * 2).fill_(-1.0) + x
-                return a, b, c, d
+                e = torch.ops.aten.fill.Tensor(x, z[1].to(torch.float32))   # a 0-d tensor value
+                return a, b, c, d, e
         x = torch.tensor([[0.5, -1.5, 3.7], [2.0, -9.9, 0.0]])
         z = torch.tensor([1, -2, 3])
-        self.run_both(CopyFill(), [x, z], ["copy", "fill", "copy_to_int", "fill_"])
+        self.run_both(CopyFill(), [x, z], ["copy", "fill", "copy_to_int", "fill_", "fill_tensor"])
 
     def test_clone_int_dtypes(self):
         for dtype in (torch.int64, torch.int32, torch.uint8, torch.bool):
