@@ -5,7 +5,6 @@ the tolerances in FLOAT_TOL (libm vs PyTorch's vectorized math), NaN and inf pos
 
 from __future__ import annotations
 
-import math
 import unittest
 
 import numpy as np
@@ -37,6 +36,10 @@ FLOAT_TOL = dict(rtol=2e-6, atol=1e-6)
 INT_DTYPES = (torch.int64, torch.int32, torch.int8, torch.uint8)
 
 
+def _to(dtype):
+    return lambda v: v.to(dtype)
+
+
 class Ops(torch.nn.Module):
     def __init__(self, fns):
         super().__init__()
@@ -59,7 +62,7 @@ def special_floats():
 class MathOps(unittest.TestCase):
     def check(self, names, got, ref):
         self.assertEqual(len(got), len(ref))
-        for name, g, r in zip(names, got, ref):
+        for name, g, r in zip(names, got, ref, strict=True):
             with self.subTest(op=name):
                 self.assertEqual(g.dtype, r.dtype, name)
                 self.assertEqual(g.shape, r.shape, name)
@@ -129,7 +132,7 @@ class MathOps(unittest.TestCase):
         self.run_both(Ops(fns.values()), [x], list(fns))
 
     def convert(self, x, dtypes):
-        fns = [(lambda dt: lambda v: v.to(dt))(dt) for dt in dtypes]
+        fns = [_to(dt) for dt in dtypes]
         self.run_both(Ops(fns), [x], [str(dt) for dt in dtypes])
 
     def test_to_copy(self):
@@ -198,9 +201,11 @@ class MathOps(unittest.TestCase):
                 s = torch.empty_strided((2, 3), (3, 1))
                 s.copy_(x)
                 return (x + torch.full((2, 3), 1.5), torch.full_like(x, 2.0) * x,
-                        x * torch.scalar_tensor(3.0), x + torch.arange(1, 7, 2, dtype=torch.float32),
+                        x * torch.scalar_tensor(3.0),
+                        x + torch.arange(1, 7, 2, dtype=torch.float32),
                         x + e, s * 2, torch.zeros_like(x) + x,
-                        torch.arange(0, 6, 1).reshape(2, 3) + torch.full((2, 3), 2, dtype=torch.int64))
+                        torch.arange(0, 6, 1).reshape(2, 3)
+                        + torch.full((2, 3), 2, dtype=torch.int64))
         x = torch.randn(2, 3)
         self.run_both(Create(), [x], ["full", "full_like", "scalar_tensor", "arange", "empty",
                                       "empty_strided", "zeros_like", "arange_int"])
