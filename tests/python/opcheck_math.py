@@ -52,10 +52,10 @@ class Ops(torch.nn.Module):
 def special_floats():
     """NaN, +-inf, +-0, halves (round half to even), domain edges (log of negatives, sqrt of
     -1, reciprocal of 0, acos/atanh at and beyond +-1) and ordinary values."""
-    vals = [NAN, INF, -INF, 0.0, -0.0, 0.5, 1.5, 2.5, -0.5, -2.5, 1.0, -1.0, 1.0000001, -3.7,
+    vals = [NAN, INF, -INF, 0.0, -0.0, 0.5, 1.5, 2.5, -0.5, -2.5, 1.0, -1.0, 1.0000001, -3.7, -0.4,
             0.3, -0.3, 2.0, 10.0, -10.0, 1e-8, -1e-8, 88.0, 100.0, -100.0, 0.999, -0.999, 3.14159]
     rng = np.random.default_rng(0)
-    vals += list(rng.uniform(-4, 4, 37).astype(np.float32))
+    vals += list(rng.uniform(-4, 4, 36).astype(np.float32))
     return torch.tensor(vals, dtype=torch.float32).reshape(4, 16)
 
 
@@ -68,6 +68,10 @@ class MathOps(unittest.TestCase):
                 self.assertEqual(g.shape, r.shape, name)
                 if r.dtype.kind in "biu" or name in EXACT:
                     np.testing.assert_array_equal(g, r, err_msg=name)
+                    if r.dtype.kind == "f":   # signed zeros too (neg(0) = -0, round(-0.4) = -0)
+                        real = ~np.isnan(r)
+                        np.testing.assert_array_equal(np.signbit(g[real]), np.signbit(r[real]),
+                                                      err_msg=name + " sign of zero")
                 else:
                     np.testing.assert_allclose(g, r, err_msg=name, equal_nan=True, **FLOAT_TOL)
 
