@@ -47,17 +47,30 @@ static xnnd_dtype promote_pair(xnnd_dtype a, xnnd_dtype b) {
 static xnnd_status result_dtype(xnnd_graph* g, xnnd_id node, uint32_t first, uint32_t n,
                                 xnnd_dtype* out) {
   xnnd_dtype dim = NO_DTYPE, zero = NO_DTYPE;
-  bool bad = false;
+  bool bad = false, quantized = false;
+  const xnnd_ir_value* first_dim = NULL;
   for (uint32_t i = first; i < first + n; i++) {
     const xnnd_ir_value* v = ir_input(g, node, i);
     if (!v) continue;
-    if (v->quant.scheme != XNND_QUANT_NONE)
-      return ir_node_error(g, node, "input %u %%%s is quantized; expected a plain tensor", i,
-                           v->name);
+    quantized = quantized || v->quant.scheme != XNND_QUANT_NONE;
+    if (v->rank && !first_dim) first_dim = v;
     xnnd_dtype* acc = v->rank ? &dim : &zero;
     xnnd_dtype p = promote_pair(*acc, v->dtype);
     bad = bad || (p == NO_DTYPE && *acc != NO_DTYPE);
     *acc = p;
+  }
+  if (quantized) {
+    /* Quantized operands (between quantize/dequantize) keep the tensor operand's dtype; a
+     * scalar operand is the real value, whatever its dtype. */
+    const xnnd_ir_value* a = first_dim ? first_dim : ir_input(g, node, first);
+    for (uint32_t i = first; i < first + n; i++) {
+      const xnnd_ir_value* v = ir_input(g, node, i);
+      if (v && v->rank && v->dtype != a->dtype)
+        return ir_node_error(g, node, "input %u %%%s has dtype %s, expected %s", i, v->name,
+                             xnnd_dtype_name(v->dtype), xnnd_dtype_name(a->dtype));
+    }
+    *out = a->dtype;
+    return XNND_OK;
   }
   xnnd_dtype r;
   if (dim == NO_DTYPE || zero == NO_DTYPE)
@@ -77,6 +90,8 @@ static xnnd_status result_dtype(xnnd_graph* g, xnnd_id node, uint32_t first, uin
 /* Numpy broadcasting of the present inputs first..first+n-1. */
 static xnnd_status broadcast_n(xnnd_graph* g, xnnd_id node, uint32_t first, uint32_t n,
                                uint32_t* rank, int64_t* dims) {
+  if (n == 2 && ir_input(g, node, first) && ir_input(g, node, first + 1))
+    return ir_broadcast(g, node, first, first + 1, rank, dims);
   *rank = 0;
   const xnnd_ir_value* prev = NULL;
   for (uint32_t i = first; i < first + n; i++) {
@@ -122,7 +137,7 @@ static xnnd_status require_two(xnnd_graph* g, xnnd_id node) {
 /* add/sub/mul/div: promoted; true division of integers gives f32. */
 static xnnd_status arith(xnnd_graph* g, xnnd_id node) {
   IR_TRY(require_two(g, node));
-  xnnd_dtype dt;
+  xnnd_dtype dt = NO_DTYPE;
   IR_TRY(result_dtype(g, node, 0, 2, &dt));
   const xnnd_ir_node* n = &g->nodes[node];
   if ((n->op == XNND_OP_DIV || n->op == XNND_OP_DIV_MODE) && !is_float(dt)) dt = XNND_F32;
@@ -156,7 +171,7 @@ xnnd_status xnnd_infer_promote(xnnd_graph* g, xnnd_id node) {
 
 xnnd_status xnnd_infer_to_float(xnnd_graph* g, xnnd_id node) {
   IR_TRY(require_two(g, node));
-  xnnd_dtype dt;
+  xnnd_dtype dt = NO_DTYPE;
   IR_TRY(result_dtype(g, node, 0, 2, &dt));
   return set_broadcast(g, node, 0, 2, is_float(dt) ? dt : XNND_F32);
 }
@@ -175,7 +190,7 @@ xnnd_status xnnd_infer_bitwise(xnnd_graph* g, xnnd_id node) {
 /* Comparisons and logical ops: bool, computed in the promoted dtype. */
 xnnd_status xnnd_infer_compare(xnnd_graph* g, xnnd_id node) {
   IR_TRY(require_two(g, node));
-  xnnd_dtype dt;
+  xnnd_dtype dt = NO_DTYPE;
   IR_TRY(result_dtype(g, node, 0, 2, &dt));
   return set_broadcast(g, node, 0, 2, XNND_BOOL);
 }
@@ -190,7 +205,7 @@ xnnd_status xnnd_infer_where(xnnd_graph* g, xnnd_id node) {
   const xnnd_ir_value* v;
   IR_TRY(ir_require_input(g, node, 1, &v));
   IR_TRY(ir_require_input(g, node, 2, &v));
-  xnnd_dtype dt;
+  xnnd_dtype dt = NO_DTYPE;
   IR_TRY(result_dtype(g, node, 1, 2, &dt));
   return set_broadcast(g, node, 0, 3, dt);
 }

@@ -294,9 +294,13 @@ xnnd_status kbcast_plan(const kcheck* c, uint32_t n, const xnnd_tensor* const* o
       const int64_t at = (int64_t)i - (int64_t)(r - t->rank);
       shape[k][i] = at >= 0 ? t->dims[at] : 1;
       if (shape[k][i] != 1 && full[i] != 1 && shape[k][i] != full[i]) {
-        char sa[160];
-        return kfail(c, XNND_SHAPE_MISMATCH, "%s %s does not broadcast with the other inputs (dim %u)",
-                     names[k], kshape_str(sa, sizeof(sa), t->rank, t->dims), i);
+        char sa[160], sb[160];
+        const xnnd_tensor* o = operands[0];
+        const uint32_t j = k > 1 && shape[1][i] != 1 ? 1 : 0; /* the operand it clashes with */
+        o = operands[j];
+        return kfail(c, XNND_SHAPE_MISMATCH, "%s %s and %s %s do not broadcast (dim %u)", names[j],
+                     kshape_str(sa, sizeof(sa), o->rank, o->dims), names[k],
+                     kshape_str(sb, sizeof(sb), t->rank, t->dims), i);
       }
       if (shape[k][i] != 1) full[i] = shape[k][i];
     }
