@@ -21,6 +21,8 @@ static const fb_table_desc* const k_node_desc[] = {
     &xnnd_xnnpack_desc_GlobalAvgPool2d, &xnnd_xnnpack_desc_Clamp, &xnnd_xnnpack_desc_Hardswish,
     &xnnd_xnnpack_desc_Sigmoid, &xnnd_xnnpack_desc_Softmax, &xnnd_xnnpack_desc_StaticReshape,
     &xnnd_xnnpack_desc_StaticConstantPad, &xnnd_xnnpack_desc_Convert,
+    &xnnd_xnnpack_desc_StaticResizeBilinear2d, &xnnd_xnnpack_desc_Deconv2d,
+    &xnnd_xnnpack_desc_Maximum2, &xnnd_xnnpack_desc_Minimum2,
 };
 
 static void print_operands(const xnnd_program* p, uint32_t m, uint32_t s, uint32_t n, int is_output) {

@@ -71,8 +71,8 @@ XNN_DECLARE_LOWERING(upsample_bilinear2d)
 #define XNN_ROW_FMOD N("this XNNPACK has no fmod node")
 #define XNN_ROW_REMAINDER N("this XNNPACK has no remainder node")
 #define XNN_ROW_POW N("this XNNPACK has no pow node")
-#define XNN_ROW_MAXIMUM N("this XNNPACK has no maximum node")
-#define XNN_ROW_MINIMUM N("this XNNPACK has no minimum node")
+#define XNN_ROW_MAXIMUM L(xnn_check_binary, xnn_lower_binary)  /* Maximum2 */
+#define XNN_ROW_MINIMUM L(xnn_check_binary, xnn_lower_binary)  /* Minimum2 */
 #define XNN_ROW_BITWISE_AND N("this XNNPACK has no bitwise and node")
 #define XNN_ROW_BITWISE_OR N("this XNNPACK has no bitwise or node")
 #define XNN_ROW_BITWISE_XOR N("this XNNPACK has no bitwise xor node")
