@@ -315,6 +315,9 @@ _DIV_MODE = Rule("aten.div_mode", ("self#", "other#"),
                  (("rounding_mode", "int?", rules_binary.div_rounding_mode),),
                  scalar_dtype=rules_binary.promoted("self", "other"))
 
+_FLOOR_DIVIDE = Rule("aten.div_mode", ("self#", "other#"), (("rounding_mode", "int?", lambda c: 1),),
+                     scalar_dtype=rules_binary.promoted("self", "other"))
+
 # aten overload (str(node.target)) -> Rule. docs/ARCHITECTURE.md "Op table" is the IR side.
 RULES = {
     "aten.convolution.default": Rule(
@@ -495,6 +498,13 @@ RULES = {
     "aten.gt.Scalar": rules_binary.binary("aten.gt"),
     "aten.ge.Tensor": rules_binary.binary("aten.ge"),
     "aten.ge.Scalar": rules_binary.binary("aten.ge"),
+    # non-core overloads torch.export keeps (no decomposition): scalar first, floor_divide
+    "aten.remainder.Scalar_Tensor": rules_binary.binary("aten.remainder"),
+    "aten.bitwise_and.Scalar_Tensor": rules_binary.binary("aten.bitwise_and"),
+    "aten.bitwise_or.Scalar_Tensor": rules_binary.binary("aten.bitwise_or"),
+    "aten.bitwise_xor.Scalar_Tensor": rules_binary.binary("aten.bitwise_xor"),
+    "aten.floor_divide.default": _FLOOR_DIVIDE,
+    "aten.floor_divide.Scalar": _FLOOR_DIVIDE,
     # <<< binary
     # >>> reduce: reductions, scans, sort/topk, group norm, distances
     # <<< reduce

@@ -88,6 +88,7 @@ class IntArith(torch.nn.Module):
                 torch.div(a, -3, rounding_mode="floor"), torch.div(a, 3, rounding_mode="trunc"),
                 torch.fmod(a, nz), torch.fmod(a, -3), torch.remainder(a, nz),
                 torch.remainder(a, -3), torch.remainder(a, 4),
+                torch.remainder(5, nz), a // nz,           # remainder.Scalar_Tensor, floor_divide
                 torch.pow(b, 3), torch.pow(a, torch.tensor([0, 1, 2, 3], dtype=torch.int32)),
                 torch.pow(nz, torch.tensor(-1, dtype=torch.int32)),
                 torch.maximum(a, b), torch.minimum(a, b),
@@ -100,7 +101,7 @@ class Bitwise(torch.nn.Module):
         return (torch.bitwise_and(a, b), torch.bitwise_or(a, b), torch.bitwise_xor(a, b),
                 torch.bitwise_and(a, 6), torch.bitwise_or(a, -8), torch.bitwise_xor(a, 5),
                 torch.bitwise_and(p, q), torch.bitwise_or(p, q), torch.bitwise_xor(p, True),
-                torch.bitwise_xor(u8, 255), a & 3)
+                torch.bitwise_xor(u8, 255), a & 3, torch.bitwise_or(6, a))   # .Scalar_Tensor
 
 
 class Mixed(torch.nn.Module):
@@ -124,8 +125,8 @@ class Compare(torch.nn.Module):
 
 
 class Logical(torch.nn.Module):
-    def forward(self, x, a, p, q):
-        out = []
+    def forward(self, x, a, p, q, empty):
+        out = [empty > 0, empty + a[:1], torch.logical_and(empty, a[:1])]   # zero-size
         for l, r in ((p, q), (x, a), (a, p), (x, x)):
             out += [torch.logical_and(l, r), torch.logical_or(l, r), torch.logical_xor(l, r)]
         return tuple(out)
@@ -218,7 +219,7 @@ class TestBinary(Base):
         a = torch.tensor([[0], [3], [-1]], dtype=torch.int32)
         p = torch.tensor([True, False, True, False])
         q = torch.tensor([[True], [False], [True]])
-        self.check(Logical(), [x, a, p, q], delegate_modes=(False,))
+        self.check(Logical(), [x, a, p, q, torch.zeros(0, 1)], delegate_modes=(False,))
 
     def test_where_masked_fill(self):
         c = torch.rand(2, 1, 4) > 0.5
