@@ -810,7 +810,8 @@ class _Converter:
             return self.env[arg]
         if spec.endswith("#") and isinstance(arg, (int, float, bool)):
             np_dtype = dict(DTYPES.values())[out_dtype]
-            return self.const("%s_%s" % (call.node.name, name), np.array(arg, dtype=np_dtype),
+            # astype wraps an out-of-range integer (u8 + 300 adds 44), as PyTorch does
+            return self.const("%s_%s" % (call.node.name, name), np.array(arg).astype(np_dtype),
                               call.node)
         call.unsupported("argument %s=%r is not a tensor" % (name, arg))
 

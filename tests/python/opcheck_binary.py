@@ -93,7 +93,8 @@ class IntArith(torch.nn.Module):
                 torch.pow(nz, torch.tensor(-1, dtype=torch.int32)),
                 torch.maximum(a, b), torch.minimum(a, b),
                 c8 * 3 + 100, c8 - 120,                    # i8 wraps like PyTorch
-                u8 + 200, u8 - 10, u8 * u8)                # u8 wraps
+                u8 + 200, u8 - 10, u8 * u8,                # u8 wraps
+                u8 + 300, u8 < 300)                        # the scalar wraps to u8 first
 
 
 class Bitwise(torch.nn.Module):
