@@ -1,5 +1,5 @@
-/* Elementwise ops: unary activations, hardtanh, clamp, gelu, dropout, and the broadcasting
- * binary ops add/sub (alpha) and mul/div. */
+/* Elementwise ops: unary activations, hardtanh, clamp, gelu, dropout. The broadcasting binary
+ * ops (add/sub/mul/div and the rest) are in op_binary.c. */
 #include <math.h>
 
 #include "ir_internal.h"
@@ -24,11 +24,6 @@ const xnnd_attr_spec xnnd_attrs_dropout[] = {
     {"train", XNND_ATTR_BOOL, false, IR_DEF_BOOL(0)},
     IR_SCHEMA_END,
 };
-const xnnd_attr_spec xnnd_attrs_add[] = {
-    {"alpha", XNND_ATTR_FLOAT, false, IR_DEF_FLOAT(1)},
-    IR_SCHEMA_END,
-};
-const xnnd_attr_spec xnnd_attrs_binary[] = {IR_SCHEMA_END};
 
 static xnnd_status same_as_input(xnnd_graph* g, xnnd_id node) {
   const xnnd_ir_value* x;
@@ -68,42 +63,6 @@ xnnd_status xnnd_infer_dropout(xnnd_graph* g, xnnd_id node) {
     return ir_attr_error(g, node, "attribute p = %g must be in [0, 1]", p);
   return same_as_input(g, node);
 }
-
-static bool is_plain_int(const xnnd_ir_value* v) {
-  return v->quant.scheme == XNND_QUANT_NONE && v->dtype != XNND_F32 && v->dtype != XNND_F16;
-}
-
-static xnnd_status broadcast_binary(xnnd_graph* g, xnnd_id node) {
-  const xnnd_ir_value *a, *b;
-  IR_TRY(ir_require_input(g, node, 0, &a));
-  IR_TRY(ir_require_input(g, node, 1, &b));
-  xnnd_dtype dt = a->dtype;
-  if (a->dtype != b->dtype) {
-    /* a Python scalar operand becomes a rank-0 constant of its own dtype */
-    if (b->rank == 0)
-      dt = a->dtype;
-    else if (a->rank == 0)
-      dt = b->dtype;
-    else
-      return ir_node_error(g, node, "input 1 %%%s has dtype %s, expected %s", b->name,
-                           xnnd_dtype_name(b->dtype), xnnd_dtype_name(a->dtype));
-  }
-  if (g->nodes[node].op == XNND_OP_DIV && is_plain_int(a) && is_plain_int(b))
-    dt = XNND_F32;  /* true division */
-  uint32_t rank;
-  int64_t dims[XNND_MAX_RANK];
-  IR_TRY(ir_broadcast(g, node, 0, 1, &rank, dims));
-  return ir_set_output(g, node, 0, dt, rank, dims);
-}
-
-xnnd_status xnnd_infer_add(xnnd_graph* g, xnnd_id node) {
-  if (!isfinite(g->nodes[node].attrs[0].f))
-    return ir_attr_error(g, node, "attribute alpha = %g must be finite",
-                         g->nodes[node].attrs[0].f);
-  return broadcast_binary(g, node);
-}
-
-xnnd_status xnnd_infer_binary(xnnd_graph* g, xnnd_id node) { return broadcast_binary(g, node); }
 
 /* The one place that knows how relu, hardtanh and clamp spell their range. */
 bool xnnd_node_clamp_range(const xnnd_ir_node* n, float* lo, float* hi) {

@@ -773,9 +773,15 @@ static void test_verify_shapes(void** state) {
   expect_verify_error(G("  input %z: i32[1,4,8,8]\n  %y: f32[2,4,8,8] = aten.cat(%x, %z) "
                         "{dim=0}\n  output %y\n"),
                       "node 0 (aten.cat): input 1 %z has dtype i32, expected f32", NULL);
-  expect_verify_error(G("  input %z: i32[1,4,8,8]\n  %y: f32[1,4,8,8] = aten.mul(%x, %z)\n"
+  /* f32 with i32 promotes to f32 (PyTorch's type promotion); u8 with i8 would need int16 */
+  expect_verify_error(G("  input %z: i32[1,4,8,8]\n  %y: i32[1,4,8,8] = aten.mul(%x, %z)\n"
                         "  output %y\n"),
-                      "node 0 (aten.mul): input 1 %z has dtype i32, expected f32", NULL);
+                      "node 0 (aten.mul): output 0 %y is i32[1,4,8,8] but shape inference gives f32[1,4,8,8]",
+                      NULL);
+  expect_verify_error(G("  input %u: u8[4]\n  input %s: i8[4]\n  %y: i8[4] = aten.add(%u, %s)\n"
+                        "  output %y\n"),
+                      "node 0 (aten.add): inputs promote to int16 (u8 with i8), which the IR lacks",
+                      NULL);
   expect_verify_error(G("  %y: f32[1,4,8,8] = aten.t(%x)\n  output %y\n"),
                       "node 0 (aten.t): input 0 %x has rank 4, expected 0 to 2", NULL);
 }
@@ -816,7 +822,8 @@ static void test_verify_quant_and_layout(void** state) {
 
 /* ---- text round trips ---- */
 
-static const char* k_golden[] = {"convnet", "quantized", "nhwc", "consts", "all_ops", "coverage_ops", "ops_math"};
+static const char* k_golden[] = {"convnet",  "quantized",    "nhwc",     "consts",
+                                 "all_ops",  "coverage_ops", "ops_math", "ops_binary"};
 
 static void test_golden_round_trip(void** state) {
   (void)state;

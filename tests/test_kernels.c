@@ -942,6 +942,65 @@ static void test_binary(void** state) {
   kc_free(&c);
 }
 
+/* The binary kernel over integer/bool dtypes: floor division, mixed dtypes, the refusals and
+ * integer division by zero (run fails, nothing aborts). */
+static void test_binary_int(void** state) {
+  (void)state;
+  static const int64_t d4[1] = {4};
+  kc c;
+  kc_init(&c, "aten.div_mode");
+  xnnd_tensor* a = kc_in(&c, tens(XNND_I32, 1, d4));
+  xnnd_tensor* b = kc_in(&c, tens(XNND_I32, 1, d4));
+  xnnd_tensor* y = kc_out(&c, tens(XNND_I32, 1, d4));
+  kc_int(&c, "rounding_mode", 1);
+  const int32_t av[4] = {-7, 7, -7, 7}, bv[4] = {2, -2, -2, 2}, want[4] = {-4, -4, 3, 3};
+  memcpy(a->data, av, sizeof(av));
+  memcpy(b->data, bv, sizeof(bv));
+  kc_run(&c);
+  assert_memory_equal(y->data, want, sizeof(want));
+  ((int32_t*)b->data)[2] = 0;
+  assert_int_equal(c.k->run(&c.args, c.params), XNND_INVALID_ARGUMENT);
+  kc_free(&c);
+
+  /* i32 [4] + f32 rank-0 computes in float */
+  kc_init(&c, "aten.add");
+  a = kc_in(&c, tens(XNND_I32, 1, d4));
+  b = kc_in(&c, tens(XNND_F32, 0, NULL));
+  y = kc_out(&c, tens(XNND_F32, 1, d4));
+  memcpy(a->data, av, sizeof(av));
+  fdata(b)[0] = 0.5f;
+  kc_run(&c);
+  const float fwant[4] = {-6.5f, 7.5f, -6.5f, 7.5f};
+  expect_exact("i32 + f32 scalar", fdata(y), fwant, 4);
+  kc_free(&c);
+
+  kc_init(&c, "aten.bitwise_and");
+  kc_in(&c, tens(XNND_F32, 1, d4));
+  kc_in(&c, tens(XNND_I32, 1, d4));
+  kc_out(&c, tens(XNND_F32, 1, d4));
+  kc_expect_error(&c, XNND_DTYPE_MISMATCH, "operands must be integer or bool, not f32");
+  kc_free(&c);
+  kc_init(&c, "aten.where");
+  kc_in(&c, tens(XNND_F32, 1, d4));
+  kc_in(&c, tens(XNND_F32, 1, d4));
+  kc_in(&c, tens(XNND_F32, 1, d4));
+  kc_out(&c, tens(XNND_F32, 1, d4));
+  kc_expect_error(&c, XNND_DTYPE_MISMATCH, "condition has dtype f32, expected bool");
+  kc_free(&c);
+  kc_init(&c, "aten.eq");
+  kc_in(&c, tens(XNND_I64, 1, d4));
+  kc_in(&c, tens(XNND_I32, 0, NULL));
+  kc_out(&c, tens(XNND_F32, 1, d4));
+  kc_expect_error(&c, XNND_DTYPE_MISMATCH, "out has dtype f32, expected bool");
+  kc_free(&c);
+  kc_init(&c, "aten.maximum");
+  kc_in(&c, tens(XNND_F16, 1, d4));
+  kc_in(&c, tens(XNND_F16, 1, d4));
+  kc_out(&c, tens(XNND_F16, 1, d4));
+  kc_expect_error(&c, XNND_DTYPE_MISMATCH, "self has dtype f16; expected f32, i8, u8, i32, i64 or bool");
+  kc_free(&c);
+}
+
 /* ---------------------------------------------------------------- pooling */
 
 typedef struct pool_cfg {
@@ -2051,6 +2110,7 @@ int main(void) {
       cmocka_unit_test(test_batch_norm),
       cmocka_unit_test(test_unary),
       cmocka_unit_test(test_binary),
+      cmocka_unit_test(test_binary_int),
       cmocka_unit_test(test_pool_random),
       cmocka_unit_test(test_pool_hand),
       cmocka_unit_test(test_adaptive_avg_pool),

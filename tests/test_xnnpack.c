@@ -553,6 +553,39 @@ static void test_binary_low_rank_and_scalar(void** state) {
   xnnd_graph_destroy(g);
 }
 
+/* aten.maximum / aten.minimum -> Maximum2 / Minimum2, broadcasting a [3,1,1] constant and a
+ * rank-0 one against a 4-D input. */
+static void test_maximum_minimum(void** state) {
+  (void)state;
+  xnnd_graph* g = NULL;
+  assert_int_equal(xnnd_graph_create("minmax", &g), XNND_OK);
+  int64_t d4[4] = {2, 3, 4, 5}, cd[3] = {3, 1, 1};
+  float* x = rand_buf(120);
+  float* y = rand_buf(120);
+  float* c = rand_buf(3);
+  float k = 0.25f;
+  xnnd_id xi = t_input(g, "x", 4, d4), yi = t_input(g, "y", 4, d4);
+  xnnd_id ci = t_const(g, 3, cd, c), ki = t_const(g, 0, NULL, &k);
+  xnnd_id mx = t_node(g, XNND_OP_MAXIMUM, (xnnd_id[]){xi, yi}, 2, NULL);
+  xnnd_id mn = t_node(g, XNND_OP_MINIMUM, (xnnd_id[]){mx, ci}, 2, NULL);
+  xnnd_id mk = t_node(g, XNND_OP_MAXIMUM, (xnnd_id[]){mn, ki}, 2, NULL);
+  float* ref = malloc(480);
+  for (int i = 0; i < 120; i++) {
+    const float m = fmaxf(x[i], y[i]);
+    const float n = fminf(m, c[(i / 20) % 3]);
+    ref[i] = fmaxf(n, k);
+  }
+  run_graph(g, (xnnd_id[]){xi, yi}, 2, &mk, 1, (float*[]){x, y}, (float*[]){ref}, 1);
+  size_t size;
+  uint8_t* blob = build_all(g, (xnnd_id[]){xi, yi}, 2, &mk, 1, &size);
+  assert_int_equal(blob_num_nodes(blob), 3);
+  assert_int_equal(blob_node_type(blob, 0), XNND_XNNPACK_Node_Maximum2);
+  assert_int_equal(blob_node_type(blob, 1), XNND_XNNPACK_Node_Minimum2);
+  free(blob);
+  free(x), free(y), free(c), free(ref);
+  xnnd_graph_destroy(g);
+}
+
 static void test_mean_global_pool(void** state) {
   (void)state;
   for (int keep = 0; keep < 2; keep++) {
@@ -1550,6 +1583,7 @@ int main(void) {
       cmocka_unit_test(test_depthwise_hardtanh),
       cmocka_unit_test(test_binary_broadcast),
       cmocka_unit_test(test_binary_low_rank_and_scalar),
+      cmocka_unit_test(test_maximum_minimum),
       cmocka_unit_test(test_mean_global_pool),
       cmocka_unit_test(test_view_and_linear),
       cmocka_unit_test(test_addmm_t),

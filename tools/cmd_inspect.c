@@ -24,6 +24,7 @@ static const fb_table_desc* const k_node_desc[] = {
     &xnnd_xnnpack_desc_Deconv2d, &xnnd_xnnpack_desc_Abs, &xnnd_xnnpack_desc_Ceiling, &xnnd_xnnpack_desc_Floor,
     &xnnd_xnnpack_desc_Negate, &xnnd_xnnpack_desc_SquareRoot, &xnnd_xnnpack_desc_BankersRounding,
     &xnnd_xnnpack_desc_Elu, &xnnd_xnnpack_desc_LeakyRelu,
+    &xnnd_xnnpack_desc_Maximum2, &xnnd_xnnpack_desc_Minimum2,
 };
 _Static_assert(sizeof(k_node_desc) / sizeof(k_node_desc[0]) == XNND_XNNPACK_Node_COUNT - 1,
                "every xnnpack.fbs Node union member needs its descriptor here");

@@ -29,6 +29,7 @@ from torch.fx.passes.shape_prop import TensorMetadata
 
 from . import rules_math
 from .errors import ExportError, UnsupportedOpError
+from . import rules_binary
 from .ir_text import DTYPES, Attr, Graph, Node, Value
 
 
@@ -48,16 +49,21 @@ class Rule:
             argument of the same name.
     check   optional check(call) that raises via call.unsupported(reason).
     identity  optional identity(call): True when this call is a no-op (a slice over the whole
-            dim); the input is forwarded and no node is emitted."""
+            dim); the input is forwarded and no node is emitted.
+    scalar_dtype  optional scalar_dtype(call) -> torch dtype of the rank-0 constants that
+            Python scalars in '#' inputs become (default: the output dtype; a comparison
+            needs the dtype it computes in)."""
 
     def __init__(self, op: str | None, inputs: Sequence[str] = ("self",),
                  attrs: Sequence[AttrSpec] = (), check: Callable[[Call], None] | None = None,
-                 identity: Callable[[Call], bool] | None = None) -> None:
+                 identity: Callable[[Call], bool] | None = None,
+                 scalar_dtype: Callable[[Call], Any] | None = None) -> None:
         self.op = op
         self.inputs = inputs
         self.attrs = attrs
         self.check = check
         self.identity = identity
+        self.scalar_dtype = scalar_dtype
 
 
 class Call:
@@ -167,11 +173,6 @@ def _rank(n):
         if call.rank("input" if "input" in call.args else "self") != n:
             call.unsupported("only %d-D input is supported" % n)
     return check
-
-
-def _no_rounding_mode(call):
-    if call.args.get("rounding_mode") is not None:
-        call.unsupported("rounding_mode=%r" % call.args["rounding_mode"])
 
 
 def _self_dims(call):
@@ -311,6 +312,13 @@ _BILINEAR_ATTRS = (("output_size", "ints", _resize_size), ("align_corners", "boo
                    ("scales_h", "float?", _resize_scale(0)),
                    ("scales_w", "float?", _resize_scale(1)))
 
+_DIV_MODE = Rule("aten.div_mode", ("self#", "other#"),
+                 (("rounding_mode", "int?", rules_binary.div_rounding_mode),),
+                 scalar_dtype=rules_binary.promoted("self", "other"))
+
+_FLOOR_DIVIDE = Rule("aten.div_mode", ("self#", "other#"), (("rounding_mode", "int?", lambda c: 1),),
+                     scalar_dtype=rules_binary.promoted("self", "other"))
+
 # aten overload (str(node.target)) -> Rule. docs/ARCHITECTURE.md "Op table" is the IR side.
 RULES = {
     "aten.convolution.default": Rule(
@@ -386,7 +394,6 @@ RULES = {
     "aten.mul.Scalar": Rule("aten.mul", ("self#", "other#")),
     "aten.div.Tensor": Rule("aten.div", ("self#", "other#")),
     "aten.div.Scalar": Rule("aten.div", ("self#", "other#")),
-    "aten.div.Tensor_mode": Rule("aten.div", ("self#", "other#"), check=_no_rounding_mode),
     "aten.mean.dim": Rule("aten.mean", attrs=(("dim", "dims", _mean_dims), ("keepdim", "bool")),
                           check=_no_dtype),
     "aten.mean.default": Rule("aten.mean", attrs=(("dim", "dims", _mean_dims),
@@ -457,6 +464,49 @@ RULES = {
     **rules_math.rules(Rule),
     # <<< math
     # >>> binary: binary arithmetic, comparisons, logical/bitwise binary, where, clamp.Tensor
+    "aten.div.Tensor_mode": _DIV_MODE,
+    "aten.div.Scalar_mode": _DIV_MODE,
+    "aten.atan2.default": rules_binary.binary("aten.atan2"),
+    "aten.fmod.Tensor": rules_binary.binary("aten.fmod"),
+    "aten.fmod.Scalar": rules_binary.binary("aten.fmod"),
+    "aten.remainder.Tensor": rules_binary.binary("aten.remainder"),
+    "aten.remainder.Scalar": rules_binary.binary("aten.remainder"),
+    "aten.pow.Tensor_Tensor": rules_binary.binary("aten.pow", "self", "exponent"),
+    "aten.pow.Tensor_Scalar": rules_binary.binary("aten.pow", "self", "exponent"),
+    "aten.pow.Scalar": rules_binary.binary("aten.pow", "self", "exponent"),
+    "aten.maximum.default": rules_binary.binary("aten.maximum"),
+    "aten.minimum.default": rules_binary.binary("aten.minimum"),
+    "aten.where.self": Rule("aten.where", ("condition", "self#", "other#"),
+                            scalar_dtype=rules_binary.promoted("self", "other")),
+    "aten.clamp.Tensor": Rule("aten.clamp_tensor", ("self", "min?", "max?")),
+    "aten.bitwise_and.Tensor": rules_binary.binary("aten.bitwise_and"),
+    "aten.bitwise_and.Scalar": rules_binary.binary("aten.bitwise_and"),
+    "aten.bitwise_or.Tensor": rules_binary.binary("aten.bitwise_or"),
+    "aten.bitwise_or.Scalar": rules_binary.binary("aten.bitwise_or"),
+    "aten.bitwise_xor.Tensor": rules_binary.binary("aten.bitwise_xor"),
+    "aten.bitwise_xor.Scalar": rules_binary.binary("aten.bitwise_xor"),
+    "aten.logical_and.default": rules_binary.binary("aten.logical_and"),
+    "aten.logical_or.default": rules_binary.binary("aten.logical_or"),
+    "aten.logical_xor.default": rules_binary.binary("aten.logical_xor"),
+    "aten.eq.Tensor": rules_binary.binary("aten.eq"),
+    "aten.eq.Scalar": rules_binary.binary("aten.eq"),
+    "aten.ne.Tensor": rules_binary.binary("aten.ne"),
+    "aten.ne.Scalar": rules_binary.binary("aten.ne"),
+    "aten.lt.Tensor": rules_binary.binary("aten.lt"),
+    "aten.lt.Scalar": rules_binary.binary("aten.lt"),
+    "aten.le.Tensor": rules_binary.binary("aten.le"),
+    "aten.le.Scalar": rules_binary.binary("aten.le"),
+    "aten.gt.Tensor": rules_binary.binary("aten.gt"),
+    "aten.gt.Scalar": rules_binary.binary("aten.gt"),
+    "aten.ge.Tensor": rules_binary.binary("aten.ge"),
+    "aten.ge.Scalar": rules_binary.binary("aten.ge"),
+    # non-core overloads torch.export keeps (no decomposition): scalar first, floor_divide
+    "aten.remainder.Scalar_Tensor": rules_binary.binary("aten.remainder"),
+    "aten.bitwise_and.Scalar_Tensor": rules_binary.binary("aten.bitwise_and"),
+    "aten.bitwise_or.Scalar_Tensor": rules_binary.binary("aten.bitwise_or"),
+    "aten.bitwise_xor.Scalar_Tensor": rules_binary.binary("aten.bitwise_xor"),
+    "aten.floor_divide.default": _FLOOR_DIVIDE,
+    "aten.floor_divide.Scalar": _FLOOR_DIVIDE,
     # <<< binary
     # >>> reduce: reductions, scans, sort/topk, group norm, distances
     # <<< reduce
@@ -770,7 +820,8 @@ class _Converter:
             return self.env[arg]
         if spec.endswith("#") and isinstance(arg, (int, float, bool)):
             np_dtype = dict(DTYPES.values())[out_dtype]
-            return self.const("%s_%s" % (call.node.name, name), np.array(arg, dtype=np_dtype),
+            # astype wraps an out-of-range integer (u8 + 300 adds 44), as PyTorch does
+            return self.const("%s_%s" % (call.node.name, name), np.array(arg).astype(np_dtype),
                               call.node)
         call.unsupported("argument %s=%r is not a tensor" % (name, arg))
 
@@ -817,9 +868,11 @@ class _Converter:
         if any(m is None for m in metas):
             raise ExportError("no shape metadata for node '%s'" % node.name)
         out_dtype, _ = _ir_dtype(metas[0].dtype, node)
+        scalar_dtype = (_ir_dtype(rule.scalar_dtype(call), node)[0] if rule.scalar_dtype
+                        else out_dtype)
         inputs = []
         for spec in rule.inputs:
-            v = self.input_value(call, spec, out_dtype)
+            v = self.input_value(call, spec, scalar_dtype)
             inputs.extend(v if isinstance(v, list) else [v])
         attrs = [self.attr(call, spec) for spec in rule.attrs]
         if len(metas) == 1:

@@ -279,3 +279,63 @@ xnnd_status kstrided_gather(const void* src, void* dst, size_t elem, uint32_t ra
   }
   return XNND_OK;
 }
+
+xnnd_status kbcast_plan(const kcheck* c, uint32_t n, const xnnd_tensor* const* operands,
+                        const char* const* names, const xnnd_tensor* out, kbcast* plan) {
+  if (n == 0 || n > KBCAST_MAX_OPERANDS) return XNND_INTERNAL;
+  uint32_t r = 0;
+  for (uint32_t k = 0; k < n; k++) r = operands[k]->rank > r ? operands[k]->rank : r;
+  /* Aligned at the trailing dim; shape[k][i] is operand k's size along output dim i. */
+  int64_t shape[KBCAST_MAX_OPERANDS][XNND_MAX_RANK], full[XNND_MAX_RANK] = {0};
+  for (uint32_t i = 0; i < r; i++) {
+    full[i] = 1;
+    for (uint32_t k = 0; k < n; k++) {
+      const xnnd_tensor* t = operands[k];
+      const int64_t at = (int64_t)i - (int64_t)(r - t->rank);
+      shape[k][i] = at >= 0 ? t->dims[at] : 1;
+      if (shape[k][i] != 1 && full[i] != 1 && shape[k][i] != full[i]) {
+        char sa[160], sb[160];
+        const xnnd_tensor* o = operands[0];
+        const uint32_t j = k > 1 && shape[1][i] != 1 ? 1 : 0; /* the operand it clashes with */
+        o = operands[j];
+        return kfail(c, XNND_SHAPE_MISMATCH, "%s %s and %s %s do not broadcast (dim %u)", names[j],
+                     kshape_str(sa, sizeof(sa), o->rank, o->dims), names[k],
+                     kshape_str(sb, sizeof(sb), t->rank, t->dims), i);
+      }
+      if (shape[k][i] != 1) full[i] = shape[k][i];
+    }
+  }
+  xnnd_status s = kcheck_shape(c, out, "out", r, full);
+  if (s != XNND_OK) return s;
+
+  *plan = (kbcast){.rank = 0};
+  int last = -1;
+  for (uint32_t i = 0; i < r; i++) {
+    if (full[i] == 1) continue;
+    int pattern = 0;
+    for (uint32_t k = 0; k < n; k++) pattern |= (shape[k][i] != 1) << k;
+    if (plan->rank > 0 && pattern == last) {
+      plan->dims[plan->rank - 1] *= full[i];
+    } else {
+      plan->dims[plan->rank] = full[i];
+      plan->varies[plan->rank] = (uint8_t)pattern;
+      plan->rank++;
+      last = pattern;
+    }
+  }
+  if (plan->rank == 0) {
+    plan->dims[0] = 1;
+    plan->varies[0] = 0;
+    plan->rank = 1;
+  }
+  return XNND_OK;
+}
+
+void kbcast_strides(const kbcast* plan, uint32_t k, int64_t* strides) {
+  int64_t step = 1;
+  for (uint32_t i = plan->rank; i-- > 0;) {
+    const bool varies = (plan->varies[i] >> k) & 1;
+    strides[i] = varies ? step : 0;
+    if (varies) step *= plan->dims[i];
+  }
+}

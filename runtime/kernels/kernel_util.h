@@ -71,6 +71,21 @@ size_t knumel(const xnnd_tensor* t);
 xnnd_status kstrided_gather(const void* src, void* dst, size_t elem, uint32_t rank, const int64_t* dims,
                             const int64_t* strides, int64_t offset);
 
+/* Numpy broadcasting of up to KBCAST_MAX_OPERANDS operands (rank-0 included) to out: neighbouring
+ * dims along which every operand broadcasts alike are merged and size-1 dims dropped, so the
+ * innermost plan dim is as long as possible. Checks that the operands broadcast and that out
+ * has the broadcast shape; names[k] names operand k in messages. */
+#define KBCAST_MAX_OPERANDS 3
+typedef struct kbcast {
+  uint32_t rank;                  /* >= 1 (a scalar is one dim of 1) */
+  uint8_t varies[XNND_MAX_RANK];  /* bit k: operand k advances along this dim */
+  int64_t dims[XNND_MAX_RANK];
+} kbcast;
+xnnd_status kbcast_plan(const kcheck* c, uint32_t n, const xnnd_tensor* const* operands,
+                        const char* const* names, const xnnd_tensor* out, kbcast* plan);
+/* Element strides of operand k along the plan's dims, 0 where it broadcasts. */
+void kbcast_strides(const kbcast* plan, uint32_t k, int64_t* strides);
+
 #define KPARAMS_FIT(type) \
   _Static_assert(sizeof(type) <= XNND_KERNEL_PARAMS_SIZE, #type " exceeds kernel params")
 

@@ -1,5 +1,6 @@
-/* aten.add / aten.sub (alpha == 1), aten.mul, aten.div -> Add / Subtract / Multiply / Divide
- * with numpy broadcasting. Inside a blob 4-D values are NHWC, so with a 4-D output both
+/* aten.add / aten.sub (alpha == 1), aten.mul, aten.div, aten.maximum, aten.minimum (f32) ->
+ * Add / Subtract / Multiply / Divide / Maximum2 / Minimum2 with numpy broadcasting; integer and
+ * bool operands are refused by xnn_check_value and run portable. Inside a blob 4-D values are NHWC, so with a 4-D output both
  * operands must be 4-D in blob order: a lower-rank operand is padded to [1,..] NCHW and
  * permuted to NHWC, which only a constant allows (its data is rewritten here). A rank-0
  * scalar broadcasts the same in any layout. */
@@ -12,6 +13,8 @@ static uint8_t node_type(xnnd_op op) {
     case XNND_OP_ADD: return XNND_XNNPACK_Node_Add;
     case XNND_OP_SUB: return XNND_XNNPACK_Node_Subtract;
     case XNND_OP_MUL: return XNND_XNNPACK_Node_Multiply;
+    case XNND_OP_MAXIMUM: return XNND_XNNPACK_Node_Maximum2;
+    case XNND_OP_MINIMUM: return XNND_XNNPACK_Node_Minimum2;
     default: return XNND_XNNPACK_Node_Divide;
   }
 }
@@ -81,7 +84,8 @@ xnnd_status xnn_lower_binary(xnnd_xnn_builder* b, const xnnd_graph* g, const xnn
   fb_add_u32(fb, XNND_XNNPACK_Add_input1_id, in[0], UINT32_MAX);
   fb_add_u32(fb, XNND_XNNPACK_Add_input2_id, in[1], UINT32_MAX);
   fb_add_u32(fb, XNND_XNNPACK_Add_output_id, output, UINT32_MAX);
-  XNN_ADD_RANGE(fb, Add, node);
+  /* Maximum2/Minimum2 have no range fields; their ops do not fuse a clamp. */
+  if (node->op != XNND_OP_MAXIMUM && node->op != XNND_OP_MINIMUM) XNN_ADD_RANGE(fb, Add, node);
   return xnn_b_node(b, node_type(node->op), fb_table_end(fb));
 }
 
@@ -89,3 +93,8 @@ _Static_assert(XNND_XNNPACK_Add_input1_id == XNND_XNNPACK_Subtract_input1_id &&
                    XNND_XNNPACK_Add_input2_id == XNND_XNNPACK_Multiply_input2_id &&
                    XNND_XNNPACK_Add_output_id == XNND_XNNPACK_Divide_output_id,
                "binary node tables must share field ids");
+_Static_assert(XNND_XNNPACK_Add_input1_id == XNND_XNNPACK_Maximum2_input1_id &&
+                   XNND_XNNPACK_Add_input2_id == XNND_XNNPACK_Minimum2_input2_id &&
+                   XNND_XNNPACK_Add_output_id == XNND_XNNPACK_Maximum2_output_id &&
+                   XNND_XNNPACK_Add_output_id == XNND_XNNPACK_Minimum2_output_id,
+               "Maximum2/Minimum2 share the binary field ids");

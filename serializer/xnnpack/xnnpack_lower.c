@@ -103,6 +103,27 @@ XNN_DECLARE_LOWERING(math) /* lower_math.c */
 #define XNN_ROW_COPY N("this XNNPACK has no broadcast/convert copy node")
 /* <<< math */
 /* >>> binary */
+#define XNN_ROW_DIV_MODE N("this XNNPACK has no floor/trunc division node")
+#define XNN_ROW_ATAN2 N("this XNNPACK has no atan2 node")
+#define XNN_ROW_FMOD N("this XNNPACK has no fmod node")
+#define XNN_ROW_REMAINDER N("this XNNPACK has no remainder node")
+#define XNN_ROW_POW N("this XNNPACK has no pow node")
+#define XNN_ROW_MAXIMUM L(xnn_check_binary, xnn_lower_binary)  /* Maximum2 */
+#define XNN_ROW_MINIMUM L(xnn_check_binary, xnn_lower_binary)  /* Minimum2 */
+#define XNN_ROW_BITWISE_AND N("this XNNPACK has no bitwise and node")
+#define XNN_ROW_BITWISE_OR N("this XNNPACK has no bitwise or node")
+#define XNN_ROW_BITWISE_XOR N("this XNNPACK has no bitwise xor node")
+#define XNN_ROW_LOGICAL_AND N("this XNNPACK has no logical and node")
+#define XNN_ROW_LOGICAL_OR N("this XNNPACK has no logical or node")
+#define XNN_ROW_LOGICAL_XOR N("this XNNPACK has no logical xor node")
+#define XNN_ROW_EQ N("this XNNPACK has no comparison node")
+#define XNN_ROW_NE N("this XNNPACK has no comparison node")
+#define XNN_ROW_LT N("this XNNPACK has no comparison node")
+#define XNN_ROW_LE N("this XNNPACK has no comparison node")
+#define XNN_ROW_GT N("this XNNPACK has no comparison node")
+#define XNN_ROW_GE N("this XNNPACK has no comparison node")
+#define XNN_ROW_WHERE N("this XNNPACK has no select (where) node")
+#define XNN_ROW_CLAMP_TENSOR N("this XNNPACK has no clamp node with tensor bounds")
 /* <<< binary */
 /* >>> reduce */
 /* <<< reduce */

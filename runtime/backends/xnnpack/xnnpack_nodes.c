@@ -347,7 +347,7 @@ static xnnd_status check_binary(const xnnd_xnode_ctx* c, fb_table node, uint32_t
   TRY(get_value(c, node, f_in2, "input2_id", false, &b));
   TRY(get_output(c, node, f_out, "output_id", &out));
   TRY(check_flags(c, node, f_flags));
-  TRY(check_minmax(c, node, f_min, f_max));
+  if (f_min != XNND_XNODE_NO_FIELD) TRY(check_minmax(c, node, f_min, f_max));
   TRY(expect_activation(c, "input1_id", &a));
   TRY(expect_dtype(c, "input2_id", &b, a.v.datatype));
   TRY(expect_dtype(c, "output_id", &out, a.v.datatype));
@@ -395,6 +395,26 @@ BINARY(Add, BINARY_OP(xnn_binary_add, xnn_define_add2))
 BINARY(Subtract, BINARY_OP(xnn_binary_subtract, xnn_define_subtract))
 BINARY(Multiply, BINARY_OP(xnn_binary_multiply, xnn_define_multiply2))
 BINARY(Divide, BINARY_OP(xnn_binary_divide, xnn_define_divide))
+
+/* Maximum2 / Minimum2: no output range in the schema (XNNPACK 2022 takes none). */
+#if XNND_HAVE_XNN_DEFINE_BINARY
+#define DEFINE_MINMAX2(op2024, fn2022, in1, in2, out, flags) \
+  define_binary_node(sg, op2024, -INFINITY, INFINITY, in1, in2, out, flags)
+#else
+#define DEFINE_MINMAX2(op2024, fn2022, in1, in2, out, flags) fn2022(sg, in1, in2, out, flags)
+#endif
+#define BINARY_NO_RANGE(kind, op2024, fn2022)                                                                      \
+  static xnnd_status check_##kind(const xnnd_xnode_ctx* c, fb_table node) {                                        \
+    return check_binary(c, node, F(kind, input1_id), F(kind, input2_id), F(kind, output_id), XNND_XNODE_NO_FIELD,  \
+                        XNND_XNODE_NO_FIELD, F(kind, flags));                                                      \
+  }                                                                                                                \
+  static enum xnn_status define_##kind(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {                \
+    (void)blob;                                                                                                    \
+    return DEFINE_MINMAX2(op2024, fn2022, U32(kind, input1_id), U32(kind, input2_id), U32(kind, output_id),        \
+                          U32(kind, flags));                                                                       \
+  }
+BINARY_NO_RANGE(Maximum2, xnn_binary_maximum, xnn_define_maximum2)
+BINARY_NO_RANGE(Minimum2, xnn_binary_minimum, xnn_define_minimum2)
 
 /* ---- pooling ---- */
 static xnnd_status check_pool(const xnnd_xnode_ctx* c, fb_table node, operand* in, operand* out, uint32_t f_in,
@@ -817,6 +837,8 @@ static const xnnd_xnode_kind k_node_kinds[] = {
     [XNND_XNNPACK_Node_BankersRounding] = {"BankersRounding", {F(BankersRounding, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(BankersRounding, output_id), check_BankersRounding, define_BankersRounding},
     [XNND_XNNPACK_Node_Elu] = {"Elu", {F(Elu, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Elu, output_id), check_Elu, define_Elu},
     [XNND_XNNPACK_Node_LeakyRelu] = {"LeakyRelu", {F(LeakyRelu, input_id), XNND_XNODE_NO_FIELD, XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(LeakyRelu, output_id), check_LeakyRelu, define_LeakyRelu},
+    [XNND_XNNPACK_Node_Maximum2] = {"Maximum2", {F(Maximum2, input1_id), F(Maximum2, input2_id), XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Maximum2, output_id), check_Maximum2, define_Maximum2},
+    [XNND_XNNPACK_Node_Minimum2] = {"Minimum2", {F(Minimum2, input1_id), F(Minimum2, input2_id), XNND_XNODE_NO_FIELD}, XNND_XNODE_NO_FIELD, F(Minimum2, output_id), check_Minimum2, define_Minimum2},
 };
 _Static_assert(sizeof(k_node_kinds) / sizeof(k_node_kinds[0]) == XNND_XNNPACK_Node_COUNT,
                "every xnnpack.fbs Node union member needs a row in k_node_kinds");
