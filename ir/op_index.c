@@ -69,22 +69,25 @@ xnnd_status xnnd_infer_index_select(xnnd_graph* g, xnnd_id node) {
   const xnnd_ir_value *x, *idx;
   IR_TRY(ir_require_input(g, node, 0, &x));
   IR_TRY(index_operand(g, node, 1, &idx));
-  if (idx->rank > 1)
-    return ir_node_error(g, node, "input 1 %%%s has rank %u, expected a 0-D or 1-D index",
-                         idx->name, idx->rank);
   uint32_t d;
   IR_TRY(ir_attr_dim(g, node, 0, g->nodes[node].attrs[0].i, x->rank, &d));
   int64_t out[XNND_MAX_RANK];
-  memcpy(out, x->dims, sizeof(out));
-  const int64_t n = idx->rank == 0 ? 1 : idx->dims[0];
   if (x->rank == 0) {
-    if (n != 1)
-      return ir_node_error(g, node, "a 0-D input 0 %%%s takes a 1-element index, got %lld",
-                           x->name, (long long)n);
+    uint64_t n;
+    if (!ir_numel(idx->dtype, idx->rank, idx->dims, &n) || n != 1)
+      return ir_node_error(g, node, "a 0-D input 0 %%%s takes a 1-element index", x->name);
     return ir_set_output(g, node, 0, x->dtype, 0, out);
   }
-  out[d] = n;
-  return ir_set_output(g, node, 0, x->dtype, x->rank, out);
+  /* the index's dims replace dim d (embedding); a 0-D index keeps it with size 1 */
+  if (x->rank - 1 + (idx->rank ? idx->rank : 1) > XNND_MAX_RANK)
+    return ir_node_error(g, node, "result rank exceeds %d", XNND_MAX_RANK);
+  uint32_t r = 0;
+  for (uint32_t i = 0; i < x->rank; i++) {
+    if (i != d) out[r++] = x->dims[i];
+    else if (idx->rank == 0) out[r++] = 1;
+    else for (uint32_t k = 0; k < idx->rank; k++) out[r++] = idx->dims[k];
+  }
+  return ir_set_output(g, node, 0, x->dtype, r, out);
 }
 
 /* gather/scatter share PyTorch's shape rule: index has self's rank (0-D counts as 1-D) and

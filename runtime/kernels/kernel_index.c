@@ -18,20 +18,22 @@ static inline int64_t load_index(const void* p, bool i64, size_t k) {
   return i64 ? ((const int64_t*)p)[k] : (int64_t)((const int32_t*)p)[k];
 }
 
-/* PyTorch's wrap: [-n, n) is valid, negatives count from the end. */
-static inline bool wrap_index(int64_t* v, int64_t n) {
-  int64_t x = *v < 0 ? *v + n : *v;
+/* Advanced indexing (aten.index, aten.index_put) takes [-n, n), negatives counting from the
+ * end; index_select, gather, scatter and embedding take [0, n) like PyTorch, which refuses a
+ * negative index there. */
+static inline bool wrap_index(int64_t* v, int64_t n, bool negative) {
+  int64_t x = *v < 0 && negative ? *v + n : *v;
   if (x < 0 || x >= n) return false;
   *v = x;
   return true;
 }
 
 static xnnd_status index_oob(const xnnd_kernel_args* args, const char* op, const char* operand,
-                             size_t pos, int64_t value, uint32_t dim, int64_t n) {
+                             size_t pos, int64_t value, uint32_t dim, int64_t n, bool negative) {
   return krun_fail(args, op, XNND_OUT_OF_RANGE,
                    "%s[%zu] = %lld is out of range for dim %u of size %lld (valid: [%lld, %lld))",
-                   operand, pos, (long long)value, dim, (long long)n, (long long)-n,
-                   (long long)n);
+                   operand, pos, (long long)value, dim, (long long)n,
+                   (long long)(negative ? -n : 0), (long long)n);
 }
 
 static void contiguous_strides(uint32_t rank, const int64_t* dims, int64_t* strides) {
@@ -60,7 +62,9 @@ static inline int64_t dim_or_one(const xnnd_tensor* t, uint32_t d) {
   return t->rank == 0 ? 1 : t->dims[d];
 }
 
-/* ---- aten.index_select: y[outer, k, inner] = x[outer, index[k], inner] ---- */
+/* ---- aten.index_select: y[outer, k, inner] = x[outer, index[k], inner] ----
+ * The index may have any rank (embedding: weight[indices] along dim 0): its dims replace
+ * self's dim; a 0-D index keeps the dim with size 1 as torch.index_select does. */
 typedef struct index_select_params {
   int64_t outer, n, count;
   size_t inner_bytes;
@@ -78,8 +82,6 @@ KPREPARE(index_select) {
   if ((s = kcheck_tensor(&c, x, "self", -1, -1)) != XNND_OK ||
       (s = check_index_tensor(&c, idx, "index")) != XNND_OK)
     return s;
-  if (idx->rank > 1)
-    return kfail(&c, XNND_SHAPE_MISMATCH, "index has rank %u, expected 0 or 1", idx->rank);
   int64_t dim;
   bool has_dim;
   if ((s = kattr_int_opt(&c, "dim", &has_dim, &dim)) != XNND_OK) return s;
@@ -88,14 +90,24 @@ KPREPARE(index_select) {
   if ((s = kwrap_dim(&c, "dim", dim, x->rank, &d)) != XNND_OK) return s;
   const int64_t count = (int64_t)knumel(idx);
   int64_t out[XNND_MAX_RANK];
-  memcpy(out, x->dims, sizeof(out));
-  if (x->rank > 0) out[d] = count;
-  else if (count != 1)
+  uint32_t r = 0;
+  if (x->rank == 0 && count != 1)
     return kfail(&c, XNND_SHAPE_MISMATCH, "a 0-D self takes a 1-element index, got %lld",
                  (long long)count);
+  if (x->rank > 0 && x->rank - 1 + (idx->rank ? idx->rank : 1) > XNND_MAX_RANK)
+    return kfail(&c, XNND_SHAPE_MISMATCH, "result rank exceeds %d", XNND_MAX_RANK);
+  for (uint32_t i = 0; i < x->rank; i++) {
+    if (i != d) {
+      out[r++] = x->dims[i];
+    } else if (idx->rank == 0) {
+      out[r++] = 1;
+    } else {
+      for (uint32_t k = 0; k < idx->rank; k++) out[r++] = idx->dims[k];
+    }
+  }
   const xnnd_tensor* y = koutput(&c, 0);
   if ((s = kcheck_tensor(&c, y, "out", (int)x->dtype, -1)) != XNND_OK ||
-      (s = kcheck_shape(&c, y, "out", x->rank, out)) != XNND_OK)
+      (s = kcheck_shape(&c, y, "out", r, out)) != XNND_OK)
     return s;
   *p = (index_select_params){.outer = 1, .n = 1, .count = count, .dim = d,
                              .i64 = idx->dtype == XNND_I64};
@@ -116,14 +128,12 @@ KRUN(index_select) {
   uint8_t* y = args->outputs[0]->data;
   for (int64_t k = 0; k < p->count; k++) {
     int64_t v = load_index(idx, p->i64, (size_t)k);
-    if (!wrap_index(&v, p->n))
-      return index_oob(args, "aten.index_select", "index", (size_t)k, load_index(idx, p->i64, (size_t)k),
-                       p->dim, p->n);
+    if (!wrap_index(&v, p->n, false))
+      return index_oob(args, "aten.index_select", "index", (size_t)k, v, p->dim, p->n, false);
   }
   for (int64_t o = 0; o < p->outer; o++)
     for (int64_t k = 0; k < p->count; k++) {
-      int64_t v = load_index(idx, p->i64, (size_t)k);
-      if (v < 0) v += p->n;
+      const int64_t v = load_index(idx, p->i64, (size_t)k);
       memcpy(y + (size_t)(o * p->count + k) * p->inner_bytes,
              x + (size_t)(o * p->n + v) * p->inner_bytes, p->inner_bytes);
     }
@@ -208,9 +218,8 @@ KPREPARE(gather) {
     int64_t co_[XNND_MAX_RANK] = {0};                                                  \
     for (int64_t k = 0; k < total_; k++) {                                             \
       int64_t v_ = load_index((idx), (p)->i64, (size_t)k);                             \
-      if (!wrap_index(&v_, (p)->n))                                                    \
-        return index_oob(args, (op), "index", (size_t)k,                               \
-                         load_index((idx), (p)->i64, (size_t)k), (p)->dim, (p)->n);   \
+      if (!wrap_index(&v_, (p)->n, false))                                             \
+        return index_oob(args, (op), "index", (size_t)k, v_, (p)->dim, (p)->n, false); \
       int64_t off_x = 0, off_s = 0;                                                    \
       for (uint32_t i_ = 0; i_ < (p)->rank; i_++) {                                    \
         off_x += (i_ == (p)->dim ? v_ : co_[i_]) * (p)->xstr[i_];                       \
@@ -450,11 +459,11 @@ static xnnd_status index_plan_offset(const xnnd_kernel_args* args, const char* o
     int64_t e = 0;
     for (uint32_t j = 0; j < p->outer_rank; j++) e += co[j] * p->istride[k][j];
     int64_t v = load_index(p->data[k], p->i64[k], (size_t)e);
-    if (!wrap_index(&v, p->xsize[k])) {
+    if (!wrap_index(&v, p->xsize[k], true)) {
       char what[32];
       snprintf(what, sizeof what, "indices[%u]", p->pos[k]);
       return index_oob(args, op, what, (size_t)e, load_index(p->data[k], p->i64[k], (size_t)e),
-                       p->pos[k], p->xsize[k]);
+                       p->pos[k], p->xsize[k], true);
     }
     o += v * p->xstride[k];
   }

@@ -1,0 +1,91 @@
+"""Helpers of the gather/scatter rules in aten_map.RULES (the `index` family), and the ops the
+exporter refuses because their output shape or value depends on the data.
+
+The IR is static-shaped: nonzero (and a boolean-mask index, which torch.export turns into
+nonzero-shaped aten.index) and _local_scalar_dense (Tensor.item()) have results whose shape or
+value is known only at run time, so they cannot be expressed until the IR has dynamic shapes.
+"""
+
+from __future__ import annotations
+
+import torch
+
+# target -> why the exporter refuses it (aten_map._Converter.map_call raises with this reason).
+DYNAMIC_SHAPE_OPS = {
+    "aten.nonzero.default":
+        "its output shape depends on the data; xnnd's IR is static-shaped, so nonzero needs "
+        "dynamic shapes, which are not supported yet",
+    "aten.nonzero_static.default":
+        "nonzero is not supported: xnnd's IR is static-shaped (dynamic shapes are not "
+        "supported yet)",
+    "aten._local_scalar_dense.default":
+        "Tensor.item() reads a tensor's value into a Python scalar that later shapes or ops "
+        "depend on; xnnd's IR is static-shaped, so this needs dynamic shapes, which are not "
+        "supported yet",
+}
+
+# scatter_reduce's reduce names -> the IR attribute (docs/ARCHITECTURE.md, index family).
+SCATTER_REDUCE = {"sum": 0, "prod": 1, "mean": 2, "amax": 3, "amin": 4}
+
+
+def _dtype_of(arg):
+    if not isinstance(arg, torch.fx.Node):
+        return None
+    meta = arg.meta.get("tensor_meta")
+    if meta is not None:
+        return meta.dtype
+    val = arg.meta.get("val")
+    return getattr(val, "dtype", None)
+
+
+def check_index_list(call):
+    """index.Tensor / index_put: every index is an integer tensor (or None). A boolean mask
+    selects a data-dependent number of elements: refused with the dynamic-shape reason."""
+    for k, idx in enumerate(call.arg("indices")):
+        if idx is None:
+            continue
+        dtype = _dtype_of(idx)
+        if dtype in (torch.bool, torch.uint8):
+            call.unsupported(
+                "indices[%d] is a boolean mask: x[mask] has a data-dependent shape (torch.export "
+                "makes it nonzero-shaped); xnnd's IR is static-shaped, so this needs dynamic "
+                "shapes, which are not supported yet (x.masked_fill / torch.where keep the shape)"
+                % k)
+        if dtype not in (torch.int64, torch.int32):
+            call.unsupported("indices[%d] has dtype %s, expected int64 or int32" % (k, dtype))
+
+
+def check_index(call):
+    """gather / index_select / scatter: the index operand is an int64 or int32 tensor."""
+    dtype = _dtype_of(call.arg("index"))
+    if dtype not in (torch.int64, torch.int32):
+        call.unsupported("index has dtype %s, expected int64 or int32" % dtype)
+
+
+def check_embedding(call):
+    dtype = _dtype_of(call.arg("indices"))
+    if dtype not in (torch.int64, torch.int32):
+        call.unsupported("indices have dtype %s, expected int64 or int32" % dtype)
+    if call.rank("indices") == 0:
+        call.unsupported("0-D indices (aten.index_select, which embedding maps to, keeps a "
+                         "size-1 dim for them)")
+
+
+def scatter_reduce_mode(call):
+    reduce = call.arg("reduce")
+    if reduce not in SCATTER_REDUCE:
+        call.unsupported("reduce=%r" % reduce)
+    return SCATTER_REDUCE[reduce]
+
+
+def reduce_count_output(call):
+    """scatter_reduce's second IR output: the count of values reduced into each element
+    (i64, self's shape). The aten op has one output; this one is xnnd's scratch-free mean."""
+    return "i64", list(call.out_shape)
+
+
+def embedding_bag_padding_idx(call):
+    padding_idx = call.arg("padding_idx")
+    if padding_idx is None or int(padding_idx) < 0:
+        return -1
+    return int(padding_idx)
