@@ -491,6 +491,10 @@ RULES = {
         "aten._embedding_bag", ("weight", "indices", "offsets", "per_sample_weights?"),
         (("mode", "int"), ("include_last_offset", "bool"),
          ("padding_idx", "int", rules_index.embedding_bag_padding_idx)), num_outputs=1),
+    "aten._embedding_bag_forward_only.default": Rule(
+        "aten._embedding_bag", ("weight", "indices", "offsets", "per_sample_weights?"),
+        (("mode", "int"), ("include_last_offset", "bool"),
+         ("padding_idx", "int", rules_index.embedding_bag_padding_idx)), num_outputs=1),
     "aten.scatter.src": Rule("aten.scatter", ("self", "index", "src"), (("dim", "dim"),),
                              check=rules_index.check_index),
     "aten.scatter.value": Rule("aten.scatter", ("self", "index", "value#"), (("dim", "dim"),),

@@ -722,14 +722,18 @@ KRUN(embedding_bag) {
                        "(valid: [0, %lld))", (long long)k, (long long)v, (long long)p->rows,
                        (long long)p->rows);
   }
+  for (int64_t b = 0, prev = 0; b < p->noff; b++) {
+    const int64_t o = load_index(offs, p->i64, (size_t)b);
+    if (o < prev || o > p->n || (b == 0 && o != 0))
+      return krun_fail(args, op, XNND_OUT_OF_RANGE,
+                       "offsets[%lld] = %lld is out of range: offsets start at 0, never "
+                       "decrease and stay <= %lld (the number of indices)", (long long)b,
+                       (long long)o, (long long)p->n);
+    prev = o;
+  }
   for (int64_t b = 0; b < p->bags; b++) {
     const int64_t start = load_index(offs, p->i64, (size_t)b);
     const int64_t end = b + 1 < p->noff ? load_index(offs, p->i64, (size_t)(b + 1)) : p->n;
-    if (start < 0 || start > end || end > p->n || (b == 0 && start != 0))
-      return krun_fail(args, op, XNND_OUT_OF_RANGE,
-                       "offsets[%lld] = %lld (bag [%lld, %lld)) is out of range: offsets start "
-                       "at 0 and do not decrease or pass the %lld indices", (long long)b,
-                       (long long)start, (long long)start, (long long)end, (long long)p->n);
     float* row = y + b * D;
     for (int64_t e = 0; e < D; e++) row[e] = 0.0f;
     int64_t used = 0;
