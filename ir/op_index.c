@@ -191,14 +191,46 @@ xnnd_status xnnd_infer_index(xnnd_graph* g, xnnd_id node) {
   return ir_set_output(g, node, 0, x->dtype, rank, out);
 }
 
+/* x[mask] = v: one boolean index covering self dims [k, k + rank(mask)). The indexed shape
+ * is [pre, N, post] with N data-dependent, so values take size 1 (or nothing) there; res gets
+ * 1 for N. */
+static xnnd_status mask_put_shape(xnnd_graph* g, xnnd_id node, const xnnd_ir_value* x,
+                                  uint32_t k, uint32_t* rank_out, int64_t* res) {
+  const xnnd_ir_node* n = &g->nodes[node];
+  for (uint32_t i = 2; i < n->num_inputs; i++)
+    if (i != 2 + k && n->inputs[i] != XNND_NO_ID)
+      return ir_node_error(g, node, "a boolean mask index (input %u) takes no other index "
+                           "tensor", 2 + k);
+  const xnnd_ir_value* m = ir_input(g, node, 2 + k);
+  if (m->rank == 0 || k + m->rank > x->rank)
+    return ir_node_error(g, node, "mask %%%s of rank %u at dim %u does not fit %%%s", m->name,
+                         m->rank, k, x->name);
+  for (uint32_t i = 0; i < m->rank; i++)
+    if (m->dims[i] != x->dims[k + i])
+      return ir_node_error(g, node, "mask %%%s has size %lld in dim %u, expected %lld", m->name,
+                           (long long)m->dims[i], i, (long long)x->dims[k + i]);
+  uint32_t r = 0;
+  for (uint32_t d = 0; d < k; d++) res[r++] = x->dims[d];
+  res[r++] = 1;
+  for (uint32_t d = k + m->rank; d < x->rank; d++) res[r++] = x->dims[d];
+  *rank_out = r;
+  return XNND_OK;
+}
+
 xnnd_status xnnd_infer_index_put(xnnd_graph* g, xnnd_id node) {
   const xnnd_ir_value *x, *v;
   IR_TRY(ir_require_input(g, node, 0, &x));
   IR_TRY(ir_require_input(g, node, 1, &v));
   IR_TRY(ir_input_dtype(g, node, 1, x->dtype));
-  uint32_t rank;
+  uint32_t rank = 0;
   int64_t res[XNND_MAX_RANK];
-  IR_TRY(index_result_shape(g, node, x, 2, &rank, res));
+  int mask_at = -1;
+  for (uint32_t i = 2; i < g->nodes[node].num_inputs; i++) {
+    const xnnd_ir_value* m = ir_input(g, node, i);
+    if (m && m->dtype == XNND_BOOL) mask_at = (int)(i - 2);
+  }
+  if (mask_at >= 0) IR_TRY(mask_put_shape(g, node, x, (uint32_t)mask_at, &rank, res));
+  else IR_TRY(index_result_shape(g, node, x, 2, &rank, res));
   /* values broadcast to the indexed result's shape */
   bool ok = v->rank <= rank;
   for (uint32_t i = 0; ok && i < v->rank; i++) {

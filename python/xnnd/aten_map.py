@@ -477,10 +477,10 @@ RULES = {
     "aten._unsafe_index.Tensor": Rule("aten.index", ("self", "indices*?"),
                                       check=rules_index.check_index_list),
     "aten.index_put.default": Rule("aten.index_put", ("self", "values", "indices*?"),
-                                   (("accumulate", "bool"),), check=rules_index.check_index_list),
+                                   (("accumulate", "bool"),), check=rules_index.check_index_put),
     "aten._unsafe_index_put.default": Rule("aten.index_put", ("self", "values", "indices*?"),
                                            (("accumulate", "bool"),),
-                                           check=rules_index.check_index_list),
+                                           check=rules_index.check_index_put),
     # embedding(weight, indices) is index_select along dim 0 with indices of any rank;
     # padding_idx only matters for gradients
     "aten.embedding.default": Rule("aten.index_select", ("weight", "indices"),

@@ -38,6 +38,28 @@ def _dtype_of(arg):
     return getattr(val, "dtype", None)
 
 
+def check_index_put(call):
+    """index_put: integer indexes as index.Tensor, or one boolean mask and nothing else
+    (x[mask] = v keeps x's shape: the kernel walks the mask) whose values do not depend on the
+    number of true elements."""
+    indices = call.arg("indices")
+    masks = [k for k, idx in enumerate(indices) if idx is not None
+             and _dtype_of(idx) in (torch.bool, torch.uint8)]
+    if not masks:
+        return check_index_list(call)
+    k = masks[0]
+    if _dtype_of(indices[k]) != torch.bool:
+        call.unsupported("indices[%d] is a uint8 mask; use a bool mask" % k)
+    if any(idx is not None for i, idx in enumerate(indices) if i != k):
+        call.unsupported("a boolean mask index together with other index tensors")
+    values = call.arg("values")
+    meta = values.meta.get("tensor_meta") if isinstance(values, torch.fx.Node) else None
+    if meta is None or not all(isinstance(d, int) for d in meta.shape):
+        call.unsupported("values of x[mask] = values have a data-dependent shape (one per true "
+                         "mask element); xnnd's IR is static-shaped, so this needs dynamic "
+                         "shapes, which are not supported yet")
+
+
 def check_index_list(call):
     """index.Tensor / index_put: every index is an integer tensor (or None). A boolean mask
     selects a data-dependent number of elements: refused with the dynamic-shape reason."""

@@ -489,6 +489,10 @@ typedef struct index_params {
   uint32_t first; /* input of the index for self dim 0 */
   uint32_t elem;
   bool accumulate;
+  /* index_put with one boolean mask (x[mask] = v): the mask covers self dims
+   * [mask_pos, mask_pos + mask_rank); values broadcast without the data-dependent dim */
+  bool mask;
+  uint32_t mask_pos, mask_rank;
 } index_params;
 KPARAMS_FIT(index_params);
 
@@ -540,6 +544,105 @@ KRUN(index) {
   return XNND_OK;
 }
 
+/* x[mask] = v: the result shape of x[mask] is [pre, N, post] with N (the number of true
+ * elements) known only at run time, so values must not span it (size 1 or absent there). */
+static xnnd_status mask_put_prepare(const kcheck* c, index_params* p, const xnnd_tensor* x,
+                                    const xnnd_tensor* v, const xnnd_tensor* const* idx,
+                                    uint32_t count, uint32_t k, bool accumulate) {
+  for (uint32_t i = 0; i < count; i++)
+    if (i != k && idx[i])
+      return kfail(c, XNND_INVALID_ARGUMENT,
+                   "a boolean mask index (indices[%u]) takes no other index tensor", k);
+  const xnnd_tensor* m = idx[k];
+  xnnd_status s = kcheck_tensor(c, m, "mask", XNND_BOOL, -1);
+  if (s != XNND_OK) return s;
+  if (m->rank == 0 || k + m->rank > x->rank)
+    return kfail(c, XNND_SHAPE_MISMATCH, "mask of rank %u at dim %u does not fit self's rank %u",
+                 m->rank, k, x->rank);
+  for (uint32_t i = 0; i < m->rank; i++)
+    if (m->dims[i] != x->dims[k + i]) {
+      char bm[160], bx[160];
+      return kfail(c, XNND_SHAPE_MISMATCH, "mask %s does not match self %s at dim %u",
+                   kshape_str(bm, sizeof bm, m->rank, m->dims),
+                   kshape_str(bx, sizeof bx, x->rank, x->dims), k);
+    }
+  /* result dims: x[0..k), N, x[k+m..); values aligned from the right */
+  const uint32_t rr = x->rank - m->rank + 1;
+  bool ok = v->rank <= rr;
+  for (uint32_t i = 0; ok && i < v->rank; i++) {
+    const uint32_t j = rr - 1 - i;  /* result dim */
+    const int64_t dv = v->dims[v->rank - 1 - i];
+    const int64_t dr = j < k ? x->dims[j] : j == k ? 1 : x->dims[j + m->rank - 1];
+    ok = dv == dr || dv == 1;
+  }
+  if (!ok) {
+    char bv[160];
+    return kfail(c, XNND_SHAPE_MISMATCH, "values %s do not broadcast to self[mask] (whose "
+                 "masked dim must take values of size 1)",
+                 kshape_str(bv, sizeof bv, v->rank, v->dims));
+  }
+  if ((s = kcheck_same(c, koutput(c, 0), "out", x)) != XNND_OK) return s;
+  *p = (index_params){.first = 2, .elem = (uint32_t)xnnd_dtype_size(x->dtype),
+                      .accumulate = accumulate, .mask = true, .mask_pos = k,
+                      .mask_rank = m->rank};
+  return XNND_OK;
+}
+
+#define MASK_ACCUMULATE(T) ((T*)y)[dst] = (T)(((T*)y)[dst] + ((const T*)vals)[vo])
+
+static xnnd_status mask_put_run(const xnnd_kernel_args* args, const index_params* p) {
+  const xnnd_tensor *x = args->inputs[0], *v = args->inputs[1];
+  const uint8_t* m = args->inputs[p->first + p->mask_pos]->data; /* any nonzero byte: true */
+  uint8_t* y = args->outputs[0]->data;
+  const uint8_t* vals = v->data;
+  const size_t es = p->elem;
+  memcpy(y, x->data, knumel(x) * es);
+  const uint32_t k = p->mask_pos, mr = p->mask_rank, rr = x->rank - mr + 1;
+  /* values strides over the result dims [pre, N, post]; N always broadcasts */
+  int64_t rdims[XNND_MAX_RANK], vstr[XNND_MAX_RANK] = {0}, vs[XNND_MAX_RANK];
+  for (uint32_t j = 0; j < rr; j++)
+    rdims[j] = j < k ? x->dims[j] : j == k ? 1 : x->dims[j + mr - 1];
+  contiguous_strides(v->rank, v->dims, vs);
+  for (uint32_t i = 0; i < v->rank; i++)
+    vstr[rr - v->rank + i] = v->dims[i] == 1 ? 0 : vs[i];
+  int64_t pre = 1, mid = 1, post = 1;
+  for (uint32_t d = 0; d < x->rank; d++) {
+    if (d < k) pre *= x->dims[d];
+    else if (d < k + mr) mid *= x->dims[d];
+    else post *= x->dims[d];
+  }
+  for (int64_t a = 0; a < pre; a++) {
+    int64_t vpre = 0, r = a;
+    for (uint32_t j = k; j-- > 0;) {
+      vpre += (r % rdims[j]) * vstr[j];
+      r /= rdims[j];
+    }
+    for (int64_t b = 0; b < mid; b++) {
+      if (!m[b]) continue;
+      for (int64_t e = 0; e < post; e++) {
+        int64_t vo = vpre, q = e;
+        for (uint32_t j = rr; j-- > k + 1;) {
+          vo += (q % rdims[j]) * vstr[j];
+          q /= rdims[j];
+        }
+        const int64_t dst = (a * mid + b) * post + e;
+        if (!p->accumulate) {
+          memcpy(y + (size_t)dst * es, vals + (size_t)vo * es, es);
+          continue;
+        }
+        switch (v->dtype) {
+          case XNND_F32: MASK_ACCUMULATE(float); break;
+          case XNND_I32: MASK_ACCUMULATE(int32_t); break;
+          case XNND_I64: MASK_ACCUMULATE(int64_t); break;
+          case XNND_I8: MASK_ACCUMULATE(int8_t); break;
+          default: MASK_ACCUMULATE(uint8_t); break;
+        }
+      }
+    }
+  }
+  return XNND_OK;
+}
+
 KPREPARE(index_put) {
   const kcheck c = {"aten.index_put", args, err, err_size};
   index_params* p = params;
@@ -557,6 +660,9 @@ KPREPARE(index_put) {
                  xnnd_dtype_name(x->dtype));
   uint32_t count;
   const xnnd_tensor* const* idx = index_inputs(args, 2, &count);
+  for (uint32_t k = 0; k < count; k++)
+    if (idx[k] && idx[k]->dtype == XNND_BOOL)
+      return mask_put_prepare(&c, p, x, v, idx, count, k, accumulate);
   index_plan plan;
   if ((s = index_plan_build(&c, x, idx, count, &plan)) != XNND_OK) return s;
   bool ok = v->rank <= plan.rank;
@@ -598,6 +704,7 @@ static int64_t block_voff(const index_plan* p, const int64_t* vstr, int64_t e) {
 
 KRUN(index_put) {
   const index_params* p = params;
+  if (p->mask) return mask_put_run(args, p);
   const kcheck c = {"aten.index_put", args, NULL, 0};
   uint32_t count;
   const xnnd_tensor* const* idx = index_inputs(args, p->first, &count);

@@ -133,6 +133,28 @@ class TestIndex(unittest.TestCase):
         check(self, Fn(f), (x, xi, rows, cols, v), rtol=1e-6, atol=1e-6)
 
 
+    def test_index_put_bool_mask(self):
+        # x[mask] = v keeps x's shape: supported when v does not depend on the mask's count
+        torch.manual_seed(8)
+        x = torch.randn(3, 4, 5)
+        m1 = torch.tensor([True, False, True])
+        m2 = torch.rand(4, 5) > 0.5
+        m3 = torch.rand(3, 4, 5) > 0.5
+        xi = torch.randint(-9, 9, (3, 4, 5))
+        put = torch.ops.aten.index_put.default
+
+        def f(x, xi, m1, m2, m3):
+            y = x.clone()
+            y[m3] = 0.0                                                  # the usual spelling
+            return (y,
+                    put(x, [None, m2], torch.tensor(2.0)),               # mask after a None
+                    put(x, [m1], x[0, 0], True),                         # values over the rest
+                    put(x, [None, m2], x[:, :1, 0], True),               # [3, 1] values
+                    put(x, [m1, None], x[1:2] * 2),                      # leading size-1 values
+                    put(xi, [m3], xi[0, 0, :1], True))                   # int data
+        check(self, Fn(f), (x, xi, m1, m2, m3), rtol=1e-6, atol=1e-6)
+
+
 class TestScatter(unittest.TestCase):
     def test_scatter_and_add(self):
         torch.manual_seed(5)
