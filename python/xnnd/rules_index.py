@@ -15,9 +15,6 @@ DYNAMIC_SHAPE_OPS = {
     "aten.nonzero.default":
         "its output shape depends on the data; xnnd's IR is static-shaped, so nonzero needs "
         "dynamic shapes, which are not supported yet",
-    "aten.nonzero_static.default":
-        "nonzero is not supported: xnnd's IR is static-shaped (dynamic shapes are not "
-        "supported yet)",
     "aten._local_scalar_dense.default":
         "Tensor.item() reads a tensor's value into a Python scalar that later shapes or ops "
         "depend on; xnnd's IR is static-shaped, so this needs dynamic shapes, which are not "
