@@ -90,6 +90,13 @@ def check_embedding(call):
                          "size-1 dim for them)")
 
 
+def check_copy(call):
+    """copy is an expand of src only when no dtype conversion is involved."""
+    src, out = _dtype_of(call.arg("src")), call.out_metas[0].dtype
+    if src != out:
+        call.unsupported("copy converts %s to %s" % (src, out))
+
+
 def scatter_reduce_mode(call):
     reduce = call.arg("reduce")
     if reduce not in SCATTER_REDUCE:

@@ -208,6 +208,19 @@ class TestScatter(unittest.TestCase):
                     xi.masked_scatter(mask[0], sourcei))             # int data, 2-D source
         check(self, Fn(f), (x, xi, mask, source, sourcei))
 
+    def test_slice_assignment(self):
+        # in-place assignment: select/slice + copy + select_scatter/slice_scatter
+        x = torch.randn(3, 4, 5)
+        t = torch.randn(4, 5)
+
+        def f(x, t):
+            y = x.clone()
+            y[1] = t
+            y[:, 1:3] = 0.5
+            y[..., ::2] = t[0, :3]
+            return y
+        check(self, Fn(f), (x, t))
+
 
 class TestErrors(unittest.TestCase):
     def run_error(self, module, inputs):
