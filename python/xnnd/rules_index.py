@@ -57,9 +57,45 @@ def check_index_put(call):
                          "shapes, which are not supported yet")
 
 
+def _shape_of(arg):
+    meta = arg.meta.get("tensor_meta") if isinstance(arg, torch.fx.Node) else None
+    return None if meta is None else [int(d) for d in meta.shape]
+
+
+def index_result_shape(self_shape, index_shapes):
+    """PyTorch's (eager) shape of self[indices]: the index shapes broadcast to B, which
+    replaces the indexed dims when they are adjacent and leads otherwise."""
+    present = [k for k, shape in enumerate(index_shapes) if shape is not None]
+    b = list(torch.broadcast_shapes(*[torch.Size(index_shapes[k]) for k in present]))
+    kept = [d for d in range(len(self_shape))
+            if d >= len(index_shapes) or index_shapes[d] is None]
+    if present[-1] - present[0] + 1 == len(present):
+        return ([self_shape[d] for d in kept if d < present[0]] + b
+                + [self_shape[d] for d in kept if d > present[-1]])
+    return b + [self_shape[d] for d in kept]
+
+
 def check_index_list(call):
     """index.Tensor / index_put: every index is an integer tensor (or None). A boolean mask
-    selects a data-dependent number of elements: refused with the dynamic-shape reason."""
+    selects a data-dependent number of elements: refused with the dynamic-shape reason.
+    index.Tensor's recorded shape must be PyTorch's eager one: torch.export's meta function
+    gets some mixes of 0-D and higher-rank indexes wrong (x[a, b, c] with c 0-D)."""
+    _check_index_dtypes(call)
+    if "values" in call.args:       # index_put keeps self's shape
+        return
+    shapes = [None if idx is None else _shape_of(idx) for idx in call.arg("indices")]
+    self_shape = _shape_of(call.arg("self"))
+    if self_shape is None or any(s is None for s, i in zip(shapes, call.arg("indices"))
+                                 if i is not None):
+        return
+    want = index_result_shape(self_shape, shapes)
+    if want != call.out_shape:
+        call.unsupported("torch.export recorded shape %s for this index, but PyTorch computes "
+                         "%s (a meta-function bug with 0-D index tensors mixed with others); "
+                         "index with 1-element tensors instead" % (call.out_shape, want))
+
+
+def _check_index_dtypes(call):
     for k, idx in enumerate(call.arg("indices")):
         if idx is None:
             continue

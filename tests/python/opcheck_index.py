@@ -265,6 +265,14 @@ class TestErrors(unittest.TestCase):
                 run_xnnd(module, inputs, delegate=False)
             self.assertIn("dynamic shapes", str(cm.exception), name)
 
+    def test_wrong_export_shape_refused(self):
+        # torch.export's meta function gives x[a, b, c] (c 0-D) the shape [5]; eager: [1, 2, 5]
+        x = torch.randn(3, 4, 2, 5)
+        a, b, c = long(0, 1).view(1, 2), long(2).view(1, 1), torch.tensor(1)
+        with self.assertRaises(ExportError) as cm:
+            run_xnnd(Fn(lambda x, a, b, c: x[a, b, c]), (x, a, b, c), delegate=False)
+        self.assertIn("meta-function bug", str(cm.exception))
+
 
 if __name__ == "__main__":
     unittest.main()
