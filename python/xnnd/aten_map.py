@@ -518,10 +518,6 @@ RULES = {
                                         ("end", "int", lambda c: _slice_bounds(c)[1]),
                                         ("step", "int")), check=_slice_check),
     "aten.masked_scatter.default": Rule("aten.masked_scatter", ("self", "mask", "source")),
-    # copy(self, src): src broadcast into self's shape, what in-place slice assignment
-    # (y[1] = t, y[:, 1:3] = 0) leaves before its select_scatter / slice_scatter
-    "aten.copy.default": Rule("aten.expand", ("src",), (("size", "ints", _view_size),),
-                              check=rules_index.check_copy),
     # <<< index
     # >>> shape: shape and layout ops: flip, repeat, pads, squeeze/unsqueeze, arange, empty, diagonal, as_strided
     # <<< shape

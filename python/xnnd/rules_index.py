@@ -85,8 +85,8 @@ def check_index_list(call):
         return
     shapes = [None if idx is None else _shape_of(idx) for idx in call.arg("indices")]
     self_shape = _shape_of(call.arg("self"))
-    if self_shape is None or any(s is None for s, i in zip(shapes, call.arg("indices"))
-                                 if i is not None):
+    if self_shape is None or any(s is None for s, i in zip(shapes, call.arg("indices"),
+                                                           strict=True) if i is not None):
         return
     want = index_result_shape(self_shape, shapes)
     if want != call.out_shape:
@@ -124,13 +124,6 @@ def check_embedding(call):
     if call.rank("indices") == 0:
         call.unsupported("0-D indices (aten.index_select, which embedding maps to, keeps a "
                          "size-1 dim for them)")
-
-
-def check_copy(call):
-    """copy is an expand of src only when no dtype conversion is involved."""
-    src, out = _dtype_of(call.arg("src")), call.out_metas[0].dtype
-    if src != out:
-        call.unsupported("copy converts %s to %s" % (src, out))
 
 
 def scatter_reduce_mode(call):
