@@ -56,6 +56,7 @@ struct xnnd_method {
   void** stage;
   const void** input_src;
   char errmsg[XNND_ERRMSG_SIZE];
+  char kernel_msg[XNND_ERRMSG_SIZE / 2];  /* a portable kernel's run() failure */
 };
 
 static void step_where(char* buf, size_t size, const xnnd_method_decl* m, uint32_t s) {
@@ -104,7 +105,7 @@ static xnnd_status prepare_kernel(xnnd_method* m, uint32_t s, char* msg, size_t 
     ins[i] = st->inputs[i] < 0 ? NULL : &m->tensors[st->inputs[i]];
   for (uint32_t i = 0; i < st->num_outputs; i++) outs[i] = &m->tensors[st->outputs[i]];
   rt->args = (xnnd_kernel_args){ins, st->num_inputs, outs, st->num_outputs, st->attrs,
-                                st->num_attrs};
+                                st->num_attrs, m->kernel_msg, sizeof(m->kernel_msg)};
   rt->range_min = -INFINITY;
   rt->range_max = INFINITY;
   for (uint32_t a = 0; a < st->num_attrs; a++) {
@@ -455,9 +456,12 @@ static xnnd_status execute(xnnd_method* method) {
     char where[160];
     uint64_t t_step = method->profile ? now_ns() : 0;
     if (st->kind == XNND_STEP_KERNEL) {
+      method->kernel_msg[0] = '\0';
       status = st->kernel->run(&rt->args, rt->params);
       if (status != XNND_OK) {
         step_where(where, sizeof(where), d, s);
+        if (method->kernel_msg[0])
+          return method_fail(method, status, "%s: %s", where, method->kernel_msg);
         return method_fail(method, status, "%s: kernel failed: %s", where,
                            xnnd_status_str(status));
       }

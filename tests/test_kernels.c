@@ -2014,6 +2014,84 @@ static xnnd_tensor* rd_tensor(reader* r) {
   return t;
 }
 
+/* Index values are data: run() checks each one and fails with OUT_OF_RANGE and a message in
+ * run_err naming the op, the operand, the position and the value; nothing is read out of
+ * bounds (ASan). aten.index wraps negatives, index_select does not (PyTorch's ranges). */
+static void test_index_run_errors(void** state) {
+  (void)state;
+  char msg[256];
+  kc c;
+  kc_init(&c, "aten.index_select");
+  xnnd_tensor* x = kc_in(&c, F32(2, 2, 3));
+  xnnd_tensor* idx = kc_in(&c, tens(XNND_I64, 1, DIMS(2)));
+  xnnd_tensor* y = kc_out(&c, F32(2, 2, 2));
+  for (int i = 0; i < 6; i++) fdata(x)[i] = (float)i;
+  kc_int(&c, "dim", 1);
+  int64_t* iv = idx->data;
+  iv[0] = 2;
+  iv[1] = 0;
+  kc_run(&c);
+  assert_true(fdata(y)[0] == 2 && fdata(y)[1] == 0 && fdata(y)[2] == 5 && fdata(y)[3] == 3);
+  c.args.run_err = msg;
+  c.args.run_err_size = sizeof(msg);
+  iv[1] = -1;
+  assert_int_equal(c.k->run(&c.args, c.params), XNND_OUT_OF_RANGE);
+  if (!strstr(msg, "aten.index_select: index[1] = -1 is out of range for dim 1 of size 3"))
+    fail_msg("message: %s", msg);
+  iv[1] = INT64_MAX;
+  c.args.run_err = NULL; /* no message buffer: the status alone */
+  assert_int_equal(c.k->run(&c.args, c.params), XNND_OUT_OF_RANGE);
+  kc_free(&c);
+
+  kc_init(&c, "aten.index");
+  x = kc_in(&c, F32(2, 2, 3));
+  kc_in(&c, NULL);
+  idx = kc_in(&c, tens(XNND_I32, 1, DIMS(2)));
+  y = kc_out(&c, F32(2, 2, 2));
+  for (int i = 0; i < 6; i++) fdata(x)[i] = (float)i;
+  int32_t* jv = idx->data;
+  jv[0] = -1;
+  jv[1] = 1;
+  kc_run(&c);
+  assert_true(fdata(y)[0] == 2 && fdata(y)[1] == 1 && fdata(y)[2] == 5 && fdata(y)[3] == 4);
+  c.args.run_err = msg;
+  c.args.run_err_size = sizeof(msg);
+  jv[1] = -4;
+  assert_int_equal(c.k->run(&c.args, c.params), XNND_OUT_OF_RANGE);
+  if (!strstr(msg, "aten.index: indices[1][1] = -4 is out of range for dim 1 of size 3 "
+                   "(valid: [-3, 3))"))
+    fail_msg("message: %s", msg);
+  kc_free(&c);
+
+  kc_init(&c, "aten.scatter_reduce");
+  x = kc_in(&c, F32(1, 3));
+  idx = kc_in(&c, tens(XNND_I64, 1, DIMS(3)));
+  xnnd_tensor* src = kc_in(&c, F32(1, 3));
+  y = kc_out(&c, F32(1, 3));
+  xnnd_tensor* cnt = kc_out(&c, tens(XNND_I64, 1, DIMS(3)));
+  kc_int(&c, "dim", 0);
+  kc_int(&c, "reduce", 2); /* mean */
+  kc_bool(&c, "include_self", false);
+  iv = idx->data;
+  iv[0] = 2;
+  iv[1] = 2;
+  iv[2] = 0;
+  for (int i = 0; i < 3; i++) {
+    fdata(x)[i] = 10.0f;
+    fdata(src)[i] = (float)(i + 1);
+  }
+  kc_run(&c);
+  const int64_t* cv = cnt->data;
+  assert_true(fdata(y)[0] == 3.0f && fdata(y)[1] == 10.0f && fdata(y)[2] == 1.5f);
+  assert_true(cv[0] == 1 && cv[1] == 0 && cv[2] == 2);
+  c.args.run_err = msg;
+  c.args.run_err_size = sizeof(msg);
+  iv[2] = 3;
+  assert_int_equal(c.k->run(&c.args, c.params), XNND_OUT_OF_RANGE);
+  if (!strstr(msg, "aten.scatter_reduce: index[2] = 3 is out of range")) fail_msg("%s", msg);
+  kc_free(&c);
+}
+
 static void test_pytorch_reference(void** state) {
   (void)state;
   const char* python = getenv("XNND_PYTHON");
@@ -2125,6 +2203,7 @@ int main(void) {
       cmocka_unit_test(test_layer_norm_log_softmax),
       cmocka_unit_test(test_baddbmm),
       cmocka_unit_test(test_upsample),
+      cmocka_unit_test(test_index_run_errors),
       cmocka_unit_test(test_pytorch_reference),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

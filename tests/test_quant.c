@@ -37,7 +37,7 @@ static void kcall_init(kcall* k, uint32_t num_inputs, double scale, int64_t zp, 
   k->attrs[1] = (xnnd_kattr){.name = "zero_point", .kind = 1, .i = zp};
   k->attrs[2] = (xnnd_kattr){.name = "axis", .kind = 1, .i = axis};
   k->attrs[3] = (xnnd_kattr){.name = "dtype", .kind = 1, .i = dtype};
-  k->args = (xnnd_kernel_args){k->ins, num_inputs, k->outs, 1, k->attrs, 4};
+  k->args = (xnnd_kernel_args){k->ins, num_inputs, k->outs, 1, k->attrs, 4, NULL, 0};
 }
 
 static void tensor1(xnnd_tensor* t, xnnd_dtype dt, int64_t n, void* data) {

@@ -940,7 +940,8 @@ static void portable_ref(const xnnd_graph* g, xnnd_id out_value, float* const* i
     kattrs[a].n = n->attrs[a].n;
     kattrs[a].ints = n->attrs[a].ints;
   }
-  xnnd_kernel_args args = {pin, n->num_inputs, pout, n->num_outputs, kattrs, info->num_attrs};
+  xnnd_kernel_args args = {pin, n->num_inputs, pout, n->num_outputs, kattrs, info->num_attrs,
+                          NULL, 0};
   _Alignas(16) unsigned char params[XNND_KERNEL_PARAMS_SIZE];
   char err[512] = "";
   if (k->prepare(&args, params, err, sizeof(err)) != XNND_OK) fail_msg("portable prepare: %s", err);

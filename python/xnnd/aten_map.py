@@ -27,9 +27,8 @@ import torch
 import torch.utils._pytree as pytree
 from torch.fx.passes.shape_prop import TensorMetadata
 
-from . import rules_math
+from . import rules_binary, rules_index, rules_math
 from .errors import ExportError, UnsupportedOpError
-from . import rules_binary
 from .ir_text import DTYPES, Attr, Graph, Node, Value
 
 
@@ -42,7 +41,8 @@ class Rule:
 
     op      IR op name; None forwards the (first) input unchanged (detach, alias, ...).
     inputs  aten argument names in IR input order. Suffix '?' = optional (absent -> `_`),
-            '#' = tensor or Python scalar (scalar -> rank-0 constant), '*' = list of tensors.
+            '#' = tensor or Python scalar (scalar -> rank-0 constant), '*' = list of tensors,
+            '*?' = list of optional tensors (None entries -> `_`).
     attrs   (ir_name, kind[, getter]) in IR schema order. kind: 'int', 'float', 'bool', 'ints',
             'pair' (printed as ints, always 2), 'dim' (int, made non-negative), 'dims' (ints,
             made non-negative), any kind + '?' may be none. getter(call) defaults to the aten
@@ -52,18 +52,25 @@ class Rule:
             dim); the input is forwarded and no node is emitted.
     scalar_dtype  optional scalar_dtype(call) -> torch dtype of the rank-0 constants that
             Python scalars in '#' inputs become (default: the output dtype; a comparison
-            needs the dtype it computes in)."""
+            needs the dtype it computes in).
+    num_outputs  IR outputs taken from the aten op's outputs (None: all); reading a later one
+            is refused (e.g. _embedding_bag's training-only outputs).
+    extra_outputs  (name suffix, getter(call) -> (ir dtype, shape)) per IR output the aten op
+            does not have, appended after its outputs (scatter_reduce's count)."""
 
     def __init__(self, op: str | None, inputs: Sequence[str] = ("self",),
                  attrs: Sequence[AttrSpec] = (), check: Callable[[Call], None] | None = None,
                  identity: Callable[[Call], bool] | None = None,
-                 scalar_dtype: Callable[[Call], Any] | None = None) -> None:
+                 scalar_dtype: Callable[[Call], Any] | None = None, num_outputs: int | None = None,
+                 extra_outputs: Sequence[tuple[str, Callable[[Call], Any]]] = ()) -> None:
         self.op = op
         self.inputs = inputs
         self.attrs = attrs
         self.check = check
         self.identity = identity
         self.scalar_dtype = scalar_dtype
+        self.num_outputs = num_outputs
+        self.extra_outputs = extra_outputs
 
 
 class Call:
@@ -511,6 +518,56 @@ RULES = {
     # >>> reduce: reductions, scans, sort/topk, group norm, distances
     # <<< reduce
     # >>> index: gathers and scatters: index_select, gather, index, embedding, scatter, index_put, *_scatter
+    "aten.index_select.default": Rule("aten.index_select", ("self", "index"), (("dim", "dim"),),
+                                      check=rules_index.check_index),
+    "aten.gather.default": Rule("aten.gather", ("self", "index"), (("dim", "dim"),),
+                                check=rules_index.check_index),
+    "aten.index.Tensor": Rule("aten.index", ("self", "indices*?"),
+                              check=rules_index.check_index_list),
+    "aten._unsafe_index.Tensor": Rule("aten.index", ("self", "indices*?"),
+                                      check=rules_index.check_index_list),
+    "aten.index_put.default": Rule("aten.index_put", ("self", "values", "indices*?"),
+                                   (("accumulate", "bool"),), check=rules_index.check_index_put),
+    "aten._unsafe_index_put.default": Rule("aten.index_put", ("self", "values", "indices*?"),
+                                           (("accumulate", "bool"),),
+                                           check=rules_index.check_index_put),
+    # embedding(weight, indices) is index_select along dim 0 with indices of any rank;
+    # padding_idx only matters for gradients
+    "aten.embedding.default": Rule("aten.index_select", ("weight", "indices"),
+                                   (("dim", "int", lambda c: 0),),
+                                   check=rules_index.check_embedding),
+    # outputs 1-3 (offset2bag, bag_size, max_indices) serve the backward pass only
+    "aten._embedding_bag.default": Rule(
+        "aten._embedding_bag", ("weight", "indices", "offsets", "per_sample_weights?"),
+        (("mode", "int"), ("include_last_offset", "bool"),
+         ("padding_idx", "int", rules_index.embedding_bag_padding_idx)), num_outputs=1),
+    "aten._embedding_bag_forward_only.default": Rule(
+        "aten._embedding_bag", ("weight", "indices", "offsets", "per_sample_weights?"),
+        (("mode", "int"), ("include_last_offset", "bool"),
+         ("padding_idx", "int", rules_index.embedding_bag_padding_idx)), num_outputs=1),
+    "aten.scatter.src": Rule("aten.scatter", ("self", "index", "src"), (("dim", "dim"),),
+                             check=rules_index.check_index),
+    "aten.scatter.value": Rule("aten.scatter", ("self", "index", "value#"), (("dim", "dim"),),
+                               check=rules_index.check_index),
+    "aten.scatter_add.default": Rule(
+        "aten.scatter_reduce", ("self", "index", "src"),
+        (("dim", "dim"), ("reduce", "int", lambda c: 0), ("include_self", "bool", lambda c: True)),
+        check=rules_index.check_index,
+        extra_outputs=(("count", rules_index.reduce_count_output),)),
+    "aten.scatter_reduce.two": Rule(
+        "aten.scatter_reduce", ("self", "index", "src"),
+        (("dim", "dim"), ("reduce", "int", rules_index.scatter_reduce_mode),
+         ("include_self", "bool")), check=rules_index.check_index,
+        extra_outputs=(("count", rules_index.reduce_count_output),)),
+    "aten.select_scatter.default": Rule("aten.select_scatter", ("self", "src"),
+                                        (("dim", "int", _slice_dim),
+                                         ("index", "int", _select_index))),
+    "aten.slice_scatter.default": Rule("aten.slice_scatter", ("self", "src"),
+                                       (("dim", "int", _slice_dim),
+                                        ("start", "int", lambda c: _slice_bounds(c)[0]),
+                                        ("end", "int", lambda c: _slice_bounds(c)[1]),
+                                        ("step", "int")), check=_slice_check),
+    "aten.masked_scatter.default": Rule("aten.masked_scatter", ("self", "mask", "source")),
     # <<< index
     # >>> shape: shape and layout ops: flip, repeat, pads, squeeze/unsqueeze, arange, empty, diagonal, as_strided
     # <<< shape
@@ -810,6 +867,8 @@ class _Converter:
     def input_value(self, call, spec, out_dtype):
         name = spec.rstrip("?#*")
         arg = call.arg(name)
+        if spec.endswith("*?"):
+            return [None if a is None else self.env[a] for a in arg]
         if spec.endswith("*"):
             return [self.env[a] for a in arg]
         if arg is None:
@@ -855,6 +914,9 @@ class _Converter:
         target = str(node.target)
         if target in SPLITS and hasattr(node.target, "_schema"):
             return self.map_split(node, target)
+        if target in rules_index.DYNAMIC_SHAPE_OPS:
+            raise UnsupportedOpError(unsupported_message(
+                node, target, rules_index.DYNAMIC_SHAPE_OPS[target]), target, node.name)
         rule = RULES.get(target)
         if rule is None or not hasattr(node.target, "_schema"):
             raise UnsupportedOpError(unsupported_message(node, target), target, node.name)
@@ -865,6 +927,14 @@ class _Converter:
             self.env[node] = self.input_value(call, rule.inputs[0], None)
             return
         metas = call.out_metas
+        multi = len(metas) > 1
+        if rule.num_outputs is not None:
+            for u in node.users:
+                if u.target is operator.getitem and u.args[1] >= rule.num_outputs \
+                        and u in self.live:
+                    call.unsupported("output %d is read; xnnd computes only the first %d"
+                                     % (u.args[1], rule.num_outputs))
+            metas = metas[:rule.num_outputs]
         if any(m is None for m in metas):
             raise ExportError("no shape metadata for node '%s'" % node.name)
         out_dtype, _ = _ir_dtype(metas[0].dtype, node)
@@ -875,7 +945,7 @@ class _Converter:
             v = self.input_value(call, spec, scalar_dtype)
             inputs.extend(v if isinstance(v, list) else [v])
         attrs = [self.attr(call, spec) for spec in rule.attrs]
-        if len(metas) == 1:
+        if not multi:
             outputs = [self.tensor_value(node, metas[0], node.name, True)]
             self.env[node] = outputs[0]
         else:
@@ -888,6 +958,11 @@ class _Converter:
                     outputs.append(self.tensor_value(node, meta, "%s_out%d" % (node.name, k),
                                                      False))
             self.env[node] = outputs
+        outputs = list(outputs)
+        for suffix, get in rule.extra_outputs:
+            dtype, shape = get(call)
+            outputs.append(Value(self.names.take("%s_%s" % (node.name, suffix)), dtype, shape,
+                                 "node"))
         self.graph.nodes.append(Node(rule.op, inputs, outputs, attrs, node.name))
 
     def map_split(self, node, target):

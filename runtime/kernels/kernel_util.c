@@ -19,6 +19,20 @@ xnnd_status kfail(const kcheck* c, xnnd_status status, const char* fmt, ...) {
   return status;
 }
 
+xnnd_status krun_fail(const xnnd_kernel_args* args, const char* op, xnnd_status status,
+                      const char* fmt, ...) {
+  if (args->run_err && args->run_err_size > 0) {
+    int n = snprintf(args->run_err, args->run_err_size, "%s: ", op);
+    if (n >= 0 && (size_t)n < args->run_err_size) {
+      va_list ap;
+      va_start(ap, fmt);
+      vsnprintf(args->run_err + n, args->run_err_size - (size_t)n, fmt, ap);
+      va_end(ap);
+    }
+  }
+  return status;
+}
+
 xnnd_status kcheck_arity(const kcheck* c, uint32_t min_in, uint32_t max_in, uint32_t min_out) {
   const xnnd_kernel_args* a = c->args;
   if (a->num_inputs < min_in || a->num_inputs > max_in) {

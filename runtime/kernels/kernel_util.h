@@ -22,6 +22,11 @@ typedef struct kcheck {
 xnnd_status kfail(const kcheck* c, xnnd_status status, const char* fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* For run(): writes "<op>: <formatted message>" into args->run_err (when set) and returns
+ * status. Data-dependent failures only (an index out of range); shapes are prepare()'s. */
+xnnd_status krun_fail(const xnnd_kernel_args* args, const char* op, xnnd_status status,
+                      const char* fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* Checks num_inputs in [min_in, max_in] and num_outputs >= min_out. */
 xnnd_status kcheck_arity(const kcheck* c, uint32_t min_in, uint32_t max_in, uint32_t min_out);
 /* inputs[i], or NULL when absent (past num_inputs or a NULL entry). */

@@ -36,6 +36,10 @@ typedef struct xnnd_kernel_args {
   uint32_t num_outputs;
   const xnnd_kattr* attrs;
   uint32_t num_attrs;
+  /* Where run() may explain a data-dependent failure (an index out of range): "<op>: ...".
+   * NULL when the caller keeps no message; the runtime points it at a method buffer. */
+  char* run_err;
+  size_t run_err_size;
 } xnnd_kernel_args;
 
 #define XNND_KERNEL_PARAMS_SIZE 256

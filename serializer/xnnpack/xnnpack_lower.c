@@ -128,6 +128,16 @@ XNN_DECLARE_LOWERING(math) /* lower_math.c */
 /* >>> reduce */
 /* <<< reduce */
 /* >>> index */
+#define XNN_ROW_INDEX_SELECT N("this XNNPACK has no gather node")
+#define XNN_ROW_GATHER N("this XNNPACK has no gather node")
+#define XNN_ROW_INDEX N("this XNNPACK has no gather node")
+#define XNN_ROW_INDEX_PUT N("this XNNPACK has no scatter node")
+#define XNN_ROW_EMBEDDING_BAG N("this XNNPACK has no gather or segment-reduce node")
+#define XNN_ROW_SCATTER N("this XNNPACK has no scatter node")
+#define XNN_ROW_SCATTER_REDUCE N("this XNNPACK has no scatter node")
+#define XNN_ROW_SELECT_SCATTER N("this XNNPACK has no scatter or strided copy node")
+#define XNN_ROW_SLICE_SCATTER N("this XNNPACK has no scatter or strided copy node")
+#define XNN_ROW_MASKED_SCATTER N("this XNNPACK has no scatter node")
 /* <<< index */
 /* >>> shape */
 /* <<< shape */
