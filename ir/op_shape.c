@@ -73,6 +73,21 @@ xnnd_status xnnd_infer_view(xnnd_graph* g, xnnd_id node) {
   return ir_set_output(g, node, 0, x->dtype, a->n, a->ints);
 }
 
+/* torch.promote_types of two tensor dtypes; XNND_DTYPE_COUNT when the result (u8 with i8:
+ * i16) is not an xnnd dtype. The cat kernel converts; it converts no f16. */
+static xnnd_dtype cat_promote(xnnd_dtype a, xnnd_dtype b) {
+  if (a == b) return a;
+  if (a == XNND_BOOL) return b;
+  if (b == XNND_BOOL) return a;
+  if (a == XNND_F32 || b == XNND_F32) return XNND_F32;
+  if (a == XNND_F16 || b == XNND_F16) return XNND_F16;
+  if (a == XNND_U8 || b == XNND_U8) {
+    const xnnd_dtype other = a == XNND_U8 ? b : a;
+    return other == XNND_I8 ? XNND_DTYPE_COUNT : other;
+  }
+  return xnnd_dtype_size(a) > xnnd_dtype_size(b) ? a : b;
+}
+
 xnnd_status xnnd_infer_cat(xnnd_graph* g, xnnd_id node) {
   const xnnd_ir_node* n = &g->nodes[node];
   const xnnd_ir_value* first;
@@ -81,10 +96,17 @@ xnnd_status xnnd_infer_cat(xnnd_graph* g, xnnd_id node) {
   IR_TRY(ir_attr_dim(g, node, 0, n->attrs[0].i, first->rank, &dim));
   int64_t out[XNND_MAX_RANK];
   for (uint32_t d = 0; d < first->rank; d++) out[d] = first->dims[d];
+  xnnd_dtype dtype = first->dtype;
   for (uint32_t i = 1; i < n->num_inputs; i++) {
     const xnnd_ir_value* x;
     IR_TRY(ir_input_rank(g, node, i, first->rank, &x));
-    IR_TRY(ir_input_dtype(g, node, i, first->dtype));
+    const xnnd_dtype promoted = cat_promote(dtype, x->dtype);
+    if (promoted == XNND_DTYPE_COUNT ||
+        (x->dtype != dtype && (promoted == XNND_F16 || x->dtype == XNND_F16 || dtype == XNND_F16)))
+      return ir_node_error(g, node, "input %u %%%s is %s; it does not promote with %s (u8 with "
+                           "i8 gives i16; f16 mixes are not converted)", i, x->name,
+                           xnnd_dtype_name(x->dtype), xnnd_dtype_name(dtype));
+    dtype = promoted;
     for (uint32_t d = 0; d < first->rank; d++) {
       if (d == dim) continue;
       if (x->dims[d] != first->dims[d])
@@ -93,7 +115,7 @@ xnnd_status xnnd_infer_cat(xnnd_graph* g, xnnd_id node) {
     }
     out[dim] += x->dims[dim];  /* <= 255 * 2^40 */
   }
-  return ir_set_output(g, node, 0, first->dtype, first->rank, out);
+  return ir_set_output(g, node, 0, dtype, first->rank, out);
 }
 
 /* ---- aten.slice, aten.select, aten.expand, aten.constant_pad_nd ----

@@ -170,10 +170,17 @@ class ShapeOps(unittest.TestCase):
             run_xnnd(Fn(lambda x: F.pad(x, (1, 1, 0, 0, 1, 0, 0, 0, 1, 1))),
                      [torch.randn(1, 2, 3, 4, 5)], delegate=False)
 
-    def test_cat_mixed_dtypes_refused(self):
-        with self.assertRaisesRegex(ExportError, "cat of mixed dtypes"):
+    def test_cat_mixed_dtypes_promote(self):
+        def fn(f, i64, i32, i8, u8, b):
+            return (torch.cat([f, i64, b], 1), torch.cat([i32, b], 0), torch.cat([i8, i64], -1),
+                    torch.cat([u8, i32, b]), torch.cat([b, u8]), torch.cat([i8, b, i8], 1))
+        self.check(fn, [sample((2, 3), dt, k) for k, dt in enumerate(DTYPES)])
+
+    def test_cat_u8_i8_refused(self):
+        # PyTorch promotes u8 with i8 to int16, which xnnd has not
+        with self.assertRaisesRegex(ExportError, "unsupported dtype torch.int16"):
             run_xnnd(Fn(lambda a, b: torch.cat([a, b])),
-                     [torch.randn(2, 3), torch.ones(2, 3, dtype=torch.int64)], delegate=False)
+                     [sample((2, 3), torch.uint8), sample((2, 3), torch.int8)], delegate=False)
 
     def test_non_core_decompositions(self):
         def fn(x, y, s):
