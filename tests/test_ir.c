@@ -770,9 +770,9 @@ static void test_verify_shapes(void** state) {
   expect_verify_error(G("  input %z: f32[1,4,7,8]\n  %y: f32[2,4,8,8] = aten.cat(%x, %z) "
                         "{dim=0}\n  output %y\n"),
                       "node 0 (aten.cat): input 1 %z has size 7 in dim 2, expected 8", NULL);
-  expect_verify_error(G("  input %z: i32[1,4,8,8]\n  %y: f32[2,4,8,8] = aten.cat(%x, %z) "
+  expect_verify_error(G("  input %z: f16[1,4,8,8]\n  %y: f32[2,4,8,8] = aten.cat(%x, %z) "
                         "{dim=0}\n  output %y\n"),
-                      "node 0 (aten.cat): input 1 %z has dtype i32, expected f32", NULL);
+                      "node 0 (aten.cat): input 1 %z is f16; it does not promote with f32", NULL);
   expect_verify_error(G("  input %z: i32[1,4,8,8]\n  %y: f32[1,4,8,8] = aten.mul(%x, %z)\n"
                         "  output %y\n"),
                       "node 0 (aten.mul): input 1 %z has dtype i32, expected f32", NULL);

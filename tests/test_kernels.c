@@ -1538,11 +1538,31 @@ static void test_cat(void** state) {
   kc_int(&c, "dim", 1);
   kc_expect_error(&c, XNND_SHAPE_MISMATCH, "tensors[1] has shape [3,3], incompatible with [2,3]");
   kc_free(&c);
+  /* mixed dtypes promote as PyTorch's: f32 with i64 and bool gives f32 */
+  kc_init(&c, "aten.cat");
+  xnnd_tensor* mf = kc_in(&c, F32(2, 1, 2));
+  xnnd_tensor* mi = kc_in(&c, tens(XNND_I64, 2, DIMS(1, 2)));
+  xnnd_tensor* mb = kc_in(&c, tens(XNND_BOOL, 2, DIMS(1, 1)));
+  y = kc_out(&c, F32(2, 1, 5));
+  kc_int(&c, "dim", 1);
+  fdata(mf)[0] = 0.5f, fdata(mf)[1] = -1.5f;
+  ((int64_t*)mi->data)[0] = -7, ((int64_t*)mi->data)[1] = 1 << 20;
+  ((uint8_t*)mb->data)[0] = 1;
+  kc_run(&c);
+  const float mixed[5] = {0.5f, -1.5f, -7.0f, 1048576.0f, 1.0f};
+  expect_exact("cat mixed dtypes", fdata(y), mixed, 5);
+  kc_free(&c);
+  kc_init(&c, "aten.cat");
+  kc_in(&c, tens(XNND_U8, 2, DIMS(2, 3)));
+  kc_in(&c, tens(XNND_I8, 2, DIMS(2, 3)));
+  kc_out(&c, tens(XNND_I8, 2, DIMS(4, 3)));
+  kc_expect_error(&c, XNND_DTYPE_MISMATCH, "tensors mix u8 and i8, which promote to i16");
+  kc_free(&c);
   kc_init(&c, "aten.cat");
   kc_in(&c, F32(2, 2, 3));
   kc_in(&c, tens(XNND_I64, 2, DIMS(2, 3)));
-  kc_out(&c, F32(2, 4, 3));
-  kc_expect_error(&c, XNND_DTYPE_MISMATCH, "tensors[1] has dtype i64, tensors have f32");
+  kc_out(&c, tens(XNND_I64, 2, DIMS(4, 3)));
+  kc_expect_error(&c, XNND_DTYPE_MISMATCH, "out has dtype i64, expected f32");
   kc_free(&c);
 }
 

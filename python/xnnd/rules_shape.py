@@ -83,9 +83,9 @@ def as_strided_check(call) -> None:
         call.unsupported("%s: no metadata for the input" % what)
     shape = [int(n) for n in val.shape]
     if val.storage_offset() != 0 or (val.numel() > 1 and not val.is_contiguous()):
-        call.unsupported("%s of a non-contiguous view (stride %s, storage offset %d): its "
-                         "storage is not the input's elements" % (what, list(val.stride()),
-                                                                  val.storage_offset()))
+        call.unsupported("%s of a view (stride %s, storage offset %d) whose storage holds "
+                         "more than its elements; xnnd values do not share storage"
+                         % (what, list(val.stride()), val.storage_offset()))
     if any(s < 0 for s in stride) or offset < 0:
         call.unsupported("%s: negative stride or offset" % what)
     if 0 not in size:

@@ -71,10 +71,19 @@ class ShapeOps(unittest.TestCase):
         self.check(lambda x: (x.repeat(2, 1, 3), x.repeat(0, 2)), [sample((2, 3), torch.int32)],
                    delegates=(False,))
 
+    def test_scalar_and_empty(self):
+        def fn(x, m):
+            return (x[0, 0].repeat(3), x[0, 0].repeat(2, 2), x[0, 0].unsqueeze(0).flip(0),
+                    x[:, :0].flip(1), x[:, :0].repeat(2, 3), F.pad(x[:0], (1, 1)),
+                    torch.diagonal(x[:0], 0), x.flip(()),
+                    F.pad(m, (1, 2), value=1), F.pad(m, (1, 0, 0, 1)), m.flip(-1))
+        self.check(fn, [torch.randn(2, 3), sample((2, 3), torch.bool)], delegates=(False,))
+
     def test_reflection_replication_pads(self):
         def fn(x1, x2, x3, i2):
             return (F.pad(x1, (2, 1), mode="reflect"), F.pad(x1, (3, 0), mode="replicate"),
                     F.pad(x1, (-1, 2), mode="reflect"), F.pad(x1, (2, -1), mode="replicate"),
+                    F.pad(x2, (-1, -1, 1, 1), mode="reflect"),
                     F.pad(x2, (1, 2, 2, 1), mode="reflect"),
                     F.pad(x2, (0, 3, 1, 4), mode="replicate"),
                     F.pad(x3, (1, 1, 2, 0, 1, 2), mode="reflect"),
@@ -123,6 +132,11 @@ class ShapeOps(unittest.TestCase):
     def test_as_strided_beyond_input_is_refused(self):
         with self.assertRaisesRegex(ExportError, "beyond the 6 elements"):
             run_xnnd(Fn(lambda x: (x + 1).as_strided((3, 3), (2, 1))), [torch.randn(2, 3)],
+                     delegate=False)
+
+    def test_as_strided_of_a_view_is_refused(self):
+        with self.assertRaisesRegex(ExportError, "storage offset 3\\) whose storage holds more"):
+            run_xnnd(Fn(lambda x: x[1:].as_strided((2,), (1,), 0)), [torch.randn(3, 3)],
                      delegate=False)
 
     def test_squeeze_unsqueeze(self):
