@@ -471,6 +471,9 @@ RULES = {
     "aten.diagonal_copy.default": _DIAGONAL,
     "aten.squeeze.dims": _VIEW,
     "aten.squeeze_copy.dims": _VIEW,
+    # copy(self, src): src broadcast to self's shape (self's values are overwritten)
+    "aten.copy.default": Rule("aten.expand", ("src",), (("size", "ints", _view_size),),
+                              check=rules_shape.copy_check, identity=rules_shape.copy_is_identity),
     # <<< shape
     # >>> spatial: conv 1d/3d and transposed, pooling 1d/3d, grid_sample, col2im
     # <<< spatial
@@ -614,7 +617,14 @@ def _live_nodes(graph):
 _NONDETERMINISTIC = re.compile(r"rand|bernoulli|normal|uniform|empty|dropout|multinomial|poisson")
 # Ops whose result depends only on a tensor argument's shape and dtype.
 _SHAPE_ONLY = {"aten.new_zeros.default", "aten.new_ones.default", "aten.new_full.default",
-               "aten.zeros_like.default", "aten.ones_like.default", "aten.full_like.default"}
+               "aten.zeros_like.default", "aten.ones_like.default", "aten.full_like.default",
+               "aten.fill.Scalar"}
+# Ops whose values are unspecified (torch.empty): folded to zeros, a valid choice, so that
+# empty + fill_/copy_ (what functionalization leaves of `torch.empty(...).fill_(v)`) folds or
+# maps to a plain copy instead of failing on empty.
+_UNINITIALIZED = {"aten.empty.memory_format", "aten.empty_strided.default",
+                  "aten.empty_permuted.default", "aten.empty_like.default",
+                  "aten.new_empty.default", "aten.new_empty_strided.default"}
 # Folded nodes still emitted as IR ops (on constant inputs): passes look for these patterns.
 _KEEP_AS_IR = {"aten.t.default", "aten.t_copy.default"}
 
@@ -639,6 +649,10 @@ def _fold_constants(gm):
             continue
         target = str(node.target)
         schema = getattr(node.target, "_schema", None)
+        if target in _UNINITIALIZED and isinstance(node.meta.get("tensor_meta"), TensorMetadata):
+            meta = node.meta["tensor_meta"]
+            folded[node] = torch.zeros(meta.shape, dtype=meta.dtype)
+            continue
         if schema is None or _NONDETERMINISTIC.search(target):
             continue
         shape_only = target in _SHAPE_ONLY

@@ -105,3 +105,19 @@ def cat_check(call) -> None:
         if meta is not None and meta.dtype != out and torch.float16 in (meta.dtype, out):
             call.unsupported("cat of mixed dtypes: input %d is %s, the result %s; mixes with "
                              "float16 are not converted" % (i, meta.dtype, out))
+
+
+def copy_check(call) -> None:
+    """copy(self, src) is src broadcast to self's shape and cast to self's dtype; the cast is
+    not a data movement this family has."""
+    src = call.arg("src")
+    meta = src.meta.get("val") if isinstance(src, torch.fx.Node) else None
+    if meta is None:
+        call.unsupported("copy from a non-tensor")
+    if meta.dtype != call.out_metas[0].dtype:
+        call.unsupported("copy from %s into %s converts the dtype"
+                         % (meta.dtype, call.out_metas[0].dtype))
+
+
+def copy_is_identity(call) -> bool:
+    return list(call.arg("src").meta["val"].shape) == call.out_shape

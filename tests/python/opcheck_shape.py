@@ -207,6 +207,23 @@ class ShapeOps(unittest.TestCase):
             run_xnnd(Fn(lambda a, b: torch.cat([a, b])),
                      [sample((2, 3), torch.uint8), sample((2, 3), torch.int8)], delegate=False)
 
+    def test_creation_folds(self):
+        """arange, full, full_like, zeros_like, scalar_tensor fold to constants at export;
+        empty (+ fill_ / copy_) folds or becomes a copy of the source."""
+        def fn(x, i):
+            return (x + torch.arange(1, 2 * x.shape[-1] + 1, 2).float(),
+                    x + torch.full((x.shape[-1],), 2.5), x + torch.full_like(x, 3.0),
+                    x + torch.zeros_like(x), x + torch.scalar_tensor(1.5),
+                    x + torch.empty(x.shape).fill_(1.0), torch.empty_like(x).copy_(x),
+                    torch.empty(2, 3, 4, dtype=torch.int64).copy_(i[0]),
+                    torch.empty_like(i).fill_(7))
+        self.check(fn, [torch.randn(2, 4), sample((1, 3, 4), torch.int64)])
+
+    def test_copy_between_dtypes_refused(self):
+        with self.assertRaisesRegex(ExportError, "copy from torch.float32 into torch.int64"):
+            run_xnnd(Fn(lambda x: torch.empty(2, 4, dtype=torch.int64).copy_(x * 2)),
+                     [torch.randn(2, 4)], delegate=False)
+
     def test_non_core_decompositions(self):
         def fn(x, y, s):
             return (torch.stack([x, y], 1), torch.stack([x, y], -1),
