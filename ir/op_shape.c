@@ -325,12 +325,16 @@ xnnd_status xnnd_infer_repeat(xnnd_graph* g, xnnd_id node) {
 xnnd_status xnnd_infer_edge_pad(xnnd_graph* g, xnnd_id node) {
   const xnnd_ir_node* n = &g->nodes[node];
   const xnnd_attr* a = &n->attrs[0];
-  const bool reflect = n->op == XNND_OP_REFLECTION_PAD1D || n->op == XNND_OP_REFLECTION_PAD2D ||
-                       n->op == XNND_OP_REFLECTION_PAD3D;
-  const uint32_t k = n->op == XNND_OP_REFLECTION_PAD1D || n->op == XNND_OP_REPLICATION_PAD1D ? 1
-                     : n->op == XNND_OP_REFLECTION_PAD2D || n->op == XNND_OP_REPLICATION_PAD2D
-                         ? 2
-                         : 3;
+  bool reflect = true;
+  uint32_t k = 3; /* padded dims */
+  switch (n->op) {
+    case XNND_OP_REFLECTION_PAD1D: k = 1; break;
+    case XNND_OP_REFLECTION_PAD2D: k = 2; break;
+    case XNND_OP_REPLICATION_PAD1D: k = 1, reflect = false; break;
+    case XNND_OP_REPLICATION_PAD2D: k = 2, reflect = false; break;
+    case XNND_OP_REPLICATION_PAD3D: reflect = false; break;
+    default: break;
+  }
   const xnnd_ir_value* x;
   IR_TRY(ir_input_rank_range(g, node, 0, k, XNND_MAX_RANK, &x));
   if (a->n != 2 * k)
