@@ -296,11 +296,11 @@ _EDGE_PAD = {"%s_pad%dd" % (kind, k): Rule(
 _DIAGONAL = Rule("aten.diagonal", attrs=(("offset", "int"),
                                          ("dim1", "int", rules_shape.diagonal_dim("dim1")),
                                          ("dim2", "int", rules_shape.diagonal_dim("dim2"))))
-_AS_STRIDED = Rule("aten.as_strided", attrs=(("size", "ints"), ("stride", "ints"),
-                                             ("storage_offset", "int",
-                                              lambda c: c.arg("storage_offset") or 0)),
-                   check=rules_shape.as_strided_check,
-                   dispatch=lambda c: _VIEW if rules_shape.as_strided_is_view(c) else _AS_STRIDED)
+_AS_STRIDED: Rule = Rule(
+    "aten.as_strided", attrs=(("size", "ints"), ("stride", "ints"),
+                              ("storage_offset", "int", lambda c: c.arg("storage_offset") or 0)),
+    check=rules_shape.as_strided_check,
+    dispatch=lambda c: _VIEW if rules_shape.as_strided_is_view(c) else _AS_STRIDED)
 _NEAREST_ATTRS = (("output_size", "ints", _resize_size), ("scales_h", "float?", _resize_scale(0)),
                   ("scales_w", "float?", _resize_scale(1)))
 _BILINEAR_ATTRS = (("output_size", "ints", _resize_size), ("align_corners", "bool"),

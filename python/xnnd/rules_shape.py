@@ -4,25 +4,28 @@ at export, with PyTorch's own reason, what the C toolchain would otherwise refus
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import torch
 
+if TYPE_CHECKING:
+    from .aten_map import Call
 
-def _self(call) -> Any:
+
+def _self(call: Call) -> Any:
     return call.arg("input" if "input" in call.args else "self")
 
 
-def _shape(call) -> list[int]:
+def _shape(call: Call) -> list[int]:
     return [int(n) for n in call.env[_self(call)].shape]
 
 
-def edge_pad_check(reflect: bool):
+def edge_pad_check(reflect: bool) -> Callable[[Call], None]:
     """reflection_pad*/replication_pad*: padding is (before, after) pairs from the last dim.
     Reflection mirrors about the edge element, so each pad must be less than the dim's size
     (PyTorch raises the same); both need a non-empty padded dim."""
-    def check(call):
+    def check(call: Call) -> None:
         pad = [int(p) for p in call.arg("padding")]
         shape = _shape(call)
         for i in range(len(pad) // 2):
@@ -40,8 +43,8 @@ def edge_pad_check(reflect: bool):
     return check
 
 
-def diagonal_dim(name: str):
-    def get(call):
+def diagonal_dim(name: str) -> Callable[[Call], int]:
+    def get(call: Call) -> int:
         rank = len(_shape(call))
         d = int(call.arg(name))
         return d + rank if d < 0 else d
@@ -56,7 +59,7 @@ def _contiguous_strides(shape) -> list[int]:
     return list(reversed(strides))
 
 
-def as_strided_is_view(call) -> bool:
+def as_strided_is_view(call: Call) -> bool:
     """as_strided that reads a contiguous input's elements in row-major order: a view."""
     size, stride = [int(n) for n in call.arg("size")], [int(n) for n in call.arg("stride")]
     offset = int(call.arg("storage_offset") or 0)
@@ -70,7 +73,7 @@ def as_strided_is_view(call) -> bool:
             and row_major(list(val.shape), list(val.stride())))
 
 
-def as_strided_check(call) -> None:
+def as_strided_check(call: Call) -> None:
     """The general as_strided reads the input's storage. The IR keeps every value contiguous
     and unshared, so that storage is the input's own elements only when the input is
     contiguous, starts its storage, and the strided reads stay within its elements."""
@@ -89,14 +92,14 @@ def as_strided_check(call) -> None:
     if any(s < 0 for s in stride) or offset < 0:
         call.unsupported("%s: negative stride or offset" % what)
     if 0 not in size:
-        last = offset + sum((n - 1) * s for n, s in zip(size, stride))
+        last = offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True))
         if last >= int(np.prod(shape)):
             call.unsupported("%s reads element %d, beyond the %d elements of the input %s "
                              "(xnnd reads only the input's own elements)"
                              % (what, last, int(np.prod(shape)), shape))
 
 
-def cat_check(call) -> None:
+def cat_check(call: Call) -> None:
     """PyTorch's cat promotes mixed input dtypes; the cat kernel converts to the promoted dtype
     (the output's), except from or to f16 (the runtime has no half conversion)."""
     out = call.out_metas[0].dtype
@@ -107,7 +110,7 @@ def cat_check(call) -> None:
                              "float16 are not converted" % (i, meta.dtype, out))
 
 
-def copy_check(call) -> None:
+def copy_check(call: Call) -> None:
     """copy(self, src) is src broadcast to self's shape and cast to self's dtype; the cast is
     not a data movement this family has."""
     src = call.arg("src")
@@ -119,5 +122,5 @@ def copy_check(call) -> None:
                          % (meta.dtype, call.out_metas[0].dtype))
 
 
-def copy_is_identity(call) -> bool:
+def copy_is_identity(call: Call) -> bool:
     return list(call.arg("src").meta["val"].shape) == call.out_shape

@@ -49,7 +49,7 @@ class ShapeOps(unittest.TestCase):
         for delegate in delegates:
             got, report = run_xnnd(Fn(fn), inputs, delegate=delegate)
             self.assertEqual(len(got), len(want))
-            for i, (g, w) in enumerate(zip(got, want)):
+            for i, (g, w) in enumerate(zip(got, want, strict=True)):
                 msg = "output %d, delegate=%s" % (i, delegate)
                 self.assertEqual(g.shape, w.shape, msg)
                 self.assertEqual(g.dtype, w.dtype, msg)
