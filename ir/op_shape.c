@@ -73,6 +73,21 @@ xnnd_status xnnd_infer_view(xnnd_graph* g, xnnd_id node) {
   return ir_set_output(g, node, 0, x->dtype, a->n, a->ints);
 }
 
+/* torch.promote_types of two tensor dtypes; XNND_DTYPE_COUNT when the result (u8 with i8:
+ * i16) is not an xnnd dtype. The cat kernel converts; it converts no f16. */
+static xnnd_dtype cat_promote(xnnd_dtype a, xnnd_dtype b) {
+  if (a == b) return a;
+  if (a == XNND_BOOL) return b;
+  if (b == XNND_BOOL) return a;
+  if (a == XNND_F32 || b == XNND_F32) return XNND_F32;
+  if (a == XNND_F16 || b == XNND_F16) return XNND_F16;
+  if (a == XNND_U8 || b == XNND_U8) {
+    const xnnd_dtype other = a == XNND_U8 ? b : a;
+    return other == XNND_I8 ? XNND_DTYPE_COUNT : other;
+  }
+  return xnnd_dtype_size(a) > xnnd_dtype_size(b) ? a : b;
+}
+
 xnnd_status xnnd_infer_cat(xnnd_graph* g, xnnd_id node) {
   const xnnd_ir_node* n = &g->nodes[node];
   const xnnd_ir_value* first;
@@ -81,10 +96,17 @@ xnnd_status xnnd_infer_cat(xnnd_graph* g, xnnd_id node) {
   IR_TRY(ir_attr_dim(g, node, 0, n->attrs[0].i, first->rank, &dim));
   int64_t out[XNND_MAX_RANK];
   for (uint32_t d = 0; d < first->rank; d++) out[d] = first->dims[d];
+  xnnd_dtype dtype = first->dtype;
   for (uint32_t i = 1; i < n->num_inputs; i++) {
     const xnnd_ir_value* x;
     IR_TRY(ir_input_rank(g, node, i, first->rank, &x));
-    IR_TRY(ir_input_dtype(g, node, i, first->dtype));
+    const xnnd_dtype promoted = cat_promote(dtype, x->dtype);
+    if (promoted == XNND_DTYPE_COUNT ||
+        (x->dtype != dtype && (promoted == XNND_F16 || x->dtype == XNND_F16 || dtype == XNND_F16)))
+      return ir_node_error(g, node, "input %u %%%s is %s; it does not promote with %s (u8 with "
+                           "i8 gives i16; f16 mixes are not converted)", i, x->name,
+                           xnnd_dtype_name(x->dtype), xnnd_dtype_name(dtype));
+    dtype = promoted;
     for (uint32_t d = 0; d < first->rank; d++) {
       if (d == dim) continue;
       if (x->dims[d] != first->dims[d])
@@ -93,7 +115,7 @@ xnnd_status xnnd_infer_cat(xnnd_graph* g, xnnd_id node) {
     }
     out[dim] += x->dims[dim];  /* <= 255 * 2^40 */
   }
-  return ir_set_output(g, node, 0, first->dtype, first->rank, out);
+  return ir_set_output(g, node, 0, dtype, first->rank, out);
 }
 
 /* ---- aten.slice, aten.select, aten.expand, aten.constant_pad_nd ----
@@ -229,4 +251,168 @@ xnnd_status xnnd_infer_roll(xnnd_graph* g, xnnd_id node) {
     if (a[0].ints[i] < -IR_MAX_DIM || a[0].ints[i] > IR_MAX_DIM)
       return ir_attr_error(g, node, "attribute shifts[%u] out of range", i);
   return ir_set_output(g, node, 0, x->dtype, x->rank, x->dims);
+}
+
+/* ---- aten.flip, aten.repeat, reflection/replication pads, aten.diagonal, aten.as_strided ----
+ * Index-mapping copies. The IR has no strided views, so diagonal and as_strided materialize
+ * their output; as_strided's strides address the input's own (contiguous) elements, which the
+ * exporter guarantees are the whole storage PyTorch would read. */
+const xnnd_attr_spec xnnd_attrs_flip[] = {
+    {"dims", XNND_ATTR_INTS, false, IR_DEF_NONE},
+    IR_SCHEMA_END,
+};
+const xnnd_attr_spec xnnd_attrs_repeat[] = {
+    {"repeats", XNND_ATTR_INTS, false, IR_DEF_NONE},
+    IR_SCHEMA_END,
+};
+const xnnd_attr_spec xnnd_attrs_edge_pad[] = {
+    {"padding", XNND_ATTR_INTS, false, IR_DEF_NONE},
+    IR_SCHEMA_END,
+};
+const xnnd_attr_spec xnnd_attrs_diagonal[] = {
+    {"offset", XNND_ATTR_INT, false, IR_DEF_INT(0)},
+    {"dim1", XNND_ATTR_INT, false, IR_DEF_INT(0)},
+    {"dim2", XNND_ATTR_INT, false, IR_DEF_INT(1)},
+    IR_SCHEMA_END,
+};
+const xnnd_attr_spec xnnd_attrs_as_strided[] = {
+    {"size", XNND_ATTR_INTS, false, IR_DEF_NONE},
+    {"stride", XNND_ATTR_INTS, false, IR_DEF_NONE},
+    {"storage_offset", XNND_ATTR_INT, false, IR_DEF_INT(0)},
+    IR_SCHEMA_END,
+};
+
+xnnd_status xnnd_infer_flip(xnnd_graph* g, xnnd_id node) {
+  const xnnd_attr* a = &g->nodes[node].attrs[0];
+  const xnnd_ir_value* x;
+  IR_TRY(ir_require_input(g, node, 0, &x));
+  if (a->n > (x->rank == 0 ? 1u : x->rank))
+    return ir_attr_error(g, node, "attribute dims has %u entries for rank %u", a->n, x->rank);
+  bool seen[XNND_MAX_RANK] = {false};
+  for (uint32_t i = 0; i < a->n; i++) {
+    uint32_t d;
+    IR_TRY(ir_attr_dim(g, node, 0, a->ints[i], x->rank, &d));
+    if (seen[d]) return ir_attr_error(g, node, "attribute dims: dim %u repeats", d);
+    seen[d] = true;
+  }
+  return ir_set_output(g, node, 0, x->dtype, x->rank, x->dims);
+}
+
+xnnd_status xnnd_infer_repeat(xnnd_graph* g, xnnd_id node) {
+  const xnnd_attr* a = &g->nodes[node].attrs[0];
+  const xnnd_ir_value* x;
+  IR_TRY(ir_require_input(g, node, 0, &x));
+  if (a->n < x->rank || a->n > XNND_MAX_RANK)
+    return ir_attr_error(g, node, "attribute repeats has %u entries; input 0 %%%s has rank %u "
+                         "(at most %d)", a->n, x->name, x->rank, XNND_MAX_RANK);
+  const uint32_t lead = a->n - x->rank;
+  int64_t out[XNND_MAX_RANK];
+  for (uint32_t i = 0; i < a->n; i++) {
+    if (a->ints[i] < 0 || a->ints[i] > IR_MAX_DIM)
+      return ir_attr_error(g, node, "attribute repeats[%u] = %lld must be >= 0", i,
+                           (long long)a->ints[i]);
+    const int64_t have = i < lead ? 1 : x->dims[i - lead];
+    if (have != 0 && a->ints[i] > IR_MAX_DIM / have)
+      return ir_attr_error(g, node, "attribute repeats[%u] makes dim %u too large", i, i);
+    out[i] = have * a->ints[i];
+  }
+  return ir_set_output(g, node, 0, x->dtype, a->n, out);
+}
+
+/* reflection_pad{1,2,3}d / replication_pad{1,2,3}d: padding lists (before, after) pairs from
+ * the last dim, one pair per padded dim (the op's 1/2/3). Reflection needs pad < size (the
+ * mirrored index must exist), replication a non-empty dim. */
+xnnd_status xnnd_infer_edge_pad(xnnd_graph* g, xnnd_id node) {
+  const xnnd_ir_node* n = &g->nodes[node];
+  const xnnd_attr* a = &n->attrs[0];
+  bool reflect = true;
+  uint32_t k = 3; /* padded dims */
+  switch (n->op) {
+    case XNND_OP_REFLECTION_PAD1D: k = 1; break;
+    case XNND_OP_REFLECTION_PAD2D: k = 2; break;
+    case XNND_OP_REPLICATION_PAD1D: k = 1, reflect = false; break;
+    case XNND_OP_REPLICATION_PAD2D: k = 2, reflect = false; break;
+    case XNND_OP_REPLICATION_PAD3D: reflect = false; break;
+    default: break;
+  }
+  const xnnd_ir_value* x;
+  IR_TRY(ir_input_rank_range(g, node, 0, k, XNND_MAX_RANK, &x));
+  if (a->n != 2 * k)
+    return ir_attr_error(g, node, "attribute padding has %u entries, expected %u", a->n, 2 * k);
+  int64_t out[XNND_MAX_RANK];
+  for (uint32_t i = 0; i < x->rank; i++) out[i] = x->dims[i];
+  for (uint32_t p = 0; p < k; p++) {
+    const uint32_t d = x->rank - 1 - p;
+    const int64_t lo = a->ints[2 * p], hi = a->ints[2 * p + 1], size = x->dims[d];
+    if (lo < -IR_MAX_DIM || lo > IR_MAX_DIM || hi < -IR_MAX_DIM || hi > IR_MAX_DIM)
+      return ir_attr_error(g, node, "attribute padding[%u..%u] out of range", 2 * p, 2 * p + 1);
+    if (size == 0)
+      return ir_node_error(g, node, "input 0 %%%s has size 0 in padded dim %u", x->name, d);
+    if (reflect && (lo >= size || hi >= size))
+      return ir_attr_error(g, node, "reflection padding (%lld, %lld) must be less than the size "
+                           "%lld of dim %u of %%%s", (long long)lo, (long long)hi,
+                           (long long)size, d, x->name);
+    out[d] = size + lo + hi;
+    if (out[d] < 1 || (reflect && (lo < -size || hi < -size)))
+      return ir_attr_error(g, node, "padding (%lld, %lld) leaves dim %u of %%%s empty",
+                           (long long)lo, (long long)hi, d, x->name);
+  }
+  return ir_set_output(g, node, 0, x->dtype, x->rank, out);
+}
+
+xnnd_status xnnd_infer_diagonal(xnnd_graph* g, xnnd_id node) {
+  const xnnd_attr* a = g->nodes[node].attrs;
+  const xnnd_ir_value* x;
+  IR_TRY(ir_input_rank_range(g, node, 0, 2, XNND_MAX_RANK, &x));
+  uint32_t d1, d2;
+  IR_TRY(ir_attr_dim(g, node, 1, a[1].i, x->rank, &d1));
+  IR_TRY(ir_attr_dim(g, node, 2, a[2].i, x->rank, &d2));
+  if (d1 == d2) return ir_attr_error(g, node, "attributes dim1 and dim2 are both dim %u", d1);
+  const int64_t off = a[0].i;
+  if (off < -IR_MAX_DIM || off > IR_MAX_DIM)
+    return ir_attr_error(g, node, "attribute offset = %lld out of range", (long long)off);
+  int64_t out[XNND_MAX_RANK];
+  uint32_t r = 0;
+  for (uint32_t i = 0; i < x->rank; i++)
+    if (i != d1 && i != d2) out[r++] = x->dims[i];
+  int64_t len = off >= 0 ? x->dims[d2] - off : x->dims[d1] + off;
+  if (len > (off >= 0 ? x->dims[d1] : x->dims[d2])) len = off >= 0 ? x->dims[d1] : x->dims[d2];
+  out[r++] = len < 0 ? 0 : len;
+  return ir_set_output(g, node, 0, x->dtype, r, out);
+}
+
+xnnd_status xnnd_infer_as_strided(xnnd_graph* g, xnnd_id node) {
+  const xnnd_attr* a = g->nodes[node].attrs;
+  const xnnd_ir_value* x;
+  IR_TRY(ir_require_input(g, node, 0, &x));
+  if (a[0].n != a[1].n || a[0].n > XNND_MAX_RANK)
+    return ir_attr_error(g, node, "attributes size (%u entries) and stride (%u) must have the same "
+                         "length, at most %d", a[0].n, a[1].n, XNND_MAX_RANK);
+  uint64_t in_numel;
+  if (!ir_numel(x->dtype, x->rank, x->dims, &in_numel))
+    return ir_node_error(g, node, "input 0 %%%s has an invalid shape", x->name);
+  if (a[2].i < 0 || a[2].i > IR_MAX_DIM)
+    return ir_attr_error(g, node, "attribute storage_offset = %lld must be >= 0",
+                         (long long)a[2].i);
+  int64_t last = a[2].i; /* the largest element index read */
+  bool empty = false;
+  for (uint32_t i = 0; i < a[0].n; i++) {
+    const int64_t n = a[0].ints[i], s = a[1].ints[i];
+    if (n < 0 || n > IR_MAX_DIM || s < 0 || s > IR_MAX_DIM)
+      return ir_attr_error(g, node, "attribute size[%u] = %lld, stride[%u] = %lld must be in "
+                           "[0, 2^40]", i, (long long)n, i, (long long)s);
+    if (n == 0) empty = true;
+  }
+  for (uint32_t i = 0; i < a[0].n && !empty; i++) {
+    const int64_t n = a[0].ints[i], s = a[1].ints[i];
+    if (n > 1 && s > ((int64_t)in_numel - last) / (n - 1))
+      return ir_attr_error(g, node, "attributes size and stride read beyond the %llu elements "
+                           "of input 0 %%%s (dim %u)", (unsigned long long)in_numel, x->name, i);
+    if (n > 1) last += (n - 1) * s;
+  }
+  if (!empty && (uint64_t)last >= in_numel)
+    return ir_attr_error(g, node, "attributes size, stride and storage_offset read element %lld "
+                         "but input 0 %%%s has %llu", (long long)last, x->name,
+                         (unsigned long long)in_numel);
+  return ir_set_output(g, node, 0, x->dtype, a[0].n, a[0].ints);
 }

@@ -194,6 +194,7 @@ def build():
          [("dim", -1)], lambda *t: aten.cat(list(t), -1))
 
     build_coverage_ops()
+    build_shape_ops()
 
 
 def build_coverage_ops():
@@ -274,6 +275,54 @@ def build_coverage_ops():
         case("aten.upsample_bilinear2d", label, [r(*shape)],
              [("output_size", size), ("align_corners", align), ("scales_h", sh), ("scales_w", sw)],
              lambda x, s=size, a=align, h=sh, w=sw: aten.upsample_bilinear2d(x, s, a, h, w))
+
+
+def build_shape_ops():
+    """Core ATen coverage, shape family: flip, repeat, reflection/replication pads, diagonal,
+    as_strided over random shapes (f32 and i64)."""
+    g = torch.Generator().manual_seed(14)
+
+    def ri(lo, hi):
+        return int(torch.randint(lo, hi + 1, (1,), generator=g))
+
+    for i in range(6):
+        shape = [ri(1, 4) for _ in range(ri(1, 5))]
+        x = r(*shape) if i % 2 == 0 else torch.arange(int(torch.tensor(shape).prod())).view(*shape)
+        dims = sorted(set(ri(0, len(shape) - 1) for _ in range(ri(1, len(shape)))))
+        case("aten.flip", "flip %d" % i, [x], [("dims", dims)],
+             lambda x, d=dims: aten.flip(x, d))
+        reps = [ri(0, 3) if k else ri(1, 2) for k in range(ri(0, 2))] + \
+            [ri(1, 3) for _ in shape]
+        case("aten.repeat", "repeat %d" % i, [x], [("repeats", reps)],
+             lambda x, p=reps: aten.repeat(x, p))
+        if len(shape) >= 2:
+            d1, d2 = ri(0, len(shape) - 1), ri(0, len(shape) - 1)
+            if d1 != d2:
+                off = ri(-3, 3)
+                case("aten.diagonal", "diagonal %d" % i, [x],
+                     [("offset", off), ("dim1", d1), ("dim2", d2)],
+                     lambda x, o=off, a=d1, b=d2: aten.diagonal(x, o, a, b).contiguous())
+    for k in (1, 2, 3):
+        for i in range(3):
+            shape = [ri(1, 2)] * ri(0, 2) + [ri(2, 5) for _ in range(k)]
+            x = r(*shape) if i != 1 else torch.arange(int(torch.tensor(shape).prod())).view(*shape)
+            pad = []
+            for d in range(k):
+                n = shape[len(shape) - 1 - d]
+                pad += [ri(-1, n - 1), ri(-1, n - 1)]
+            for kind in ("reflection", "replication"):
+                name = "%s_pad%dd" % (kind, k)
+                ok = all(shape[len(shape) - 1 - d] + pad[2 * d] + pad[2 * d + 1] >= 1
+                         for d in range(k))
+                if ok and len(shape) in (k + 1, k + 2):
+                    case("aten." + name, "%s %d" % (name, i), [x], [("padding", pad)],
+                         lambda x, f=getattr(aten, name), p=pad: f(x, p))
+    x = r(3, 4, 5)
+    for size, stride, off in [([3, 3], [1, 3], 2), ([2, 2, 2], [20, 0, 5], 1), ([4], [13], 7),
+                              ([5, 4], [1, 5], 0), ([0, 3], [1, 1], 59)]:
+        case("aten.as_strided", "as_strided %s %s %d" % (size, stride, off), [x],
+             [("size", size), ("stride", stride), ("storage_offset", off)],
+             lambda x, a=size, b=stride, o=off: aten.as_strided(x, a, b, o).contiguous())
 
 
 def main():

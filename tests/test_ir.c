@@ -770,9 +770,9 @@ static void test_verify_shapes(void** state) {
   expect_verify_error(G("  input %z: f32[1,4,7,8]\n  %y: f32[2,4,8,8] = aten.cat(%x, %z) "
                         "{dim=0}\n  output %y\n"),
                       "node 0 (aten.cat): input 1 %z has size 7 in dim 2, expected 8", NULL);
-  expect_verify_error(G("  input %z: i32[1,4,8,8]\n  %y: f32[2,4,8,8] = aten.cat(%x, %z) "
+  expect_verify_error(G("  input %z: f16[1,4,8,8]\n  %y: f32[2,4,8,8] = aten.cat(%x, %z) "
                         "{dim=0}\n  output %y\n"),
-                      "node 0 (aten.cat): input 1 %z has dtype i32, expected f32", NULL);
+                      "node 0 (aten.cat): input 1 %z is f16; it does not promote with f32", NULL);
   /* f32 with i32 promotes to f32 (PyTorch's type promotion); u8 with i8 would need int16 */
   expect_verify_error(G("  input %z: i32[1,4,8,8]\n  %y: i32[1,4,8,8] = aten.mul(%x, %z)\n"
                         "  output %y\n"),
@@ -822,8 +822,8 @@ static void test_verify_quant_and_layout(void** state) {
 
 /* ---- text round trips ---- */
 
-static const char* k_golden[] = {"convnet",  "quantized",    "nhwc",     "consts",     "all_ops",
-                                 "coverage_ops", "ops_math", "ops_binary", "ops_index"};
+static const char* k_golden[] = {"convnet", "quantized", "nhwc", "consts", "all_ops",
+                                 "coverage_ops", "ops_math", "ops_binary", "ops_index", "ops_shape"};
 
 static void test_golden_round_trip(void** state) {
   (void)state;

@@ -1597,11 +1597,103 @@ static void test_cat(void** state) {
   kc_int(&c, "dim", 1);
   kc_expect_error(&c, XNND_SHAPE_MISMATCH, "tensors[1] has shape [3,3], incompatible with [2,3]");
   kc_free(&c);
+  /* mixed dtypes promote as PyTorch's: f32 with i64 and bool gives f32 */
+  kc_init(&c, "aten.cat");
+  xnnd_tensor* mf = kc_in(&c, F32(2, 1, 2));
+  xnnd_tensor* mi = kc_in(&c, tens(XNND_I64, 2, DIMS(1, 2)));
+  xnnd_tensor* mb = kc_in(&c, tens(XNND_BOOL, 2, DIMS(1, 1)));
+  y = kc_out(&c, F32(2, 1, 5));
+  kc_int(&c, "dim", 1);
+  fdata(mf)[0] = 0.5f, fdata(mf)[1] = -1.5f;
+  ((int64_t*)mi->data)[0] = -7, ((int64_t*)mi->data)[1] = 1 << 20;
+  ((uint8_t*)mb->data)[0] = 1;
+  kc_run(&c);
+  const float mixed[5] = {0.5f, -1.5f, -7.0f, 1048576.0f, 1.0f};
+  expect_exact("cat mixed dtypes", fdata(y), mixed, 5);
+  kc_free(&c);
+  kc_init(&c, "aten.cat");
+  kc_in(&c, tens(XNND_U8, 2, DIMS(2, 3)));
+  kc_in(&c, tens(XNND_I8, 2, DIMS(2, 3)));
+  kc_out(&c, tens(XNND_I8, 2, DIMS(4, 3)));
+  kc_expect_error(&c, XNND_DTYPE_MISMATCH, "tensors mix u8 and i8, which promote to i16");
+  kc_free(&c);
   kc_init(&c, "aten.cat");
   kc_in(&c, F32(2, 2, 3));
   kc_in(&c, tens(XNND_I64, 2, DIMS(2, 3)));
-  kc_out(&c, F32(2, 4, 3));
-  kc_expect_error(&c, XNND_DTYPE_MISMATCH, "tensors[1] has dtype i64, tensors have f32");
+  kc_out(&c, tens(XNND_I64, 2, DIMS(4, 3)));
+  kc_expect_error(&c, XNND_DTYPE_MISMATCH, "out has dtype i64, expected f32");
+  kc_free(&c);
+}
+
+/* Core ATen coverage, shape family: the integer pad value cast, and prepare()'s refusals. */
+static void test_shape_family(void** state) {
+  (void)state;
+  kc c;
+  /* constant_pad_nd on i32 and u8: value 3.7 truncates to 3, -1.5 wraps to 255 in u8 */
+  kc_init(&c, "aten.constant_pad_nd");
+  xnnd_tensor* x = kc_in(&c, tens(XNND_I32, 1, DIMS(2)));
+  xnnd_tensor* y = kc_out(&c, tens(XNND_I32, 1, DIMS(4)));
+  ((int32_t*)x->data)[0] = -5, ((int32_t*)x->data)[1] = 9;
+  KC_INTS(&c, "pad", 1, 1);
+  kc_float(&c, "value", 3.7);
+  kc_run(&c);
+  const int32_t want_i32[4] = {3, -5, 9, 3};
+  assert_memory_equal(y->data, want_i32, sizeof(want_i32));
+  kc_free(&c);
+  kc_init(&c, "aten.constant_pad_nd");
+  x = kc_in(&c, tens(XNND_U8, 1, DIMS(1)));
+  y = kc_out(&c, tens(XNND_U8, 1, DIMS(3)));
+  ((uint8_t*)x->data)[0] = 7;
+  KC_INTS(&c, "pad", 2, 0);
+  kc_float(&c, "value", -1.5);
+  kc_run(&c);
+  const uint8_t want_u8[3] = {255, 255, 7};
+  assert_memory_equal(y->data, want_u8, sizeof(want_u8));
+  kc_free(&c);
+
+  kc_init(&c, "aten.reflection_pad1d");
+  kc_in(&c, F32(2, 2, 3));
+  kc_out(&c, F32(2, 2, 7));
+  KC_INTS(&c, "padding", 3, 1);
+  kc_expect_error(&c, XNND_INVALID_ARGUMENT, "padding (3, 1) must be less than the size 3 of dim 1");
+  kc_free(&c);
+  kc_init(&c, "aten.replication_pad2d");
+  kc_in(&c, F32(2, 2, 3));
+  kc_out(&c, F32(2, 2, 3));
+  KC_INTS(&c, "padding", 0, 0);
+  kc_expect_error(&c, XNND_INVALID_ARGUMENT, "padding has 2 entries, expected 4");
+  kc_free(&c);
+  kc_init(&c, "aten.replication_pad1d");
+  kc_in(&c, F32(2, 2, 0));
+  kc_out(&c, F32(2, 2, 2));
+  KC_INTS(&c, "padding", 1, 1);
+  kc_expect_error(&c, XNND_SHAPE_MISMATCH, "self has size 0 in padded dim 1");
+  kc_free(&c);
+  kc_init(&c, "aten.as_strided");
+  kc_in(&c, F32(2, 2, 3));
+  kc_out(&c, F32(2, 3, 3));
+  KC_INTS(&c, "size", 3, 3);
+  KC_INTS(&c, "stride", 2, 1);
+  kc_expect_error(&c, XNND_INVALID_ARGUMENT, "reads element 6 but self has 6");
+  kc_free(&c);
+  kc_init(&c, "aten.flip");
+  kc_in(&c, F32(2, 2, 3));
+  kc_out(&c, F32(2, 2, 3));
+  KC_INTS(&c, "dims", 1, -1);
+  kc_expect_error(&c, XNND_INVALID_ARGUMENT, "dim 1 appears twice");
+  kc_free(&c);
+  kc_init(&c, "aten.repeat");
+  kc_in(&c, F32(2, 2, 3));
+  kc_out(&c, F32(1, 6));
+  KC_INTS(&c, "repeats", 2);
+  kc_expect_error(&c, XNND_INVALID_ARGUMENT, "repeats has 1 entries, fewer than self's rank 2");
+  kc_free(&c);
+  kc_init(&c, "aten.diagonal");
+  kc_in(&c, F32(2, 2, 3));
+  kc_out(&c, F32(1, 2));
+  kc_int(&c, "dim1", -1);
+  kc_int(&c, "dim2", 1);
+  kc_expect_error(&c, XNND_INVALID_ARGUMENT, "dim1 and dim2 are both dim 1");
   kc_free(&c);
 }
 
@@ -2200,6 +2292,7 @@ int main(void) {
       cmocka_unit_test(test_cat),
       cmocka_unit_test(test_slice_select_expand),
       cmocka_unit_test(test_constant_pad),
+      cmocka_unit_test(test_shape_family),
       cmocka_unit_test(test_layer_norm_log_softmax),
       cmocka_unit_test(test_baddbmm),
       cmocka_unit_test(test_upsample),

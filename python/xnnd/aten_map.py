@@ -27,7 +27,7 @@ import torch
 import torch.utils._pytree as pytree
 from torch.fx.passes.shape_prop import TensorMetadata
 
-from . import rules_binary, rules_index, rules_math
+from . import rules_binary, rules_index, rules_math, rules_shape
 from .errors import ExportError, UnsupportedOpError
 from .ir_text import DTYPES, Attr, Graph, Node, Value
 
@@ -56,14 +56,18 @@ class Rule:
     num_outputs  IR outputs taken from the aten op's outputs (None: all); reading a later one
             is refused (e.g. _embedding_bag's training-only outputs).
     extra_outputs  (name suffix, getter(call) -> (ir dtype, shape)) per IR output the aten op
-            does not have, appended after its outputs (scatter_reduce's count)."""
+            does not have, appended after its outputs (scatter_reduce's count).
+    dispatch  optional dispatch(call) -> Rule: the rule that maps this call instead (as_strided
+            that is a plain view becomes aten.view)."""
 
     def __init__(self, op: str | None, inputs: Sequence[str] = ("self",),
                  attrs: Sequence[AttrSpec] = (), check: Callable[[Call], None] | None = None,
                  identity: Callable[[Call], bool] | None = None,
                  scalar_dtype: Callable[[Call], Any] | None = None, num_outputs: int | None = None,
-                 extra_outputs: Sequence[tuple[str, Callable[[Call], Any]]] = ()) -> None:
+                 extra_outputs: Sequence[tuple[str, Callable[[Call], Any]]] = (),
+                 dispatch: Callable[[Call], Rule] | None = None) -> None:
         self.op = op
+        self.dispatch = dispatch
         self.inputs = inputs
         self.attrs = attrs
         self.check = check
@@ -222,34 +226,6 @@ def _select_index(call):
     return index + _self_dims(call)[_slice_dim(call)] if index < 0 else index
 
 
-def _contiguous_strides(shape):
-    strides, k = [], 1
-    for n in reversed(list(shape)):
-        strides.append(k)
-        k *= int(n)
-    return list(reversed(strides))
-
-
-def _as_strided_is_view(call):
-    """as_strided that reads the input's elements in row-major order, i.e. a view. PyTorch
-    emits one for adaptive_avg_pool2d to 1x1 of a channels-last-looking tensor; any other
-    stride pattern reorders elements and is refused."""
-    size, stride = [int(n) for n in call.arg("size")], [int(n) for n in call.arg("stride")]
-    offset = call.arg("storage_offset") or 0
-    src = call.arg("self")
-    meta = src.meta.get("tensor_meta") if isinstance(src, torch.fx.Node) else None
-
-    def row_major(shape, strides):
-        want = _contiguous_strides(shape)
-        # want has len(shape) entries; torch refuses as_strided sizes and strides of unequal
-        # lengths, and a tensor's shape and stride have the same length
-        return all(n == 1 or s == w for n, s, w in zip(shape, strides, want, strict=True))
-    if offset != 0 or meta is None or int(np.prod(size)) != int(np.prod(meta.shape)) \
-            or not row_major(size, stride) or not row_major(meta.shape, meta.stride):
-        call.unsupported("as_strided(size=%s, stride=%s, storage_offset=%s) is not a view of a "
-                         "contiguous tensor" % (size, stride, offset))
-
-
 def _roll_dims(call):
     rank = call.rank("self")
     return [_dim(d, rank) for d in call.arg("dims")]
@@ -274,8 +250,16 @@ def _norm_dims(call):
     return list(range(rank)) if dim is None or dim == [] else sorted(_dim(d, rank) for d in dim)
 
 
+def _pad_list(call):
+    """pad without its trailing (0, 0) pairs (the outermost dims): the IR lists at most 8."""
+    pad = [int(p) for p in call.arg("pad")]
+    while len(pad) >= 2 and pad[-2:] == [0, 0]:
+        del pad[-2:]
+    return pad
+
+
 def _pad_check(call):
-    if len(call.arg("pad")) > 8:
+    if len(_pad_list(call)) > 8:
         call.unsupported("pad over %d dims; at most 4 are supported" % (len(call.arg("pad")) // 2))
 
 
@@ -313,6 +297,18 @@ _SLICE = Rule("aten.slice", attrs=(("dim", "int", _slice_dim),
               check=_slice_check, identity=_slice_is_identity)
 _SELECT = Rule("aten.select", attrs=(("dim", "int", _slice_dim), ("index", "int", _select_index)))
 _EXPAND = Rule("aten.expand", attrs=(("size", "ints", _view_size),))
+_EDGE_PAD = {"%s_pad%dd" % (kind, k): Rule(
+    "aten.%s_pad%dd" % (kind, k), attrs=(("padding", "ints"),),
+    check=rules_shape.edge_pad_check(kind == "reflection"))
+    for kind in ("reflection", "replication") for k in (1, 2, 3)}
+_DIAGONAL = Rule("aten.diagonal", attrs=(("offset", "int"),
+                                         ("dim1", "int", rules_shape.diagonal_dim("dim1")),
+                                         ("dim2", "int", rules_shape.diagonal_dim("dim2"))))
+_AS_STRIDED: Rule = Rule(
+    "aten.as_strided", attrs=(("size", "ints"), ("stride", "ints"),
+                              ("storage_offset", "int", lambda c: c.arg("storage_offset") or 0)),
+    check=rules_shape.as_strided_check,
+    dispatch=lambda c: _VIEW if rules_shape.as_strided_is_view(c) else _AS_STRIDED)
 _NEAREST_ATTRS = (("output_size", "ints", _resize_size), ("scales_h", "float?", _resize_scale(0)),
                   ("scales_w", "float?", _resize_scale(1)))
 _BILINEAR_ATTRS = (("output_size", "ints", _resize_size), ("align_corners", "bool"),
@@ -358,10 +354,8 @@ RULES = {
     "aten._unsafe_view.default": _VIEW,
     "aten.reshape.default": _VIEW,
     "aten.flatten.using_ints": _VIEW,
-    "aten.as_strided.default": Rule("aten.view", attrs=(("size", "ints", _view_size),),
-                                    check=_as_strided_is_view),
-    "aten.as_strided_copy.default": Rule("aten.view", attrs=(("size", "ints", _view_size),),
-                                         check=_as_strided_is_view),
+    "aten.as_strided.default": _AS_STRIDED,
+    "aten.as_strided_copy.default": _AS_STRIDED,
     "aten.squeeze.default": _VIEW,
     "aten.squeeze.dim": _VIEW,
     "aten.squeeze_copy.default": _VIEW,
@@ -426,7 +420,8 @@ RULES = {
                                        attrs=(("dim", "dim"),
                                               ("half_to_float", "bool", lambda c: False)),
                                        check=_no_dtype),
-    "aten.cat.default": Rule("aten.cat", ("tensors*",), (("dim", "dim"),)),
+    "aten.cat.default": Rule("aten.cat", ("tensors*",), (("dim", "dim"),),
+                             check=rules_shape.cat_check),
     "aten.slice.Tensor": _SLICE,
     "aten.slice_copy.Tensor": _SLICE,
     "aten.select.int": _SELECT,
@@ -434,7 +429,8 @@ RULES = {
     "aten.expand.default": _EXPAND,
     "aten.expand_copy.default": _EXPAND,
     "aten.constant_pad_nd.default": Rule("aten.constant_pad_nd",
-                                         attrs=(("pad", "ints"), ("value", "float", _pad_value)),
+                                         attrs=(("pad", "ints", _pad_list),
+                                                ("value", "float", _pad_value)),
                                          check=_pad_check),
     "aten._log_softmax.default": Rule("aten.log_softmax", attrs=(("dim", "dim"),
                                                                  ("half_to_float", "bool"))),
@@ -570,6 +566,19 @@ RULES = {
     "aten.masked_scatter.default": Rule("aten.masked_scatter", ("self", "mask", "source")),
     # <<< index
     # >>> shape: shape and layout ops: flip, repeat, pads, squeeze/unsqueeze, arange, empty, diagonal, as_strided
+    "aten.flip.default": Rule("aten.flip", attrs=(("dims", "dims"),)),
+    "aten.repeat.default": Rule("aten.repeat", attrs=(("repeats", "ints"),)),
+    "aten.reflection_pad1d.default": _EDGE_PAD["reflection_pad1d"],
+    "aten.reflection_pad2d.default": _EDGE_PAD["reflection_pad2d"],
+    "aten.reflection_pad3d.default": _EDGE_PAD["reflection_pad3d"],
+    # not core (torch decomposes it into arange/clamp/index), kept whole: one cheap kernel
+    "aten.replication_pad1d.default": _EDGE_PAD["replication_pad1d"],
+    "aten.replication_pad2d.default": _EDGE_PAD["replication_pad2d"],
+    "aten.replication_pad3d.default": _EDGE_PAD["replication_pad3d"],
+    "aten.diagonal.default": _DIAGONAL,
+    "aten.diagonal_copy.default": _DIAGONAL,
+    "aten.squeeze.dims": _VIEW,
+    "aten.squeeze_copy.dims": _VIEW,
     # <<< shape
     # >>> spatial: conv 1d/3d and transposed, pooling 1d/3d, grid_sample, col2im
     # <<< spatial
@@ -711,13 +720,16 @@ def _live_nodes(graph):
 
 # Ops never folded: their values are random or uninitialized.
 _NONDETERMINISTIC = re.compile(r"rand|bernoulli|normal|uniform|empty|dropout|multinomial|poisson")
-# Uninitialized tensors: any value is PyTorch's; zeros keep programs reproducible.
+# Ops whose result depends only on a tensor argument's shape and dtype.
+_SHAPE_ONLY = {"aten.new_zeros.default", "aten.new_ones.default", "aten.new_full.default",
+               "aten.zeros_like.default", "aten.ones_like.default", "aten.full_like.default",
+               "aten.fill.Scalar"}
+# Ops whose values are unspecified (torch.empty): folded to zeros, a valid choice, so that
+# empty + fill_/copy_ (what functionalization leaves of `torch.empty(...).fill_(v)`) folds or
+# maps to a plain copy instead of failing on empty.
 _UNINITIALIZED = {"aten.empty.memory_format", "aten.empty_strided.default",
                   "aten.empty_permuted.default", "aten.empty_like.default",
                   "aten.new_empty.default", "aten.new_empty_strided.default"}
-# Ops whose result depends only on a tensor argument's shape and dtype.
-_SHAPE_ONLY = {"aten.new_zeros.default", "aten.new_ones.default", "aten.new_full.default",
-               "aten.zeros_like.default", "aten.ones_like.default", "aten.full_like.default"}
 # Folded nodes still emitted as IR ops (on constant inputs): passes look for these patterns.
 _KEEP_AS_IR = {"aten.t.default", "aten.t_copy.default"}
 
@@ -921,6 +933,8 @@ class _Converter:
         if rule is None or not hasattr(node.target, "_schema"):
             raise UnsupportedOpError(unsupported_message(node, target), target, node.name)
         call = Call(node, self.env, target)
+        if rule.dispatch:
+            rule = rule.dispatch(call)
         if rule.check:
             rule.check(call)
         if rule.op is None or (rule.identity and rule.identity(call)):

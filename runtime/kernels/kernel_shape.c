@@ -1,6 +1,7 @@
 /* Data movement: aten.view, aten.clone, aten.dropout (inference: identity), aten.permute,
- * aten.t and aten.cat. Any dtype: elements are moved by size, never interpreted. A view whose
- * output shares the input's buffer is a no-op. */
+ * aten.t and aten.cat. Any dtype: elements are moved by size, never interpreted, except by a
+ * cat of mixed dtypes, which converts to the promoted one. A view whose output shares the
+ * input's buffer is a no-op. */
 #include <stdio.h>
 #include <string.h>
 
@@ -22,7 +23,7 @@ KPARAMS_FIT(permute_params);
 typedef struct cat_params {
   uint32_t dim;
   int64_t outer; /* product of dims before dim */
-  int64_t inner; /* product of dims after dim, times element size */
+  int64_t inner; /* product of dims after dim (elements) */
 } cat_params;
 KPARAMS_FIT(cat_params);
 
@@ -164,6 +165,50 @@ KRUN(permute) {
 /* Legacy PyTorch cat skips 1-D empty inputs whatever the other shapes. */
 static bool cat_skipped(const xnnd_tensor* t) { return t->rank == 1 && t->dims[0] == 0; }
 
+/* PyTorch's promotion of two tensor dtypes (torch.promote_types); XNND_DTYPE_COUNT when the
+ * result is not an xnnd dtype (u8 with i8 gives i16). */
+static xnnd_dtype cat_promote(xnnd_dtype a, xnnd_dtype b) {
+  if (a == b) return a;
+  if (a == XNND_BOOL) return b;
+  if (b == XNND_BOOL) return a;
+  if (a == XNND_F32 || b == XNND_F32) return XNND_F32;
+  if (a == XNND_F16 || b == XNND_F16) return XNND_F16;
+  if (a == XNND_U8 || b == XNND_U8) {
+    const xnnd_dtype other = a == XNND_U8 ? b : a;
+    return other == XNND_I8 ? XNND_DTYPE_COUNT : other;
+  }
+  return xnnd_dtype_size(a) > xnnd_dtype_size(b) ? a : b; /* signed ints: the wider */
+}
+
+/* n elements of dtype from (bool or integer; f16 excluded by prepare) converted to dtype to:
+ * integers through int64 (wrapping as PyTorch's casts do), to f32 by value. */
+static void cat_convert(const uint8_t* src, xnnd_dtype from, uint8_t* dst, xnnd_dtype to,
+                        int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    int64_t v = 0;
+    float f = 0.0f;
+    switch (from) {
+      case XNND_BOOL: v = src[i] != 0; break;
+      case XNND_U8: v = src[i]; break;
+      case XNND_I8: v = ((const int8_t*)src)[i]; break;
+      case XNND_I32: { int32_t t; memcpy(&t, src + 4 * i, 4); v = t; break; }
+      case XNND_I64: memcpy(&v, src + 8 * i, 8); break;
+      case XNND_F32: memcpy(&f, src + 4 * i, 4); break;
+      default: break;
+    }
+    if (from != XNND_F32) f = (float)v;
+    switch (to) {
+      case XNND_F32: memcpy(dst + 4 * i, &f, 4); break;
+      case XNND_I64: memcpy(dst + 8 * i, &v, 8); break;
+      case XNND_I32: { const int32_t t = (int32_t)(uint32_t)(uint64_t)v; memcpy(dst + 4 * i, &t, 4); break; }
+      case XNND_I8: dst[i] = (uint8_t)(uint64_t)v; break;
+      case XNND_U8: dst[i] = (uint8_t)(uint64_t)v; break;
+      case XNND_BOOL: dst[i] = v != 0; break;
+      default: break;
+    }
+  }
+}
+
 KPREPARE(cat) {
   const kcheck c = {"aten.cat", args, err, err_size};
   cat_params* p = params;
@@ -177,6 +222,13 @@ KPREPARE(cat) {
     if (!ref && !cat_skipped(kinput(&c, i))) ref = kinput(&c, i);
   }
   if (!ref) ref = kinput(&c, 0);
+  /* mixed dtypes are promoted as PyTorch does; the output has the promoted dtype */
+  xnnd_dtype out_dtype = kinput(&c, 0)->dtype;
+  for (uint32_t i = 1; i < args->num_inputs && out_dtype != XNND_DTYPE_COUNT; i++)
+    out_dtype = cat_promote(out_dtype, kinput(&c, i)->dtype);
+  if (out_dtype == XNND_DTYPE_COUNT)
+    return kfail(&c, XNND_DTYPE_MISMATCH, "tensors mix u8 and i8, which promote to i16 (no "
+                 "such xnnd dtype)");
   int64_t dim;
   if ((s = kattr_int(&c, "dim", 0, &dim)) != XNND_OK) return s;
   if (ref->rank == 0) return kfail(&c, XNND_SHAPE_MISMATCH, "tensors must have rank >= 1");
@@ -187,9 +239,10 @@ KPREPARE(cat) {
   want[d] = 0;
   for (uint32_t i = 0; i < args->num_inputs; i++) {
     const xnnd_tensor* t = kinput(&c, i);
-    if (t->dtype != ref->dtype)
-      return kfail(&c, XNND_DTYPE_MISMATCH, "tensors[%u] has dtype %s, tensors have %s", i,
-                   xnnd_dtype_name(t->dtype), xnnd_dtype_name(ref->dtype));
+    if (t->dtype != out_dtype && (t->dtype == XNND_F16 || out_dtype == XNND_F16))
+      return kfail(&c, XNND_DTYPE_MISMATCH, "tensors[%u] has dtype %s, the result %s: mixed "
+                   "dtypes with f16 are not supported", i, xnnd_dtype_name(t->dtype),
+                   xnnd_dtype_name(out_dtype));
     if (cat_skipped(t) && t != ref) continue;
     bool ok = t->rank == ref->rank;
     for (uint32_t k = 0; ok && k < ref->rank; k++) ok = k == d || t->dims[k] == ref->dims[k];
@@ -203,13 +256,13 @@ KPREPARE(cat) {
     want[d] += t->dims[d];
   }
   const xnnd_tensor* y = koutput(&c, 0);
-  if ((s = kcheck_tensor(&c, y, "out", (int)ref->dtype, -1)) != XNND_OK ||
+  if ((s = kcheck_tensor(&c, y, "out", (int)out_dtype, -1)) != XNND_OK ||
       (s = kcheck_shape(&c, y, "out", ref->rank, want)) != XNND_OK)
     return s;
   p->dim = d;
   p->outer = 1;
   for (uint32_t i = 0; i < d; i++) p->outer *= ref->dims[i];
-  p->inner = (int64_t)xnnd_dtype_size(ref->dtype);
+  p->inner = 1;
   for (uint32_t i = d + 1; i < ref->rank; i++) p->inner *= ref->dims[i];
   return XNND_OK;
 }
@@ -218,16 +271,23 @@ KRUN(cat) {
   const cat_params* p = params;
   const xnnd_tensor* y = args->outputs[0];
   uint8_t* dst = y->data;
-  const int64_t out_row = y->dims[p->dim] * p->inner;
-  int64_t col = 0; /* byte offset of the current input within an output row */
+  const size_t es = xnnd_dtype_size(y->dtype);
+  const int64_t out_row = y->dims[p->dim] * p->inner; /* elements */
+  int64_t col = 0; /* element offset of the current input within an output row */
   for (uint32_t i = 0; i < args->num_inputs; i++) {
     const xnnd_tensor* t = args->inputs[i];
     if (t->rank != y->rank) continue; /* a skipped legacy empty input */
     const int64_t row = t->dims[p->dim] * p->inner;
     if (row == 0) continue;
     const uint8_t* src = t->data;
-    for (int64_t o = 0; o < p->outer; o++)
-      memcpy(dst + o * out_row + col, src + o * row, (size_t)row);
+    const size_t ts = xnnd_dtype_size(t->dtype);
+    for (int64_t o = 0; o < p->outer; o++) {
+      uint8_t* d = dst + (size_t)(o * out_row + col) * es;
+      if (t->dtype == y->dtype)
+        memcpy(d, src + (size_t)(o * row) * es, (size_t)row * es);
+      else
+        cat_convert(src + (size_t)(o * row) * ts, t->dtype, d, y->dtype, row);
+    }
     col += row;
   }
   return XNND_OK;

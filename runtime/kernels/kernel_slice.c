@@ -1,8 +1,9 @@
 /* Indexed data movement: aten.slice, aten.select, aten.expand (strided gathers: each output
  * element reads input[offset + sum(i_d * stride_d)], a stride of 0 broadcasting),
  * aten.constant_pad_nd (fill, then copy the kept region; negative pads crop) and aten.roll
- * (each row copied in at most two pieces). Any dtype for
- * the gathers: elements are moved by size; constant_pad_nd is f32 (the pad value is a float).
+ * (each row copied in at most two pieces), plus aten.flip, aten.diagonal and aten.as_strided
+ * (gathers too). Any dtype: elements are moved by size; constant_pad_nd casts its float value
+ * to self's dtype once, in prepare(), as PyTorch does (toward zero for integers, != 0 for bool).
  * prepare() merges dims the gather walks contiguously, so a slice along dim 1 of a contiguous
  * tensor is a handful of memcpy calls. */
 #include <string.h>
@@ -20,7 +21,8 @@ KPARAMS_FIT(gather_params);
 
 typedef struct pad_params {
   uint32_t rank;
-  float value;
+  uint32_t elem;
+  uint8_t value[8];                /* the pad value in self's dtype */
   bool any_copy;                   /* some input element survives the crop */
   int64_t count[XNND_MAX_RANK];    /* kept extent per dim */
   int64_t in_lo[XNND_MAX_RANK];    /* first kept input index per dim */
@@ -181,10 +183,153 @@ KPREPARE(expand) {
   return XNND_OK;
 }
 
+/* aten.flip: a gather with negative strides along the flipped dims, starting at their ends. */
+KPREPARE(flip) {
+  const kcheck c = {"aten.flip", args, err, err_size};
+  gather_params* p = params;
+  xnnd_status s = kcheck_arity(&c, 1, 1, 1);
+  if (s != XNND_OK) return s;
+  const xnnd_tensor* x = kinput(&c, 0);
+  if ((s = kcheck_tensor(&c, x, "self", -1, -1)) != XNND_OK) return s;
+  int64_t dims[XNND_MAX_RANK];
+  uint32_t n;
+  if ((s = kattr_ints(&c, "dims", NULL, 0, XNND_MAX_RANK, dims, &n)) != XNND_OK) return s;
+  int64_t strides[XNND_MAX_RANK];
+  contiguous_strides(x, strides);
+  bool flipped[XNND_MAX_RANK] = {false};
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t d;
+    if ((s = kwrap_dim(&c, "dims entry", dims[i], x->rank, &d)) != XNND_OK) return s;
+    if (x->rank > 0 && flipped[d])
+      return kfail(&c, XNND_INVALID_ARGUMENT, "dim %u appears twice in dims", d);
+    if (x->rank > 0) flipped[d] = true;
+  }
+  if ((s = kcheck_same(&c, koutput(&c, 0), "out", x)) != XNND_OK) return s;
+  p->elem = (uint32_t)xnnd_dtype_size(x->dtype);
+  p->offset = 0;
+  for (uint32_t d = 0; d < x->rank; d++) {
+    if (!flipped[d] || x->dims[d] == 0) continue;
+    p->offset += (x->dims[d] - 1) * strides[d];
+    strides[d] = -strides[d];
+  }
+  gather_simplify(p, x->rank, x->dims, strides);
+  return XNND_OK;
+}
+
+/* aten.diagonal: dims other than dim1, dim2 in order, then the diagonal, whose stride is the
+ * sum of the two. */
+KPREPARE(diagonal) {
+  const kcheck c = {"aten.diagonal", args, err, err_size};
+  gather_params* p = params;
+  xnnd_status s = kcheck_arity(&c, 1, 1, 1);
+  if (s != XNND_OK) return s;
+  const xnnd_tensor* x = kinput(&c, 0);
+  if ((s = kcheck_tensor(&c, x, "self", -1, -1)) != XNND_OK) return s;
+  if (x->rank < 2)
+    return kfail(&c, XNND_SHAPE_MISMATCH, "self has rank %u, expected at least 2", x->rank);
+  int64_t offset, dim1, dim2;
+  if ((s = kattr_int(&c, "offset", 0, &offset)) != XNND_OK ||
+      (s = kattr_int(&c, "dim1", 0, &dim1)) != XNND_OK ||
+      (s = kattr_int(&c, "dim2", 1, &dim2)) != XNND_OK)
+    return s;
+  uint32_t d1, d2;
+  if ((s = kwrap_dim(&c, "dim1", dim1, x->rank, &d1)) != XNND_OK ||
+      (s = kwrap_dim(&c, "dim2", dim2, x->rank, &d2)) != XNND_OK)
+    return s;
+  if (d1 == d2) return kfail(&c, XNND_INVALID_ARGUMENT, "dim1 and dim2 are both dim %u", d1);
+  const int64_t n1 = x->dims[d1], n2 = x->dims[d2];
+  if (offset < -n1 - n2 || offset > n1 + n2) offset = n1 + n2; /* no element either way */
+  const int64_t len = kmax64(0, offset >= 0 ? kmin64(n1, n2 - offset) : kmin64(n1 + offset, n2));
+  int64_t strides[XNND_MAX_RANK], out[XNND_MAX_RANK], ostrides[XNND_MAX_RANK];
+  contiguous_strides(x, strides);
+  uint32_t r = 0;
+  for (uint32_t i = 0; i < x->rank; i++) {
+    if (i == d1 || i == d2) continue;
+    out[r] = x->dims[i];
+    ostrides[r++] = strides[i];
+  }
+  out[r] = len;
+  ostrides[r++] = strides[d1] + strides[d2];
+  if ((s = gather_out(&c, x, r, out)) != XNND_OK) return s;
+  p->elem = (uint32_t)xnnd_dtype_size(x->dtype);
+  p->offset = len == 0 ? 0 : offset >= 0 ? offset * strides[d2] : -offset * strides[d1];
+  gather_simplify(p, r, out, ostrides);
+  return XNND_OK;
+}
+
+/* aten.as_strided over self's contiguous elements: out[i] = self[storage_offset +
+ * sum(i_d * stride_d)]; every index read must lie inside self. */
+KPREPARE(as_strided) {
+  const kcheck c = {"aten.as_strided", args, err, err_size};
+  gather_params* p = params;
+  xnnd_status s = kcheck_arity(&c, 1, 1, 1);
+  if (s != XNND_OK) return s;
+  const xnnd_tensor* x = kinput(&c, 0);
+  if ((s = kcheck_tensor(&c, x, "self", -1, -1)) != XNND_OK) return s;
+  int64_t size[XNND_MAX_RANK], stride[XNND_MAX_RANK], offset;
+  uint32_t n, ns;
+  if ((s = kattr_ints(&c, "size", NULL, 0, XNND_MAX_RANK, size, &n)) != XNND_OK ||
+      (s = kattr_ints(&c, "stride", NULL, 0, XNND_MAX_RANK, stride, &ns)) != XNND_OK ||
+      (s = kattr_int(&c, "storage_offset", 0, &offset)) != XNND_OK)
+    return s;
+  if (n != ns)
+    return kfail(&c, XNND_INVALID_ARGUMENT, "size has %u entries but stride has %u", n, ns);
+  const int64_t numel = (int64_t)knumel(x);
+  bool empty = false;
+  for (uint32_t i = 0; i < n; i++) {
+    if (size[i] < 0 || stride[i] < 0)
+      return kfail(&c, XNND_INVALID_ARGUMENT, "size[%u] = %lld and stride[%u] = %lld must be >= 0",
+                   i, (long long)size[i], i, (long long)stride[i]);
+    if (size[i] == 0) empty = true;
+  }
+  if (offset < 0)
+    return kfail(&c, XNND_INVALID_ARGUMENT, "storage_offset %lld is negative", (long long)offset);
+  int64_t last = offset;
+  for (uint32_t i = 0; i < n && !empty; i++) {
+    if (size[i] > 1 && stride[i] > (numel - last) / (size[i] - 1))
+      return kfail(&c, XNND_INVALID_ARGUMENT, "size and stride read beyond the %lld elements of "
+                   "self (dim %u)", (long long)numel, i);
+    if (size[i] > 1) last += (size[i] - 1) * stride[i];
+  }
+  if (!empty && last >= numel)
+    return kfail(&c, XNND_INVALID_ARGUMENT, "storage_offset %lld with size and stride reads "
+                 "element %lld but self has %lld", (long long)offset, (long long)last,
+                 (long long)numel);
+  if ((s = gather_out(&c, x, n, size)) != XNND_OK) return s;
+  p->elem = (uint32_t)xnnd_dtype_size(x->dtype);
+  p->offset = empty ? 0 : offset;
+  gather_simplify(p, n, size, stride);
+  return XNND_OK;
+}
+
 KRUN(gather) {
   const gather_params* p = params;
   return kstrided_gather(args->inputs[0]->data, args->outputs[0]->data, p->elem, p->rank, p->dims, p->strides,
                          p->offset);
+}
+
+/* value cast to dtype as PyTorch's fill does: toward zero for integers (wrapping into the
+ * type's range), != 0 for bool. f16 is refused: the runtime has no float-to-half conversion. */
+static xnnd_status pad_value_bytes(const kcheck* c, xnnd_dtype dtype, double value,
+                                   uint8_t* out) {
+  memset(out, 0, 8);
+  const bool finite = value > -9.2e18 && value < 9.2e18;
+  const int64_t i = finite ? (int64_t)value : 0;
+  if (dtype != XNND_F32 && dtype != XNND_BOOL && !finite)
+    return kfail(c, XNND_INVALID_ARGUMENT, "pad value %g does not fit %s", value,
+                 xnnd_dtype_name(dtype));
+  switch (dtype) {
+    case XNND_F32: { const float f = (float)value; memcpy(out, &f, 4); break; }
+    case XNND_I64: memcpy(out, &i, 8); break;
+    case XNND_I32: { const int32_t v = (int32_t)(uint32_t)(uint64_t)i; memcpy(out, &v, 4); break; }
+    case XNND_I8: { const int8_t v = (int8_t)(uint8_t)(uint64_t)i; memcpy(out, &v, 1); break; }
+    case XNND_U8: out[0] = (uint8_t)(uint64_t)i; break;
+    case XNND_BOOL: out[0] = value != 0.0; break;
+    default:
+      return kfail(c, XNND_UNSUPPORTED, "self is %s; expected f32, i64, i32, i8, u8 or bool",
+                   xnnd_dtype_name(dtype));
+  }
+  return XNND_OK;
 }
 
 KPREPARE(constant_pad_nd) {
@@ -193,7 +338,7 @@ KPREPARE(constant_pad_nd) {
   xnnd_status s = kcheck_arity(&c, 1, 1, 1);
   if (s != XNND_OK) return s;
   const xnnd_tensor* x = kinput(&c, 0);
-  if ((s = kcheck_tensor(&c, x, "self", XNND_F32, -1)) != XNND_OK) return s;
+  if ((s = kcheck_tensor(&c, x, "self", -1, -1)) != XNND_OK) return s;
   int64_t pad[2 * XNND_MAX_RANK];
   uint32_t n;
   double value;
@@ -203,7 +348,9 @@ KPREPARE(constant_pad_nd) {
   if (n % 2 != 0 || n / 2 > x->rank)
     return kfail(&c, XNND_INVALID_ARGUMENT,
                  "pad has %u entries; expected pairs for at most %u trailing dims", n, x->rank);
-  *p = (pad_params){.rank = x->rank, .value = (float)value, .any_copy = true};
+  *p = (pad_params){.rank = x->rank, .elem = (uint32_t)xnnd_dtype_size(x->dtype),
+                    .any_copy = true};
+  if ((s = pad_value_bytes(&c, x->dtype, value, p->value)) != XNND_OK) return s;
   int64_t out_dims[XNND_MAX_RANK];
   for (uint32_t d = 0; d < x->rank; d++) {
     int64_t lo = 0, hi = 0;
@@ -229,18 +376,25 @@ KPREPARE(constant_pad_nd) {
     }
   }
   const xnnd_tensor* y = koutput(&c, 0);
-  if ((s = kcheck_tensor(&c, y, "out", XNND_F32, -1)) != XNND_OK) return s;
+  if ((s = kcheck_tensor(&c, y, "out", (int)x->dtype, -1)) != XNND_OK) return s;
   return kcheck_shape(&c, y, "out", x->rank, out_dims);
 }
 
 KRUN(constant_pad_nd) {
   const pad_params* p = params;
-  const float* x = args->inputs[0]->data;
-  float* y = args->outputs[0]->data;
-  const size_t total = knumel(args->outputs[0]);
-  for (size_t i = 0; i < total; i++) y[i] = p->value;
+  const uint8_t* x = args->inputs[0]->data;
+  uint8_t* y = args->outputs[0]->data;
+  const size_t total = knumel(args->outputs[0]), es = p->elem;
+  if (total > 0) { /* fill by doubling: one element, then copies of the filled prefix */
+    memcpy(y, p->value, es);
+    for (size_t done = 1; done < total;) {
+      const size_t n = done < total - done ? done : total - done;
+      memcpy(y + done * es, y, n * es);
+      done += n;
+    }
+  }
   if (!p->any_copy || p->rank == 0) {
-    if (p->rank == 0 && total == 1) y[0] = x[0];
+    if (p->rank == 0 && total == 1) memcpy(y, x, es);
     return XNND_OK;
   }
   int64_t is[XNND_MAX_RANK], os[XNND_MAX_RANK];
@@ -259,10 +413,10 @@ KRUN(constant_pad_nd) {
   }
   int64_t outer = 1;
   for (uint32_t d = 0; d + 1 < r; d++) outer *= p->count[d];
-  const size_t row = (size_t)p->count[r - 1] * sizeof(float);
+  const size_t row = (size_t)p->count[r - 1] * es;
   int64_t idx[XNND_MAX_RANK] = {0};
   for (int64_t o = 0; o < outer; o++) {
-    memcpy(y + dst, x + src, row);
+    memcpy(y + (size_t)dst * es, x + (size_t)src * es, row);
     for (uint32_t d = r - 1; d-- > 0;) {
       src += is[d];
       dst += os[d];

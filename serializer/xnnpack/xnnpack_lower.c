@@ -140,6 +140,16 @@ XNN_DECLARE_LOWERING(math) /* lower_math.c */
 #define XNN_ROW_MASKED_SCATTER N("this XNNPACK has no scatter node")
 /* <<< index */
 /* >>> shape */
+#define XNN_ROW_FLIP N("this XNNPACK has no flip/reverse node")
+#define XNN_ROW_REPEAT N("this XNNPACK has no tile/broadcast node")
+#define XNN_ROW_REFLECTION_PAD1D N("this XNNPACK pads with a constant only (no reflection padding)")
+#define XNN_ROW_REFLECTION_PAD2D N("this XNNPACK pads with a constant only (no reflection padding)")
+#define XNN_ROW_REFLECTION_PAD3D N("this XNNPACK pads with a constant only (no reflection padding)")
+#define XNN_ROW_REPLICATION_PAD1D N("this XNNPACK pads with a constant only (no replication padding)")
+#define XNN_ROW_REPLICATION_PAD2D N("this XNNPACK pads with a constant only (no replication padding)")
+#define XNN_ROW_REPLICATION_PAD3D N("this XNNPACK pads with a constant only (no replication padding)")
+#define XNN_ROW_DIAGONAL N("this XNNPACK has no strided gather (slice) node")
+#define XNN_ROW_AS_STRIDED N("this XNNPACK has no strided gather (slice) node")
 /* <<< shape */
 /* >>> spatial */
 /* <<< spatial */

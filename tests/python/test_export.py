@@ -221,7 +221,7 @@ def _doc_attr_schema():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) != 4 or not cells[0].startswith("aten."):
             continue
-        names = re.findall(r"\b([a-z_]+) (?:ints|int|float|bool)\b", cells[3])
+        names = re.findall(r"\b([a-z_][a-z0-9_]*) (?:ints|int|float|bool)\b", cells[3])
         if cells[3] == "as above":
             names = previous
         previous = names
