@@ -29,6 +29,7 @@ from torch.fx.passes.shape_prop import TensorMetadata
 
 from .errors import ExportError, UnsupportedOpError
 from .ir_text import DTYPES, Attr, Graph, Node, Value
+from . import rules_reduce as _rr
 
 
 # (ir_name, kind) or (ir_name, kind, getter(call)): see Rule.
@@ -47,12 +48,16 @@ class Rule:
             argument of the same name.
     check   optional check(call) that raises via call.unsupported(reason).
     identity  optional identity(call): True when this call is a no-op (a slice over the whole
-            dim); the input is forwarded and no node is emitted."""
+            dim); the input is forwarded and no node is emitted.
+    variant optional variant(call) -> Rule that maps this call instead (the IR op depends on
+            an argument's value, e.g. batch norm's training flag)."""
 
     def __init__(self, op: str | None, inputs: Sequence[str] = ("self",),
                  attrs: Sequence[AttrSpec] = (), check: Callable[[Call], None] | None = None,
-                 identity: Callable[[Call], bool] | None = None) -> None:
+                 identity: Callable[[Call], bool] | None = None,
+                 variant: Callable[[Call], Rule] | None = None) -> None:
         self.op = op
+        self.variant = variant
         self.inputs = inputs
         self.attrs = attrs
         self.check = check
@@ -457,6 +462,56 @@ RULES = {
     # >>> binary: binary arithmetic, comparisons, logical/bitwise binary, where, clamp.Tensor
     # <<< binary
     # >>> reduce: reductions, scans, sort/topk, group norm, distances
+    "aten.sum.dim_IntList": Rule("aten.sum", attrs=(("dim", "ints", _rr.dims), ("keepdim", "bool"),
+                                                    ("dtype", "int", _rr.out_dtype))),
+    "aten.sum.default": Rule("aten.sum", attrs=(("dim", "ints", _rr.all_dims),
+                                                ("keepdim", "bool", _rr.no_keepdim),
+                                                ("dtype", "int", _rr.out_dtype))),
+    "aten.prod.default": Rule("aten.prod", attrs=(("dim", "ints", _rr.all_dims),
+                                                  ("keepdim", "bool", _rr.no_keepdim),
+                                                  ("dtype", "int", _rr.out_dtype))),
+    "aten.prod.dim_int": Rule("aten.prod", attrs=(("dim", "ints", _rr.dims), ("keepdim", "bool"),
+                                                  ("dtype", "int", _rr.out_dtype))),
+    "aten.amax.default": Rule("aten.amax", attrs=(("dim", "ints", _rr.dims), ("keepdim", "bool"))),
+    "aten.amin.default": Rule("aten.amin", attrs=(("dim", "ints", _rr.dims), ("keepdim", "bool"))),
+    "aten.any.default": Rule("aten.any", attrs=(("dim", "ints", _rr.all_dims),
+                                                ("keepdim", "bool", _rr.no_keepdim))),
+    "aten.any.dim": Rule("aten.any", attrs=(("dim", "ints", _rr.dims), ("keepdim", "bool"))),
+    "aten.any.dims": Rule("aten.any", attrs=(("dim", "ints", _rr.dims), ("keepdim", "bool")),
+                          check=_rr.any_dims_check),
+    "aten.var.correction": Rule("aten.var", attrs=(("dim", "ints", _rr.dims),
+                                                   ("correction", "float", _rr.var_correction),
+                                                   ("keepdim", "bool"))),
+    "aten.var.dim": Rule("aten.var", attrs=(("dim", "ints", _rr.dims),
+                                            ("correction", "float", _rr.var_correction),
+                                            ("keepdim", "bool"))),
+    "aten.argmax.default": Rule("aten.argmax", attrs=(("dim", "int?", _rr.opt_dim),
+                                                      ("keepdim", "bool"))),
+    "aten.argmin.default": Rule("aten.argmin", attrs=(("dim", "int?", _rr.opt_dim),
+                                                      ("keepdim", "bool"))),
+    "aten.max.dim": Rule("aten.max", attrs=(("dim", "int", _rr.one_dim), ("keepdim", "bool"))),
+    "aten.min.dim": Rule("aten.min", attrs=(("dim", "int", _rr.one_dim), ("keepdim", "bool"))),
+    "aten.cumsum.default": Rule("aten.cumsum", attrs=(("dim", "int", _rr.one_dim),
+                                                      ("dtype", "int", _rr.out_dtype))),
+    "aten.sort.default": Rule("aten.sort", attrs=(("dim", "int", _rr.one_dim),
+                                                  ("descending", "bool"))),
+    "aten.topk.default": Rule("aten.topk", attrs=(("k", "int", _rr.topk_k),
+                                                  ("dim", "int", _rr.one_dim),
+                                                  ("largest", "bool"), ("sorted", "bool"))),
+    "aten.native_group_norm.default": Rule(
+        "aten.native_group_norm", ("input", "weight?", "bias?"),
+        (("N", "int", _rr.group_norm_int("N")), ("C", "int", _rr.group_norm_int("C")),
+         ("HxW", "int", _rr.group_norm_int("HxW")), ("group", "int"), ("eps", "float"))),
+    # Instance norm and train-mode batch norm: statistics of the batch itself.
+    "aten._native_batch_norm_legit.no_stats": Rule(
+        "aten._native_batch_norm_legit", ("input", "weight?", "bias?"), (("eps", "float"),),
+        check=_rr.batch_norm_training),
+    # With running statistics: training=True normalizes with the batch statistics; the update
+    # of running_mean/running_var (an in-place side effect) is not part of an inference
+    # program and is dropped. training=False is eval-mode batch norm.
+    "aten._native_batch_norm_legit.default": Rule(
+        "aten._native_batch_norm_legit", ("input", "weight?", "bias?"), (("eps", "float"),),
+        variant=_rr.batch_norm_legit_variant),
     # <<< reduce
     # >>> index: gathers and scatters: index_select, gather, index, embedding, scatter, index_put, *_scatter
     # <<< index
@@ -798,6 +853,8 @@ class _Converter:
         if rule is None or not hasattr(node.target, "_schema"):
             raise UnsupportedOpError(unsupported_message(node, target), target, node.name)
         call = Call(node, self.env, target)
+        if rule.variant:
+            rule = rule.variant(call)
         if rule.check:
             rule.check(call)
         if rule.op is None or (rule.identity and rule.identity(call)):
