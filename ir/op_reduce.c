@@ -159,7 +159,8 @@ xnnd_status xnnd_infer_sum(xnnd_graph* g, xnnd_id node) {
 xnnd_status xnnd_infer_any(xnnd_graph* g, xnnd_id node) {
   IR_TRY(reduce_shape(g, node, 0, 1));
   xnnd_ir_value* y = &g->values[g->nodes[node].outputs[0]];
-  return ir_set_output(g, node, 0, XNND_BOOL, y->rank, y->dims);
+  /* PyTorch keeps uint8 for a uint8 input (its legacy byte masks) */
+  return ir_set_output(g, node, 0, y->dtype == XNND_U8 ? XNND_U8 : XNND_BOOL, y->rank, y->dims);
 }
 
 xnnd_status xnnd_infer_var(xnnd_graph* g, xnnd_id node) {

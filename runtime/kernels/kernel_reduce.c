@@ -159,8 +159,8 @@ static xnnd_status red_prepare(const kcheck* c, red_params* p, int kind) {
       p->out_dt = x->dtype;
       p->fmode = is_float(x->dtype);
       break;
-    case RK_ANY:
-      p->out_dt = XNND_BOOL;
+    case RK_ANY: /* PyTorch keeps uint8 for a uint8 input */
+      p->out_dt = x->dtype == XNND_U8 ? XNND_U8 : XNND_BOOL;
       p->fmode = is_float(x->dtype);
       break;
     default:
@@ -315,7 +315,7 @@ KRUN(reduce) {
         if (p->fmode) st_d(y, p->out_dt, o, ld_d(x, dt, (int64_t)acci));
         else st_i(y, p->out_dt, o, ld_i(x, dt, (int64_t)acci));
         break;
-      case RK_ANY: st_i(y, XNND_BOOL, o, (int64_t)acci); break;
+      case RK_ANY: st_i(y, p->out_dt, o, (int64_t)acci); break;
       case RK_VAR: {
         const double div = fmax(0.0, (double)p->count - p->correction);
         st_d(y, XNND_F32, o, accd / div);
