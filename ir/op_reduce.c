@@ -117,9 +117,9 @@ const xnnd_attr_spec xnnd_attrs_topk[] = {
     IR_SCHEMA_END,
 };
 const xnnd_attr_spec xnnd_attrs_native_group_norm[] = {
-    {"N", XNND_ATTR_INT, false, IR_DEF_NONE},
-    {"C", XNND_ATTR_INT, false, IR_DEF_NONE},
-    {"HxW", XNND_ATTR_INT, false, IR_DEF_NONE},
+    {"n", XNND_ATTR_INT, false, IR_DEF_NONE},
+    {"c", XNND_ATTR_INT, false, IR_DEF_NONE},
+    {"hw", XNND_ATTR_INT, false, IR_DEF_NONE},
     {"group", XNND_ATTR_INT, false, IR_DEF_NONE},
     {"eps", XNND_ATTR_FLOAT, false, IR_DEF_FLOAT(1e-05)},
     IR_SCHEMA_END,
@@ -263,7 +263,7 @@ xnnd_status xnnd_infer_native_group_norm(xnnd_graph* g, xnnd_id node) {
   int64_t inner = 1;
   for (uint32_t d = 2; d < x->rank; d++) inner *= x->dims[d];
   if (N != x->dims[0] || C != x->dims[1] || HxW != inner)
-    return ir_attr_error(g, node, "attributes N=%lld C=%lld HxW=%lld disagree with the input shape",
+    return ir_attr_error(g, node, "attributes n=%lld c=%lld hw=%lld disagree with the input shape",
                          (long long)N, (long long)C, (long long)HxW);
   if (G <= 0 || C % G != 0)
     return ir_attr_error(g, node, "attribute group=%lld does not divide C=%lld", (long long)G,

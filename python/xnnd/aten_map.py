@@ -500,8 +500,8 @@ RULES = {
                                                   ("largest", "bool"), ("sorted", "bool"))),
     "aten.native_group_norm.default": Rule(
         "aten.native_group_norm", ("input", "weight?", "bias?"),
-        (("N", "int", _rr.group_norm_int("N")), ("C", "int", _rr.group_norm_int("C")),
-         ("HxW", "int", _rr.group_norm_int("HxW")), ("group", "int"), ("eps", "float"))),
+        (("n", "int", _rr.group_norm_int("N")), ("c", "int", _rr.group_norm_int("C")),
+         ("hw", "int", _rr.group_norm_int("HxW")), ("group", "int"), ("eps", "float"))),
     # Instance norm and train-mode batch norm: statistics of the batch itself.
     "aten._native_batch_norm_legit.no_stats": Rule(
         "aten._native_batch_norm_legit", ("input", "weight?", "bias?"), (("eps", "float"),),

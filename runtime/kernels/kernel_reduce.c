@@ -703,12 +703,12 @@ static xnnd_status norm_prepare(const kcheck* c, gn_params* p, bool batch) {
     p->groups = p->c;
   } else {
     int64_t N, C, HxW;
-    if ((s = kattr_int(c, "N", -1, &N)) != XNND_OK || (s = kattr_int(c, "C", -1, &C)) != XNND_OK ||
-        (s = kattr_int(c, "HxW", -1, &HxW)) != XNND_OK ||
+    if ((s = kattr_int(c, "n", -1, &N)) != XNND_OK || (s = kattr_int(c, "c", -1, &C)) != XNND_OK ||
+        (s = kattr_int(c, "hw", -1, &HxW)) != XNND_OK ||
         (s = kattr_int(c, "group", -1, &p->groups)) != XNND_OK)
       return s;
     if (N != p->n || C != p->c || HxW != p->inner)
-      return kfail(c, XNND_SHAPE_MISMATCH, "N=%lld C=%lld HxW=%lld disagree with the input",
+      return kfail(c, XNND_SHAPE_MISMATCH, "n=%lld c=%lld hw=%lld disagree with the input",
                    (long long)N, (long long)C, (long long)HxW);
     if (p->groups <= 0 || p->c % p->groups != 0)
       return kfail(c, XNND_INVALID_ARGUMENT, "group=%lld does not divide C=%lld",
