@@ -50,7 +50,13 @@ static xnnd_status reduce_shape(xnnd_graph* g, xnnd_id node, uint32_t dim_attr, 
   return ir_set_output(g, node, 0, x->dtype, rank, out);
 }
 
-xnnd_status xnnd_infer_mean(xnnd_graph* g, xnnd_id node) { return reduce_shape(g, node, 0, 1); }
+/* An integer or bool input (PyTorch's mean(dtype=torch.float32)) gives f32. */
+xnnd_status xnnd_infer_mean(xnnd_graph* g, xnnd_id node) {
+  IR_TRY(reduce_shape(g, node, 0, 1));
+  xnnd_ir_value* y = &g->values[g->nodes[node].outputs[0]];
+  if (y->dtype == XNND_F32 || y->dtype == XNND_F16) return XNND_OK;
+  return ir_set_output(g, node, 0, XNND_F32, y->rank, y->dims);
+}
 
 xnnd_status xnnd_infer_norm(xnnd_graph* g, xnnd_id node) {
   if (isnan(g->nodes[node].attrs[0].f)) return ir_attr_error(g, node, "attribute p is nan");
@@ -75,6 +81,11 @@ const xnnd_attr_spec xnnd_attrs_sum[] = {
     {"dim", XNND_ATTR_INTS, false, IR_DEF_NONE},
     {"keepdim", XNND_ATTR_BOOL, false, IR_DEF_BOOL(0)},
     {"dtype", XNND_ATTR_INT, true, IR_DEF_NONE},
+    IR_SCHEMA_END,
+};
+const xnnd_attr_spec xnnd_attrs_amax[] = {
+    {"dim", XNND_ATTR_INTS, false, IR_DEF_NONE},
+    {"keepdim", XNND_ATTR_BOOL, false, IR_DEF_BOOL(0)},
     IR_SCHEMA_END,
 };
 const xnnd_attr_spec xnnd_attrs_any[] = {
@@ -155,6 +166,8 @@ xnnd_status xnnd_infer_sum(xnnd_graph* g, xnnd_id node) {
   xnnd_ir_value* y = &g->values[g->nodes[node].outputs[0]];
   return ir_set_output(g, node, 0, dt, y->rank, y->dims);
 }
+
+xnnd_status xnnd_infer_amax(xnnd_graph* g, xnnd_id node) { return reduce_shape(g, node, 0, 1); }
 
 xnnd_status xnnd_infer_any(xnnd_graph* g, xnnd_id node) {
   IR_TRY(reduce_shape(g, node, 0, 1));

@@ -189,6 +189,14 @@ class ReduceOps(unittest.TestCase):
             torch_err = np.abs(t.double().numpy() - w) / np.abs(w)
             self.assertTrue(np.all(err <= torch_err + 2 ** -23), (err, torch_err))
 
+    def test_mean_of_ints(self):
+        # aten.mean takes integer input with dtype=torch.float32 (PyTorch refuses it without)
+        i = torch.randint(-50, 50, (3, 4, 5), dtype=torch.int32)
+        check(self, Wrapped(lambda i, u: (i.mean(dim=1, dtype=torch.float32),
+                                          torch.mean(i, dtype=torch.float32),
+                                          u.mean(dim=(0, 2), keepdim=True, dtype=torch.float32))),
+              [i, torch.randint(0, 255, (2, 3, 4), dtype=torch.uint8)])
+
     def test_rank0(self):
         check(self, Scalars(), [torch.tensor(2.5)])
 
