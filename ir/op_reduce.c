@@ -50,11 +50,14 @@ static xnnd_status reduce_shape(xnnd_graph* g, xnnd_id node, uint32_t dim_attr, 
   return ir_set_output(g, node, 0, x->dtype, rank, out);
 }
 
-/* An integer or bool input (PyTorch's mean(dtype=torch.float32)) gives f32. */
+/* An integer or bool input (PyTorch's mean(dtype=torch.float32)) gives f32; a quantized one
+ * keeps its dtype. */
 xnnd_status xnnd_infer_mean(xnnd_graph* g, xnnd_id node) {
   IR_TRY(reduce_shape(g, node, 0, 1));
+  const xnnd_ir_value* x = ir_input(g, node, 0);
   xnnd_ir_value* y = &g->values[g->nodes[node].outputs[0]];
-  if (y->dtype == XNND_F32 || y->dtype == XNND_F16) return XNND_OK;
+  if (y->dtype == XNND_F32 || y->dtype == XNND_F16 || x->quant.scheme != XNND_QUANT_NONE)
+    return XNND_OK;
   return ir_set_output(g, node, 0, XNND_F32, y->rank, y->dims);
 }
 
