@@ -307,3 +307,56 @@ xnnd_status xnnd_infer_native_batch_norm_legit(xnnd_graph* g, xnnd_id node) {
   IR_TRY(ir_set_output(g, node, 1, XNND_F32, 1, &C));
   return ir_set_output(g, node, 2, XNND_F32, 1, &C);
 }
+
+/* Distances: p-norms of row differences (p = 0 counts differing entries, inf takes the max). */
+const xnnd_attr_spec xnnd_attrs_cdist[] = {
+    {"p", XNND_ATTR_FLOAT, false, IR_DEF_FLOAT(2)},
+    {"compute_mode", XNND_ATTR_INT, true, IR_DEF_NONE}, /* PyTorch's speed hint; ignored */
+    IR_SCHEMA_END,
+};
+const xnnd_attr_spec xnnd_attrs_pdist[] = {
+    {"p", XNND_ATTR_FLOAT, false, IR_DEF_FLOAT(2)},
+    IR_SCHEMA_END,
+};
+
+static xnnd_status check_p(xnnd_graph* g, xnnd_id node) {
+  const double p = g->nodes[node].attrs[0].f;
+  if (!(p >= 0.0)) return ir_attr_error(g, node, "attribute p must be >= 0, got %g", p);
+  return XNND_OK;
+}
+
+/* x1 [*, P, M], x2 [*, R, M] -> [broadcast(*), P, R]. */
+xnnd_status xnnd_infer_cdist(xnnd_graph* g, xnnd_id node) {
+  IR_TRY(check_p(g, node));
+  const xnnd_ir_value *a, *b;
+  IR_TRY(ir_input_rank_range(g, node, 0, 2, XNND_MAX_RANK, &a));
+  IR_TRY(ir_input_rank_range(g, node, 1, 2, XNND_MAX_RANK, &b));
+  IR_TRY(ir_input_dtype(g, node, 0, XNND_F32));
+  IR_TRY(ir_input_dtype(g, node, 1, XNND_F32));
+  if (a->dims[a->rank - 1] != b->dims[b->rank - 1])
+    return ir_node_error(g, node, "x1 has %lld columns, x2 has %lld",
+                         (long long)a->dims[a->rank - 1], (long long)b->dims[b->rank - 1]);
+  const uint32_t rank = a->rank > b->rank ? a->rank : b->rank;
+  int64_t out[XNND_MAX_RANK];
+  for (uint32_t i = 0; i + 2 < rank; i++) { /* batch dims, aligned from the right */
+    const int64_t da = i + a->rank >= rank ? a->dims[i + a->rank - rank] : 1;
+    const int64_t db = i + b->rank >= rank ? b->dims[i + b->rank - rank] : 1;
+    if (da != db && da != 1 && db != 1)
+      return ir_node_error(g, node, "batch dims %lld and %lld do not broadcast", (long long)da,
+                           (long long)db);
+    out[i] = da == 1 ? db : da;
+  }
+  out[rank - 2] = a->dims[a->rank - 2];
+  out[rank - 1] = b->dims[b->rank - 2];
+  return ir_set_output(g, node, 0, XNND_F32, rank, out);
+}
+
+/* [N, M] -> [N * (N - 1) / 2]: rows i < j in row-major order. */
+xnnd_status xnnd_infer_pdist(xnnd_graph* g, xnnd_id node) {
+  IR_TRY(check_p(g, node));
+  const xnnd_ir_value* x;
+  IR_TRY(ir_input_rank(g, node, 0, 2, &x));
+  IR_TRY(ir_input_dtype(g, node, 0, XNND_F32));
+  const int64_t n = x->dims[0], pairs = n * (n - 1) / 2;
+  return ir_set_output(g, node, 0, XNND_F32, 1, &pairs);
+}

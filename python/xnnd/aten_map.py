@@ -512,6 +512,9 @@ RULES = {
     "aten._native_batch_norm_legit.default": Rule(
         "aten._native_batch_norm_legit", ("input", "weight?", "bias?"), (("eps", "float"),),
         variant=_rr.batch_norm_legit_variant),
+    "aten._cdist_forward.default": Rule("aten._cdist_forward", ("x1", "x2"),
+                                        (("p", "float"), ("compute_mode", "int?"))),
+    "aten._pdist_forward.default": Rule("aten._pdist_forward", attrs=(("p", "float"),)),
     # <<< reduce
     # >>> index: gathers and scatters: index_select, gather, index, embedding, scatter, index_put, *_scatter
     # <<< index

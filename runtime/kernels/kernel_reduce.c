@@ -790,3 +790,132 @@ KRUN(native_group_norm) {
   }
   return XNND_OK;
 }
+
+/* ---- distances: _cdist_forward, _pdist_forward ---- */
+
+typedef struct dist_params {
+  double p;
+  int64_t rows1, rows2, cols;   /* P, R, M */
+  uint32_t batch_rank;
+  int64_t batch[XNND_MAX_RANK]; /* output batch dims */
+  int64_t s1[XNND_MAX_RANK];    /* x1 batch strides in elements (0: broadcast) */
+  int64_t s2[XNND_MAX_RANK];
+} dist_params;
+KPARAMS_FIT(dist_params);
+
+static xnnd_status dist_p(const kcheck* c, double* p) {
+  xnnd_status s = kattr_float(c, "p", 2.0, p);
+  if (s != XNND_OK) return s;
+  if (!(*p >= 0.0)) return kfail(c, XNND_INVALID_ARGUMENT, "p must be >= 0, got %g", *p);
+  return XNND_OK;
+}
+
+/* Distance of two rows of n floats, accumulated in double like PyTorch's CPU kernel. */
+static float row_dist(const float* a, const float* b, int64_t n, double p) {
+  double acc = 0.0;
+  if (p == 0.0) {
+    for (int64_t i = 0; i < n; i++) acc += a[i] != b[i];
+    return (float)acc;
+  }
+  if (isinf(p)) {
+    for (int64_t i = 0; i < n; i++) {
+      const double d = fabs((double)a[i] - b[i]);
+      if (d > acc || d != d) acc = d;
+    }
+    return (float)acc;
+  }
+  for (int64_t i = 0; i < n; i++) {
+    const double d = fabs((double)a[i] - b[i]);
+    acc += p == 1.0 ? d : p == 2.0 ? d * d : pow(d, p);
+  }
+  return (float)(p == 1.0 ? acc : p == 2.0 ? sqrt(acc) : pow(acc, 1.0 / p));
+}
+
+KPREPARE(cdist) {
+  const kcheck c = {"aten._cdist_forward", args, err, err_size};
+  dist_params* p = params;
+  xnnd_status s = kcheck_arity(&c, 2, 2, 1);
+  if (s != XNND_OK) return s;
+  const xnnd_tensor* a = kinput(&c, 0);
+  const xnnd_tensor* b = kinput(&c, 1);
+  if ((s = kcheck_tensor(&c, a, "x1", XNND_F32, -1)) != XNND_OK ||
+      (s = kcheck_tensor(&c, b, "x2", XNND_F32, -1)) != XNND_OK)
+    return s;
+  if (a->rank < 2 || b->rank < 2)
+    return kfail(&c, XNND_SHAPE_MISMATCH, "x1 and x2 need rank >= 2, got %u and %u", a->rank,
+                 b->rank);
+  *p = (dist_params){.rows1 = a->dims[a->rank - 2], .rows2 = b->dims[b->rank - 2],
+                     .cols = a->dims[a->rank - 1]};
+  if ((s = dist_p(&c, &p->p)) != XNND_OK) return s;
+  if (b->dims[b->rank - 1] != p->cols)
+    return kfail(&c, XNND_SHAPE_MISMATCH, "x1 has %lld columns, x2 has %lld",
+                 (long long)p->cols, (long long)b->dims[b->rank - 1]);
+  const uint32_t rank = a->rank > b->rank ? a->rank : b->rank;
+  p->batch_rank = rank - 2;
+  int64_t sa = p->rows1 * p->cols, sb = p->rows2 * p->cols;
+  for (uint32_t i = rank - 2; i-- > 0;) {
+    const int64_t da = i + a->rank >= rank ? a->dims[i + a->rank - rank] : 1;
+    const int64_t db = i + b->rank >= rank ? b->dims[i + b->rank - rank] : 1;
+    if (da != db && da != 1 && db != 1)
+      return kfail(&c, XNND_SHAPE_MISMATCH, "batch dims %lld and %lld do not broadcast",
+                   (long long)da, (long long)db);
+    p->batch[i] = da == 1 ? db : da;
+    p->s1[i] = da == 1 ? 0 : sa;
+    p->s2[i] = db == 1 ? 0 : sb;
+    sa *= da;
+    sb *= db;
+  }
+  int64_t out[XNND_MAX_RANK];
+  for (uint32_t i = 0; i < p->batch_rank; i++) out[i] = p->batch[i];
+  out[rank - 2] = p->rows1;
+  out[rank - 1] = p->rows2;
+  return check_out(&c, 0, "out", XNND_F32, rank, out);
+}
+
+KRUN(cdist) {
+  const dist_params* p = params;
+  const float* a = args->inputs[0]->data;
+  const float* b = args->inputs[1]->data;
+  float* y = args->outputs[0]->data;
+  int64_t nb = 1;
+  for (uint32_t i = 0; i < p->batch_rank; i++) nb *= p->batch[i];
+  for (int64_t bi = 0; bi < nb; bi++) {
+    int64_t rest = bi, oa = 0, ob = 0;
+    for (uint32_t i = p->batch_rank; i-- > 0;) {
+      const int64_t coord = rest % p->batch[i];
+      rest /= p->batch[i];
+      oa += coord * p->s1[i];
+      ob += coord * p->s2[i];
+    }
+    float* yb = y + bi * p->rows1 * p->rows2;
+    for (int64_t i = 0; i < p->rows1; i++)
+      for (int64_t j = 0; j < p->rows2; j++)
+        yb[i * p->rows2 + j] =
+            row_dist(a + oa + i * p->cols, b + ob + j * p->cols, p->cols, p->p);
+  }
+  return XNND_OK;
+}
+
+KPREPARE(pdist) {
+  const kcheck c = {"aten._pdist_forward", args, err, err_size};
+  dist_params* p = params;
+  xnnd_status s = kcheck_arity(&c, 1, 1, 1);
+  if (s != XNND_OK) return s;
+  const xnnd_tensor* x = kinput(&c, 0);
+  if ((s = kcheck_tensor(&c, x, "self", XNND_F32, 2)) != XNND_OK) return s;
+  *p = (dist_params){.rows1 = x->dims[0], .cols = x->dims[1]};
+  if ((s = dist_p(&c, &p->p)) != XNND_OK) return s;
+  const int64_t pairs = p->rows1 * (p->rows1 - 1) / 2;
+  return check_out(&c, 0, "out", XNND_F32, 1, &pairs);
+}
+
+KRUN(pdist) {
+  const dist_params* p = params;
+  const float* x = args->inputs[0]->data;
+  float* y = args->outputs[0]->data;
+  int64_t k = 0;
+  for (int64_t i = 0; i < p->rows1; i++)
+    for (int64_t j = i + 1; j < p->rows1; j++)
+      y[k++] = row_dist(x + i * p->cols, x + j * p->cols, p->cols, p->p);
+  return XNND_OK;
+}

@@ -83,6 +83,8 @@ XNN_DECLARE_LOWERING(upsample_bilinear2d)
 #define XNN_ROW_TOPK N("XNNPACK 2022-02-16 has no top-k node")
 #define XNN_ROW_NATIVE_GROUP_NORM N("XNNPACK 2022-02-16 has no normalization node")
 #define XNN_ROW_NATIVE_BATCH_NORM_LEGIT N("XNNPACK 2022-02-16 has no normalization node (batch statistics)")
+#define XNN_ROW_CDIST N("XNNPACK 2022-02-16 has no distance node")
+#define XNN_ROW_PDIST N("XNNPACK 2022-02-16 has no distance node")
 /* <<< reduce */
 /* >>> index */
 /* <<< index */

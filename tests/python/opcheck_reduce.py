@@ -18,6 +18,7 @@ import unittest
 import numpy as np
 import torch
 from torch import nn
+import torch.nn.functional as F
 
 from oprun import eager, run_xnnd, xnnd_bin
 from xnnd.errors import UnsupportedOpError
@@ -230,6 +231,15 @@ class ReduceOps(unittest.TestCase):
                                + torch.ops.aten._native_batch_norm_legit.no_stats(
                                    x, None, b, True, 0.1, 1e-3)))
         check(self, m, [x], rtol=1e-4, atol=1e-5)
+
+    def test_distances(self):
+        a, b, c, x = torch.randn(2, 4, 3), torch.randn(2, 5, 3), torch.randn(1, 4, 3), torch.randn(6, 3)
+        m = Wrapped(lambda a, b, c, x: (
+            torch.cdist(a, b), torch.cdist(a, b, p=1), torch.cdist(a, b, p=float("inf")),
+            torch.cdist(a, b, p=0), torch.cdist(c, b, p=3),
+            torch.cdist(a[0], b[0], compute_mode="donot_use_mm_for_euclid_dist"),
+            F.pdist(x), F.pdist(x, p=1), F.pdist(x, p=0.5), F.pdist(x, p=float("inf"))))
+        check(self, m, [a, b, c, x], rtol=1e-4, atol=1e-5)
 
     def test_bad_inputs(self):
         # k larger than the dim, as a program would state it (PyTorch refuses it before export)
