@@ -495,6 +495,16 @@ RULES = {
                                                       ("dtype", "int", _rr.out_dtype))),
     "aten.sort.default": Rule("aten.sort", attrs=(("dim", "int", _rr.one_dim),
                                                   ("descending", "bool"))),
+    # not core, but what torch.sort(stable=True) exports as: aten.sort is always stable
+    "aten.sort.stable": Rule("aten.sort", attrs=(("dim", "int", _rr.one_dim),
+                                                 ("descending", "bool"))),
+    # not core, but what x.max() / x.min() export as (no decomposition): amax/amin over all
+    "aten.max.default": Rule("aten.amax", attrs=(("dim", "ints", _rr.all_dims),
+                                                 ("keepdim", "bool", _rr.no_keepdim))),
+    "aten.min.default": Rule("aten.amin", attrs=(("dim", "ints", _rr.all_dims),
+                                                 ("keepdim", "bool", _rr.no_keepdim))),
+    "aten.cumprod.default": Rule("aten.cumprod", attrs=(("dim", "int", _rr.one_dim),
+                                                        ("dtype", "int", _rr.out_dtype))),
     "aten.topk.default": Rule("aten.topk", attrs=(("k", "int", _rr.topk_k),
                                                   ("dim", "int", _rr.one_dim),
                                                   ("largest", "bool"), ("sorted", "bool"))),

@@ -1,5 +1,5 @@
 /* Reductions, scans and sorting (core ATen coverage, reduce family): aten.sum/prod/amax/amin/
- * any/var over a dim list (empty: all dims), argmax/argmin and max/min along one dim, cumsum,
+ * any/var over a dim list (empty: all dims), argmax/argmin and max/min along one dim, cumsum/cumprod,
  * sort, topk, native_group_norm and _native_batch_norm_legit (batch statistics).
  *
  * Dtypes f32, i8, u8, i32, i64, bool. Float sums, products, variances and scans accumulate in
@@ -448,11 +448,10 @@ KRUN(arg_reduce) {
   return XNND_OK;
 }
 
-/* ---- cumsum ---- */
+/* ---- cumsum, cumprod (is_max: product) ---- */
 
-KPREPARE(cumsum) {
-  const kcheck c = {"aten.cumsum", args, err, err_size};
-  dim_params* p = params;
+static xnnd_status scan_prepare(const kcheck* cp, dim_params* p, bool product) {
+  const kcheck c = *cp;
   xnnd_status s = kcheck_arity(&c, 1, 1, 1);
   if (s != XNND_OK) return s;
   const xnnd_tensor* x = kinput(&c, 0);
@@ -467,9 +466,19 @@ KPREPARE(cumsum) {
   if (has_dt && (dt < 0 || dt >= XNND_DTYPE_COUNT || !dtype_ok((xnnd_dtype)dt)))
     return kfail(&c, XNND_UNSUPPORTED, "dtype %lld is not supported", (long long)dt);
   *p = (dim_params){.in_dt = x->dtype,
-                    .out_dt = has_dt ? (xnnd_dtype)dt : is_float(x->dtype) ? x->dtype : XNND_I64};
+                    .out_dt = has_dt ? (xnnd_dtype)dt : is_float(x->dtype) ? x->dtype : XNND_I64,
+                    .is_max = product};
   split_dims(x, x->rank > 0, d, p);
   return check_out(&c, 0, "out", p->out_dt, x->rank, x->dims);
+}
+
+KPREPARE(cumsum) {
+  const kcheck c = {"aten.cumsum", args, err, err_size};
+  return scan_prepare(&c, params, false);
+}
+KPREPARE(cumprod) {
+  const kcheck c = {"aten.cumprod", args, err, err_size};
+  return scan_prepare(&c, params, true);
 }
 
 KRUN(cumsum) {
@@ -480,15 +489,17 @@ KRUN(cumsum) {
   for (int64_t o = 0; o < p->outer; o++) {
     for (int64_t in = 0; in < p->inner; in++) {
       const int64_t row = o * p->len * p->inner + in;
-      double accd = 0.0;
-      uint64_t acci = 0;
+      double accd = p->is_max ? 1.0 : 0.0;
+      uint64_t acci = p->is_max ? 1u : 0u;
       for (int64_t j = 0; j < p->len; j++) {
         const int64_t at = row + j * p->inner;
         if (fmode) {
-          accd += ld_d(x, p->in_dt, at);
+          if (p->is_max) accd *= ld_d(x, p->in_dt, at);
+          else accd += ld_d(x, p->in_dt, at);
           st_d(y, p->out_dt, at, accd);
         } else {
-          acci += (uint64_t)ld_i(x, p->in_dt, at);
+          if (p->is_max) acci *= (uint64_t)ld_i(x, p->in_dt, at);
+          else acci += (uint64_t)ld_i(x, p->in_dt, at);
           st_i(y, p->out_dt, at, (int64_t)acci);
         }
       }

@@ -201,10 +201,16 @@ class ReduceOps(unittest.TestCase):
     def test_rank0(self):
         check(self, Scalars(), [torch.tensor(2.5)])
 
-    def test_cumsum_dtype(self):
+    def test_scans_and_noncore(self):
+        # cumsum/cumprod with dtype; x.max()/x.min(), sort(stable=True), cumprod are not core
+        # but export undecomposed
         x = torch.randn(4, 3)
+        x[1, 2] = float("nan")
         check(self, Wrapped(lambda x, i: (x.cumsum(0), x.cumsum(1, dtype=torch.float32),
-                                          i.cumsum(0), i.cumsum(1, dtype=torch.int32))),
+                                          i.cumsum(0), i.cumsum(1, dtype=torch.int32),
+                                          x.cumprod(1), i.cumprod(0), i.cumprod(1, dtype=torch.float32),
+                                          x.max(), x[0].min(), i.max(), i.min(),
+                                          torch.sort(i, stable=True, dim=0)[1])),
               [x, torch.randint(-9, 9, (4, 3), dtype=torch.int32)])
 
     def test_norm_modules(self):
