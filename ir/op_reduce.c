@@ -102,6 +102,13 @@ const xnnd_attr_spec xnnd_attrs_var[] = {
     {"keepdim", XNND_ATTR_BOOL, false, IR_DEF_BOOL(0)},
     IR_SCHEMA_END,
 };
+/* var_mean: var's attributes; outputs var, mean. */
+const xnnd_attr_spec xnnd_attrs_var_mean[] = {
+    {"dim", XNND_ATTR_INTS, false, IR_DEF_NONE},
+    {"correction", XNND_ATTR_FLOAT, false, IR_DEF_FLOAT(1)},
+    {"keepdim", XNND_ATTR_BOOL, false, IR_DEF_BOOL(0)},
+    IR_SCHEMA_END,
+};
 /* dim none: over the flattened input. */
 const xnnd_attr_spec xnnd_attrs_argmax[] = {
     {"dim", XNND_ATTR_INT, true, IR_DEF_NONE},
@@ -187,6 +194,12 @@ xnnd_status xnnd_infer_var(xnnd_graph* g, xnnd_id node) {
                          ir_value_name(g, g->nodes[node].inputs[0]), xnnd_dtype_name(x->dtype));
   if (isnan(g->nodes[node].attrs[1].f)) return ir_attr_error(g, node, "attribute correction is nan");
   return reduce_shape(g, node, 0, 2);
+}
+
+xnnd_status xnnd_infer_var_mean(xnnd_graph* g, xnnd_id node) {
+  IR_TRY(xnnd_infer_var(g, node));
+  const xnnd_ir_value* y = &g->values[g->nodes[node].outputs[0]];
+  return ir_set_output(g, node, 1, y->dtype, y->rank, y->dims);
 }
 
 /* Shape of a reduction along one dim (dim < 0: all dims, flattened), dtype of output k. */

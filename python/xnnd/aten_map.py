@@ -485,6 +485,11 @@ RULES = {
     "aten.var.dim": Rule("aten.var", attrs=(("dim", "ints", _rr.dims),
                                             ("correction", "float", _rr.var_correction),
                                             ("keepdim", "bool"))),
+    # not core, exported undecomposed by torch.var_mean / std_mean
+    "aten.var_mean.correction": Rule("aten.var_mean", attrs=(("dim", "ints", _rr.dims),
+                                                             ("correction", "float",
+                                                              _rr.var_correction),
+                                                             ("keepdim", "bool"))),
     "aten.argmax.default": Rule("aten.argmax", attrs=(("dim", "int?", _rr.opt_dim),
                                                       ("keepdim", "bool"))),
     "aten.argmin.default": Rule("aten.argmin", attrs=(("dim", "int?", _rr.opt_dim),

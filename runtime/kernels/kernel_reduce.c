@@ -110,6 +110,7 @@ typedef struct red_params {
   xnnd_dtype in_dt, out_dt;
   bool fmode;                     /* accumulate in double (else wrapping int64) */
   double correction;              /* var */
+  bool with_mean;                 /* var_mean: output 1 is the mean */
   uint32_t rank;                  /* after merging neighbouring dims of the same kind */
   uint8_t reduced[XNND_MAX_RANK];
   int64_t dims[XNND_MAX_RANK];
@@ -182,6 +183,10 @@ static xnnd_status red_prepare(const kcheck* c, red_params* p, int kind) {
       want[out_rank++] = 1;
   }
   if ((s = check_out(c, 0, "out", p->out_dt, out_rank, want)) != XNND_OK) return s;
+  if (kind == RK_VAR && c->args->num_outputs > 1 && koutput(c, 1)) {
+    if ((s = check_out(c, 1, "mean", XNND_F32, out_rank, want)) != XNND_OK) return s;
+    p->with_mean = true;
+  }
 
   int64_t stride = 1;
   int64_t strides[XNND_MAX_RANK];
@@ -231,6 +236,10 @@ KPREPARE(any) {
 }
 KPREPARE(var) {
   const kcheck c = {"aten.var", args, err, err_size};
+  return red_prepare(&c, params, RK_VAR);
+}
+KPREPARE(var_mean) {
+  const kcheck c = {"aten.var_mean", args, err, err_size};
   return red_prepare(&c, params, RK_VAR);
 }
 
@@ -319,6 +328,7 @@ KRUN(reduce) {
       case RK_VAR: {
         const double div = fmax(0.0, (double)p->count - p->correction);
         st_d(y, XNND_F32, o, accd / div);
+        if (p->with_mean) st_d(args->outputs[1]->data, XNND_F32, o, mean);
         break;
       }
       default:

@@ -210,7 +210,9 @@ class ReduceOps(unittest.TestCase):
                                           i.cumsum(0), i.cumsum(1, dtype=torch.int32),
                                           x.cumprod(1), i.cumprod(0), i.cumprod(1, dtype=torch.float32),
                                           x.max(), x[0].min(), i.max(), i.min(),
-                                          torch.sort(i, stable=True, dim=0)[1])),
+                                          torch.sort(i, stable=True, dim=0)[1],
+                                          *torch.var_mean(x, dim=1, keepdim=True),
+                                          *torch.var_mean(x, correction=0))),
               [x, torch.randint(-9, 9, (4, 3), dtype=torch.int32)])
 
     def test_norm_modules(self):
