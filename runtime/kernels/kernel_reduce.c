@@ -1,10 +1,11 @@
 /* Reductions, scans and sorting (core ATen coverage, reduce family): aten.sum/prod/amax/amin/
- * any/var over a dim list (empty: all dims), argmax/argmin and max/min along one dim, cumsum/cumprod,
- * sort, topk, native_group_norm and _native_batch_norm_legit (batch statistics).
+ * any/var/var_mean over a dim list (empty: all dims), argmax/argmin and max/min along one dim,
+ * cumsum/cumprod, sort, topk, native_group_norm, _native_batch_norm_legit (batch statistics)
+ * and the distances _cdist_forward/_pdist_forward.
  *
  * Dtypes f32, i8, u8, i32, i64, bool. Float sums, products, variances and scans accumulate in
- * double (one rounding at the end: on long rows the error stays below PyTorch's float pairwise
- * sums); integer sums/products/scans wrap in 64 bits like PyTorch's int64 accumulation.
+ * double and round once (on long rows as accurate as PyTorch's float pairwise sums, without
+ * their scratch); integer sums/products/scans wrap in 64 bits like PyTorch's int64 accumulation.
  * run() never allocates: sort works in place in its two output buffers and topk keeps its
  * heap in them. Order: NaN is greater than every number (sort puts it last ascending, first
  * descending; argmax/argmin/max/min return the first NaN; amax/amin propagate it); ties keep
