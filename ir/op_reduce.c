@@ -192,7 +192,8 @@ xnnd_status xnnd_infer_var(xnnd_graph* g, xnnd_id node) {
   if (!is_float_dtype(x->dtype))
     return ir_node_error(g, node, "input %s is %s, var needs a floating-point input",
                          ir_value_name(g, g->nodes[node].inputs[0]), xnnd_dtype_name(x->dtype));
-  if (isnan(g->nodes[node].attrs[1].f)) return ir_attr_error(g, node, "attribute correction is nan");
+  if (isnan(g->nodes[node].attrs[1].f))
+    return ir_attr_error(g, node, "attribute correction is nan");
   return reduce_shape(g, node, 0, 2);
 }
 

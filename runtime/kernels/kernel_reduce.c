@@ -290,7 +290,8 @@ KRUN(reduce) {
               have = true;
             } else if (!(is_float(dt) && isnan(ld_d(x, dt, (int64_t)acci)))) {
               const int cmp = cmp_elem(x, off, x, (int64_t)acci, dt);
-              if ((p->kind == RK_AMAX ? cmp > 0 : cmp < 0) || (is_float(dt) && isnan(ld_d(x, dt, off))))
+              const bool nan = is_float(dt) && isnan(ld_d(x, dt, off));
+              if ((p->kind == RK_AMAX ? cmp > 0 : cmp < 0) || nan)
                 acci = (uint64_t)off;
             }
             break;
@@ -446,7 +447,8 @@ KRUN(arg_reduce) {
         const int64_t bi = row + best * p->inner;
         if (is_float(dt) && ld_d(x, dt, bi) != ld_d(x, dt, bi)) break; /* first NaN wins */
         const int cmp = cmp_elem(x, row + j * p->inner, x, bi, dt);
-        if ((p->is_max ? cmp > 0 : cmp < 0) || (is_float(dt) && isnan(ld_d(x, dt, row + j * p->inner))))
+        const bool nan = is_float(dt) && isnan(ld_d(x, dt, row + j * p->inner));
+        if ((p->is_max ? cmp > 0 : cmp < 0) || nan)
           best = j; /* a NaN is also argmin's answer */
       }
       const int64_t o_pos = o * p->inner + in;

@@ -208,7 +208,8 @@ class ReduceOps(unittest.TestCase):
         x[1, 2] = float("nan")
         check(self, Wrapped(lambda x, i: (x.cumsum(0), x.cumsum(1, dtype=torch.float32),
                                           i.cumsum(0), i.cumsum(1, dtype=torch.int32),
-                                          x.cumprod(1), i.cumprod(0), i.cumprod(1, dtype=torch.float32),
+                                          x.cumprod(1), i.cumprod(0),
+                                          i.cumprod(1, dtype=torch.float32),
                                           x.max(), x[0].min(), i.max(), i.min(),
                                           torch.sort(i, stable=True, dim=0)[1],
                                           *torch.var_mean(x, dim=1, keepdim=True),
@@ -221,7 +222,9 @@ class ReduceOps(unittest.TestCase):
                  (nn.InstanceNorm1d(4, affine=True, eps=1e-3), (3, 4, 6)),
                  (nn.GroupNorm(2, 4), (2, 4, 3, 3)),
                  (nn.GroupNorm(1, 6, affine=False), (2, 6, 7)),
-                 (nn.GroupNorm(3, 3), (1, 3, 2, 2, 2))]
+                 (nn.GroupNorm(3, 3), (1, 3, 2, 2, 2)),
+                 # eval-mode instance norm with running stats: the existing native_batch_norm
+                 (nn.InstanceNorm2d(3, track_running_stats=True), (2, 3, 4, 4))]
         for module, shape in cases:
             module.eval()
             for p in module.parameters():
@@ -241,7 +244,8 @@ class ReduceOps(unittest.TestCase):
         check(self, m, [x], rtol=1e-4, atol=1e-5)
 
     def test_distances(self):
-        a, b, c, x = torch.randn(2, 4, 3), torch.randn(2, 5, 3), torch.randn(1, 4, 3), torch.randn(6, 3)
+        a, b = torch.randn(2, 4, 3), torch.randn(2, 5, 3)
+        c, x = torch.randn(1, 4, 3), torch.randn(6, 3)
         m = Wrapped(lambda a, b, c, x: (
             torch.cdist(a, b), torch.cdist(a, b, p=1), torch.cdist(a, b, p=float("inf")),
             torch.cdist(a, b, p=0), torch.cdist(c, b, p=3),
