@@ -48,16 +48,12 @@ class Rule:
             argument of the same name.
     check   optional check(call) that raises via call.unsupported(reason).
     identity  optional identity(call): True when this call is a no-op (a slice over the whole
-            dim); the input is forwarded and no node is emitted.
-    variant optional variant(call) -> Rule that maps this call instead (the IR op depends on
-            an argument's value, e.g. batch norm's training flag)."""
+            dim); the input is forwarded and no node is emitted."""
 
     def __init__(self, op: str | None, inputs: Sequence[str] = ("self",),
                  attrs: Sequence[AttrSpec] = (), check: Callable[[Call], None] | None = None,
-                 identity: Callable[[Call], bool] | None = None,
-                 variant: Callable[[Call], Rule] | None = None) -> None:
+                 identity: Callable[[Call], bool] | None = None) -> None:
         self.op = op
-        self.variant = variant
         self.inputs = inputs
         self.attrs = attrs
         self.check = check
@@ -521,12 +517,13 @@ RULES = {
     "aten._native_batch_norm_legit.no_stats": Rule(
         "aten._native_batch_norm_legit", ("input", "weight?", "bias?"), (("eps", "float"),),
         check=_rr.batch_norm_training),
-    # With running statistics: training=True normalizes with the batch statistics; the update
-    # of running_mean/running_var (an in-place side effect) is not part of an inference
-    # program and is dropped. training=False is eval-mode batch norm.
+    # With running statistics and training=True: normalizes with the batch statistics; the
+    # update of running_mean/running_var (an in-place side effect) is not part of an inference
+    # program and is dropped. torch.export never leaves this overload in a program (it
+    # functionalizes it into _native_batch_norm_legit_functional, five outputs, unsupported).
     "aten._native_batch_norm_legit.default": Rule(
         "aten._native_batch_norm_legit", ("input", "weight?", "bias?"), (("eps", "float"),),
-        variant=_rr.batch_norm_legit_variant),
+        check=_rr.batch_norm_training),
     "aten._cdist_forward.default": Rule("aten._cdist_forward", ("x1", "x2"),
                                         (("p", "float"), ("compute_mode", "int?"))),
     "aten._pdist_forward.default": Rule("aten._pdist_forward", attrs=(("p", "float"),)),
@@ -871,8 +868,6 @@ class _Converter:
         if rule is None or not hasattr(node.target, "_schema"):
             raise UnsupportedOpError(unsupported_message(node, target), target, node.name)
         call = Call(node, self.env, target)
-        if rule.variant:
-            rule = rule.variant(call)
         if rule.check:
             rule.check(call)
         if rule.op is None or (rule.identity and rule.identity(call)):

@@ -84,22 +84,6 @@ def group_norm_int(name):
 
 def batch_norm_training(call):
     if not call.arg("training"):
-        call.unsupported("training=False without running statistics")
+        call.unsupported("training=False (eval-mode batch norm exports as "
+                         "_native_batch_norm_legit_no_training)")
 
-
-_BN_LEGIT = {}
-
-
-def batch_norm_legit_variant(call):
-    """_native_batch_norm_legit.default: training=True -> the batch-statistics op (the running
-    statistics are not updated: an inference program has no buffer side effects);
-    training=False -> eval-mode aten.native_batch_norm with the running statistics."""
-    from .aten_map import Rule   # aten_map imports this module
-    if not _BN_LEGIT:
-        _BN_LEGIT[True] = Rule("aten._native_batch_norm_legit", ("input", "weight?", "bias?"),
-                               (("eps", "float"),))
-        _BN_LEGIT[False] = Rule(
-            "aten.native_batch_norm",
-            ("input", "weight?", "bias?", "running_mean", "running_var"),
-            (("training", "bool", lambda c: False), ("momentum", "float"), ("eps", "float")))
-    return _BN_LEGIT[bool(call.arg("training"))]
