@@ -823,7 +823,8 @@ static void test_verify_quant_and_layout(void** state) {
 /* ---- text round trips ---- */
 
 static const char* k_golden[] = {"convnet", "quantized", "nhwc", "consts", "all_ops",
-                                 "coverage_ops", "ops_math", "ops_binary", "ops_index", "ops_shape"};
+                                 "coverage_ops", "ops_math", "ops_binary", "ops_index", "ops_shape",
+                                 "ops_reduce"};
 
 static void test_golden_round_trip(void** state) {
   (void)state;

@@ -28,6 +28,7 @@ import torch.utils._pytree as pytree
 from torch.fx.passes.shape_prop import TensorMetadata
 
 from . import rules_binary, rules_index, rules_math, rules_shape
+from . import rules_reduce as _rr
 from .errors import ExportError, UnsupportedOpError
 from .ir_text import DTYPES, Attr, Graph, Node, Value
 
@@ -512,6 +513,75 @@ RULES = {
     "aten.floor_divide.Scalar": _FLOOR_DIVIDE,
     # <<< binary
     # >>> reduce: reductions, scans, sort/topk, group norm, distances
+    "aten.sum.dim_IntList": Rule("aten.sum", attrs=(("dim", "ints", _rr.dims), ("keepdim", "bool"),
+                                                    ("dtype", "int", _rr.out_dtype))),
+    "aten.sum.default": Rule("aten.sum", attrs=(("dim", "ints", _rr.all_dims),
+                                                ("keepdim", "bool", _rr.no_keepdim),
+                                                ("dtype", "int", _rr.out_dtype))),
+    "aten.prod.default": Rule("aten.prod", attrs=(("dim", "ints", _rr.all_dims),
+                                                  ("keepdim", "bool", _rr.no_keepdim),
+                                                  ("dtype", "int", _rr.out_dtype))),
+    "aten.prod.dim_int": Rule("aten.prod", attrs=(("dim", "ints", _rr.dims), ("keepdim", "bool"),
+                                                  ("dtype", "int", _rr.out_dtype))),
+    "aten.amax.default": Rule("aten.amax", attrs=(("dim", "ints", _rr.dims), ("keepdim", "bool"))),
+    "aten.amin.default": Rule("aten.amin", attrs=(("dim", "ints", _rr.dims), ("keepdim", "bool"))),
+    "aten.any.default": Rule("aten.any", attrs=(("dim", "ints", _rr.all_dims),
+                                                ("keepdim", "bool", _rr.no_keepdim))),
+    "aten.any.dim": Rule("aten.any", attrs=(("dim", "ints", _rr.dims), ("keepdim", "bool"))),
+    "aten.any.dims": Rule("aten.any", attrs=(("dim", "ints", _rr.dims), ("keepdim", "bool")),
+                          check=_rr.any_dims_check),
+    "aten.var.correction": Rule("aten.var", attrs=(("dim", "ints", _rr.dims),
+                                                   ("correction", "float", _rr.var_correction),
+                                                   ("keepdim", "bool"))),
+    "aten.var.dim": Rule("aten.var", attrs=(("dim", "ints", _rr.dims),
+                                            ("correction", "float", _rr.var_correction),
+                                            ("keepdim", "bool"))),
+    # not core, exported undecomposed by torch.var_mean / std_mean
+    "aten.var_mean.correction": Rule("aten.var_mean", attrs=(("dim", "ints", _rr.dims),
+                                                             ("correction", "float",
+                                                              _rr.var_correction),
+                                                             ("keepdim", "bool"))),
+    "aten.argmax.default": Rule("aten.argmax", attrs=(("dim", "int?", _rr.opt_dim),
+                                                      ("keepdim", "bool"))),
+    "aten.argmin.default": Rule("aten.argmin", attrs=(("dim", "int?", _rr.opt_dim),
+                                                      ("keepdim", "bool"))),
+    "aten.max.dim": Rule("aten.max", attrs=(("dim", "int", _rr.one_dim), ("keepdim", "bool"))),
+    "aten.min.dim": Rule("aten.min", attrs=(("dim", "int", _rr.one_dim), ("keepdim", "bool"))),
+    "aten.cumsum.default": Rule("aten.cumsum", attrs=(("dim", "int", _rr.one_dim),
+                                                      ("dtype", "int", _rr.out_dtype))),
+    "aten.sort.default": Rule("aten.sort", attrs=(("dim", "int", _rr.one_dim),
+                                                  ("descending", "bool"))),
+    # not core, but what torch.sort(stable=True) exports as: aten.sort is always stable
+    "aten.sort.stable": Rule("aten.sort", attrs=(("dim", "int", _rr.one_dim),
+                                                 ("descending", "bool"))),
+    # not core, but what x.max() / x.min() export as (no decomposition): amax/amin over all
+    "aten.max.default": Rule("aten.amax", attrs=(("dim", "ints", _rr.all_dims),
+                                                 ("keepdim", "bool", _rr.no_keepdim))),
+    "aten.min.default": Rule("aten.amin", attrs=(("dim", "ints", _rr.all_dims),
+                                                 ("keepdim", "bool", _rr.no_keepdim))),
+    "aten.cumprod.default": Rule("aten.cumprod", attrs=(("dim", "int", _rr.one_dim),
+                                                        ("dtype", "int", _rr.out_dtype))),
+    "aten.topk.default": Rule("aten.topk", attrs=(("k", "int", _rr.topk_k),
+                                                  ("dim", "int", _rr.one_dim),
+                                                  ("largest", "bool"), ("sorted", "bool"))),
+    "aten.native_group_norm.default": Rule(
+        "aten.native_group_norm", ("input", "weight?", "bias?"),
+        (("n", "int", _rr.group_norm_int("N")), ("c", "int", _rr.group_norm_int("C")),
+         ("hw", "int", _rr.group_norm_int("HxW")), ("group", "int"), ("eps", "float"))),
+    # Instance norm and train-mode batch norm: statistics of the batch itself.
+    "aten._native_batch_norm_legit.no_stats": Rule(
+        "aten._native_batch_norm_legit", ("input", "weight?", "bias?"), (("eps", "float"),),
+        check=_rr.batch_norm_training),
+    # With running statistics and training=True: normalizes with the batch statistics; the
+    # update of running_mean/running_var (an in-place side effect) is not part of an inference
+    # program and is dropped. torch.export never leaves this overload in a program (it
+    # functionalizes it into _native_batch_norm_legit_functional, five outputs, unsupported).
+    "aten._native_batch_norm_legit.default": Rule(
+        "aten._native_batch_norm_legit", ("input", "weight?", "bias?"), (("eps", "float"),),
+        check=_rr.batch_norm_training),
+    "aten._cdist_forward.default": Rule("aten._cdist_forward", ("x1", "x2"),
+                                        (("p", "float"), ("compute_mode", "int?"))),
+    "aten._pdist_forward.default": Rule("aten._pdist_forward", attrs=(("p", "float"),)),
     # <<< reduce
     # >>> index: gathers and scatters: index_select, gather, index, embedding, scatter, index_put, *_scatter
     "aten.index_select.default": Rule("aten.index_select", ("self", "index"), (("dim", "dim"),),

@@ -257,6 +257,7 @@ typedef struct mean_params {
   int64_t dims[XNND_MAX_RANK];
   int64_t strides[XNND_MAX_RANK]; /* input element strides */
   int64_t count;                  /* elements per mean */
+  xnnd_dtype in_dt;               /* R_MEAN also takes integer/bool input (dtype=float) */
 } mean_params;
 KPARAMS_FIT(mean_params);
 
@@ -265,7 +266,10 @@ static xnnd_status reduce_prepare(const kcheck* cp, mean_params* p, int mode, do
   xnnd_status s = kcheck_arity(&c, 1, 1, 1);
   if (s != XNND_OK) return s;
   const xnnd_tensor* x = kinput(&c, 0);
-  if ((s = kcheck_tensor(&c, x, "self", XNND_F32, -1)) != XNND_OK) return s;
+  if ((s = kcheck_tensor(&c, x, "self", mode == R_MEAN ? -1 : XNND_F32, -1)) != XNND_OK)
+    return s;
+  if (x->dtype == XNND_F16)
+    return kfail(&c, XNND_UNSUPPORTED, "self is f16; supported: f32, i8, u8, i32, i64, bool");
   int64_t dims[XNND_MAX_RANK];
   uint32_t n;
   bool keepdim;
@@ -296,7 +300,7 @@ static xnnd_status reduce_prepare(const kcheck* cp, mean_params* p, int mode, do
       (s = kcheck_shape(&c, y, "out", out_rank, want)) != XNND_OK)
     return s;
 
-  *p = (mean_params){.count = 1, .mode = mode, .p = pnorm};
+  *p = (mean_params){.count = 1, .mode = mode, .p = pnorm, .in_dt = x->dtype};
   int64_t stride = 1;
   int64_t strides[XNND_MAX_RANK];
   for (uint32_t i = x->rank; i-- > 0;) {
@@ -346,8 +350,62 @@ static double reduce_finish(const mean_params* p, double acc) {
   }
 }
 
+static double mean_load(const void* x, xnnd_dtype dt, int64_t i) {
+  switch (dt) {
+    case XNND_I8: return ((const int8_t*)x)[i];
+    case XNND_U8: return ((const uint8_t*)x)[i];
+    case XNND_BOOL: return ((const uint8_t*)x)[i] != 0;
+    case XNND_I32: return ((const int32_t*)x)[i];
+    case XNND_I64: return (double)((const int64_t*)x)[i];
+    default: return ((const float*)x)[i];
+  }
+}
+
+/* R_MEAN of an integer or bool input (PyTorch's mean(dtype=float32)): one odometer over the
+ * kept dims and one over the reduced dims, double accumulation. */
+static void mean_int(const mean_params* p, const void* x, float* y) {
+  int64_t kd[XNND_MAX_RANK], ks[XNND_MAX_RANK], rd[XNND_MAX_RANK], rs[XNND_MAX_RANK];
+  uint32_t nk = 0, nr = 0;
+  for (uint32_t i = 0; i < p->rank; i++) {
+    if (p->reduced[i]) {
+      rd[nr] = p->dims[i];
+      rs[nr++] = p->strides[i];
+    } else {
+      kd[nk] = p->dims[i];
+      ks[nk++] = p->strides[i];
+    }
+  }
+  int64_t outer = 1;
+  for (uint32_t i = 0; i < nk; i++) outer *= kd[i];
+  int64_t kidx[XNND_MAX_RANK] = {0}, base = 0;
+  for (int64_t o = 0; o < outer; o++) {
+    double sum = 0.0;
+    int64_t ridx[XNND_MAX_RANK] = {0}, off = base;
+    for (int64_t r = 0; r < p->count; r++) {
+      sum += mean_load(x, p->in_dt, off);
+      for (int d = (int)nr - 1; d >= 0; d--) {
+        off += rs[d];
+        if (++ridx[d] < rd[d]) break;
+        off -= rs[d] * rd[d];
+        ridx[d] = 0;
+      }
+    }
+    y[o] = (float)(sum / (double)p->count);
+    for (uint32_t d = nk; d-- > 0;) {
+      base += ks[d];
+      if (++kidx[d] < kd[d]) break;
+      base -= ks[d] * kd[d];
+      kidx[d] = 0;
+    }
+  }
+}
+
 KRUN(mean) {
   const mean_params* p = params;
+  if (p->in_dt != XNND_F32) {
+    mean_int(p, args->inputs[0]->data, args->outputs[0]->data);
+    return XNND_OK;
+  }
   const float* x = args->inputs[0]->data;
   float* y = args->outputs[0]->data;
   int64_t kd[XNND_MAX_RANK], ks[XNND_MAX_RANK], rd[XNND_MAX_RANK], rs[XNND_MAX_RANK];

@@ -126,6 +126,25 @@ XNN_DECLARE_LOWERING(math) /* lower_math.c */
 #define XNN_ROW_CLAMP_TENSOR N("this XNNPACK has no clamp node with tensor bounds")
 /* <<< binary */
 /* >>> reduce */
+#define XNN_ROW_SUM N("XNNPACK 2022-02-16 has no reduction node besides global average pooling")
+#define XNN_ROW_PROD N("XNNPACK 2022-02-16 has no reduction node besides global average pooling")
+#define XNN_ROW_AMAX N("XNNPACK 2022-02-16 has no reduction node besides global average pooling")
+#define XNN_ROW_AMIN N("XNNPACK 2022-02-16 has no reduction node besides global average pooling")
+#define XNN_ROW_ANY N("XNNPACK 2022-02-16 has no reduction node besides global average pooling")
+#define XNN_ROW_VAR_MEAN N("XNNPACK 2022-02-16 has no reduction node besides global average pooling")
+#define XNN_ROW_VAR N("XNNPACK 2022-02-16 has no reduction node besides global average pooling")
+#define XNN_ROW_ARGMAX N("XNNPACK 2022-02-16 has no reduction node besides global average pooling")
+#define XNN_ROW_ARGMIN N("XNNPACK 2022-02-16 has no reduction node besides global average pooling")
+#define XNN_ROW_MAX_DIM N("XNNPACK 2022-02-16 has no reduction node besides global average pooling")
+#define XNN_ROW_MIN_DIM N("XNNPACK 2022-02-16 has no reduction node besides global average pooling")
+#define XNN_ROW_CUMSUM N("XNNPACK 2022-02-16 has no scan node")
+#define XNN_ROW_CUMPROD N("XNNPACK 2022-02-16 has no scan node")
+#define XNN_ROW_SORT N("XNNPACK 2022-02-16 has no sort node")
+#define XNN_ROW_TOPK N("XNNPACK 2022-02-16 has no top-k node")
+#define XNN_ROW_NATIVE_GROUP_NORM N("XNNPACK 2022-02-16 has no normalization node")
+#define XNN_ROW_NATIVE_BATCH_NORM_LEGIT N("XNNPACK 2022-02-16 has no normalization node (batch statistics)")
+#define XNN_ROW_CDIST N("XNNPACK 2022-02-16 has no distance node")
+#define XNN_ROW_PDIST N("XNNPACK 2022-02-16 has no distance node")
 /* <<< reduce */
 /* >>> index */
 #define XNN_ROW_INDEX_SELECT N("this XNNPACK has no gather node")

@@ -262,9 +262,9 @@ class TestOpTable(unittest.TestCase):
 FIXTURE = textwrap.dedent('''
     import torch
 
-    class Sort(torch.nn.Module):
+    class Histc(torch.nn.Module):
         def forward(self, x):
-            return torch.sort(x, dim=-1)[0] + 1
+            return torch.histc(x, bins=4) + 1
 
     class Small(torch.nn.Module):
         def __init__(self):
@@ -274,8 +274,8 @@ FIXTURE = textwrap.dedent('''
         def forward(self, x, y):
             return torch.relu(self.fc(x)) + y, torch.sigmoid(y)
 
-    def sort():
-        return Sort(), (torch.randn(2, 5),)
+    def histc():
+        return Histc(), (torch.randn(2, 5),)
 
     class FFT(torch.nn.Module):
         def forward(self, x):
@@ -317,7 +317,7 @@ class TestCli(unittest.TestCase):
                               env=full_env, capture_output=True, text=True, timeout=120)
 
     def test_unsupported_op_is_a_clean_user_error(self):
-        for func, target, node in (("sort", "aten.sort.default", "sort"),
+        for func, target, node in (("histc", "aten.histc.default", "histc"),
                                    ("fft", "aten._fft_r2c.default", "_fft_r2c")):
             r = self.run_cli("%s:%s" % (self.fixture, func), "-o", os.path.join(self.tmp, "x.pte"))
             self.assertEqual(r.returncode, 2, r.stderr)
