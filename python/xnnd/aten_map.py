@@ -570,13 +570,68 @@ class _Names:
         return candidate
 
 
+def _dtype_message(dtype, node, what="tensor"):
+    """The refusal of a dtype the IR lacks (float64, complex, bfloat16, ...), naming the node
+    and where it comes from."""
+    origin = node_origin(node)
+    target = (" (%s)" % node.target) if node.op == "call_function" else ""
+    hint = ""
+    if dtype in (torch.float64, np.float64):
+        hint = "; xnnd has no float64: compute in float32 (e.g. model.float(), no .double())"
+    elif (dtype.is_complex if isinstance(dtype, torch.dtype) else np.dtype(dtype).kind == "c"):
+        hint = "; xnnd has no complex dtypes"
+    return "unsupported dtype %s: %s at node '%s'%s%s%s; the IR has %s" % (
+        str(dtype).replace("torch.", ""), what, node.name, target,
+        (" (from %s)" % origin) if origin else "", hint,
+        ", ".join(ir for ir, _ in DTYPES.values()))
+
+
 def _ir_dtype(torch_dtype, node):
     entry = DTYPES.get(str(torch_dtype))
     if entry is None:
-        raise ExportError("unsupported dtype %s at node '%s'%s" % (
-            torch_dtype, node.name,
-            (" (from %s)" % node_origin(node)) if node_origin(node) else ""))
+        raise ExportError(_dtype_message(torch_dtype, node))
     return entry
+
+
+def _meta_dtypes(node):
+    """torch dtypes of the tensors an fx node produces (from tensor_meta / val)."""
+    metas = node.meta.get("tensor_meta")
+    if metas is None:
+        val = node.meta.get("val")
+        vals = val if isinstance(val, (tuple, list)) else [val]
+        return [v.dtype for v in vals if isinstance(v, torch.Tensor)]
+    metas = [metas] if isinstance(metas, TensorMetadata) else list(metas)
+    return [m.dtype for m in metas if m is not None]
+
+
+def _scalar_dtype(call, rule, out_dtype):
+    """IR dtype of the rank-0 constants made from Python scalars in '#' positions: the dtype
+    PyTorch computes the op in. That is the output dtype, except for ops with a bool result on
+    non-bool operands (comparisons: x > 0.5 compares in float), where it is the promotion of
+    the '#' operands, as torch.result_type gives it."""
+    if out_dtype != "bool":
+        return out_dtype
+    from torch._prims_common import ELEMENTWISE_TYPE_PROMOTION_KIND, elementwise_dtypes
+    operands = []
+    for spec in rule.inputs:
+        if not spec.endswith("#"):
+            continue
+        arg = call.arg(spec.rstrip("#"))
+        if isinstance(arg, torch.fx.Node):
+            meta = arg.meta.get("tensor_meta")
+            if meta is None or not isinstance(meta, TensorMetadata):
+                return out_dtype
+            operands.append(torch.empty((1,) * len(meta.shape), dtype=meta.dtype))
+        elif isinstance(arg, (bool, int, float)):
+            operands.append(arg)
+    if not operands:
+        return out_dtype
+    _, result = elementwise_dtypes(*operands,
+                                   type_promotion_kind=ELEMENTWISE_TYPE_PROMOTION_KIND.DEFAULT)
+    entry = DTYPES.get(str(result))
+    if entry is None:
+        call.unsupported("operands promote to %s" % result)
+    return entry[0]
 
 
 def _fetch_attr(gm, target):
@@ -694,8 +749,7 @@ class _Converter:
             if array.dtype == np_dtype:
                 ir_dtype = ir
         if ir_dtype is None:
-            raise ExportError("unsupported constant dtype %s at node '%s'"
-                              % (array.dtype, node.name))
+            raise ExportError(_dtype_message(array.dtype, node, "constant"))
         key = (ir_dtype, array.shape, array.tobytes())
         value = self.consts.get(key)
         if value is None:
@@ -709,8 +763,23 @@ class _Converter:
         ir_dtype, _ = _ir_dtype(meta.dtype, node)
         return Value(self.names.take(name, reserved=reserved), ir_dtype, meta.shape, "node")
 
+    def check_dtypes(self):
+        """Refuses a float64/complex/... tensor that would reach the IR (an input or a live,
+        not folded node of a mapped op) before any op is mapped, so the user hears about the
+        dtype, naming the node, not about a later op the value reaches. An op with no rule is
+        left to map_call's "unsupported op" (fft: complex by nature)."""
+        for node in self.gm.graph.nodes:
+            if node.op == "placeholder" or (
+                    node.op == "call_function" and node in self.live
+                    and (str(node.target) in RULES or str(node.target) in SPLITS)
+                    and (node not in self.folded or self.keep_as_ir(node))):
+                for dtype in _meta_dtypes(node):
+                    if str(dtype) not in DTYPES:
+                        raise ExportError(_dtype_message(dtype, node))
+
     def run(self):
         live = self.live = _live_nodes(self.gm.graph)
+        self.check_dtypes()
         for node in self.gm.graph.nodes:
             if node.op == "placeholder":
                 meta = node.meta["tensor_meta"]
@@ -759,10 +828,18 @@ class _Converter:
         if isinstance(arg, torch.fx.Node):
             return self.env[arg]
         if spec.endswith("#") and isinstance(arg, (int, float, bool)):
-            np_dtype = dict(DTYPES.values())[out_dtype]
-            return self.const("%s_%s" % (call.node.name, name), np.array(arg, dtype=np_dtype),
-                              call.node)
+            ir_dtype = _scalar_dtype(call, self.rule_of(call), out_dtype)
+            np_dtype = dict(DTYPES.values())[ir_dtype]
+            try:   # astype wraps integers (u8 + 300) and truncates floats as torch does
+                value = np.asarray(arg).astype(np_dtype)
+            except OverflowError:
+                call.unsupported("scalar %s=%r does not fit %s" % (name, arg, ir_dtype))
+            return self.const("%s_%s" % (call.node.name, name), value, call.node)
         call.unsupported("argument %s=%r is not a tensor" % (name, arg))
+
+    @staticmethod
+    def rule_of(call):
+        return RULES[call.target]
 
     def attr(self, call, spec):
         name, kind = spec[0], spec[1]
