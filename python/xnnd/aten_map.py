@@ -641,7 +641,9 @@ def _fetch_attr(gm, target):
     return obj
 
 
-def _live_nodes(graph):
+def _live_nodes(graph, constant=lambda n: False):
+    """Nodes the graph output reaches. A node for which constant(n) holds (folded to a
+    constant) is live but needs none of its inputs: torch.empty under a folded full_like."""
     live = set()
     stack = [n for n in graph.nodes if n.op == "output"]
     while stack:
@@ -649,7 +651,8 @@ def _live_nodes(graph):
         if n in live:
             continue
         live.add(n)
-        stack.extend(n.all_input_nodes)
+        if not constant(n):
+            stack.extend(n.all_input_nodes)
     return live
 
 
@@ -657,6 +660,10 @@ def _live_nodes(graph):
 
 # Ops never folded: their values are random or uninitialized.
 _NONDETERMINISTIC = re.compile(r"rand|bernoulli|normal|uniform|empty|dropout|multinomial|poisson")
+# Uninitialized tensors, folded to zeros (any value is theirs to have; zeros keep the program
+# bytes deterministic).
+_EMPTY = {"aten.empty.memory_format", "aten.empty.default", "aten.empty_strided.default",
+          "aten.new_empty.default", "aten.new_empty_strided.default", "aten.empty_like.default"}
 # Ops whose result depends only on a tensor argument's shape and dtype.
 _SHAPE_ONLY = {"aten.new_zeros.default", "aten.new_ones.default", "aten.new_full.default",
                "aten.zeros_like.default", "aten.ones_like.default", "aten.full_like.default"}
@@ -684,6 +691,10 @@ def _fold_constants(gm):
             continue
         target = str(node.target)
         schema = getattr(node.target, "_schema", None)
+        meta = node.meta.get("tensor_meta")
+        if target in _EMPTY and isinstance(meta, TensorMetadata):
+            folded[node] = torch.zeros(meta.shape, dtype=meta.dtype)
+            continue
         if schema is None or _NONDETERMINISTIC.search(target):
             continue
         shape_only = target in _SHAPE_ONLY
@@ -778,7 +789,8 @@ class _Converter:
                         raise ExportError(_dtype_message(dtype, node))
 
     def run(self):
-        live = self.live = _live_nodes(self.gm.graph)
+        live = self.live = _live_nodes(
+            self.gm.graph, lambda n: n in self.folded and not self.keep_as_ir(n))
         self.check_dtypes()
         for node in self.gm.graph.nodes:
             if node.op == "placeholder":
@@ -947,6 +959,25 @@ class _Converter:
             self.graph.outputs.append(v)
 
 
+def always_folded(target: str) -> bool:
+    """True when the exporter folds every call of this aten overload to a constant (so it needs
+    no rule): creation ops whose schema takes no tensor (full, arange, scalar_tensor), the
+    uninitialized ones (empty*, folded to zeros) and those that read only a tensor's shape and
+    dtype (zeros_like, full_like). Non-deterministic ones (rand*) never are."""
+    if target in _EMPTY or target in _SHAPE_ONLY:
+        return True
+    packet, _, overload = target.rpartition(".")
+    if not packet.startswith("aten.") or _NONDETERMINISTIC.search(target):
+        return False
+    op = getattr(getattr(torch.ops.aten, packet[5:], None), overload, None)
+    if op is None or op._schema.is_mutable:
+        return False
+    schema = op._schema
+    tensor_like = ("Tensor", "Tensor?", "Tensor[]", "Tensor?[]")
+    return not any(str(a.type) in tensor_like for a in schema.arguments) \
+        and all(str(r.type) == "Tensor" for r in schema.returns) and bool(schema.returns)
+
+
 def convert(gm: torch.fx.GraphModule, name: str) -> Graph:
     """IR Graph of a traced GraphModule (trace.trace). Raises UnsupportedOpError (exit code 2)
     for a live aten op with no RULES entry."""
@@ -957,8 +988,8 @@ def unsupported_ops(gm: torch.fx.GraphModule) -> list[str]:
     """Sorted aten targets of live nodes with no mapping (and not folded to constants): []
     means convert() will not refuse any op for lack of a table entry."""
     missing = set()
-    live = _live_nodes(gm.graph)
     folded = _fold_constants(gm)
+    live = _live_nodes(gm.graph, lambda n: n in folded)
     for node in gm.graph.nodes:
         if node in folded:
             continue

@@ -147,6 +147,23 @@ class TestExportDtypes(unittest.TestCase):
         self.assertEqual({v.dtype for v in graph.consts}, {"f32"})
 
 
+class TestCreationFolding(unittest.TestCase):
+    def test_creation_ops_fold_and_empty_needs_no_rule(self):
+        class Create(nn.Module):
+            def forward(self, x):
+                y = torch.empty(3)
+                y.fill_(2)   # empty + full_like: the empty is not kept alive
+                return x + y + torch.arange(3) + torch.full((3,), 0.5) + torch.scalar_tensor(1)
+
+        graph = export(Create(), (torch.randn(3),))
+        self.assertEqual([n.op for n in graph.nodes], ["aten.add"] * 4)
+        for target in ("aten.full.default", "aten.arange.start_step", "aten.empty.memory_format",
+                       "aten.scalar_tensor.default", "aten.full_like.default"):
+            self.assertTrue(aten_map.always_folded(target), target)
+        for target in ("aten.rand.default", "aten.add.Tensor", "aten.atan2.out"):
+            self.assertFalse(aten_map.always_folded(target), target)
+
+
 @unittest.skipUnless(os.access(oprun.xnnd_bin(), os.X_OK), "xnnd binary not built")
 class TestRunDtypes(unittest.TestCase):
     """`xnnd run --input X.npy --output-dir`: .npy of every IR dtype in and out."""
