@@ -173,7 +173,7 @@ class TestRunDtypes(unittest.TestCase):
         for delegate in (True, False):
             got, _ = oprun.run_xnnd(module, inputs, delegate=delegate)
             self.assertEqual(len(got), len(want))
-            for g, w in zip(got, want):
+            for g, w in zip(got, want, strict=True):
                 self.assertEqual(g.dtype, w.dtype)
                 self.assertEqual(g.shape, w.shape)
                 np.testing.assert_array_equal(g, w)
