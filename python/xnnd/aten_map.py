@@ -758,13 +758,38 @@ class _Names:
         return candidate
 
 
+def _dtype_message(dtype, node, what="tensor"):
+    """The refusal of a dtype the IR lacks (float64, complex, bfloat16, ...), naming the node
+    and where it comes from."""
+    origin = node_origin(node)
+    target = (" (%s)" % node.target) if node.op == "call_function" else ""
+    hint = ""
+    if dtype in (torch.float64, np.float64):
+        hint = "; xnnd has no float64: compute in float32 (e.g. model.float(), no .double())"
+    elif (dtype.is_complex if isinstance(dtype, torch.dtype) else np.dtype(dtype).kind == "c"):
+        hint = "; xnnd has no complex dtypes"
+    return "unsupported dtype %s: %s at node '%s'%s%s%s; the IR has %s" % (
+        str(dtype).replace("torch.", ""), what, node.name, target,
+        (" (from %s)" % origin) if origin else "", hint,
+        ", ".join(ir for ir, _ in DTYPES.values()))
+
+
 def _ir_dtype(torch_dtype, node):
     entry = DTYPES.get(str(torch_dtype))
     if entry is None:
-        raise ExportError("unsupported dtype %s at node '%s'%s" % (
-            torch_dtype, node.name,
-            (" (from %s)" % node_origin(node)) if node_origin(node) else ""))
+        raise ExportError(_dtype_message(torch_dtype, node))
     return entry
+
+
+def _meta_dtypes(node):
+    """torch dtypes of the tensors an fx node produces (from tensor_meta / val)."""
+    metas = node.meta.get("tensor_meta")
+    if metas is None:
+        val = node.meta.get("val")
+        vals = val if isinstance(val, (tuple, list)) else [val]
+        return [v.dtype for v in vals if isinstance(v, torch.Tensor)]
+    metas = [metas] if isinstance(metas, TensorMetadata) else list(metas)
+    return [m.dtype for m in metas if m is not None]
 
 
 def _fetch_attr(gm, target):
@@ -774,7 +799,9 @@ def _fetch_attr(gm, target):
     return obj
 
 
-def _live_nodes(graph):
+def _live_nodes(graph, constant=lambda n: False):
+    """Nodes the graph output reaches. A node for which constant(n) holds (folded to a
+    constant) is live but needs none of its inputs: torch.empty under a folded full_like."""
     live = set()
     stack = [n for n in graph.nodes if n.op == "output"]
     while stack:
@@ -782,7 +809,8 @@ def _live_nodes(graph):
         if n in live:
             continue
         live.add(n)
-        stack.extend(n.all_input_nodes)
+        if not constant(n):
+            stack.extend(n.all_input_nodes)
     return live
 
 
@@ -797,7 +825,7 @@ _SHAPE_ONLY = {"aten.new_zeros.default", "aten.new_ones.default", "aten.new_full
 # Ops whose values are unspecified (torch.empty): folded to zeros, a valid choice, so that
 # empty + fill_/copy_ (what functionalization leaves of `torch.empty(...).fill_(v)`) folds or
 # maps to a plain copy instead of failing on empty.
-_UNINITIALIZED = {"aten.empty.memory_format", "aten.empty_strided.default",
+_UNINITIALIZED = {"aten.empty.memory_format", "aten.empty.default", "aten.empty_strided.default",
                   "aten.empty_permuted.default", "aten.empty_like.default",
                   "aten.new_empty.default", "aten.new_empty_strided.default"}
 # Folded nodes still emitted as IR ops (on constant inputs): passes look for these patterns.
@@ -893,8 +921,7 @@ class _Converter:
             if array.dtype == np_dtype:
                 ir_dtype = ir
         if ir_dtype is None:
-            raise ExportError("unsupported constant dtype %s at node '%s'"
-                              % (array.dtype, node.name))
+            raise ExportError(_dtype_message(array.dtype, node, "constant"))
         key = (ir_dtype, array.shape, array.tobytes())
         value = self.consts.get(key)
         if value is None:
@@ -908,8 +935,24 @@ class _Converter:
         ir_dtype, _ = _ir_dtype(meta.dtype, node)
         return Value(self.names.take(name, reserved=reserved), ir_dtype, meta.shape, "node")
 
+    def check_dtypes(self):
+        """Refuses a float64/complex/... tensor that would reach the IR (an input or a live,
+        not folded node of a mapped op) before any op is mapped, so the user hears about the
+        dtype, naming the node, not about a later op the value reaches. An op with no rule is
+        left to map_call's "unsupported op" (fft: complex by nature)."""
+        for node in self.gm.graph.nodes:
+            if node.op == "placeholder" or (
+                    node.op == "call_function" and node in self.live
+                    and (str(node.target) in RULES or str(node.target) in SPLITS)
+                    and (node not in self.folded or self.keep_as_ir(node))):
+                for dtype in _meta_dtypes(node):
+                    if str(dtype) not in DTYPES:
+                        raise ExportError(_dtype_message(dtype, node))
+
     def run(self):
-        live = self.live = _live_nodes(self.gm.graph)
+        live = self.live = _live_nodes(
+            self.gm.graph, lambda n: n in self.folded and not self.keep_as_ir(n))
+        self.check_dtypes()
         for node in self.gm.graph.nodes:
             if node.op == "placeholder":
                 meta = node.meta["tensor_meta"]
@@ -961,9 +1004,11 @@ class _Converter:
             return self.env[arg]
         if spec.endswith("#") and isinstance(arg, (int, float, bool)):
             np_dtype = dict(DTYPES.values())[out_dtype]
-            # astype wraps an out-of-range integer (u8 + 300 adds 44), as PyTorch does
-            return self.const("%s_%s" % (call.node.name, name), np.array(arg).astype(np_dtype),
-                              call.node)
+            try:   # astype wraps integers (u8 + 300 adds 44) and truncates floats as torch does
+                value = np.asarray(arg).astype(np_dtype)
+            except OverflowError:
+                call.unsupported("scalar %s=%r does not fit %s" % (name, arg, out_dtype))
+            return self.const("%s_%s" % (call.node.name, name), value, call.node)
         call.unsupported("argument %s=%r is not a tensor" % (name, arg))
 
     def attr(self, call, spec):
@@ -1092,6 +1137,25 @@ class _Converter:
             self.graph.outputs.append(v)
 
 
+def always_folded(target: str) -> bool:
+    """True when the exporter folds every call of this aten overload to a constant (so it needs
+    no rule): creation ops whose schema takes no tensor (full, arange, scalar_tensor), the
+    uninitialized ones (empty*, folded to zeros) and those that read only a tensor's shape and
+    dtype (zeros_like, full_like). Non-deterministic ones (rand*) never are."""
+    if target in _UNINITIALIZED or target in _SHAPE_ONLY:
+        return True
+    packet, _, overload = target.rpartition(".")
+    if not packet.startswith("aten.") or _NONDETERMINISTIC.search(target):
+        return False
+    op = getattr(getattr(torch.ops.aten, packet[5:], None), overload, None)
+    if op is None or op._schema.is_mutable:
+        return False
+    schema = op._schema
+    tensor_like = ("Tensor", "Tensor?", "Tensor[]", "Tensor?[]")
+    return not any(str(a.type) in tensor_like for a in schema.arguments) \
+        and all(str(r.type) == "Tensor" for r in schema.returns) and bool(schema.returns)
+
+
 def convert(gm: torch.fx.GraphModule, name: str) -> Graph:
     """IR Graph of a traced GraphModule (trace.trace). Raises UnsupportedOpError (exit code 2)
     for a live aten op with no RULES entry."""
@@ -1102,8 +1166,8 @@ def unsupported_ops(gm: torch.fx.GraphModule) -> list[str]:
     """Sorted aten targets of live nodes with no mapping (and not folded to constants): []
     means convert() will not refuse any op for lack of a table entry."""
     missing = set()
-    live = _live_nodes(gm.graph)
     folded = _fold_constants(gm)
+    live = _live_nodes(gm.graph, lambda n: n in folded)
     for node in gm.graph.nodes:
         if node in folded:
             continue

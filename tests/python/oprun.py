@@ -28,9 +28,10 @@ def xnnd_bin() -> str:
     return os.environ.get("XNND_BIN") or os.path.join(build, "xnnd")
 
 
-def run_pte(program: bytes, inputs: Sequence[torch.Tensor], workdir: str) -> list[np.ndarray]:
+def run_pte(program: bytes, inputs: Sequence[torch.Tensor], workdir: str,
+            timeout: float | None = None) -> list[np.ndarray]:
     """Runs a program file's bytes once on inputs; raises CalledProcessError with xnnd's
-    stderr on failure."""
+    stderr on failure (subprocess.TimeoutExpired after timeout seconds)."""
     pte = os.path.join(workdir, "m.pte")
     with open(pte, "wb") as f:
         f.write(program)
@@ -42,7 +43,7 @@ def run_pte(program: bytes, inputs: Sequence[torch.Tensor], workdir: str) -> lis
         path = os.path.join(workdir, "in_%d.npy" % i)
         np.save(path, x.detach().contiguous().numpy())
         args += ["--input", path]
-    proc = subprocess.run(args, capture_output=True, text=True)
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         raise subprocess.CalledProcessError(proc.returncode, args, proc.stdout, proc.stderr)
     names = sorted((f for f in os.listdir(out_dir) if f.startswith("output_")),
