@@ -320,7 +320,8 @@ _DIV_MODE = Rule("aten.div_mode", ("self#", "other#"),
                  (("rounding_mode", "int?", rules_binary.div_rounding_mode),),
                  scalar_dtype=rules_binary.promoted("self", "other"))
 
-_FLOOR_DIVIDE = Rule("aten.div_mode", ("self#", "other#"), (("rounding_mode", "int?", lambda c: 1),),
+_FLOOR_DIVIDE = Rule("aten.div_mode", ("self#", "other#"),
+                     (("rounding_mode", "int?", lambda c: 1),),
                      scalar_dtype=rules_binary.promoted("self", "other"))
 
 # aten overload (str(node.target)) -> Rule. docs/ARCHITECTURE.md "Op table" is the IR side.
@@ -583,7 +584,7 @@ RULES = {
                                         (("p", "float"), ("compute_mode", "int?"))),
     "aten._pdist_forward.default": Rule("aten._pdist_forward", attrs=(("p", "float"),)),
     # <<< reduce
-    # >>> index: gathers and scatters: index_select, gather, index, embedding, scatter, index_put, *_scatter
+    # >>> index: gathers and scatters (index_select, gather, index, embedding, scatter, ...)
     "aten.index_select.default": Rule("aten.index_select", ("self", "index"), (("dim", "dim"),),
                                       check=rules_index.check_index),
     "aten.gather.default": Rule("aten.gather", ("self", "index"), (("dim", "dim"),),
@@ -635,7 +636,7 @@ RULES = {
                                         ("step", "int")), check=_slice_check),
     "aten.masked_scatter.default": Rule("aten.masked_scatter", ("self", "mask", "source")),
     # <<< index
-    # >>> shape: shape and layout ops: flip, repeat, pads, squeeze/unsqueeze, arange, empty, diagonal, as_strided
+    # >>> shape: shape and layout ops (flip, repeat, pads, squeeze, diagonal, as_strided)
     "aten.flip.default": Rule("aten.flip", attrs=(("dims", "dims"),)),
     "aten.repeat.default": Rule("aten.repeat", attrs=(("repeats", "ints"),)),
     "aten.reflection_pad1d.default": _EDGE_PAD["reflection_pad1d"],

@@ -15,7 +15,7 @@ def _stand_in(call: Any, value: Any) -> Any:
     if isinstance(value, torch.fx.Node):
         meta = value.meta.get("tensor_meta")
         if meta is None:
-            call.unsupported("no tensor metadata for argument %s" % value.name)
+            return call.unsupported("no tensor metadata for argument %s" % value.name)
         return torch.empty((1,) * len(meta.shape), dtype=meta.dtype)
     return value
 
