@@ -27,6 +27,7 @@ import torch
 import torch.utils._pytree as pytree
 from torch.fx.passes.shape_prop import TensorMetadata
 
+from . import rules_spatial as _spatial
 from .errors import ExportError, UnsupportedOpError
 from .ir_text import DTYPES, Attr, Graph, Node, Value
 
@@ -293,6 +294,7 @@ _POOL_ATTRS_MAX = (("kernel_size", "pair"), ("stride", "pair", _pool_stride),
 _POOL_ATTRS_AVG = (("kernel_size", "pair"), ("stride", "pair", _pool_stride),
                    ("padding", "pair"), ("ceil_mode", "bool"), ("count_include_pad", "bool"),
                    ("divisor_override", "int?"))
+_POOL_RANK = _spatial.check_rank(3, 4)
 _VIEW = Rule("aten.view", attrs=(("size", "ints", _view_size),))
 _IDENTITY = Rule(None)
 _UNARY = {name: Rule("aten." + name) for name in
@@ -312,10 +314,9 @@ _BILINEAR_ATTRS = (("output_size", "ints", _resize_size), ("align_corners", "boo
 
 # aten overload (str(node.target)) -> Rule. docs/ARCHITECTURE.md "Op table" is the IR side.
 RULES = {
-    "aten.convolution.default": Rule(
-        "aten.convolution", ("input", "weight", "bias?"),
-        (("stride", "pair"), ("padding", "pair"), ("dilation", "pair"), ("transposed", "bool"),
-         ("output_padding", "pair"), ("groups", "int")), check=_rank(4)),
+    # 1-D, 2-D and 3-D: one attribute entry per spatial dim (rules_spatial.py).
+    "aten.convolution.default": Rule("aten.convolution", ("input", "weight", "bias?"),
+                                     _spatial.CONV_ATTRS, check=_spatial.check_conv),
     "aten.native_batch_norm.default": Rule(
         "aten.native_batch_norm", ("input", "weight?", "bias?", "running_mean", "running_var"),
         (("training", "bool"), ("momentum", "float"), ("eps", "float"))),
@@ -391,14 +392,15 @@ RULES = {
     "aten.mean.default": Rule("aten.mean", attrs=(("dim", "dims", _mean_dims),
                                                   ("keepdim", "bool", lambda c: False)),
                               check=_no_dtype),
+    # 2-D pools take (C,H,W) too: the 1-D pools decompose into them through unsqueeze.
     "aten.max_pool2d_with_indices.default": Rule("aten.max_pool2d_with_indices",
-                                                 attrs=_POOL_ATTRS_MAX, check=_rank(4)),
-    "aten.max_pool2d.default": Rule("aten.max_pool2d", attrs=_POOL_ATTRS_MAX, check=_rank(4)),
-    "aten.avg_pool2d.default": Rule("aten.avg_pool2d", attrs=_POOL_ATTRS_AVG, check=_rank(4)),
+                                                 attrs=_POOL_ATTRS_MAX, check=_POOL_RANK),
+    "aten.max_pool2d.default": Rule("aten.max_pool2d", attrs=_POOL_ATTRS_MAX, check=_POOL_RANK),
+    "aten.avg_pool2d.default": Rule("aten.avg_pool2d", attrs=_POOL_ATTRS_AVG, check=_POOL_RANK),
     "aten.adaptive_avg_pool2d.default": Rule("aten.adaptive_avg_pool2d",
-                                             attrs=(("output_size", "pair"),), check=_rank(4)),
+                                             attrs=(("output_size", "pair"),), check=_POOL_RANK),
     "aten._adaptive_avg_pool2d.default": Rule("aten.adaptive_avg_pool2d",
-                                              attrs=(("output_size", "pair"),), check=_rank(4)),
+                                              attrs=(("output_size", "pair"),), check=_POOL_RANK),
     "aten._softmax.default": Rule("aten.softmax", attrs=(("dim", "dim"),
                                                          ("half_to_float", "bool"))),
     "aten.softmax.int": Rule("aten.softmax", attrs=(("dim", "dim"),
@@ -463,6 +465,27 @@ RULES = {
     # >>> shape: shape and layout ops: flip, repeat, pads, squeeze/unsqueeze, arange, empty, diagonal, as_strided
     # <<< shape
     # >>> spatial: conv 1d/3d and transposed, pooling 1d/3d, grid_sample, col2im
+    "aten.avg_pool3d.default": Rule("aten.avg_pool3d", attrs=_spatial.AVG_POOL3D_ATTRS,
+                                    check=_spatial.check_rank(4, 5)),
+    "aten.max_pool3d_with_indices.default": Rule(
+        "aten.max_pool3d_with_indices", attrs=_spatial.MAX_POOL3D_ATTRS,
+        check=_spatial.check_rank(4, 5)),
+    "aten._adaptive_avg_pool3d.default": Rule(
+        "aten.adaptive_avg_pool3d", attrs=(("output_size", "ints", _spatial.output_size(3)),),
+        check=_spatial.check_rank(4, 5)),
+    "aten.adaptive_avg_pool3d.default": Rule(
+        "aten.adaptive_avg_pool3d", attrs=(("output_size", "ints", _spatial.output_size(3)),),
+        check=_spatial.check_rank(4, 5)),
+    "aten.adaptive_max_pool2d.default": Rule(
+        "aten.adaptive_max_pool2d", attrs=(("output_size", "ints", _spatial.output_size(2)),),
+        check=_spatial.check_rank(3, 4)),
+    "aten.adaptive_max_pool3d.default": Rule(
+        "aten.adaptive_max_pool3d", attrs=(("output_size", "ints", _spatial.output_size(3)),),
+        check=_spatial.check_rank(4, 5)),
+    "aten.grid_sampler_2d.default": Rule("aten.grid_sampler_2d", ("input", "grid"),
+                                         _spatial.GRID_SAMPLER_ATTRS),
+    "aten.col2im.default": Rule("aten.col2im", attrs=_spatial.COL2IM_ATTRS,
+                                check=_spatial.check_rank(2, 3)),
     # <<< spatial
 }
 
@@ -796,7 +819,9 @@ class _Converter:
             return self.map_split(node, target)
         rule = RULES.get(target)
         if rule is None or not hasattr(node.target, "_schema"):
-            raise UnsupportedOpError(unsupported_message(node, target), target, node.name)
+            raise UnsupportedOpError(unsupported_message(node, target,
+                                                         _spatial.REFUSED.get(target)),
+                                     target, node.name)
         call = Call(node, self.env, target)
         if rule.check:
             rule.check(call)

@@ -74,6 +74,13 @@ XNN_DECLARE_LOWERING(upsample_bilinear2d)
 /* >>> shape */
 /* <<< shape */
 /* >>> spatial */
+#define XNN_ROW_AVG_POOL3D N("this XNNPACK has no 3-D pooling node")
+#define XNN_ROW_MAX_POOL3D_WITH_INDICES N("this XNNPACK has no 3-D pooling node")
+#define XNN_ROW_ADAPTIVE_AVG_POOL3D N("this XNNPACK has no 3-D pooling node")
+#define XNN_ROW_ADAPTIVE_MAX_POOL2D N("this XNNPACK has no adaptive max pooling node")
+#define XNN_ROW_ADAPTIVE_MAX_POOL3D N("this XNNPACK has no 3-D pooling node")
+#define XNN_ROW_GRID_SAMPLER_2D N("this XNNPACK has no grid-sample node")
+#define XNN_ROW_COL2IM N("this XNNPACK has no col2im (fold) node")
 /* <<< spatial */
 
 #define L(check, lower) {check, lower, NULL, NULL}
