@@ -816,7 +816,8 @@ static void test_verify_quant_and_layout(void** state) {
 
 /* ---- text round trips ---- */
 
-static const char* k_golden[] = {"convnet", "quantized", "nhwc", "consts", "all_ops", "coverage_ops"};
+static const char* k_golden[] = {"convnet", "quantized", "nhwc", "consts", "all_ops", "coverage_ops",
+                                 "ops_spatial"};
 
 static void test_golden_round_trip(void** state) {
   (void)state;
