@@ -1,5 +1,6 @@
 /* Spatial ops of the core ATen coverage: 3-D pooling (N,C,D,H,W or C,D,H,W), adaptive max
- * pooling, grid_sampler_2d and col2im; PyTorch's shape rules. Window attributes list one
+ * pooling, grid_sampler_2d, col2im and the upsample ops beyond upsample_nearest2d/bilinear2d;
+ * PyTorch's shape rules. Window attributes list one
  * entry per spatial dim (kernel_size, stride, padding, dilation). */
 #include "ir_internal.h"
 
@@ -187,4 +188,39 @@ xnnd_status xnnd_infer_col2im(xnnd_graph* g, xnnd_id node) {
   out[o++] = os[0];
   out[o++] = os[1];
   return ir_set_output(g, node, 0, x->dtype, o, out);
+}
+
+/* upsample_nearest1d/3d, _upsample_nearest_exact1d/2d/3d, upsample_linear1d,
+ * upsample_trilinear3d, upsample_bicubic2d: one schema; the op gives the number of spatial dims.
+ * scales_* are PyTorch's optional scale factors of the spatial dims, last dims last (a 1-D op
+ * uses scales_w only, a 2-D one scales_h and scales_w); align_corners is ignored by nearest. */
+const xnnd_attr_spec xnnd_attrs_upsample_nd[] = {
+    {"output_size", XNND_ATTR_INTS, false, IR_DEF_NONE},
+    {"align_corners", XNND_ATTR_BOOL, false, IR_DEF_BOOL(0)},
+    {"scales_d", XNND_ATTR_FLOAT, true, IR_DEF_NONE},
+    {"scales_h", XNND_ATTR_FLOAT, true, IR_DEF_NONE},
+    {"scales_w", XNND_ATTR_FLOAT, true, IR_DEF_NONE},
+    IR_SCHEMA_END,
+};
+
+xnnd_status xnnd_infer_upsample_nd(xnnd_graph* g, xnnd_id node) {
+  uint32_t nsp;
+  switch (g->nodes[node].op) {
+    case XNND_OP_UPSAMPLE_NEAREST1D:
+    case XNND_OP_UPSAMPLE_NEAREST_EXACT1D:
+    case XNND_OP_UPSAMPLE_LINEAR1D: nsp = 1; break;
+    case XNND_OP_UPSAMPLE_NEAREST_EXACT2D:
+    case XNND_OP_UPSAMPLE_BICUBIC2D: nsp = 2; break;
+    default: nsp = 3; break;
+  }
+  const xnnd_ir_value* x;
+  IR_TRY(ir_input_rank(g, node, 0, nsp + 2, &x));
+  int64_t size[3], out[5] = {x->dims[0], x->dims[1]};
+  IR_TRY(ir_attr_ints(g, node, 0, nsp, 1, size));
+  for (uint32_t i = 0; i < nsp; i++) {
+    if (x->dims[2 + i] < 1)
+      return ir_node_error(g, node, "input 0 %%%s has an empty spatial dim %u", x->name, 2 + i);
+    out[2 + i] = size[i];
+  }
+  return ir_set_output(g, node, 0, x->dtype, x->rank, out);
 }

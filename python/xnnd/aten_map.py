@@ -486,6 +486,10 @@ RULES = {
                                          _spatial.GRID_SAMPLER_ATTRS),
     "aten.col2im.default": Rule("aten.col2im", attrs=_spatial.COL2IM_ATTRS,
                                 check=_spatial.check_rank(2, 3)),
+    **{"aten.%s.%s" % (packet, overload): Rule(
+        op, ("input" if overload == "vec" else "self",), _spatial.upsample_attrs(nsp),
+        check=_spatial.check_rank(nsp + 2))
+       for packet, (op, nsp) in _spatial.UPSAMPLE.items() for overload in ("vec", "default")},
     # <<< spatial
 }
 

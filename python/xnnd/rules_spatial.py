@@ -83,3 +83,44 @@ def output_size(n):
     """adaptive pooling: the output's last n dims (None entries in output_size keep the
     input's size; the output metadata has them resolved)."""
     return lambda call: call.out_shape[-n:]
+
+
+_SCALE_ARGS = {1: ("scales",), 2: ("scales_h", "scales_w"), 3: ("scales_d", "scales_h", "scales_w")}
+
+
+def upsample_scale(slot, nsp):
+    """Getter: the scale factor of spatial slot 0 (d), 1 (h) or 2 (w), right-aligned to the
+    op's nsp spatial dims; None when the op has no such dim or the model gave no scale (.vec
+    takes scale_factors, .default one float per dim)."""
+    def get(call):
+        k = slot - (3 - nsp)
+        if k < 0:
+            return None
+        if "scale_factors" in call.args:
+            factors = call.arg("scale_factors")
+            return None if factors is None else float(factors[k])
+        value = call.arg(_SCALE_ARGS[nsp][k])
+        return None if value is None else float(value)
+    return get
+
+
+def upsample_attrs(nsp):
+    return (("output_size", "ints", lambda call: call.out_shape[2:]),
+            ("align_corners", "bool",
+             lambda call: bool(call.args.get("align_corners") or False)),
+            ("scales_d", "float?", upsample_scale(0, nsp)),
+            ("scales_h", "float?", upsample_scale(1, nsp)),
+            ("scales_w", "float?", upsample_scale(2, nsp)))
+
+
+# aten packet -> (IR op, spatial dims); each has a .vec and a .default overload.
+UPSAMPLE = {
+    "upsample_nearest1d": ("aten.upsample_nearest1d", 1),
+    "upsample_nearest3d": ("aten.upsample_nearest3d", 3),
+    "_upsample_nearest_exact1d": ("aten._upsample_nearest_exact1d", 1),
+    "_upsample_nearest_exact2d": ("aten._upsample_nearest_exact2d", 2),
+    "_upsample_nearest_exact3d": ("aten._upsample_nearest_exact3d", 3),
+    "upsample_linear1d": ("aten.upsample_linear1d", 1),
+    "upsample_trilinear3d": ("aten.upsample_trilinear3d", 3),
+    "upsample_bicubic2d": ("aten.upsample_bicubic2d", 2),
+}

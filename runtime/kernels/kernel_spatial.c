@@ -526,3 +526,156 @@ KRUN(col2im) {
     }
   return XNND_OK;
 }
+
+/* ---- upsample_nearest1d/3d, _upsample_nearest_exact1d/2d/3d, upsample_linear1d,
+ * upsample_trilinear3d, upsample_bicubic2d: PyTorch's UpSample.h index and weight rules,
+ * separable over up to 3 spatial dims (missing leading dims are 1 -> 1, one tap). ---- */
+
+enum { UP_NEAREST, UP_NEAREST_EXACT, UP_LINEAR, UP_CUBIC };
+
+typedef struct upsample_params {
+  int64_t planes;
+  int64_t in[3], out[3];
+  float scale[3]; /* nearest: compute_scales_value; linear/cubic: area_pixel_compute_scale */
+  int mode;
+  bool align_corners;
+} upsample_params;
+KPARAMS_FIT(upsample_params);
+
+static xnnd_status upsample_prepare(const kcheck* c, upsample_params* p, uint32_t nsp, int mode) {
+  xnnd_status s = kcheck_arity(c, 1, 1, 1);
+  if (s != XNND_OK) return s;
+  const xnnd_tensor* x = kinput(c, 0);
+  if ((s = kcheck_tensor(c, x, "self", XNND_F32, (int)nsp + 2)) != XNND_OK) return s;
+  int64_t size[3];
+  bool align, has_scale[3];
+  double scales[3];
+  static const char* const names[3] = {"scales_d", "scales_h", "scales_w"};
+  if ((s = kattr_spatial(c, "output_size", nsp, 0, true, size, NULL)) != XNND_OK ||
+      (s = kattr_bool(c, "align_corners", false, &align)) != XNND_OK)
+    return s;
+  for (int i = 0; i < 3; i++)
+    if ((s = kattr_float_opt(c, names[i], &has_scale[i], &scales[i])) != XNND_OK) return s;
+  *p = (upsample_params){.planes = x->dims[0] * x->dims[1], .mode = mode,
+                         .align_corners = align};
+  int64_t want[5] = {x->dims[0], x->dims[1]};
+  for (uint32_t i = 0; i < 3; i++) {
+    const bool real = i + nsp >= 3;
+    const int64_t in = real ? x->dims[2 + i + nsp - 3] : 1;
+    const int64_t out = real ? size[i + nsp - 3] : 1;
+    if (in < 1 || out < 1)
+      return kfail(c, XNND_SHAPE_MISMATCH, "input and output spatial sizes must be positive, "
+                   "got %lld -> %lld", (long long)in, (long long)out);
+    if (real) want[2 + i + nsp - 3] = out;
+    p->in[i] = in;
+    p->out[i] = out;
+    const bool given = real && has_scale[i] && scales[i] > 0.0;
+    const float value_scale = given ? (float)(1.0 / scales[i]) : (float)in / (float)out;
+    if (mode == UP_NEAREST || mode == UP_NEAREST_EXACT || !align)
+      p->scale[i] = value_scale;
+    else
+      p->scale[i] = out > 1 ? (float)(in - 1) / (float)(out - 1) : 0.0f;
+  }
+  const xnnd_tensor* y = koutput(c, 0);
+  if ((s = kcheck_tensor(c, y, "out", XNND_F32, -1)) != XNND_OK ||
+      (s = kcheck_shape(c, y, "out", nsp + 2, want)) != XNND_OK)
+    return s;
+  return XNND_OK;
+}
+
+#define UPSAMPLE_PREPARE(name, nsp, mode)                          \
+  KPREPARE(name) {                                                 \
+    const kcheck c = {"aten." #name, args, err, err_size};        \
+    return upsample_prepare(&c, params, nsp, mode);                \
+  }
+UPSAMPLE_PREPARE(upsample_nearest1d, 1, UP_NEAREST)
+UPSAMPLE_PREPARE(upsample_nearest3d, 3, UP_NEAREST)
+UPSAMPLE_PREPARE(upsample_linear1d, 1, UP_LINEAR)
+UPSAMPLE_PREPARE(upsample_trilinear3d, 3, UP_LINEAR)
+UPSAMPLE_PREPARE(upsample_bicubic2d, 2, UP_CUBIC)
+#undef UPSAMPLE_PREPARE
+#define UPSAMPLE_EXACT_PREPARE(n)                                              \
+  KPREPARE(upsample_nearest_exact##n##d) {                                     \
+    const kcheck c = {"aten._upsample_nearest_exact" #n "d", args, err, err_size}; \
+    return upsample_prepare(&c, params, n, UP_NEAREST_EXACT);                  \
+  }
+UPSAMPLE_EXACT_PREPARE(1)
+UPSAMPLE_EXACT_PREPARE(2)
+UPSAMPLE_EXACT_PREPARE(3)
+#undef UPSAMPLE_EXACT_PREPARE
+
+/* Source taps of output index o along dim i: up to 4 clamped indices and weights. */
+static int upsample_taps(const upsample_params* p, int i, int64_t o, int64_t* idx, float* w) {
+  const int64_t in = p->in[i], out = p->out[i];
+  const float scale = p->scale[i];
+  if (in == 1 && out == 1) {
+    idx[0] = 0;
+    w[0] = 1.0f;
+    return 1;
+  }
+  switch (p->mode) {
+    case UP_NEAREST:
+      idx[0] = out == in ? o
+               : out == 2 * in ? o >> 1
+                               : kmin64((int64_t)floorf((float)o * scale), in - 1);
+      w[0] = 1.0f;
+      return 1;
+    case UP_NEAREST_EXACT:
+      idx[0] = kmin64((int64_t)floorf(((float)o + 0.5f) * scale), in - 1);
+      w[0] = 1.0f;
+      return 1;
+    case UP_LINEAR: {
+      float src = p->align_corners ? scale * (float)o : scale * ((float)o + 0.5f) - 0.5f;
+      if (src < 0.0f) src = 0.0f;
+      const int64_t i0 = kmin64((int64_t)floorf(src), in - 1);
+      const float l = fminf(fmaxf(src - (float)i0, 0.0f), 1.0f);
+      idx[0] = i0;
+      idx[1] = i0 + (i0 < in - 1 ? 1 : 0);
+      w[0] = 1.0f - l;
+      w[1] = l;
+      return 2;
+    }
+    default: {
+      const float src = p->align_corners ? scale * (float)o : scale * ((float)o + 0.5f) - 0.5f;
+      const float f = floorf(src);
+      const int64_t i0 = (int64_t)f;
+      gs_cubic_coeffs(src - f, w);
+      for (int k = 0; k < 4; k++) idx[k] = kmin64(kmax64(i0 - 1 + k, 0), in - 1);
+      return 4;
+    }
+  }
+}
+
+KRUN(upsample_nd) {
+  const upsample_params* p = params;
+  const float* x = args->inputs[0]->data;
+  float* y = args->outputs[0]->data;
+  const int64_t D = p->in[0], H = p->in[1], W = p->in[2];
+  for (int64_t pl = 0; pl < p->planes; pl++) {
+    const float* xp = x + pl * D * H * W;
+    for (int64_t oz = 0; oz < p->out[0]; oz++) {
+      int64_t iz[4], iy[4], ix[4];
+      float wz[4], wy[4], wx[4];
+      const int nz = upsample_taps(p, 0, oz, iz, wz);
+      for (int64_t oy = 0; oy < p->out[1]; oy++) {
+        const int ny = upsample_taps(p, 1, oy, iy, wy);
+        for (int64_t ox = 0; ox < p->out[2]; ox++) {
+          const int nx = upsample_taps(p, 2, ox, ix, wx);
+          float acc = 0.0f;
+          for (int a = 0; a < nz; a++) {
+            float acc_y = 0.0f;
+            for (int b = 0; b < ny; b++) {
+              const float* row = xp + (iz[a] * H + iy[b]) * W;
+              float acc_x = 0.0f;
+              for (int k = 0; k < nx; k++) acc_x += wx[k] * row[ix[k]];
+              acc_y += wy[b] * acc_x;
+            }
+            acc += wz[a] * acc_y;
+          }
+          *y++ = acc;
+        }
+      }
+    }
+  }
+  return XNND_OK;
+}

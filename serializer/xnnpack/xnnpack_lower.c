@@ -81,6 +81,14 @@ XNN_DECLARE_LOWERING(upsample_bilinear2d)
 #define XNN_ROW_ADAPTIVE_MAX_POOL3D N("this XNNPACK has no 3-D pooling node")
 #define XNN_ROW_GRID_SAMPLER_2D N("this XNNPACK has no grid-sample node")
 #define XNN_ROW_COL2IM N("this XNNPACK has no col2im (fold) node")
+#define XNN_ROW_UPSAMPLE_NEAREST1D N("this XNNPACK has no nearest-neighbour resize node")
+#define XNN_ROW_UPSAMPLE_NEAREST3D N("this XNNPACK has no nearest-neighbour resize node")
+#define XNN_ROW_UPSAMPLE_NEAREST_EXACT1D N("this XNNPACK has no nearest-neighbour resize node")
+#define XNN_ROW_UPSAMPLE_NEAREST_EXACT2D N("this XNNPACK has no nearest-neighbour resize node")
+#define XNN_ROW_UPSAMPLE_NEAREST_EXACT3D N("this XNNPACK has no nearest-neighbour resize node")
+#define XNN_ROW_UPSAMPLE_LINEAR1D N("this XNNPACK resizes 2-D (NHWC) only")
+#define XNN_ROW_UPSAMPLE_TRILINEAR3D N("this XNNPACK resizes 2-D (NHWC) only")
+#define XNN_ROW_UPSAMPLE_BICUBIC2D N("this XNNPACK has no bicubic resize node")
 /* <<< spatial */
 
 #define L(check, lower) {check, lower, NULL, NULL}

@@ -198,6 +198,29 @@ class TestSampling(unittest.TestCase):
                     F.interpolate(x, size=(4, 11), mode="bilinear"))
         _check(self, Fn(fn), [torch.randn(1, 2, 5, 7)], atol=1e-5)
 
+    def test_upsample_1d_3d_bicubic_nearest_exact(self):
+        torch.manual_seed(7)
+        x1, x2, x3 = torch.randn(2, 3, 7), torch.randn(1, 2, 5, 6), torch.randn(1, 2, 3, 4, 5)
+        sizes = {3: dict(size=(9,)), 4: dict(size=(4, 7)), 5: dict(size=(5, 4, 7))}
+        cases = []
+        for mode, x in (("nearest", 0), ("linear", 0), ("nearest", 2), ("trilinear", 2),
+                        ("bicubic", 1), ("nearest-exact", 0), ("nearest-exact", 1),
+                        ("nearest-exact", 2)):
+            for kw in (dict(scale_factor=1.5), dict(scale_factor=0.7), dict(scale_factor=2),
+                       sizes[(x1, x2, x3)[x].dim()],
+                       dict(scale_factor=1.5, recompute_scale_factor=True)):
+                for ac in ((False, True) if mode in ("linear", "trilinear", "bicubic")
+                           else (None,)):
+                    cases.append((mode, x, kw, ac))
+
+        def fn(*xs):
+            return tuple(F.interpolate(xs[x], mode=mode, align_corners=ac, **kw)
+                         for mode, x, kw, ac in cases)
+        report = _check(self, Fn(fn), [x1, x2, x3], atol=1e-5)
+        # mapped whole, not decomposed into index.Tensor
+        self.assertTrue(all(op.startswith(("aten.upsample", "aten._upsample"))
+                            for op in report.by_op()), report.by_op())
+
 
 class TestRefusals(unittest.TestCase):
     def test_fft_is_refused_as_complex(self):
