@@ -389,6 +389,8 @@ static void gs_cubic_coeffs(float t, float* c) {
 static float gs_bounded(const float* plane, const grid_params* p, float x, float y) {
   const float cx = gs_coordinates(x, p->w, p->padding, p->align_corners);
   const float cy = gs_coordinates(y, p->h, p->padding, p->align_corners);
+  /* Far outside (or NaN) under zeros padding: no tap, and no out-of-range int conversion. */
+  if (!(fabsf(cx) < 0x1p40f) || !(fabsf(cy) < 0x1p40f)) return 0.0f;
   return gs_at(plane, p->h, p->w, (int64_t)cy, (int64_t)cx);
 }
 
@@ -571,6 +573,10 @@ static xnnd_status upsample_prepare(const kcheck* c, upsample_params* p, uint32_
     p->out[i] = out;
     const bool given = real && has_scale[i] && scales[i] > 0.0;
     const float value_scale = given ? (float)(1.0 / scales[i]) : (float)in / (float)out;
+    /* Source indices are value_scale * output index: keep them far inside int64. */
+    if (!((double)value_scale * (double)out < 0x1p50))
+      return kfail(c, XNND_INVALID_ARGUMENT, "%s = %g is too small for output size %lld",
+                   names[i], scales[i], (long long)out);
     if (mode == UP_NEAREST || mode == UP_NEAREST_EXACT || !align)
       p->scale[i] = value_scale;
     else
