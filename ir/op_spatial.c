@@ -45,6 +45,13 @@ const xnnd_attr_spec xnnd_attrs_grid_sampler_2d[] = {
     {"align_corners", XNND_ATTR_BOOL, false, IR_DEF_BOOL(0)},
     IR_SCHEMA_END,
 };
+/* As grid_sampler_2d, without bicubic (PyTorch has none in 3-D). */
+const xnnd_attr_spec xnnd_attrs_grid_sampler_3d[] = {
+    {"interpolation_mode", XNND_ATTR_INT, false, IR_DEF_INT(0)},
+    {"padding_mode", XNND_ATTR_INT, false, IR_DEF_INT(0)},
+    {"align_corners", XNND_ATTR_BOOL, false, IR_DEF_BOOL(0)},
+    IR_SCHEMA_END,
+};
 const xnnd_attr_spec xnnd_attrs_col2im[] = {
     {"output_size", XNND_ATTR_INTS, false, IR_DEF_NONE},
     {"kernel_size", XNND_ATTR_INTS, false, IR_DEF_NONE},
@@ -154,6 +161,26 @@ xnnd_status xnnd_infer_grid_sampler_2d(xnnd_graph* g, xnnd_id node) {
                          (long long)x->dims[0]);
   int64_t out[4] = {x->dims[0], x->dims[1], grid->dims[1], grid->dims[2]};
   return ir_set_output(g, node, 0, x->dtype, 4, out);
+}
+
+xnnd_status xnnd_infer_grid_sampler_3d(xnnd_graph* g, xnnd_id node) {
+  const xnnd_ir_node* n = &g->nodes[node];
+  const xnnd_ir_value *x, *grid;
+  IR_TRY(ir_input_rank(g, node, 0, 5, &x));
+  IR_TRY(ir_input_rank(g, node, 1, 5, &grid));
+  IR_TRY(ir_input_dtype(g, node, 1, x->dtype));
+  int64_t mode = n->attrs[GS_INTERPOLATION].i, pad = n->attrs[GS_PADDING_MODE].i;
+  if (mode < 0 || mode > 1)
+    return ir_attr_error(g, node, "attribute interpolation_mode = %lld must be 0 (trilinear) or "
+                         "1 (nearest)", (long long)mode);
+  if (pad < 0 || pad > 2)
+    return ir_attr_error(g, node, "attribute padding_mode = %lld must be 0 (zeros), 1 (border) "
+                         "or 2 (reflection)", (long long)pad);
+  if (grid->dims[0] != x->dims[0] || grid->dims[4] != 3)
+    return ir_node_error(g, node, "input 1 %%%s must be [%lld, D_out, H_out, W_out, 3]",
+                         grid->name, (long long)x->dims[0]);
+  int64_t out[5] = {x->dims[0], x->dims[1], grid->dims[1], grid->dims[2], grid->dims[3]};
+  return ir_set_output(g, node, 0, x->dtype, 5, out);
 }
 
 xnnd_status xnnd_infer_col2im(xnnd_graph* g, xnnd_id node) {

@@ -484,6 +484,8 @@ RULES = {
         check=_spatial.check_rank(4, 5)),
     "aten.grid_sampler_2d.default": Rule("aten.grid_sampler_2d", ("input", "grid"),
                                          _spatial.GRID_SAMPLER_ATTRS),
+    "aten.grid_sampler_3d.default": Rule("aten.grid_sampler_3d", ("input", "grid"),
+                                         _spatial.GRID_SAMPLER_ATTRS),
     "aten.col2im.default": Rule("aten.col2im", attrs=_spatial.COL2IM_ATTRS,
                                 check=_spatial.check_rank(2, 3)),
     **{"aten.%s.%s" % (packet, overload): Rule(

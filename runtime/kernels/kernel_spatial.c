@@ -1,8 +1,8 @@
 /* Spatial ops of the core ATen coverage over contiguous f32: 3-D pooling
  * (aten.avg_pool3d, aten.max_pool3d_with_indices), adaptive pooling (aten.adaptive_avg_pool3d,
- * aten.adaptive_max_pool2d/3d), aten.grid_sampler_2d and aten.col2im. Windows, divisors, index
- * conventions (flat index inside one channel's volume) and sampling arithmetic follow PyTorch's
- * CPU kernels. Pooling works on 3 spatial dims; 2-D ops get a leading spatial dim of 1. */
+ * aten.adaptive_max_pool2d/3d), aten.grid_sampler_2d/3d, aten.col2im and the upsample ops
+ * beyond upsample_nearest2d/bilinear2d. Windows, divisors, index conventions (flat index
+ * inside one channel's volume) and sampling arithmetic follow PyTorch's CPU kernels. Pooling works on 3 spatial dims; 2-D ops get a leading spatial dim of 1. */
 #include <math.h>
 
 #include "kernels/kernel_util.h"
@@ -439,6 +439,102 @@ KRUN(grid_sampler_2d) {
       const float* g = grid + n * opl * 2;
       float* o = y + (n * p->c + ch) * opl;
       for (int64_t i = 0; i < opl; i++) o[i] = gs_sample(plane, p, g[2 * i], g[2 * i + 1]);
+    }
+  return XNND_OK;
+}
+
+/* ---- grid_sampler_3d: trilinear (0) or nearest (1) over [N,C,D,H,W], grid [...,3] = x,y,z ---- */
+
+typedef struct grid3_params {
+  int64_t n, c, d, h, w, od, oh, ow;
+  int mode, padding;
+  bool align_corners;
+} grid3_params;
+KPARAMS_FIT(grid3_params);
+
+KPREPARE(grid_sampler_3d) {
+  const kcheck c = {"aten.grid_sampler_3d", args, err, err_size};
+  grid3_params* p = params;
+  xnnd_status s = kcheck_arity(&c, 2, 2, 1);
+  if (s != XNND_OK) return s;
+  const xnnd_tensor* x = kinput(&c, 0);
+  const xnnd_tensor* grid = kinput(&c, 1);
+  if ((s = kcheck_tensor(&c, x, "input", XNND_F32, 5)) != XNND_OK ||
+      (s = kcheck_tensor(&c, grid, "grid", XNND_F32, 5)) != XNND_OK)
+    return s;
+  if (grid->dims[0] != x->dims[0] || grid->dims[4] != 3)
+    return kfail(&c, XNND_SHAPE_MISMATCH, "grid must be [%lld, D_out, H_out, W_out, 3]",
+                 (long long)x->dims[0]);
+  int64_t mode, pad;
+  bool align;
+  if ((s = kattr_int(&c, "interpolation_mode", 0, &mode)) != XNND_OK ||
+      (s = kattr_int(&c, "padding_mode", 0, &pad)) != XNND_OK ||
+      (s = kattr_bool(&c, "align_corners", false, &align)) != XNND_OK)
+    return s;
+  if (mode < 0 || mode > 1)
+    return kfail(&c, XNND_INVALID_ARGUMENT,
+                 "interpolation_mode %lld must be 0 (trilinear) or 1 (nearest)", (long long)mode);
+  if (pad < 0 || pad > 2)
+    return kfail(&c, XNND_INVALID_ARGUMENT,
+                 "padding_mode %lld must be 0 (zeros), 1 (border) or 2 (reflection)",
+                 (long long)pad);
+  if (x->dims[2] < 1 || x->dims[3] < 1 || x->dims[4] < 1)
+    return kfail(&c, XNND_SHAPE_MISMATCH, "input has empty spatial dims");
+  const int64_t want[5] = {x->dims[0], x->dims[1], grid->dims[1], grid->dims[2], grid->dims[3]};
+  const xnnd_tensor* y = koutput(&c, 0);
+  if ((s = kcheck_tensor(&c, y, "out", XNND_F32, -1)) != XNND_OK ||
+      (s = kcheck_shape(&c, y, "out", 5, want)) != XNND_OK)
+    return s;
+  *p = (grid3_params){.n = x->dims[0], .c = x->dims[1], .d = x->dims[2], .h = x->dims[3],
+                      .w = x->dims[4], .od = grid->dims[1], .oh = grid->dims[2],
+                      .ow = grid->dims[3], .mode = (int)mode, .padding = (int)pad,
+                      .align_corners = align};
+  return XNND_OK;
+}
+
+static float gs3_at(const float* vol, const grid3_params* p, int64_t iz, int64_t iy,
+                    int64_t ix) {
+  return (iz >= 0 && iz < p->d && iy >= 0 && iy < p->h && ix >= 0 && ix < p->w)
+             ? vol[(iz * p->h + iy) * p->w + ix]
+             : 0.0f;
+}
+
+static float gs3_sample(const float* vol, const grid3_params* p, const float* g) {
+  const int64_t size[3] = {p->w, p->h, p->d};
+  float co[3];
+  for (int i = 0; i < 3; i++) {
+    co[i] = gs_coordinates(gs_unnormalize(g[i], size[i], p->align_corners), size[i],
+                           p->padding, p->align_corners);
+    if (!(fabsf(co[i]) < 0x1p40f)) return 0.0f; /* NaN or far out */
+  }
+  if (p->mode == 1)
+    return gs3_at(vol, p, (int64_t)nearbyintf(co[2]), (int64_t)nearbyintf(co[1]),
+                  (int64_t)nearbyintf(co[0]));
+  const float fx = floorf(co[0]), fy = floorf(co[1]), fz = floorf(co[2]);
+  const int64_t x0 = (int64_t)fx, y0 = (int64_t)fy, z0 = (int64_t)fz;
+  const float tx = co[0] - fx, ty = co[1] - fy, tz = co[2] - fz;
+  float acc = 0.0f;
+  for (int dz = 0; dz < 2; dz++)
+    for (int dy = 0; dy < 2; dy++)
+      for (int dx = 0; dx < 2; dx++) {
+        const float wgt = (dx ? tx : 1.0f - tx) * (dy ? ty : 1.0f - ty) * (dz ? tz : 1.0f - tz);
+        acc += gs3_at(vol, p, z0 + dz, y0 + dy, x0 + dx) * wgt;
+      }
+  return acc;
+}
+
+KRUN(grid_sampler_3d) {
+  const grid3_params* p = params;
+  const float* x = args->inputs[0]->data;
+  const float* grid = args->inputs[1]->data;
+  float* y = args->outputs[0]->data;
+  const int64_t ovol = p->od * p->oh * p->ow, ivol = p->d * p->h * p->w;
+  for (int64_t n = 0; n < p->n; n++)
+    for (int64_t ch = 0; ch < p->c; ch++) {
+      const float* vol = x + (n * p->c + ch) * ivol;
+      const float* g = grid + n * ovol * 3;
+      float* o = y + (n * p->c + ch) * ovol;
+      for (int64_t i = 0; i < ovol; i++) o[i] = gs3_sample(vol, p, g + 3 * i);
     }
   return XNND_OK;
 }

@@ -175,6 +175,18 @@ class TestSampling(unittest.TestCase):
                          for m, p, a in combos)
         _check(self, Fn(fn), inputs, atol=1e-5)
 
+    def test_grid_sample_3d(self):
+        torch.manual_seed(8)
+        combos = [(m, p, a) for m in ("bilinear", "nearest")
+                  for p in ("zeros", "border", "reflection") for a in (False, True)]
+        inputs = [torch.randn(2, 3, 4, 5, 6), torch.rand(2, 3, 4, 5, 3) * 3 - 1.5]
+
+        def fn(x, g):
+            return tuple(F.grid_sample(x, g, mode=m, padding_mode=p, align_corners=a)
+                         for m, p, a in combos)
+        report = _check(self, Fn(fn), inputs, atol=1e-5, delegate_modes=(False,))
+        self.assertEqual(list(report.by_op()), ["aten.grid_sampler_3d"])
+
     def test_col2im_is_fold(self):
         torch.manual_seed(5)
 
