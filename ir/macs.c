@@ -25,8 +25,10 @@ uint64_t xnnd_node_macs(const xnnd_graph* g, xnnd_id node) {
   xnnd_id out = n->outputs[0], a = n->inputs[0], b = n->inputs[1];
   switch (n->op) {
     case XNND_OP_CONVOLUTION: {
-      uint64_t k = (uint64_t)(dim(g, b, 1) * dim(g, b, 2) * dim(g, b, 3));
-      /* Transposed: every input element meets Cout/groups * kh * kw weights. */
+      uint64_t k = 1;
+      const uint32_t wr = b < g->num_values ? g->values[b].rank : 0;
+      for (uint32_t i = 1; i < wr; i++) k *= (uint64_t)dim(g, b, i);
+      /* Transposed: every input element meets Cout/groups * k... weights. */
       return transposed(n) ? numel(g, a) * k : numel(g, out) * k;
     }
     case XNND_OP_LINEAR: return numel(g, out) * (uint64_t)dim(g, b, 1);

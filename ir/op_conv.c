@@ -1,5 +1,7 @@
-/* aten.convolution: 2-D, regular or transposed, grouped and dilated; PyTorch's shape rules.
- * Regular weight [Cout, Cin/groups, kH, kW]; transposed weight [Cin, Cout/groups, kH, kW]. */
+/* aten.convolution: 1-D, 2-D or 3-D, regular or transposed, grouped and dilated; PyTorch's
+ * shape rules. Regular weight [Cout, Cin/groups, k...]; transposed weight [Cin, Cout/groups,
+ * k...]. stride/padding/dilation/output_padding list one entry per spatial dim (or one entry
+ * for all); their defaults are 2-D pairs, so 1-D and 3-D programs list them explicitly. */
 #include "ir_internal.h"
 
 enum {
@@ -23,16 +25,29 @@ const xnnd_attr_spec xnnd_attrs_convolution[] = {
 
 static bool is_float(xnnd_dtype d) { return d == XNND_F32 || d == XNND_F16; }
 
+/* One entry per spatial dim: a list of nsp ints, or of one int meaning all. */
+static xnnd_status conv_attr(xnnd_graph* g, xnnd_id node, uint32_t attr, uint32_t nsp, int64_t lo,
+                             int64_t* out) {
+  const xnnd_attr* a = &g->nodes[node].attrs[attr];
+  if (a->kind == XNND_ATTR_INTS && a->n == 1 && nsp > 1) {
+    IR_TRY(ir_attr_ints(g, node, attr, 1, lo, out));
+    for (uint32_t i = 1; i < nsp; i++) out[i] = out[0];
+    return XNND_OK;
+  }
+  return ir_attr_ints(g, node, attr, nsp, lo, out);
+}
+
 xnnd_status xnnd_infer_convolution(xnnd_graph* g, xnnd_id node) {
   const xnnd_ir_node* n = &g->nodes[node];
   const xnnd_ir_value *x, *w;
-  IR_TRY(ir_input_rank(g, node, 0, 4, &x));
-  IR_TRY(ir_input_rank(g, node, 1, 4, &w));
-  int64_t stride[2], pad[2], dil[2], opad[2];
-  IR_TRY(ir_attr_ints(g, node, CONV_STRIDE, 2, 1, stride));
-  IR_TRY(ir_attr_ints(g, node, CONV_PADDING, 2, 0, pad));
-  IR_TRY(ir_attr_ints(g, node, CONV_DILATION, 2, 1, dil));
-  IR_TRY(ir_attr_ints(g, node, CONV_OUTPUT_PADDING, 2, 0, opad));
+  IR_TRY(ir_input_rank_range(g, node, 0, 3, 5, &x));
+  IR_TRY(ir_input_rank(g, node, 1, x->rank, &w));
+  const uint32_t nsp = x->rank - 2;
+  int64_t stride[3], pad[3], dil[3], opad[3];
+  IR_TRY(conv_attr(g, node, CONV_STRIDE, nsp, 1, stride));
+  IR_TRY(conv_attr(g, node, CONV_PADDING, nsp, 0, pad));
+  IR_TRY(conv_attr(g, node, CONV_DILATION, nsp, 1, dil));
+  IR_TRY(conv_attr(g, node, CONV_OUTPUT_PADDING, nsp, 0, opad));
   bool transposed = n->attrs[CONV_TRANSPOSED].i != 0;
   int64_t groups = n->attrs[CONV_GROUPS].i;
   if (groups < 1 || groups > IR_MAX_ATTR_VALUE)
@@ -64,8 +79,8 @@ xnnd_status xnnd_infer_convolution(xnnd_graph* g, xnnd_id node) {
     cout = w_cin;
   }
   IR_TRY(ir_input_vector(g, node, 2, cout));
-  int64_t out[4] = {x->dims[0], cout, 0, 0};
-  for (int i = 0; i < 2; i++) {
+  int64_t out[5] = {x->dims[0], cout, 0, 0, 0};
+  for (uint32_t i = 0; i < nsp; i++) {
     int64_t in = x->dims[2 + i], k = w->dims[2 + i];
     if (k < 1)
       return ir_node_error(g, node, "input 1 %%%s has an empty kernel", w->name);
@@ -79,7 +94,7 @@ xnnd_status xnnd_infer_convolution(xnnd_graph* g, xnnd_id node) {
     } else {
       if (opad[i] >= stride[i] && opad[i] >= dil[i])
         return ir_attr_error(g, node, "attribute output_padding[%d] = %lld must be smaller than "
-                             "stride or dilation", i, (long long)opad[i]);
+                             "stride or dilation", (int)i, (long long)opad[i]);
       if (in < 1) return ir_node_error(g, node, "input 0 %%%s has an empty spatial dim", x->name);
       int64_t o = (in - 1) * stride[i];  /* < 2^40 * 2^31 */
       o = o - 2 * pad[i] + eff - 1 + opad[i] + 1;
@@ -88,5 +103,5 @@ xnnd_status xnnd_infer_convolution(xnnd_graph* g, xnnd_id node) {
       out[2 + i] = o;
     }
   }
-  return ir_set_output(g, node, 0, x->dtype, 4, out);
+  return ir_set_output(g, node, 0, x->dtype, x->rank, out);
 }

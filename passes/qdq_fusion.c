@@ -123,6 +123,8 @@ static bool match_node(const xnnd_graph* g, xnnd_id node, match* m) {
     case XNND_OP_CONVOLUTION:
     case XNND_OP_LINEAR: {
       if (n->op == XNND_OP_CONVOLUTION && n->attrs[3].i) return false;  /* transposed */
+      /* 1-D/3-D: only the 2-D convolution has a quantized kernel (XNNPACK's). */
+      if (n->op == XNND_OP_CONVOLUTION && g->values[n->inputs[0]].rank != 4) return false;
       xnnd_id x = activation_of(g, node, n->inputs[0]);
       xnnd_id w = weight_of(g, node, n->inputs[1]);
       xnnd_id b = n->num_inputs > 2 ? n->inputs[2] : XNND_NO_ID;

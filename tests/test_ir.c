@@ -824,7 +824,7 @@ static void test_verify_quant_and_layout(void** state) {
 
 static const char* k_golden[] = {"convnet", "quantized", "nhwc", "consts", "all_ops",
                                  "coverage_ops", "ops_math", "ops_binary", "ops_index", "ops_shape",
-                                 "ops_reduce"};
+                                 "ops_reduce", "ops_spatial"};
 
 static void test_golden_round_trip(void** state) {
   (void)state;

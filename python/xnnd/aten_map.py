@@ -29,6 +29,7 @@ from torch.fx.passes.shape_prop import TensorMetadata
 
 from . import rules_binary, rules_index, rules_math, rules_shape
 from . import rules_reduce as _rr
+from . import rules_spatial as _spatial
 from .errors import ExportError, UnsupportedOpError
 from .ir_text import DTYPES, Attr, Graph, Node, Value
 
@@ -287,6 +288,7 @@ _POOL_ATTRS_MAX = (("kernel_size", "pair"), ("stride", "pair", _pool_stride),
 _POOL_ATTRS_AVG = (("kernel_size", "pair"), ("stride", "pair", _pool_stride),
                    ("padding", "pair"), ("ceil_mode", "bool"), ("count_include_pad", "bool"),
                    ("divisor_override", "int?"))
+_POOL_RANK = _spatial.check_rank(3, 4)
 _VIEW = Rule("aten.view", attrs=(("size", "ints", _view_size),))
 _IDENTITY = Rule(None)
 _UNARY = {name: Rule("aten." + name) for name in
@@ -326,10 +328,9 @@ _FLOOR_DIVIDE = Rule("aten.div_mode", ("self#", "other#"),
 
 # aten overload (str(node.target)) -> Rule. docs/ARCHITECTURE.md "Op table" is the IR side.
 RULES = {
-    "aten.convolution.default": Rule(
-        "aten.convolution", ("input", "weight", "bias?"),
-        (("stride", "pair"), ("padding", "pair"), ("dilation", "pair"), ("transposed", "bool"),
-         ("output_padding", "pair"), ("groups", "int")), check=_rank(4)),
+    # 1-D, 2-D and 3-D: one attribute entry per spatial dim (rules_spatial.py).
+    "aten.convolution.default": Rule("aten.convolution", ("input", "weight", "bias?"),
+                                     _spatial.CONV_ATTRS, check=_spatial.check_conv),
     "aten.native_batch_norm.default": Rule(
         "aten.native_batch_norm", ("input", "weight?", "bias?", "running_mean", "running_var"),
         (("training", "bool"), ("momentum", "float"), ("eps", "float"))),
@@ -402,14 +403,15 @@ RULES = {
     "aten.mean.default": Rule("aten.mean", attrs=(("dim", "dims", _mean_dims),
                                                   ("keepdim", "bool", lambda c: False)),
                               check=_no_dtype),
+    # 2-D pools take (C,H,W) too: the 1-D pools decompose into them through unsqueeze.
     "aten.max_pool2d_with_indices.default": Rule("aten.max_pool2d_with_indices",
-                                                 attrs=_POOL_ATTRS_MAX, check=_rank(4)),
-    "aten.max_pool2d.default": Rule("aten.max_pool2d", attrs=_POOL_ATTRS_MAX, check=_rank(4)),
-    "aten.avg_pool2d.default": Rule("aten.avg_pool2d", attrs=_POOL_ATTRS_AVG, check=_rank(4)),
+                                                 attrs=_POOL_ATTRS_MAX, check=_POOL_RANK),
+    "aten.max_pool2d.default": Rule("aten.max_pool2d", attrs=_POOL_ATTRS_MAX, check=_POOL_RANK),
+    "aten.avg_pool2d.default": Rule("aten.avg_pool2d", attrs=_POOL_ATTRS_AVG, check=_POOL_RANK),
     "aten.adaptive_avg_pool2d.default": Rule("aten.adaptive_avg_pool2d",
-                                             attrs=(("output_size", "pair"),), check=_rank(4)),
+                                             attrs=(("output_size", "pair"),), check=_POOL_RANK),
     "aten._adaptive_avg_pool2d.default": Rule("aten.adaptive_avg_pool2d",
-                                              attrs=(("output_size", "pair"),), check=_rank(4)),
+                                              attrs=(("output_size", "pair"),), check=_POOL_RANK),
     "aten._softmax.default": Rule("aten.softmax", attrs=(("dim", "dim"),
                                                          ("half_to_float", "bool"))),
     "aten.softmax.int": Rule("aten.softmax", attrs=(("dim", "dim"),
@@ -652,6 +654,33 @@ RULES = {
     "aten.squeeze_copy.dims": _VIEW,
     # <<< shape
     # >>> spatial: conv 1d/3d and transposed, pooling 1d/3d, grid_sample, col2im
+    "aten.avg_pool3d.default": Rule("aten.avg_pool3d", attrs=_spatial.AVG_POOL3D_ATTRS,
+                                    check=_spatial.check_rank(4, 5)),
+    "aten.max_pool3d_with_indices.default": Rule(
+        "aten.max_pool3d_with_indices", attrs=_spatial.MAX_POOL3D_ATTRS,
+        check=_spatial.check_rank(4, 5)),
+    "aten._adaptive_avg_pool3d.default": Rule(
+        "aten.adaptive_avg_pool3d", attrs=(("output_size", "ints", _spatial.output_size(3)),),
+        check=_spatial.check_rank(4, 5)),
+    "aten.adaptive_avg_pool3d.default": Rule(
+        "aten.adaptive_avg_pool3d", attrs=(("output_size", "ints", _spatial.output_size(3)),),
+        check=_spatial.check_rank(4, 5)),
+    "aten.adaptive_max_pool2d.default": Rule(
+        "aten.adaptive_max_pool2d", attrs=(("output_size", "ints", _spatial.output_size(2)),),
+        check=_spatial.check_rank(3, 4)),
+    "aten.adaptive_max_pool3d.default": Rule(
+        "aten.adaptive_max_pool3d", attrs=(("output_size", "ints", _spatial.output_size(3)),),
+        check=_spatial.check_rank(4, 5)),
+    "aten.grid_sampler_2d.default": Rule("aten.grid_sampler_2d", ("input", "grid"),
+                                         _spatial.GRID_SAMPLER_ATTRS),
+    "aten.grid_sampler_3d.default": Rule("aten.grid_sampler_3d", ("input", "grid"),
+                                         _spatial.GRID_SAMPLER_ATTRS),
+    "aten.col2im.default": Rule("aten.col2im", attrs=_spatial.COL2IM_ATTRS,
+                                check=_spatial.check_rank(2, 3)),
+    **{"aten.%s.%s" % (packet, overload): Rule(
+        op, ("input" if overload == "vec" else "self",), _spatial.upsample_attrs(nsp),
+        check=_spatial.check_rank(nsp + 2))
+       for packet, (op, nsp) in _spatial.UPSAMPLE.items() for overload in ("vec", "default")},
     # <<< spatial
 }
 
@@ -1047,7 +1076,9 @@ class _Converter:
                 node, target, rules_index.DYNAMIC_SHAPE_OPS[target]), target, node.name)
         rule = RULES.get(target)
         if rule is None or not hasattr(node.target, "_schema"):
-            raise UnsupportedOpError(unsupported_message(node, target), target, node.name)
+            raise UnsupportedOpError(unsupported_message(node, target,
+                                                         _spatial.REFUSED.get(target)),
+                                     target, node.name)
         call = Call(node, self.env, target)
         if rule.dispatch:
             rule = rule.dispatch(call)

@@ -171,6 +171,22 @@ XNN_DECLARE_LOWERING(math) /* lower_math.c */
 #define XNN_ROW_AS_STRIDED N("this XNNPACK has no strided gather (slice) node")
 /* <<< shape */
 /* >>> spatial */
+#define XNN_ROW_AVG_POOL3D N("this XNNPACK has no 3-D pooling node")
+#define XNN_ROW_MAX_POOL3D_WITH_INDICES N("this XNNPACK has no 3-D pooling node")
+#define XNN_ROW_ADAPTIVE_AVG_POOL3D N("this XNNPACK has no 3-D pooling node")
+#define XNN_ROW_ADAPTIVE_MAX_POOL2D N("this XNNPACK has no adaptive max pooling node")
+#define XNN_ROW_ADAPTIVE_MAX_POOL3D N("this XNNPACK has no 3-D pooling node")
+#define XNN_ROW_GRID_SAMPLER_2D N("this XNNPACK has no grid-sample node")
+#define XNN_ROW_GRID_SAMPLER_3D N("this XNNPACK has no grid-sample node")
+#define XNN_ROW_COL2IM N("this XNNPACK has no col2im (fold) node")
+#define XNN_ROW_UPSAMPLE_NEAREST1D N("this XNNPACK has no nearest-neighbour resize node")
+#define XNN_ROW_UPSAMPLE_NEAREST3D N("this XNNPACK has no nearest-neighbour resize node")
+#define XNN_ROW_UPSAMPLE_NEAREST_EXACT1D N("this XNNPACK has no nearest-neighbour resize node")
+#define XNN_ROW_UPSAMPLE_NEAREST_EXACT2D N("this XNNPACK has no nearest-neighbour resize node")
+#define XNN_ROW_UPSAMPLE_NEAREST_EXACT3D N("this XNNPACK has no nearest-neighbour resize node")
+#define XNN_ROW_UPSAMPLE_LINEAR1D N("this XNNPACK resizes 2-D (NHWC) only")
+#define XNN_ROW_UPSAMPLE_TRILINEAR3D N("this XNNPACK resizes 2-D (NHWC) only")
+#define XNN_ROW_UPSAMPLE_BICUBIC2D N("this XNNPACK has no bicubic resize node")
 /* <<< spatial */
 
 #define L(check, lower) {check, lower, NULL, NULL}
