@@ -119,14 +119,23 @@ static void test_f32_direct(void** state) {
 
 /* 3x3 stride 1 with at least 16 output tiles takes Winograd F(4x4, 3x3); its f32 error is
  * about ten times the direct form's. */
+static xnnd_f32_conv_shape winograd_shape(uint32_t n, uint32_t h, uint32_t w, uint32_t cin, uint32_t cout,
+                                          uint32_t pad) {
+  xnnd_f32_conv_shape s = shape_of(n, h, w, cin, cout, 3, 3, 1, 1, pad);
+  s.winograd = true;
+  return s;
+}
+
 static void test_f32_winograd(void** state) {
   (void)state;
   if (!cpu_ok()) skip();
-  check_f32(shape_of(1, 16, 16, 16, 32, 3, 3, 1, 1, 1), true, 1e-5);
-  check_f32(shape_of(2, 15, 13, 12, 20, 3, 3, 1, 1, 1), false, 1e-5);
-  xnnd_f32_conv_shape s = shape_of(1, 19, 18, 9, 7, 3, 3, 1, 1, 0);
+  check_f32(winograd_shape(1, 16, 16, 16, 32, 1), true, 1e-5);
+  check_f32(winograd_shape(2, 15, 13, 12, 20, 1), false, 1e-5);
+  xnnd_f32_conv_shape s = winograd_shape(1, 19, 18, 9, 7, 0);
   s.min = 0.0f;
   check_f32(s, true, 1e-5);
+  /* Without the flag the same shape takes the direct path, whose error is PyTorch's order. */
+  check_f32(shape_of(1, 16, 16, 16, 32, 3, 3, 1, 1, 1), true, 1e-6);
 }
 
 static void test_f32_refuses(void** state) {
