@@ -4,9 +4,10 @@
  * own_kernels=auto (the default): for each node an own kernel takes, both kernels are timed on
  * the node's real shape and weights on the delegate's thread pool: the own kernel as created
  * for the delegate, XNNPACK's as a one-node runtime; one warm-up each, then alternating runs
- * (at least 3, at most 9, stopping after about 20 ms), best time of each. The own kernel runs
- * only when it is at least 3% faster (the margin pays for cutting the XNNPACK runtime in two
- * around it). Results are cached for the process by (shape, dtype, Winograd, threads), so a
+ * (at least 3, at most 9, stopping after about 20 ms), best time of each. A convolution runs
+ * xnnd's kernel only when it is at least 3% faster (the margin pays for cutting the XNNPACK
+ * runtime in two around it); a fully connected layer runs xnnd's, which is more accurate,
+ * unless it is more than 10% slower (the kinds' margin_pct, own_nodes.c). Results are cached for the process by (shape, dtype, Winograd, threads), so a
  * model's repeated shapes and later delegates cost nothing. on / off force one side. */
 #include <pthread.h>
 #include <stdio.h>
@@ -15,7 +16,6 @@
 
 #include "kernel_choice.h"
 
-#define MARGIN_PCT 3u
 #define MIN_ROUNDS 3u
 #define MAX_ROUNDS 9u
 #define BUDGET_NS 20000000ull
@@ -192,8 +192,10 @@ xnnd_status xnnd_kernel_choose(const xnnd_choice_ctx* ctx, const xnnd_xblob* b, 
     if (st != XNND_OK) return st;
     cache_put(&key, ctx->threads, c->own_ns, c->xnn_ns);
   }
-  c->own = c->own_ns * 100u < c->xnn_ns * (100u - MARGIN_PCT);
-  c->why = c->own ? "measured faster on this CPU" : "XNNPACK's kernel measured as fast or faster on this CPU";
+  c->own = (double)c->own_ns * 100.0 <= (double)c->xnn_ns * (100.0 + kind->margin_pct);
+  c->why = c->own ? kind->wins
+           : kind->margin_pct > 0 ? "XNNPACK's kernel measured much faster on this CPU"
+                                  : "XNNPACK's kernel measured as fast or faster on this CPU";
   return XNND_OK;
 }
 

@@ -1,10 +1,12 @@
 /* Which verified blob nodes xnnd's own kernels (runtime/conv_kernels/) run instead of
  * XNNPACK, and how their kernels are made: a table of its own, indexed by blob node type, apart
- * from the XNNPACK node kinds. Today: one-group convolutions, f32 and int8. */
+ * from the XNNPACK node kinds. Today: one-group convolutions (f32 and int8) and f32 fully
+ * connected layers. */
 #include <math.h>
 #include <stdio.h>
 
 #include "conv_kernels/f32_conv.h"
+#include "conv_kernels/f32_fc.h"
 #include "conv_kernels/qs8_conv.h"
 #include "xnnpack_internal.h"
 
@@ -145,8 +147,87 @@ static xnnd_status own_create_conv2d(const xnnd_xblob* b, fb_table node, uint32_
   return st;
 }
 
+/* ---- f32 fully connected (f32_fc.h): input [.., k], filter [n, k], output [.., n] ---- */
+typedef struct own_fc_desc {
+  xnnd_f32_fc_shape shape;
+  const float* weight;
+  const float* bias;
+  uint32_t input_id, output_id;
+} own_fc_desc;
+
+static bool own_fc_describe(const xnnd_xblob* b, fb_table node, own_fc_desc* d, const char** why) {
+  xnnd_xvalue in, filter, out;
+  d->input_id = U32(FullyConnected, input_id);
+  d->output_id = U32(FullyConnected, output_id);
+  uint32_t bias_id = BIAS_ID(FullyConnected);
+  xnnd_xvalue_read(b, d->input_id, &in);
+  xnnd_xvalue_read(b, U32(FullyConnected, filter_id), &filter);
+  xnnd_xvalue_read(b, d->output_id, &out);
+  uint32_t k = filter.rank == 2 ? filter.dims[1] : 0;
+  d->shape = (xnnd_f32_fc_shape){.rows = k ? (uint32_t)(xnnd_xvalue_numel(&in) / k) : 0, .k = k,
+                                 .n = filter.rank == 2 ? filter.dims[0] : 0, .min = OUT_MIN(FullyConnected),
+                                 .max = OUT_MAX(FullyConnected)};
+  d->weight = (const float*)(b->constants + filter.constant_offset);
+  d->bias = NULL;
+  if (bias_id != XNN_INVALID_VALUE_ID) {
+    xnnd_xvalue bias;
+    xnnd_xvalue_read(b, bias_id, &bias);
+    d->bias = (const float*)(b->constants + bias.constant_offset);
+  }
+  *why = "quantized, or flags (transposed weights) xnnd's kernel does not take";
+  if (in.datatype != XNND_XNNPACK_DataType_FP32 || filter.datatype != XNND_XNNPACK_DataType_FP32 ||
+      out.datatype != XNND_XNNPACK_DataType_FP32 || filter.constant_size == 0 || U32(FullyConnected, flags) != 0)
+    return false;
+  *why = "this CPU lacks AVX2 and FMA3";
+  return xnnd_f32_fc_supported(&d->shape);
+}
+
+static bool own_supported_fc(const xnnd_xblob* b, fb_table node, const char** why) {
+  own_fc_desc d;
+  bool ok = own_fc_describe(b, node, &d, why);
+  if (ok) *why = NULL;
+  return ok;
+}
+
+static void own_describe_fc(const xnnd_xblob* b, fb_table node, uint32_t flags, xnnd_xown_key* key, char* text,
+                            size_t text_size) {
+  (void)flags;
+  own_fc_desc d;
+  const char* why;
+  own_fc_describe(b, node, &d, &why);
+  *key = (xnnd_xown_key){{0xfc, d.shape.rows, d.shape.k, d.shape.n}};
+  snprintf(text, text_size, "f32 linear %ux%u -> %ux%u", d.shape.rows, d.shape.k, d.shape.rows, d.shape.n);
+}
+
+static void run_fc(const void* k, const void* in, void* out, void* scratch, pthreadpool_t pool) {
+  (void)scratch;
+  xnnd_f32_fc_run(k, in, out, pool);
+}
+static void destroy_fc(void* k, const xnnd_allocator* a) { xnnd_f32_fc_destroy(k, a); }
+
+static xnnd_status own_create_fc(const xnnd_xblob* b, fb_table node, uint32_t flags, const xnnd_allocator* a,
+                                 xnnd_xown* out) {
+  (void)flags;
+  own_fc_desc d;
+  const char* why;
+  if (!own_fc_describe(b, node, &d, &why)) return XNND_INVALID_ARGUMENT;
+  out->input_id = d.input_id;
+  out->output_id = d.output_id;
+  out->run = run_fc;
+  out->destroy = destroy_fc;
+  out->scratch_bytes = 0;
+  xnnd_f32_fc* k = NULL;
+  xnnd_status st = xnnd_f32_fc_create(&d.shape, d.weight, d.bias, a, &k);
+  out->kernel = k;
+  return st;
+}
+
 static const xnnd_xown_kind k_own_kinds[] = {
-    [XNND_XNNPACK_Node_Conv2d] = {own_supported_conv2d, own_describe_conv2d, own_create_conv2d},
+    [XNND_XNNPACK_Node_Conv2d] = {-3, "measured faster on this CPU", own_supported_conv2d, own_describe_conv2d,
+                                  own_create_conv2d},
+    /* Accuracy first: blocked summation keeps a long dot product near PyTorch's error. */
+    [XNND_XNNPACK_Node_FullyConnected] = {10, "more accurate (blocked sums), within 10% of XNNPACK's time",
+                                          own_supported_fc, own_describe_fc, own_create_fc},
 };
 
 const xnnd_xown_kind* xnnd_xown_kind_get(uint8_t type) {

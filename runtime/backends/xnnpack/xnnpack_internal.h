@@ -123,6 +123,11 @@ typedef struct xnnd_xown_key {
 /* create flags */
 #define XNND_XOWN_WINOGRAD 1u  /* f32 3x3 stride 1: Winograd allowed */
 typedef struct xnnd_xown_kind {
+  /* own_kernels=auto takes xnnd's kernel when own_time * 100 <= xnnpack_time * (100 + margin):
+   * a negative margin asks xnnd's to be that much faster (convolutions: as fast, xnnd's kernel
+   * only pays off when faster), a positive one lets a more accurate kernel cost that much more. */
+  int32_t margin_pct;
+  const char* wins;   /* why xnnd's kernel runs when it does */
   /* false with *why (a static string) when xnnd's kernel does not take the node. */
   bool (*supported)(const xnnd_xblob* blob, fb_table node, const char** why);
   void (*describe)(const xnnd_xblob* blob, fb_table node, uint32_t flags, xnnd_xown_key* key, char* text,
