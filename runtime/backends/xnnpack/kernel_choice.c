@@ -7,7 +7,7 @@
  * (at least 3, at most 9, stopping after about 20 ms), best time of each. A convolution runs
  * xnnd's kernel only when it is at least 3% faster (the margin pays for cutting the XNNPACK
  * runtime in two around it); a fully connected layer runs xnnd's, which is more accurate,
- * unless it is more than 10% slower (the kinds' margin_pct, own_nodes.c). Results are cached for the process by (shape, dtype, Winograd, threads), so a
+ * unless it is more than 1.5x slower (the kinds' margin_pct, own_nodes.c). Results are cached for the process by (shape, dtype, Winograd, threads), so a
  * model's repeated shapes and later delegates cost nothing. on / off force one side. */
 #include <pthread.h>
 #include <stdio.h>
