@@ -1,5 +1,6 @@
-/* Which convolutions xnnd's own kernels (runtime/conv_kernels/) run and which stay in
- * XNNPACK, decided per CPU at delegate init and never wired to one microarchitecture.
+/* Which convolutions and fully connected layers xnnd's own kernels (runtime/conv_kernels/)
+ * run and which stay in XNNPACK, decided per CPU at delegate init and never wired to one
+ * microarchitecture.
  *
  * own_kernels=auto (the default): for each node an own kernel takes, both kernels are timed on
  * the node's real shape and weights on the delegate's thread pool: the own kernel as created
@@ -7,8 +8,9 @@
  * (at least 3, at most 9, stopping after about 20 ms), best time of each. A convolution runs
  * xnnd's kernel only when it is at least 3% faster (the margin pays for cutting the XNNPACK
  * runtime in two around it); a fully connected layer runs xnnd's, which is more accurate,
- * unless it is more than 1.5x slower (the kinds' margin_pct, own_nodes.c). Results are cached for the process by (shape, dtype, Winograd, threads), so a
- * model's repeated shapes and later delegates cost nothing. on / off force one side. */
+ * unless it is more than 1.5x slower (the kinds' margin_pct, own_nodes.c). Results are cached
+ * for the process by (shape, dtype, Winograd, threads), so a model's repeated shapes and later
+ * delegates cost nothing. on / off force one side. */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
