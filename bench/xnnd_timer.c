@@ -4,6 +4,8 @@
  *
  *   xnnd_timer serve        line commands on stdin, one JSON reply per line on stdout:
  *                             load ID THREADS PATH   load + create + bind inputs + 1st execute
+ *                             option KEY=VALUE       XnnpackBackend option for later loads
+ *                                                    (e.g. own_kernels=off); `option -` clears
  *                             measure ID WARMUP ITERS
  *                             quit
  *   xnnd_timer cold PATH THREADS   in this fresh process: load, create, first execute, and the
@@ -67,6 +69,11 @@ static void model_free(model* m) {
 
 /* Loads PATH into m and runs it once; times in ms go to times[0..2] (load, create, first
  * execute). Returns NULL or an error message (static buffer). */
+/* The `option` command's XnnpackBackend option (key and value point into g_option_text). */
+static char g_option_text[256];
+static xnnd_backend_option g_option;
+static uint32_t g_num_options;
+
 static const char* model_load(model* m, const char* path, uint32_t threads, double times[3]) {
   static char msg[1024];
   xnnd_error err;
@@ -76,7 +83,8 @@ static const char* model_load(model* m, const char* path, uint32_t threads, doub
     return msg;
   }
   double t1 = now_ms();
-  xnnd_method_options options = {.num_threads = threads};
+  xnnd_method_options options = {.num_threads = threads, .backend_options = g_num_options ? &g_option : NULL,
+                                 .num_backend_options = g_num_options};
   if (xnnd_program_method_count(m->program) == 0) return "program has no method";
   if (xnnd_method_create(m->program, xnnd_program_method_name(m->program, 0), &options,
                          &m->method, &err) != XNND_OK) {
@@ -156,6 +164,21 @@ static int cmd_serve(void) {
     char id[128], path[3072];
     unsigned threads, warmup, iters;
     if (strncmp(line, "quit", 4) == 0) break;
+    if (sscanf(line, "option %255s", g_option_text) == 1) {
+      char* eq = strchr(g_option_text, '=');
+      g_num_options = 0;
+      if (eq != NULL) {
+        *eq = '\0';
+        g_option = (xnnd_backend_option){"XnnpackBackend", g_option_text, eq + 1};
+        g_num_options = 1;
+      } else if (strcmp(g_option_text, "-") != 0) {
+        reply_error("option", "expected KEY=VALUE or -");
+        continue;
+      }
+      printf("{\"ok\": true}\n");
+      fflush(stdout);
+      continue;
+    }
     if (sscanf(line, "load %127s %u %3071[^\n]", id, &threads, path) == 3) {
       if (count == MAX_MODELS) {
         reply_error(id, "too many models");

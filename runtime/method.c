@@ -521,6 +521,15 @@ xnnd_status xnnd_method_get_step_profile(const xnnd_method* method, uint32_t ste
   return XNND_OK;
 }
 
+size_t xnnd_method_describe_step(const xnnd_method* method, uint32_t step, char* buf, size_t size) {
+  if (buf != NULL && size > 0) buf[0] = '\0';
+  if (!method || step >= method->decl->num_steps) return 0;
+  const step_rt* rt = &method->steps[step];
+  if (method->decl->steps[step].kind == XNND_STEP_KERNEL || rt->backend == NULL || rt->backend->describe == NULL)
+    return 0;
+  return rt->backend->describe(rt->handle, buf, buf != NULL ? size : 0);
+}
+
 xnnd_status xnnd_method_get_execute_profile(const xnnd_method* method, uint64_t* runs_out, uint64_t* total_ns_out) {
   if (!method || !runs_out || !total_ns_out) return XNND_INVALID_ARGUMENT;
   if (!method->profile) return XNND_INVALID_STATE;

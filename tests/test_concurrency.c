@@ -218,8 +218,9 @@ static void blocker_destroy(void* handle) {
   h->allocator->free(h->allocator->context, h);
 }
 
-static const xnnd_backend blocker_backend = {BLOCKER_NAME, blocker_available, blocker_init,
-                                             blocker_execute, blocker_destroy, NULL};
+static const xnnd_backend blocker_backend = {.name = BLOCKER_NAME, .is_available = blocker_available,
+                                             .init = blocker_init, .execute = blocker_execute,
+                                             .destroy = blocker_destroy};
 
 typedef struct exec_arg {
   xnnd_method* m;

@@ -10,6 +10,7 @@
 
 #include "test_support.h"
 #include "conv_kernels/f32_conv.h"
+#include "conv_kernels/f32_fc.h"
 #include "conv_kernels/qs8_conv.h"
 
 /* ---- leak-checked allocator ---- */
@@ -119,14 +120,23 @@ static void test_f32_direct(void** state) {
 
 /* 3x3 stride 1 with at least 16 output tiles takes Winograd F(4x4, 3x3); its f32 error is
  * about ten times the direct form's. */
+static xnnd_f32_conv_shape winograd_shape(uint32_t n, uint32_t h, uint32_t w, uint32_t cin, uint32_t cout,
+                                          uint32_t pad) {
+  xnnd_f32_conv_shape s = shape_of(n, h, w, cin, cout, 3, 3, 1, 1, pad);
+  s.winograd = true;
+  return s;
+}
+
 static void test_f32_winograd(void** state) {
   (void)state;
   if (!cpu_ok()) skip();
-  check_f32(shape_of(1, 16, 16, 16, 32, 3, 3, 1, 1, 1), true, 1e-5);
-  check_f32(shape_of(2, 15, 13, 12, 20, 3, 3, 1, 1, 1), false, 1e-5);
-  xnnd_f32_conv_shape s = shape_of(1, 19, 18, 9, 7, 3, 3, 1, 1, 0);
+  check_f32(winograd_shape(1, 16, 16, 16, 32, 1), true, 1e-5);
+  check_f32(winograd_shape(2, 15, 13, 12, 20, 1), false, 1e-5);
+  xnnd_f32_conv_shape s = winograd_shape(1, 19, 18, 9, 7, 0);
   s.min = 0.0f;
   check_f32(s, true, 1e-5);
+  /* Without the flag the same shape takes the direct path, whose error is PyTorch's order. */
+  check_f32(shape_of(1, 16, 16, 16, 32, 3, 3, 1, 1, 1), true, 1e-6);
 }
 
 static void test_f32_refuses(void** state) {
@@ -222,8 +232,78 @@ static void test_qs8_refuses_scale(void** state) {
   assert_false(xnnd_qs8_conv_supported(&s, &p));
 }
 
+/* ---- f32 fully connected ---- */
+
+/* Runs xnnd's fully connected layer on seeded data; returns its worst error against a double
+ * reference relative to max |reference| and, in *seq_err, that of one sequential float
+ * accumulator per output (what a plain GEMM kernel does). */
+static double check_fc(uint32_t rows, uint32_t k, uint32_t n, bool with_bias, float min, float max, double* seq_err) {
+  xnnd_f32_fc_shape s = {.rows = rows, .k = k, .n = n, .min = min, .max = max};
+  float* x = malloc((size_t)rows * k * sizeof(float));
+  float* w = malloc((size_t)n * k * sizeof(float));
+  float* b = malloc(n * sizeof(float));
+  float* y = malloc((size_t)rows * n * sizeof(float));
+  for (size_t i = 0; i < (size_t)rows * k; i++) x[i] = frand();
+  for (size_t i = 0; i < (size_t)n * k; i++) w[i] = frand();
+  for (size_t i = 0; i < n; i++) b[i] = frand();
+  assert_true(xnnd_f32_fc_supported(&s));
+  xnnd_f32_fc* fc = NULL;
+  assert_int_equal(xnnd_f32_fc_create(&s, w, with_bias ? b : NULL, &k_alloc, &fc), XNND_OK);
+  for (size_t i = 0; i < (size_t)rows * n; i++) y[i] = NAN;
+  xnnd_f32_fc_run(fc, x, y, NULL);
+  double max_ref = 0.0, err = 0.0, seq = 0.0;
+  for (int pass = 0; pass < 2; pass++) {
+    for (uint32_t r = 0; r < rows; r++) {
+      for (uint32_t o = 0; o < n; o++) {
+        double ref = with_bias ? b[o] : 0.0;
+        float acc = with_bias ? b[o] : 0.0f;
+        for (uint32_t i = 0; i < k; i++) {
+          ref += (double)x[(size_t)r * k + i] * w[(size_t)o * k + i];
+          acc = fmaf(x[(size_t)r * k + i], w[(size_t)o * k + i], acc);
+        }
+        double want = fmin(fmax(ref, (double)min), (double)max);
+        if (pass == 0) {
+          max_ref = fmax(max_ref, fabs(want));
+          continue;
+        }
+        double got = y[(size_t)r * n + o];
+        if (!(fabs(got - want) <= 1e-5 * max_ref + 1e-6))
+          fail_msg("linear %ux%u -> %u: output [%u][%u] is %.9g, reference %.9g", rows, k, n, r, o, got, want);
+        err = fmax(err, fabs(got - want));
+        seq = fmax(seq, fabs(fmin(fmax((double)acc, (double)min), (double)max) - want));
+      }
+    }
+  }
+  xnnd_f32_fc_destroy(fc, &k_alloc);
+  free(x), free(w), free(b), free(y);
+  *seq_err = seq / (max_ref ? max_ref : 1.0);
+  return err / (max_ref ? max_ref : 1.0);
+}
+
+static void test_f32_fc(void** state) {
+  (void)state;
+  if (!cpu_ok()) skip();
+  double seq;
+  /* one row (the 4-way unrolled path, k not a multiple of 4 or of the 64-term block), partial
+   * 3-row blocks and 16-output panels, clamping, no bias */
+  check_fc(1, 1, 1, true, -INFINITY, INFINITY, &seq);
+  check_fc(1, 130, 37, true, -INFINITY, INFINITY, &seq);
+  check_fc(2, 64, 16, false, -INFINITY, INFINITY, &seq);
+  check_fc(5, 301, 33, true, -0.5f, 0.75f, &seq);
+  check_fc(7, 7, 50, true, 0.0f, INFINITY, &seq);
+  /* Long dot products: the blocked sums are several times closer to the exact result than one
+   * sequential accumulator (what makes XNNPACK's kernel miss PyTorch's float32 accuracy). */
+  double one_row = check_fc(1, 8192, 64, true, -INFINITY, INFINITY, &seq);
+  print_message("k 8192, 1 row: relative error %.2e blocked, %.2e sequential\n", one_row, seq);
+  assert_true(one_row * 2.0 < seq);
+  double three_rows = check_fc(3, 8192, 64, true, -INFINITY, INFINITY, &seq);
+  print_message("k 8192, 3 rows: relative error %.2e blocked, %.2e sequential\n", three_rows, seq);
+  assert_true(three_rows * 2.0 < seq);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_f32_fc),
       cmocka_unit_test(test_f32_direct),  cmocka_unit_test(test_f32_winograd),
       cmocka_unit_test(test_f32_refuses), cmocka_unit_test(test_qs8),
       cmocka_unit_test(test_qs8_refuses_scale),

@@ -391,8 +391,8 @@ static void dbl_destroy(void* handle) {
   h->allocator->free(h->allocator->context, h);
 }
 
-static const xnnd_backend dbl_backend = {"TestDoubler", dbl_available, dbl_init, dbl_execute,
-                                         dbl_destroy, NULL};
+static const xnnd_backend dbl_backend = {.name = "TestDoubler", .is_available = dbl_available,
+                                         .init = dbl_init, .execute = dbl_execute, .destroy = dbl_destroy};
 
 /* ---- helpers ---- */
 

@@ -171,8 +171,8 @@ static void expect_close(const float* got, const float* want, size_t n, const ch
 }
 
 /* Build, init, execute three times (the second from other buffers so setup re-binds),
- * compare; once with xnnd's f32 convolution where the delegate takes it, once with XNNPACK's
- * kernels only. */
+ * compare; once with xnnd's convolution wherever it takes the node (own_kernels=on, so the
+ * result does not depend on what this CPU measures faster), once with XNNPACK's kernels only. */
 static void run_graph_mode(xnnd_graph* g, const xnnd_id* ins, uint32_t nin, const xnnd_id* outs, uint32_t nout,
                            float* const* in_data, float* const* ref, uint32_t threads, bool xnnpack_only) {
   size_t size = 0;
@@ -185,8 +185,9 @@ static void run_graph_mode(xnnd_graph* g, const xnnd_id* ins, uint32_t nin, cons
   for (uint32_t i = 0; i < nin; i++) ti[i] = tensor_of(g, ins[i], NULL);
   for (uint32_t i = 0; i < nout; i++) to[i] = tensor_of(g, outs[i], NULL);
   static const xnnd_backend_option k_off = {XNND_XNNPACK_BACKEND_NAME, "own_kernels", "off"};
+  static const xnnd_backend_option k_on = {XNND_XNNPACK_BACKEND_NAME, "own_kernels", "on"};
   xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, threads, ti, nin, to, nout, false,
-                                 xnnpack_only ? &k_off : NULL, xnnpack_only ? 1 : 0};
+                                 xnnpack_only ? &k_off : &k_on, 1};
   void* h = NULL;
   char err[512] = "";
   xnnd_status st = be->init(&args, &h, err, sizeof(err));
@@ -1515,7 +1516,10 @@ static void test_init_robustness(void** state) {
 /* Backend options through the generic method API: own_kernels=off keeps every convolution in
  * XNNPACK (no time in xnnd's kernels), an unknown key or value fails creation naming it, and
  * options for a backend the program does not use are ignored. */
-static uint64_t own_kernel_ns(xnnd_program* p, const xnnd_backend_option* opts, uint32_t n) {
+/* Executes the program once with these backend options; returns the time spent in xnnd's
+ * convolutions and, when text is given, what the delegate decided (xnnd_method_describe_step). */
+static uint64_t own_kernel_ns_and_choices(xnnd_program* p, const xnnd_backend_option* opts, uint32_t n, char* text,
+                                          size_t text_size) {
   xnnd_method_options mo = {.num_threads = 1, .profile = true, .backend_options = opts, .num_backend_options = n};
   xnnd_method* m = NULL;
   xnnd_error err;
@@ -1529,13 +1533,55 @@ static uint64_t own_kernel_ns(xnnd_program* p, const xnnd_backend_option* opts, 
   assert_int_equal(xnnd_method_set_input(m, 0, &t), XNND_OK);
   assert_int_equal(xnnd_method_execute(m), XNND_OK);
   uint64_t ns = 0;
+  if (text != NULL) text[0] = '\0';
   for (uint32_t s = 0; s < xnnd_method_num_steps(m); s++) {
     xnnd_step_profile sp;
     assert_int_equal(xnnd_method_get_step_profile(m, s, &sp), XNND_OK);
     ns += sp.own_kernel_ns;
+    if (text != NULL && sp.is_delegate) {  /* appended: one block per delegate with convolutions */
+      size_t used = strlen(text);
+      size_t need = xnnd_method_describe_step(m, s, text + used, text_size - used);
+      assert_true(used + need < text_size);
+      assert_int_equal(strlen(text + used), need);
+    }
   }
+  assert_int_equal(xnnd_method_describe_step(m, xnnd_method_num_steps(m), NULL, 0), 0);
   xnnd_method_destroy(m);
   return ns;
+}
+
+static uint64_t own_kernel_ns(xnnd_program* p, const xnnd_backend_option* opts, uint32_t n) {
+  return own_kernel_ns_and_choices(p, opts, n, NULL, 0);
+}
+
+/* own_kernels=auto: every convolution line carries both measured times and the side the rule
+ * picks from them (xnnd only when at least 3% faster; a linear layer xnnd's unless more than
+ * 1.5x slower); xnnd's kernels ran iff a line chose it. */
+static void check_auto_choices(const char* text, uint64_t own_ns) {
+  assert_non_null(strstr(text, "own_kernels=auto, winograd=off, 1 thread"));
+  bool any_own = false;
+  uint32_t lines = 0;
+  for (const char* line = strstr(text, "  node "); line != NULL; line = strstr(line + 1, "  node ")) {
+    const char* end = strchr(line + 1, '\n');
+    const char* times = strstr(line, "  xnnd ");
+    const char* arrow = strstr(line, "  -> ");  /* the decision (the shape has " -> ") */
+    assert_non_null(arrow);
+    assert_true(end != NULL && arrow < end);
+    arrow += 2;
+    if (times == NULL || times > arrow) continue;  /* not a candidate for xnnd's kernel */
+    times += 2;
+    double own = 0, xnn = 0;
+    assert_int_equal(sscanf(times, "xnnd %lf ms XNNPACK %lf ms", &own, &xnn), 2);
+    bool chose_own = strncmp(arrow, "-> xnnd:", 8) == 0;
+    assert_true(chose_own || strncmp(arrow, "-> XNNPACK:", 11) == 0);
+    any_own |= chose_own;
+    lines++;
+    /* Printed with 3 decimals: only judge ratios clear of the 0.97 threshold's rounding. */
+    double ratio = own / xnn, limit = strstr(line, " linear ") != NULL && strstr(line, " linear ") < arrow ? 1.50 : 0.97;
+    if (fabs(ratio - limit) > 0.02 && own >= 0.01 && xnn >= 0.01) assert_true(chose_own == (ratio <= limit));
+  }
+  assert_true(lines > 0);
+  assert_true(any_own == (own_ns > 0));
 }
 
 static void test_backend_options(void** state) {
@@ -1548,11 +1594,20 @@ static void test_backend_options(void** state) {
   const xnnd_backend_option off = {XNND_XNNPACK_BACKEND_NAME, "own_kernels", "off"};
   const xnnd_backend_option on = {XNND_XNNPACK_BACKEND_NAME, "own_kernels", "on"};
   const xnnd_backend_option other = {"SomeOtherBackend", "colour", "red"};
-  assert_int_equal(own_kernel_ns(p, &off, 1), 0);
+  const xnnd_backend_option wino[2] = {{XNND_XNNPACK_BACKEND_NAME, "own_kernels", "on"},
+                                       {XNND_XNNPACK_BACKEND_NAME, "winograd", "on"}};
+  char text[8192];
+  assert_int_equal(own_kernel_ns_and_choices(p, &off, 1, text, sizeof(text)), 0);
+  assert_non_null(strstr(text, "own_kernels=off"));
+  assert_null(strstr(text, "-> xnnd"));
   if (xnnd_f32_conv_cpu_ok()) {
-    assert_true(own_kernel_ns(p, &on, 1) > 0);
-    assert_true(own_kernel_ns(p, NULL, 0) > 0);  /* default: on */
-    assert_true(own_kernel_ns(p, &other, 1) > 0);
+    assert_true(own_kernel_ns_and_choices(p, &on, 1, text, sizeof(text)) > 0);
+    assert_non_null(strstr(text, "-> xnnd: forced: own_kernels=on"));
+    assert_true(own_kernel_ns(p, wino, 2) > 0);
+    uint64_t ns = own_kernel_ns_and_choices(p, NULL, 0, text, sizeof(text));  /* default: auto */
+    check_auto_choices(text, ns);
+    ns = own_kernel_ns_and_choices(p, &other, 1, text, sizeof(text));
+    check_auto_choices(text, ns);
   }
   const xnnd_backend_option bad_key = {XNND_XNNPACK_BACKEND_NAME, "colour", "red"};
   const xnnd_backend_option bad_value = {XNND_XNNPACK_BACKEND_NAME, "own_kernels", "maybe"};
@@ -1564,7 +1619,11 @@ static void test_backend_options(void** state) {
   assert_non_null(strstr(err.message, "unknown option \"colour\""));
   mo.backend_options = &bad_value;
   assert_int_equal(xnnd_method_create(p, xnnd_program_method_name(p, 0), &mo, &m, &err), XNND_INVALID_ARGUMENT);
-  assert_non_null(strstr(err.message, "own_kernels=\"maybe\""));
+  assert_non_null(strstr(err.message, "own_kernels=\"maybe\": expected auto, on or off"));
+  const xnnd_backend_option bad_wino = {XNND_XNNPACK_BACKEND_NAME, "winograd", "fast"};
+  mo.backend_options = &bad_wino;
+  assert_int_equal(xnnd_method_create(p, xnnd_program_method_name(p, 0), &mo, &m, &err), XNND_INVALID_ARGUMENT);
+  assert_non_null(strstr(err.message, "winograd=\"fast\": expected on or off"));
   mo.backend_options = &no_key;
   assert_int_equal(xnnd_method_create(p, xnnd_program_method_name(p, 0), &mo, &m, &err), XNND_INVALID_ARGUMENT);
   assert_non_null(strstr(err.message, "backend option 0"));

@@ -8,6 +8,7 @@
 #include "ir.h"
 #include "partitioner/partitioner.h"
 #include "passes/pass.h"
+#include "xnnd/runtime.h"
 
 int xnnd_cmd_compile(int argc, char** argv);
 int xnnd_cmd_lower(int argc, char** argv);
@@ -23,6 +24,12 @@ void xnnd_print_report(FILE* out, const xnnd_graph* g, const xnnd_partition_plan
 
 /* The same report as JSON for the Python API (report_json.c). */
 xnnd_status xnnd_write_report_json(FILE* out, const xnnd_graph* g, const xnnd_partition_plan* plan);
+
+/* --backend-option BACKEND:KEY=VALUE, split in place into out; false (message printed) when
+ * malformed (delegate_choices.c). */
+bool xnnd_cli_backend_option(const char* cmd, char* spec, xnnd_backend_option* out);
+/* Each delegate step's init decisions (XNNPACK: the kernel of every convolution and why). */
+void xnnd_cli_print_delegate_choices(FILE* out, const xnnd_method* method);
 
 /* Exit codes: 0 ok, 1 runtime/toolchain failure, 2 usage or bad input. */
 #define XNND_EXIT_FAIL 1

@@ -160,13 +160,23 @@ static int write_dot(const char* model, const xnnd_program* p, const char* path)
 int xnnd_cmd_inspect(int argc, char** argv) {
   const char* model = NULL;
   const char* dot = NULL;
+  bool kernels = false;
+  unsigned threads = 1;
+  xnnd_backend_option opts[16];
+  uint32_t num_opts = 0;
   for (int i = 0; i < argc; i++) {
-    if (strcmp(argv[i], "--dot") == 0 && i + 1 < argc) dot = argv[++i];
-    else if (argv[i][0] != '-' && !model) model = argv[i];
+    bool next = i + 1 < argc;
+    if (strcmp(argv[i], "--dot") == 0 && next) dot = argv[++i];
+    else if (strcmp(argv[i], "--kernels") == 0) kernels = true;
+    else if (strcmp(argv[i], "--threads") == 0 && next) threads = (unsigned)atoi(argv[++i]);
+    else if (strcmp(argv[i], "--backend-option") == 0 && next && num_opts < 16) {
+      if (!xnnd_cli_backend_option("inspect", argv[++i], &opts[num_opts++])) return XNND_EXIT_USAGE;
+    } else if (argv[i][0] != '-' && !model) model = argv[i];
     else model = NULL, i = argc;
   }
   if (!model) {
-    fprintf(stderr, "usage: xnnd inspect MODEL.pte [--dot FILE.dot]\n");
+    fprintf(stderr, "usage: xnnd inspect MODEL.pte [--dot FILE.dot] [--kernels [--threads N] "
+                    "[--backend-option BACKEND:KEY=VALUE ...]]\n");
     return XNND_EXIT_USAGE;
   }
   xnnd_error err = {0};
@@ -211,6 +221,23 @@ int xnnd_cmd_inspect(int argc, char** argv) {
     }
   }
   int rc = dot ? write_dot(model, p, dot) : 0;
+  /* --kernels: create each method (delegates decide their kernels at init) and say what they
+   * chose. */
+  for (uint32_t m = 0; kernels && rc == 0 && m < pi.num_methods; m++) {
+    xnnd_method_options mo = {.num_threads = threads, .backend_options = num_opts ? opts : NULL,
+                              .num_backend_options = num_opts};
+    xnnd_method* method = NULL;
+    st = xnnd_method_create(p, xnnd_program_method_name(p, m), &mo, &method, &err);
+    if (st != XNND_OK) {
+      fprintf(stderr, "xnnd inspect: %s: method %u: %s: %s\n", model, m, xnnd_status_str(st), err.message);
+      rc = XNND_EXIT_FAIL;
+      break;
+    }
+    printf("method \"%s\" on this CPU, %u thread%s:\n", xnnd_program_method_name(p, m), threads,
+           threads == 1 ? "" : "s");
+    xnnd_cli_print_delegate_choices(stdout, method);
+    xnnd_method_destroy(method);
+  }
   if (dot && rc == 0) printf("wrote %s (render: dot -Tpng %s -o graph.png)\n", dot, dot);
   xnnd_program_destroy(p);
   return rc;

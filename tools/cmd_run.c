@@ -138,15 +138,7 @@ int xnnd_cmd_run(int argc, char** argv) {
     else if (strcmp(argv[i], "--xnnpack-kernels-only") == 0 && num_opts < MAX_IO)
       opts[num_opts++] = (xnnd_backend_option){XNND_XNNPACK_BACKEND_NAME, "own_kernels", "off"};
     else if (strcmp(argv[i], "--backend-option") == 0 && next && num_opts < MAX_IO) {
-      char* spec = argv[++i];
-      char* colon = strchr(spec, ':');
-      char* eq = colon ? strchr(colon + 1, '=') : NULL;
-      if (!colon || !eq || colon == spec || eq == colon + 1) {
-        fprintf(stderr, "xnnd run: --backend-option %s: expected BACKEND:KEY=VALUE\n", spec);
-        return XNND_EXIT_USAGE;
-      }
-      *colon = '\0', *eq = '\0';
-      opts[num_opts++] = (xnnd_backend_option){spec, colon + 1, eq + 1};
+      if (!xnnd_cli_backend_option("run", argv[++i], &opts[num_opts++])) return XNND_EXIT_USAGE;
     }
     else if (strcmp(argv[i], "--allow-non-finite") == 0) allow_non_finite = true;
     else if (argv[i][0] != '-' && !model) model = argv[i];
@@ -254,7 +246,10 @@ int xnnd_cmd_run(int argc, char** argv) {
   printf("load: %.2f ms, init (delegates): %.2f ms\n", t1 - t0, t2 - t1);
   printf("latency over %d runs (%u thread%s): min %.3f ms, median %.3f ms\n", iters, threads ? threads : 1,
          threads > 1 ? "s" : "", times[0], times[iters / 2]);
-  if (profile) print_profile(m, &base);
+  if (profile) {
+    print_profile(m, &base);
+    xnnd_cli_print_delegate_choices(stdout, m);
+  }
   if (rss) {
     printf("rss after warmup: %ld kB\nrss at end: %ld kB\nrss growth: %ld kB over %d executes\n",
            rss_warm, rss_end, rss_end - rss_warm, iters);

@@ -58,6 +58,10 @@ typedef struct xnnd_backend {
   void (*destroy)(void* handle);
   /* Optional (NULL: no figures). Valid when init had args->profile set. */
   xnnd_status (*get_profile)(void* handle, xnnd_backend_profile* profile_out);
+  /* Optional (NULL: nothing to say). Writes what the instance decided at init (XNNPACK: which
+   * kernel each convolution got and why) as text lines into buf (size bytes, NUL-terminated,
+   * truncated); returns the length the whole text needs, like snprintf. */
+  size_t (*describe)(void* handle, char* buf, size_t size);
 } xnnd_backend;
 
 /* Register a backend (borrowed; must outlive the process's use of it). Built-in backends

@@ -155,6 +155,12 @@ uint32_t xnnd_method_num_steps(const xnnd_method* method);
 /* INVALID_STATE when the method was created without profiling. */
 xnnd_status xnnd_method_get_step_profile(const xnnd_method* method, uint32_t step,
                                          xnnd_step_profile* profile_out);
+/* What a delegate step's backend decided at init (XNNPACK: which kernel each convolution got
+ * and why; backend.h `describe`), as text lines into buf (size bytes, NUL-terminated,
+ * truncated to fit). "" for kernel steps and backends with nothing to say. Returns the length
+ * the whole text needs (like snprintf); 0 for a NULL method or a step out of range. Read-only:
+ * may be called from any thread. */
+size_t xnnd_method_describe_step(const xnnd_method* method, uint32_t step, char* buf, size_t size);
 /* Executes and their total wall time since creation. */
 xnnd_status xnnd_method_get_execute_profile(const xnnd_method* method, uint64_t* runs_out,
                                             uint64_t* total_ns_out);

@@ -110,7 +110,7 @@ xnnd_status xnnd_f32_conv_create(const xnnd_f32_conv_shape* s, const float* filt
   c->tiles_h = ((size_t)s->out_h + 3) / 4;
   c->tiles_w = ((size_t)s->out_w + 3) / 4;
   c->tiles = (size_t)s->batch * c->tiles_h * c->tiles_w;
-  c->winograd = s->kernel_h == 3 && s->kernel_w == 3 && s->stride_h == 1 && s->stride_w == 1 &&
+  c->winograd = s->winograd && s->kernel_h == 3 && s->kernel_w == 3 && s->stride_h == 1 && s->stride_w == 1 &&
                 s->dilation_h == 1 && s->dilation_w == 1 && c->tiles >= WINO_MIN_TILES;
   c->rows = c->winograd ? c->tiles : (size_t)s->batch * s->out_h * s->out_w;
   c->row_blocks = (c->rows + MR - 1) / MR;

@@ -28,6 +28,9 @@ typedef struct xnnd_f32_conv_shape {
   uint32_t batch, in_h, in_w, cin, out_h, out_w, cout;
   uint32_t kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
   float min, max;
+  /* Allow Winograd F(4x4, 3x3) for 3x3 stride-1 shapes with enough tiles. Off by default: its
+   * f32 error is several times PyTorch's (docs/ARCHITECTURE.md, "xnnd's own convolution"). */
+  bool winograd;
 } xnnd_f32_conv_shape;
 
 typedef struct xnnd_f32_conv xnnd_f32_conv;

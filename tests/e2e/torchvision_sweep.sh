@@ -8,6 +8,10 @@
 # is compared with its zero-initialized parameters redrawn (tests/models/torchvision_random.py),
 # so no comparison is vacuous. Export runs in worker processes that import torch once;
 # compile/run/compare are `xnnd` subprocesses, so a crash anywhere is caught and reported.
+# Accuracy against float64: each model is also evaluated by PyTorch in float64; xnnd's error
+# against it (max |xnnd - f64| / max |f64|) must be at most 2x PyTorch's own float32 error against
+# it (floor: 2.4e-7, two float32 epsilons, for models PyTorch gets bit-exact), else INACCURATE;
+# both errors are printed ("err64 xnnd", "err64 torch").
 # SWEEP_MODELS="a b" limits the run; SWEEP_JOBS=N (default 2) runs N models at a time;
 # SWEEP_OUT=FILE also writes the table (tab-separated) there.
 source "$(dirname "$0")/lib/common.bash"
@@ -117,6 +121,13 @@ def export(name, shape, d):
                 np.save(os.path.join(d, "input_%d.npy" % i), t.numpy())
             for i, t in enumerate(outputs):
                 np.save(os.path.join(d, "output_%d.npy" % i), t.numpy())
+            # the same model and inputs in float64: the reference both errors are measured against
+            import copy
+            module64 = copy.deepcopy(module).double()
+            outputs64 = trace.eager_outputs(module64, [t.double() for t in inputs])
+            for i, t in enumerate(outputs64):
+                np.save(os.path.join(d, "ref64_%d.npy" % i), t.numpy())
+            del module64
             # non-strict capture: several times faster than TorchDynamo on these models, and the
             # sweep is about lowering (tests/python/test_capture.py covers the strict path)
             graph = aten_map.convert(trace.trace(module, inputs, mode="non-strict"), name)
@@ -130,15 +141,36 @@ def export(name, shape, d):
     return None, note
 
 
+ERR64_FLOOR = 2.4e-7
+
+
+def err64(d, out_dir):
+    """(xnnd's, PyTorch float32's) worst error against the float64 evaluation, over outputs."""
+    import numpy as np
+    ours = theirs = 0.0
+    for f in sorted(os.listdir(d)):
+        if not f.startswith("ref64_"):
+            continue
+        i = f[len("ref64_"):]
+        ref = np.load(os.path.join(d, f))
+        scale = float(np.max(np.abs(ref))) or 1.0
+        mine = np.load(os.path.join(out_dir, "output_" + i)).astype(np.float64)
+        torch32 = np.load(os.path.join(d, "output_" + i)).astype(np.float64)
+        ours = max(ours, float(np.max(np.abs(mine - ref))) / scale)
+        theirs = max(theirs, float(np.max(np.abs(torch32 - ref))) / scale)
+    return ours, theirs
+
+
 def compile_run_compare(d):
-    """(status, max relative error, partitions, MAC share, message) for the IR in d."""
+    """(status, max relative error, partitions, MAC share, message, (err64 xnnd, err64 torch))
+    for the IR in d."""
     pte = os.path.join(d, "model.pte")
     rc, out, err = run([XNND, "compile", os.path.join(d, "model.ir"), "--constants",
                         os.path.join(d, "model.xcb"), "-o", pte, "--report"], 900)
     if rc is None or rc < 0:
-        return "CRASH", None, "-", "-", "compile: %s" % (err.strip() or "signal %d" % -rc)
+        return "CRASH", None, "-", "-", "compile: %s" % (err.strip() or "signal %d" % -rc), None
     if rc != 0:
-        return "FAIL", None, "-", "-", "compile exit %d: %s" % (rc, last_line(err))
+        return "FAIL", None, "-", "-", "compile exit %d: %s" % (rc, last_line(err)), None
     m = re.search(r"partitions: (\d+)", out)
     parts = m.group(1) if m else "?"
     m = re.search(r"multiply-accumulates in XNNPACK: ([\d.]+)%", out)
@@ -149,9 +181,9 @@ def compile_run_compare(d):
             cmd += ["--input", os.path.join(d, f)]
     rc, out, err = run(cmd, 900)
     if rc is None or rc < 0:
-        return "CRASH", None, parts, macs, "run: %s" % (err.strip() or "signal %d" % -rc)
+        return "CRASH", None, parts, macs, "run: %s" % (err.strip() or "signal %d" % -rc), None
     if rc != 0:
-        return "FAIL", None, parts, macs, "run exit %d: %s" % (rc, last_line(err))
+        return "FAIL", None, parts, macs, "run exit %d: %s" % (rc, last_line(err)), None
     worst, trivial = 0.0, True
     for f in sorted(os.listdir(d)):
         if not f.startswith("output_"):
@@ -163,18 +195,23 @@ def compile_run_compare(d):
         trivial = trivial and m is not None and float(m.group(1)) == 0.0
         worst = max(worst, ratio) if ratio == ratio else float("nan")
         if rc != 0:
-            return "MISMATCH", worst, parts, macs, last_line(out + err)
-    return ("trivial" if trivial else "ok"), worst, parts, macs, ""
+            return "MISMATCH", worst, parts, macs, last_line(out + err), None
+    e64 = err64(d, os.path.join(d, "out"))
+    if e64[0] > max(2.0 * e64[1], ERR64_FLOOR):
+        return ("INACCURATE", worst, parts, macs,
+                "against float64: xnnd %.2e, more than 2x PyTorch float32's %.2e" % e64, e64)
+    return ("trivial" if trivial else "ok"), worst, parts, macs, "", e64
 
 
 def sweep_one(name):
-    """One model, in a worker process: (name, status, shape, error, partitions, MACs, s, msg)."""
+    """One model, in a worker process: (name, status, shape, error, partitions, MACs, s, msg,
+    (err64 xnnd, err64 torch) or None)."""
     import shutil
     import torch
     torch.set_num_threads(1)
     spec = MODELS[name]
     if isinstance(spec, str):
-        return name, "skip", "-", None, "-", "-", 0.0, spec
+        return name, "skip", "-", None, "-", "-", 0.0, spec, None
     t0 = time.time()
     shape_text = ",".join(str(n) for n in spec)
     d = os.path.join(TMP, name)
@@ -182,20 +219,22 @@ def sweep_one(name):
         os.makedirs(os.path.join(d, "out"), exist_ok=True)
         failed, note = export(name, spec, d)
         if failed:
-            return (name, failed[0], shape_text, None, "-", "-", time.time() - t0, failed[1])
-        status, err, parts, macs, msg = compile_run_compare(d)
+            return (name, failed[0], shape_text, None, "-", "-", time.time() - t0, failed[1], None)
+        status, err, parts, macs, msg, e64 = compile_run_compare(d)
         if status == "trivial":
             status, msg = "MISMATCH", "PyTorch output is all zeros even with zero parameters redrawn"
         msg = "; ".join(m for m in (note, msg) if m)
-        return name, status, shape_text, err, parts, macs, time.time() - t0, msg
+        return name, status, shape_text, err, parts, macs, time.time() - t0, msg, e64
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
 
 def fmt(row):
-    name, status, shape, err, parts, macs, secs, msg = row
-    return "%-20s %-11s %-13s %-9s %-5s %-8s %6.1fs %s" % (
-        name, status, shape, "-" if err is None else "%.1e" % err, parts, macs, secs, msg)
+    name, status, shape, err, parts, macs, secs, msg, e64 = row
+    ours, theirs = ("-", "-") if e64 is None else ("%.1e" % e64[0], "%.1e" % e64[1])
+    return "%-20s %-11s %-13s %-9s %-10s %-11s %-5s %-8s %6.1fs %s" % (
+        name, status, shape, "-" if err is None else "%.1e" % err, ours, theirs, parts, macs, secs,
+        msg)
 
 
 if __name__ == "__main__":
@@ -226,21 +265,27 @@ if __name__ == "__main__":
 
     for n in run_pool(names, jobs):   # retry alone to tell the crashing model from the rest
         if run_pool([n], 1):
-            results[n] = (n, "CRASH", "-", None, "-", "-", 0.0, "the exporting process died")
+            results[n] = (n, "CRASH", "-", None, "-", "-", 0.0, "the exporting process died", None)
 
     rows = [results[n] for n in names]
-    print("%-20s %-11s %-13s %-9s %-5s %-8s %7s %s" % ("model", "status", "input", "max err",
-                                                       "parts", "MACs", "time", "note"))
+    print("%-20s %-11s %-13s %-9s %-10s %-11s %-5s %-8s %7s %s" % (
+        "model", "status", "input", "max err", "err64 xnnd", "err64 torch", "parts", "MACs", "time",
+        "note"))
     for r in rows:
         print(fmt(r))
     counts = {}
     for r in rows:
         counts[r[1]] = counts.get(r[1], 0) + 1
     print("summary: " + ", ".join("%s %d" % kv for kv in sorted(counts.items())))
+    ratios = [r[8][0] / max(r[8][1], ERR64_FLOOR) for r in rows if r[8] is not None]
+    if ratios:
+        print("against float64: xnnd / PyTorch float32 error, worst %.2f, median %.2f (limit 2)" % (
+            max(ratios), sorted(ratios)[len(ratios) // 2]))
     if os.environ.get("SWEEP_OUT"):
         with open(os.environ["SWEEP_OUT"], "w") as f:
             for r in rows:
-                f.write("\t".join("-" if v is None else str(v) for v in r) + "\n")
+                f.write("\t".join("-" if v is None else str(v) for v in r[:8]) + "\t" +
+                        ("-\t-" if r[8] is None else "%g\t%g" % r[8]) + "\n")
     bad = [r for r in rows if r[1] not in ("ok", "unsupported", "skip")]
     if bad:
         print("FAIL: %s" % ", ".join("%s (%s)" % (r[0], r[1]) for r in bad))

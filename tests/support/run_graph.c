@@ -62,9 +62,10 @@ static xnnd_status run_program(const uint8_t* bytes, size_t size, const xt_run_o
   void** inputs = NULL;
   xnnd_status st = xnnd_program_load_buffer(bytes, size, NULL, &prog, &e);
   static const xnnd_backend_option k_xnnpack_only = {XNND_XNNPACK_BACKEND_NAME, "own_kernels", "off"};
+  static const xnnd_backend_option k_own = {XNND_XNNPACK_BACKEND_NAME, "own_kernels", "on"};
   xnnd_method_options mo = {.num_threads = 1,
-                            .backend_options = options->xnnpack_kernels_only ? &k_xnnpack_only : NULL,
-                            .num_backend_options = options->xnnpack_kernels_only ? 1 : 0};
+                            .backend_options = options->xnnpack_kernels_only ? &k_xnnpack_only : &k_own,
+                            .num_backend_options = 1};
   if (st == XNND_OK) st = xnnd_method_create(prog, "forward", &mo, &m, &e);
   if (st != XNND_OK) {
     snprintf(err, err_size, "load: %s", e.message);

@@ -23,7 +23,8 @@ typedef struct xt_outputs {
 typedef struct xt_run_options {
   uint64_t seed;          /* inputs: f32 uniform in [-1, 1), integers small, from this seed */
   bool delegate;          /* partition for XNNPACK instead of the portable kernels only */
-  bool xnnpack_kernels_only; /* delegates: XNNPACK's kernels for every node (no xnnd convolution) */
+  bool xnnpack_kernels_only; /* delegates: XNNPACK's kernels for every node (no xnnd convolution);
+                               otherwise xnnd's wherever it takes the node (own_kernels=on) */
 } xt_run_options;
 
 /* Runs g (borrowed, not modified). On failure writes err and returns the status. */

@@ -1,9 +1,12 @@
 /* Which verified blob nodes xnnd's own kernels (runtime/conv_kernels/) run instead of
  * XNNPACK, and how their kernels are made: a table of its own, indexed by blob node type, apart
- * from the XNNPACK node kinds. Today: one-group convolutions, f32 and int8. */
+ * from the XNNPACK node kinds. Today: one-group convolutions (f32 and int8) and f32 fully
+ * connected layers. */
 #include <math.h>
+#include <stdio.h>
 
 #include "conv_kernels/f32_conv.h"
+#include "conv_kernels/f32_fc.h"
 #include "conv_kernels/qs8_conv.h"
 #include "xnnpack_internal.h"
 
@@ -13,9 +16,8 @@
 #define OUT_MAX(kind) fb_f32(node, F(kind, output_max), INFINITY)
 #define BIAS_ID(kind) fb_u32(node, F(kind, bias_id), XNN_INVALID_VALUE_ID)
 
-/* A one-group convolution goes to xnnd's own kernel (f32 or int8) when the CPU and shape
- * allow: the packaged XNNPACK's GEMM kernels are slower on this class of CPU (see
- * docs/ARCHITECTURE.md, "xnnd's own convolution"). */
+/* A one-group convolution can go to xnnd's own kernel (f32 or int8) when the CPU and shape
+ * allow; whether it does is decided per CPU at delegate init (kernel_choice.c). */
 typedef struct own_conv_desc {
   bool int8;
   xnnd_f32_conv_shape shape;
@@ -31,8 +33,12 @@ static int8_t quantize_bound(float v, float scale, int32_t zero_point) {
   return (int8_t)lrintf(fminf(fmaxf(v / scale + (float)zero_point, -128.0f), 127.0f));
 }
 
-static bool own_conv_describe(const xnnd_xblob* b, fb_table node, own_conv_desc* d) {
-  if (U32(Conv2d, groups) != 1) return false;
+static bool own_conv_describe(const xnnd_xblob* b, fb_table node, own_conv_desc* d, const char** why) {
+  *why = NULL;
+  if (U32(Conv2d, groups) != 1) {
+    *why = "grouped or depthwise: xnnd's kernels take one group";
+    return false;
+  }
   xnnd_xvalue in, filter, out;
   d->input_id = U32(Conv2d, input_id);
   d->output_id = U32(Conv2d, output_id);
@@ -55,10 +61,12 @@ static bool own_conv_describe(const xnnd_xblob* b, fb_table node, own_conv_desc*
     xnnd_xvalue_read(b, bias_id, &bias);
     d->bias = b->constants + bias.constant_offset;
   }
+  *why = "this CPU lacks AVX2 and FMA3, or the kernel is larger than 64 taps";
   if (in.datatype == XNND_XNNPACK_DataType_FP32) {
     d->int8 = false;
     return xnnd_f32_conv_supported(&d->shape);
   }
+  *why = "int8 with asymmetric or unsupported filter quantization";
   if (in.datatype != XNND_XNNPACK_DataType_QINT8) return false;
   bool per_channel = filter.datatype == XNND_XNNPACK_DataType_QCINT8;
   if (!per_channel && (filter.datatype != XNND_XNNPACK_DataType_QINT8 || filter.zero_point != 0)) return false;
@@ -71,12 +79,36 @@ static bool own_conv_describe(const xnnd_xblob* b, fb_table node, own_conv_desc*
       .per_channel = per_channel,
       .qmin = quantize_bound(d->shape.min, out.scale, out.zero_point),
       .qmax = quantize_bound(d->shape.max, out.scale, out.zero_point)};
+  *why = "this CPU lacks AVX2, or the int8 parameters are out of the kernel's range";
   return xnnd_qs8_conv_supported(&d->shape, &d->q);
 }
 
-static bool own_supported_conv2d(const xnnd_xblob* b, fb_table node) {
+static bool own_supported_conv2d(const xnnd_xblob* b, fb_table node, const char** why) {
   own_conv_desc d;
-  return own_conv_describe(b, node, &d);
+  bool ok = own_conv_describe(b, node, &d, why);
+  if (ok) *why = NULL;
+  return ok;
+}
+
+/* Winograd applies (and so changes the work) only to f32 3x3 stride-1 undilated shapes. */
+static bool takes_winograd(const own_conv_desc* d, uint32_t flags) {
+  const xnnd_f32_conv_shape* s = &d->shape;
+  return !d->int8 && (flags & XNND_XOWN_WINOGRAD) && s->kernel_h == 3 && s->kernel_w == 3 && s->stride_h == 1 &&
+         s->stride_w == 1 && s->dilation_h == 1 && s->dilation_w == 1;
+}
+
+static void own_describe_conv2d(const xnnd_xblob* b, fb_table node, uint32_t flags, xnnd_xown_key* key,
+                                char* text, size_t text_size) {
+  own_conv_desc d;
+  const char* why;
+  own_conv_describe(b, node, &d, &why);
+  const xnnd_f32_conv_shape* s = &d.shape;
+  bool wino = takes_winograd(&d, flags);
+  *key = (xnnd_xown_key){{d.int8, s->batch, s->in_h, s->in_w, s->cin, s->out_h, s->out_w, s->cout, s->kernel_h,
+                          s->kernel_w, s->stride_h, s->stride_w, s->dilation_h, s->dilation_w, s->pad_top,
+                          s->pad_left, wino, U32(Conv2d, groups)}};
+  snprintf(text, text_size, "%s conv %ux%u/%u%s %ux%ux%u -> %ux%ux%u", d.int8 ? "int8" : "f32", s->kernel_h,
+           s->kernel_w, s->stride_h, wino ? " winograd" : "", s->in_h, s->in_w, s->cin, s->out_h, s->out_w, s->cout);
 }
 
 static void run_f32(const void* k, const void* in, void* out, void* scratch, pthreadpool_t pool) {
@@ -88,9 +120,12 @@ static void run_qs8(const void* k, const void* in, void* out, void* scratch, pth
 }
 static void destroy_qs8(void* k, const xnnd_allocator* a) { xnnd_qs8_conv_destroy(k, a); }
 
-static xnnd_status own_create_conv2d(const xnnd_xblob* b, fb_table node, const xnnd_allocator* a, xnnd_xown* out) {
+static xnnd_status own_create_conv2d(const xnnd_xblob* b, fb_table node, uint32_t flags, const xnnd_allocator* a,
+                                     xnnd_xown* out) {
   own_conv_desc d;
-  if (!own_conv_describe(b, node, &d)) return XNND_INVALID_ARGUMENT;
+  const char* why;
+  if (!own_conv_describe(b, node, &d, &why)) return XNND_INVALID_ARGUMENT;
+  d.shape.winograd = takes_winograd(&d, flags);
   out->input_id = d.input_id;
   out->output_id = d.output_id;
   xnnd_status st;
@@ -112,8 +147,88 @@ static xnnd_status own_create_conv2d(const xnnd_xblob* b, fb_table node, const x
   return st;
 }
 
+/* ---- f32 fully connected (f32_fc.h): input [.., k], filter [n, k], output [.., n] ---- */
+typedef struct own_fc_desc {
+  xnnd_f32_fc_shape shape;
+  const float* weight;
+  const float* bias;
+  uint32_t input_id, output_id;
+} own_fc_desc;
+
+static bool own_fc_describe(const xnnd_xblob* b, fb_table node, own_fc_desc* d, const char** why) {
+  xnnd_xvalue in, filter, out;
+  d->input_id = U32(FullyConnected, input_id);
+  d->output_id = U32(FullyConnected, output_id);
+  uint32_t bias_id = BIAS_ID(FullyConnected);
+  xnnd_xvalue_read(b, d->input_id, &in);
+  xnnd_xvalue_read(b, U32(FullyConnected, filter_id), &filter);
+  xnnd_xvalue_read(b, d->output_id, &out);
+  uint32_t k = filter.rank == 2 ? filter.dims[1] : 0;
+  d->shape = (xnnd_f32_fc_shape){.rows = k ? (uint32_t)(xnnd_xvalue_numel(&in) / k) : 0, .k = k,
+                                 .n = filter.rank == 2 ? filter.dims[0] : 0, .min = OUT_MIN(FullyConnected),
+                                 .max = OUT_MAX(FullyConnected)};
+  d->weight = (const float*)(b->constants + filter.constant_offset);
+  d->bias = NULL;
+  if (bias_id != XNN_INVALID_VALUE_ID) {
+    xnnd_xvalue bias;
+    xnnd_xvalue_read(b, bias_id, &bias);
+    d->bias = (const float*)(b->constants + bias.constant_offset);
+  }
+  *why = "quantized, or flags (transposed weights) xnnd's kernel does not take";
+  if (in.datatype != XNND_XNNPACK_DataType_FP32 || filter.datatype != XNND_XNNPACK_DataType_FP32 ||
+      out.datatype != XNND_XNNPACK_DataType_FP32 || filter.constant_size == 0 || U32(FullyConnected, flags) != 0)
+    return false;
+  *why = "this CPU lacks AVX2 and FMA3";
+  return xnnd_f32_fc_supported(&d->shape);
+}
+
+static bool own_supported_fc(const xnnd_xblob* b, fb_table node, const char** why) {
+  own_fc_desc d;
+  bool ok = own_fc_describe(b, node, &d, why);
+  if (ok) *why = NULL;
+  return ok;
+}
+
+static void own_describe_fc(const xnnd_xblob* b, fb_table node, uint32_t flags, xnnd_xown_key* key, char* text,
+                            size_t text_size) {
+  (void)flags;
+  own_fc_desc d;
+  const char* why;
+  own_fc_describe(b, node, &d, &why);
+  *key = (xnnd_xown_key){{0xfc, d.shape.rows, d.shape.k, d.shape.n}};
+  snprintf(text, text_size, "f32 linear %ux%u -> %ux%u", d.shape.rows, d.shape.k, d.shape.rows, d.shape.n);
+}
+
+static void run_fc(const void* k, const void* in, void* out, void* scratch, pthreadpool_t pool) {
+  (void)scratch;
+  xnnd_f32_fc_run(k, in, out, pool);
+}
+static void destroy_fc(void* k, const xnnd_allocator* a) { xnnd_f32_fc_destroy(k, a); }
+
+static xnnd_status own_create_fc(const xnnd_xblob* b, fb_table node, uint32_t flags, const xnnd_allocator* a,
+                                 xnnd_xown* out) {
+  (void)flags;
+  own_fc_desc d;
+  const char* why;
+  if (!own_fc_describe(b, node, &d, &why)) return XNND_INVALID_ARGUMENT;
+  out->input_id = d.input_id;
+  out->output_id = d.output_id;
+  out->run = run_fc;
+  out->destroy = destroy_fc;
+  out->scratch_bytes = 0;
+  xnnd_f32_fc* k = NULL;
+  xnnd_status st = xnnd_f32_fc_create(&d.shape, d.weight, d.bias, a, &k);
+  out->kernel = k;
+  return st;
+}
+
 static const xnnd_xown_kind k_own_kinds[] = {
-    [XNND_XNNPACK_Node_Conv2d] = {own_supported_conv2d, own_create_conv2d},
+    [XNND_XNNPACK_Node_Conv2d] = {-3, "measured faster on this CPU", own_supported_conv2d, own_describe_conv2d,
+                                  own_create_conv2d},
+    /* Accuracy first: blocked summation keeps a long dot product near PyTorch's error; XNNPACK's
+     * runs only where it is more than 1.5x faster. */
+    [XNND_XNNPACK_Node_FullyConnected] = {50, "more accurate (blocked sums), within 1.5x of XNNPACK's time",
+                                          own_supported_fc, own_describe_fc, own_create_fc},
 };
 
 const xnnd_xown_kind* xnnd_xown_kind_get(uint8_t type) {

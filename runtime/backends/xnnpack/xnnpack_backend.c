@@ -17,6 +17,7 @@
 #include "conv_kernels/f32_conv.h"
 #include "pte_format.h"
 #include "memory_plan.h"
+#include "kernel_choice.h"
 #include "xnnpack_internal.h"
 
 /* One external value of the delegate call. */
@@ -55,6 +56,9 @@ typedef struct xnn_delegate {
   xnn_segment* segments;
   bool profile;
   xnnd_backend_profile stats;
+  xnnd_choice_ctx choice_ctx;
+  uint32_t num_choices;
+  xnnd_kernel_choice* choices;  /* one per node an own kernel could take, in node order */
 } xnn_delegate;
 
 static uint64_t now_ns(void) {
@@ -131,6 +135,8 @@ static void xnnpack_destroy(void* handle) {
   xnnd_xnn_free(a, d->scratch);
   xnnd_xnn_free(a, d->value_data);
   xnnd_xnn_free(a, d->ext);
+  for (uint32_t i = 0; d->choices != NULL && i < d->num_choices; i++) xnnd_kernel_choice_release(a, &d->choices[i]);
+  xnnd_xnn_free(a, d->choices);
   xnnd_xnn_free(a, d->blob_copy);
   xnnd_allocator copy = d->allocator;
   xnnd_xnn_free(&copy, d);
@@ -167,8 +173,8 @@ static uint32_t node_values_at(const xnnd_xblob* b, uint32_t i, uint32_t ids[XNN
   return node_values(kind, fb_table_field(entry, XNND_XNNPACK_NodeEntry_node), ids);
 }
 
-static xnnd_status define_value(const xnnd_xblob* b, xnn_subgraph_t sg, uint32_t i, uint32_t flags, char* err,
-                                size_t err_size) {
+xnnd_status xnnd_xnn_define_value(const xnnd_xblob* b, xnn_subgraph_t sg, uint32_t i, uint32_t flags, char* err,
+                                  size_t err_size) {
   xnnd_xvalue v;
   xnnd_xvalue_read(b, i, &v);
   size_t dims[XNND_XNN_MAX_DIMS];
@@ -219,7 +225,7 @@ static xnnd_status define_segment(const xnnd_xblob* b, const seg_plan* plan, uin
         flags = plan->producer[v] == seg ? XNN_VALUE_FLAG_EXTERNAL_OUTPUT : XNN_VALUE_FLAG_EXTERNAL_INPUT;
         (*num_bound)++;
       }
-      xnnd_status st = define_value(b, sg, v, flags, err, err_size);
+      xnnd_status st = xnnd_xnn_define_value(b, sg, v, flags, err, err_size);
       if (st != XNND_OK) return st;
     }
     enum xnn_status s = kind->define(sg, b, node);
@@ -236,7 +242,7 @@ static xnnd_status define_segment(const xnnd_xblob* b, const seg_plan* plan, uin
 
 /* Cut the blob into segments, allocate crossing buffers, create each segment's runtime or
  * xnnd convolution. */
-static xnnd_status build_segments(xnn_delegate* d, const xnnd_xblob* b, bool own_kernels, char* err, size_t err_size) {
+static xnnd_status build_segments(xnn_delegate* d, const xnnd_xblob* b, char* err, size_t err_size) {
   const xnnd_allocator* a = &d->allocator;
   uint32_t nv = b->values.len, nn = b->nodes.len;
   seg_plan plan = {0};
@@ -247,26 +253,49 @@ static xnnd_status build_segments(xnn_delegate* d, const xnnd_xblob* b, bool own
   plan.last_use = xnnd_xnn_alloc(a, sizeof(uint32_t) * (size_t)nv, 64);
   plan.crossing = xnnd_xnn_alloc(a, sizeof(bool) * (size_t)nv, 64);
   bool* own = xnnd_xnn_alloc(a, sizeof(bool) * (size_t)(nn ? nn : 1), 64);
+  uint32_t* choice_of = xnnd_xnn_alloc(a, sizeof(uint32_t) * (size_t)(nn ? nn : 1), 64);
   xnnd_plan_tensor* tensors = NULL;
   xnnd_plan_live* live = NULL;
   xnnd_status st = XNND_OK;
   if (plan.node_segment == NULL || plan.producer == NULL || plan.stamp == NULL || plan.bound == NULL ||
-      plan.last_use == NULL || plan.crossing == NULL || own == NULL) {
+      plan.last_use == NULL || plan.crossing == NULL || own == NULL || choice_of == NULL) {
     st = fail(err, err_size, XNND_OUT_OF_MEMORY, "out of memory planning delegate segments");
     goto done;
   }
-  /* Which nodes xnnd's kernel takes, and the segment of every node. */
+  /* Which nodes xnnd's kernel takes (kernel_choice.c), and the segment of every node. */
+  uint32_t candidates = 0;
+  for (uint32_t i = 0; i < nn; i++)
+    if (xnnd_xown_kind_get(fb_u8(fb_vec_table(b->nodes, i), XNND_XNNPACK_NodeEntry_node_type, 0)) != NULL)
+      candidates++;
+  if (candidates > 0) {
+    d->choices = xnnd_xnn_alloc(a, sizeof(*d->choices) * candidates, 64);
+    if (d->choices == NULL) {
+      st = fail(err, err_size, XNND_OUT_OF_MEMORY, "out of memory for %u kernel choices", candidates);
+      goto done;
+    }
+    memset(d->choices, 0, sizeof(*d->choices) * candidates);
+  }
   uint32_t segments = 0;
   for (uint32_t i = 0; i < nn; i++) {
     fb_table entry = fb_vec_table(b->nodes, i);
-    const xnnd_xown_kind* own_kind = xnnd_xown_kind_get(fb_u8(entry, XNND_XNNPACK_NodeEntry_node_type, 0));
-    own[i] = own_kernels && own_kind != NULL && own_kind->supported(b, fb_table_field(entry, XNND_XNNPACK_NodeEntry_node));
+    own[i] = false;
+    choice_of[i] = UINT32_MAX;
+    if (xnnd_xown_kind_get(fb_u8(entry, XNND_XNNPACK_NodeEntry_node_type, 0)) != NULL) {
+      xnnd_kernel_choice* c = &d->choices[d->num_choices];
+      st = xnnd_kernel_choose(&d->choice_ctx, b, i, c, err, err_size);
+      d->num_choices++;  /* released by destroy even when choose failed half-way */
+      if (st != XNND_OK) goto done;
+      own[i] = c->own;
+      choice_of[i] = d->num_choices - 1;
+    }
     if (i == 0 || own[i] || own[i - 1]) segments++;
     plan.node_segment[i] = segments - 1;
   }
   if ((uint64_t)segments * nv > XNND_XNN_MAX_SEGMENT_VALUES) {
     segments = nn ? 1 : 0;
     for (uint32_t i = 0; i < nn; i++) own[i] = false, plan.node_segment[i] = 0;
+    for (uint32_t k = 0; k < d->num_choices; k++)
+      if (d->choices[k].own) d->choices[k].own = false, d->choices[k].why = "too many values to cut the blob";
   }
   /* Producers, then the values consumed outside their producer's segment. */
   for (uint32_t v = 0; v < nv; v++) {
@@ -340,15 +369,10 @@ static xnnd_status build_segments(xnn_delegate* d, const xnnd_xblob* b, bool own
     uint32_t seg = plan.node_segment[first], end = first + 1;
     while (end < nn && plan.node_segment[end] == seg) end++;
     xnn_segment* sgm = &d->segments[seg];
-    fb_table entry = fb_vec_table(b->nodes, first);
-    const xnnd_xnode_kind* kind = xnnd_xnode_kind_get(fb_u8(entry, XNND_XNNPACK_NodeEntry_node_type, 0));
     if (own[first]) {
-      uint8_t type = fb_u8(entry, XNND_XNNPACK_NodeEntry_node_type, 0);
-      st = xnnd_xown_kind_get(type)->create(b, fb_table_field(entry, XNND_XNNPACK_NodeEntry_node), a, &sgm->own);
-      if (st != XNND_OK) {
-        st = fail(err, err_size, st, "nodes[%u] (%s): xnnd's own kernel could not be created", first, kind->name);
-        goto done;
-      }
+      xnnd_kernel_choice* c = &d->choices[choice_of[first]];
+      sgm->own = c->made;  /* the segment takes the kernel the choice created */
+      c->made.kernel = NULL;
       first = end;
       continue;
     }
@@ -401,6 +425,9 @@ done:
   xnnd_xnn_free(a, plan.crossing);
   xnnd_xnn_free(a, plan.last_use);
   xnnd_xnn_free(a, own);
+  xnnd_xnn_free(a, choice_of);
+  /* Own kernels created for timing and not chosen. */
+  for (uint32_t k = 0; d->choices != NULL && k < d->num_choices; k++) xnnd_kernel_choice_release(a, &d->choices[k]);
   xnnd_xnn_free(a, plan.bound);
   xnnd_xnn_free(a, plan.stamp);
   xnnd_xnn_free(a, plan.producer);
@@ -408,17 +435,29 @@ done:
   return st;
 }
 
-/* The backend's options (xnnd_backend_init_args.options): own_kernels = on | off. */
-static xnnd_status parse_options(const xnnd_backend_init_args* args, bool* own_kernels, char* err, size_t err_size) {
-  *own_kernels = true;
+/* The backend's options (xnnd_backend_init_args.options): own_kernels = auto | on | off
+ * (kernel_choice.c), winograd = off | on (xnnd's f32 3x3 kernels may use Winograd F(4x4,3x3),
+ * whose error is several times PyTorch's). */
+static xnnd_status parse_options(const xnnd_backend_init_args* args, xnnd_choice_ctx* ctx, char* err, size_t err_size) {
+  ctx->policy = XNND_OWN_AUTO;
+  ctx->flags = 0;
   for (uint32_t i = 0; i < args->num_options; i++) {
     const xnnd_backend_option* o = &args->options[i];
-    if (strcmp(o->key, "own_kernels") != 0)
-      return fail(err, err_size, XNND_INVALID_ARGUMENT, "unknown option \"%s\" (XnnpackBackend knows own_kernels=on|off)",
-                  o->key);
-    if (strcmp(o->value, "on") != 0 && strcmp(o->value, "off") != 0)
-      return fail(err, err_size, XNND_INVALID_ARGUMENT, "option own_kernels=\"%s\": expected on or off", o->value);
-    *own_kernels = strcmp(o->value, "on") == 0;
+    if (strcmp(o->key, "own_kernels") == 0) {
+      if (strcmp(o->value, "auto") == 0) ctx->policy = XNND_OWN_AUTO;
+      else if (strcmp(o->value, "on") == 0) ctx->policy = XNND_OWN_ON;
+      else if (strcmp(o->value, "off") == 0) ctx->policy = XNND_OWN_OFF;
+      else
+        return fail(err, err_size, XNND_INVALID_ARGUMENT, "option own_kernels=\"%s\": expected auto, on or off",
+                    o->value);
+    } else if (strcmp(o->key, "winograd") == 0) {
+      if (strcmp(o->value, "on") != 0 && strcmp(o->value, "off") != 0)
+        return fail(err, err_size, XNND_INVALID_ARGUMENT, "option winograd=\"%s\": expected on or off", o->value);
+      ctx->flags = strcmp(o->value, "on") == 0 ? XNND_XOWN_WINOGRAD : 0;
+    } else {
+      return fail(err, err_size, XNND_INVALID_ARGUMENT,
+                  "unknown option \"%s\" (XnnpackBackend knows own_kernels=auto|on|off, winograd=on|off)", o->key);
+    }
   }
   return XNND_OK;
 }
@@ -429,8 +468,8 @@ static xnnd_status xnnpack_init(const xnnd_backend_init_args* args, void** handl
   if (args == NULL || args->blob == NULL) return fail(err, err_size, XNND_INVALID_ARGUMENT, "no blob");
   if (args->num_options > 0 && args->options == NULL)
     return fail(err, err_size, XNND_INVALID_ARGUMENT, "num_options is set but options is NULL");
-  bool own_kernels;
-  xnnd_status opt_st = parse_options(args, &own_kernels, err, err_size);
+  xnnd_choice_ctx choice_ctx;
+  xnnd_status opt_st = parse_options(args, &choice_ctx, err, err_size);
   if (opt_st != XNND_OK) return opt_st;
   if (!xnnpack_is_available())
     return fail(err, err_size, XNND_BACKEND_ERROR, "xnn_initialize failed (%s)", xnn_status_name(g_init_status));
@@ -527,7 +566,11 @@ static xnnd_status xnnpack_init(const xnnd_backend_init_args* args, void** handl
       return fail(err, err_size, XNND_OUT_OF_MEMORY, "no shared pthreadpool of %u threads could be created", threads);
     }
   }
-  st = build_segments(d, &view, own_kernels, err, err_size);
+  choice_ctx.allocator = &d->allocator;
+  choice_ctx.pool = d->pool;
+  choice_ctx.threads = threads > 1 ? threads : 1;
+  d->choice_ctx = choice_ctx;
+  st = build_segments(d, &view, err, err_size);
   if (st != XNND_OK) {
     xnnpack_destroy(d);
     return st;
@@ -629,6 +672,16 @@ static xnnd_status xnnpack_get_profile(void* handle, xnnd_backend_profile* out) 
   return XNND_OK;
 }
 
+static size_t xnnpack_describe(void* handle, char* buf, size_t size) {
+  const xnn_delegate* d = handle;
+  if (d == NULL) return 0;
+  if (d->num_choices == 0) {
+    if (size > 0) buf[0] = '\0';
+    return 0;
+  }
+  return xnnd_kernel_choice_format(&d->choice_ctx, d->choices, d->num_choices, buf, size);
+}
+
 static const xnnd_backend k_xnnpack_backend = {
     .name = XNND_XNNPACK_BACKEND_NAME,
     .is_available = xnnpack_is_available,
@@ -636,6 +689,7 @@ static const xnnd_backend k_xnnpack_backend = {
     .execute = xnnpack_execute,
     .destroy = xnnpack_destroy,
     .get_profile = xnnpack_get_profile,
+    .describe = xnnpack_describe,
 };
 
 const xnnd_backend* xnnd_xnnpack_backend_get(void) { return &k_xnnpack_backend; }

@@ -114,13 +114,33 @@ typedef struct xnnd_xnode_kind {
 const xnnd_xnode_kind* xnnd_xnode_kind_get(uint8_t type);
 
 /* Node types xnnd's own kernels can run (own_nodes.c): whether they take this verified node
- * instead of XNNPACK, and creating that kernel (packs weights; allocates). */
+ * instead of XNNPACK, what work it is (the calibration cache key and a one-line text), and
+ * creating that kernel (packs weights; allocates). */
+#define XNND_XOWN_KEY_WORDS 20
+typedef struct xnnd_xown_key {
+  uint32_t w[XNND_XOWN_KEY_WORDS];
+} xnnd_xown_key;
+/* create flags */
+#define XNND_XOWN_WINOGRAD 1u  /* f32 3x3 stride 1: Winograd allowed */
 typedef struct xnnd_xown_kind {
-  bool (*supported)(const xnnd_xblob* blob, fb_table node);
-  xnnd_status (*create)(const xnnd_xblob* blob, fb_table node, const xnnd_allocator* allocator, xnnd_xown* out);
+  /* own_kernels=auto takes xnnd's kernel when own_time * 100 <= xnnpack_time * (100 + margin):
+   * a negative margin asks xnnd's to be that much faster (convolutions: as fast, xnnd's kernel
+   * only pays off when faster), a positive one lets a more accurate kernel cost that much more. */
+  int32_t margin_pct;
+  const char* wins;   /* why xnnd's kernel runs when it does */
+  /* false with *why (a static string) when xnnd's kernel does not take the node. */
+  bool (*supported)(const xnnd_xblob* blob, fb_table node, const char** why);
+  void (*describe)(const xnnd_xblob* blob, fb_table node, uint32_t flags, xnnd_xown_key* key, char* text,
+                   size_t text_size);
+  xnnd_status (*create)(const xnnd_xblob* blob, fb_table node, uint32_t flags, const xnnd_allocator* allocator,
+                        xnnd_xown* out);
 } xnnd_xown_kind;
 /* NULL when no own kernel runs nodes of `type`. */
 const xnnd_xown_kind* xnnd_xown_kind_get(uint8_t type);
+
+/* Defines blob value `id` in subgraph with XNNPACK value flags (backend's define_value). */
+xnnd_status xnnd_xnn_define_value(const xnnd_xblob* blob, xnn_subgraph_t subgraph, uint32_t id, uint32_t flags,
+                                  char* err, size_t err_size);
 
 /* Allocation through the delegate's allocator (libc when it has no alloc hook). */
 void* xnnd_xnn_alloc(const xnnd_allocator* allocator, size_t size, size_t alignment);
