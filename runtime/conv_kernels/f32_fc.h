@@ -1,7 +1,7 @@
 /* xnnd's f32 fully connected layer for the XNNPACK delegate: y[r][o] = clamp(bias[o] +
  * sum_k x[r][k] * w[o][k]), with the sum over k taken in blocks of XNND_F32_FC_KC terms, each
- * block accumulated from zero and then added to the running total. That blocked order keeps
- * the rounding error of long dot products near PyTorch's (whose BLAS also splits k), where
+ * block accumulated from zero in float and then added to a running total kept in double. That
+ * keeps the rounding error of long dot products at PyTorch's level or below, where
  * one sequential accumulator per output (the packaged XNNPACK's kernels) is several times
  * less accurate once k reaches the hundreds: torchvision classifiers (alexnet, densenet,
  * convnext) end 2-3x further from a float64 evaluation than PyTorch float32 does. AVX2 + FMA3,

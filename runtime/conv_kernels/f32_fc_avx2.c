@@ -1,12 +1,35 @@
 /* The f32 fully connected microkernel behind f32_fc.c: 3 rows x 16 outputs, AVX2 + FMA3,
  * compiled with -mavx2 -mfma (this file only) and called only after f32_fc.c checked the CPU.
- * Each block of XNND_F32_FC_KC k-terms is accumulated from zero in six registers and then added
- * to six running totals (12 accumulators, two weight vectors, one broadcast: 15 YMM). */
+ * Each block of XNND_F32_FC_KC k-terms is accumulated from zero in float registers (six: two
+ * weight vectors and a broadcast keep the loop within the 16 YMM) and then added to running
+ * totals kept in double, so only the short in-block sums round in float. */
 #include "f32_fc.h"
 
 #if defined(__x86_64__)
 
 #include <immintrin.h>
+
+/* Running totals of 16 outputs in double. */
+typedef struct row_sum {
+  __m256d d[4];
+} row_sum;
+
+static inline row_sum row_sum_init(const float* bias) {
+  row_sum r;
+  for (int i = 0; i < 4; i++) r.d[i] = _mm256_cvtps_pd(_mm_load_ps(bias + 4 * i));
+  return r;
+}
+
+static inline void row_sum_add(row_sum* r, __m256 lo, __m256 hi) {
+  r->d[0] = _mm256_add_pd(r->d[0], _mm256_cvtps_pd(_mm256_castps256_ps128(lo)));
+  r->d[1] = _mm256_add_pd(r->d[1], _mm256_cvtps_pd(_mm256_extractf128_ps(lo, 1)));
+  r->d[2] = _mm256_add_pd(r->d[2], _mm256_cvtps_pd(_mm256_castps256_ps128(hi)));
+  r->d[3] = _mm256_add_pd(r->d[3], _mm256_cvtps_pd(_mm256_extractf128_ps(hi, 1)));
+}
+
+static inline __m256 row_sum_half(const row_sum* r, int half) {
+  return _mm256_set_m128(_mm256_cvtpd_ps(r->d[2 * half + 1]), _mm256_cvtpd_ps(r->d[2 * half]));
+}
 
 static inline void store_row(float* c, size_t nc, __m256 lo, __m256 hi) {
   if (nc == 16) {
@@ -22,7 +45,7 @@ static inline void store_row(float* c, size_t nc, __m256 lo, __m256 hi) {
 
 /* One row: four k-terms at a time into four accumulator pairs, so the FMA chains overlap. */
 static void fc_1x16(size_t nc, size_t k, const float* a0, const float* w, float* c, float min, float max) {
-  __m256 s0 = _mm256_load_ps(w), s1 = _mm256_load_ps(w + 8);
+  row_sum r0 = row_sum_init(w);
   w += 16;
   for (size_t k0 = 0; k0 < k; k0 += XNND_F32_FC_KC) {
     size_t kend = k - k0 < XNND_F32_FC_KC ? k : k0 + XNND_F32_FC_KC;
@@ -47,10 +70,11 @@ static void fc_1x16(size_t nc, size_t k, const float* a0, const float* w, float*
       t00 = _mm256_fmadd_ps(x, _mm256_load_ps(w), t00);
       t01 = _mm256_fmadd_ps(x, _mm256_load_ps(w + 8), t01);
     }
-    s0 = _mm256_add_ps(s0, _mm256_add_ps(_mm256_add_ps(t00, t10), _mm256_add_ps(t20, t30)));
-    s1 = _mm256_add_ps(s1, _mm256_add_ps(_mm256_add_ps(t01, t11), _mm256_add_ps(t21, t31)));
+    row_sum_add(&r0, _mm256_add_ps(_mm256_add_ps(t00, t10), _mm256_add_ps(t20, t30)),
+                _mm256_add_ps(_mm256_add_ps(t01, t11), _mm256_add_ps(t21, t31)));
   }
   const __m256 vmin = _mm256_set1_ps(min), vmax = _mm256_set1_ps(max);
+  __m256 s0 = row_sum_half(&r0, 0), s1 = row_sum_half(&r0, 1);
   s0 = _mm256_min_ps(vmax, _mm256_max_ps(vmin, s0));
   s1 = _mm256_min_ps(vmax, _mm256_max_ps(vmin, s1));
   store_row(c, nc, s0, s1);
@@ -65,8 +89,7 @@ void xnnd_f32_fc_3x16_avx2(size_t mr, size_t nc, size_t k, const float* a, size_
   const float* a0 = a;
   const float* a1 = mr > 1 ? a + lda : a0;
   const float* a2 = mr > 2 ? a + 2 * lda : a1;
-  __m256 s00 = _mm256_load_ps(w), s01 = _mm256_load_ps(w + 8);
-  __m256 s10 = s00, s11 = s01, s20 = s00, s21 = s01;
+  row_sum r0 = row_sum_init(w), r1 = r0, r2 = r0;
   w += 16;
   for (size_t k0 = 0; k0 < k; k0 += XNND_F32_FC_KC) {
     size_t kend = k - k0 < XNND_F32_FC_KC ? k : k0 + XNND_F32_FC_KC;
@@ -83,13 +106,12 @@ void xnnd_f32_fc_3x16_avx2(size_t mr, size_t nc, size_t k, const float* a, size_
       t20 = _mm256_fmadd_ps(x, b0, t20);
       t21 = _mm256_fmadd_ps(x, b1, t21);
     }
-    s00 = _mm256_add_ps(s00, t00);
-    s01 = _mm256_add_ps(s01, t01);
-    s10 = _mm256_add_ps(s10, t10);
-    s11 = _mm256_add_ps(s11, t11);
-    s20 = _mm256_add_ps(s20, t20);
-    s21 = _mm256_add_ps(s21, t21);
+    row_sum_add(&r0, t00, t01);
+    row_sum_add(&r1, t10, t11);
+    row_sum_add(&r2, t20, t21);
   }
+  __m256 s00 = row_sum_half(&r0, 0), s01 = row_sum_half(&r0, 1), s10 = row_sum_half(&r1, 0),
+         s11 = row_sum_half(&r1, 1), s20 = row_sum_half(&r2, 0), s21 = row_sum_half(&r2, 1);
   const __m256 vmin = _mm256_set1_ps(min), vmax = _mm256_set1_ps(max);
 /* Operands in this order keep a NaN accumulator NaN (maxps returns its second operand). */
 #define CLAMP(v) v = _mm256_min_ps(vmax, _mm256_max_ps(vmin, v))
