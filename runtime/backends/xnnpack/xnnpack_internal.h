@@ -122,10 +122,12 @@ typedef struct xnnd_xown_key {
 } xnnd_xown_key;
 /* create flags */
 #define XNND_XOWN_WINOGRAD 1u  /* f32 3x3 stride 1: Winograd allowed */
+#define XNND_XOWN_ALWAYS INT32_MAX
 typedef struct xnnd_xown_kind {
   /* own_kernels=auto takes xnnd's kernel when own_time * 100 <= xnnpack_time * (100 + margin):
-   * a negative margin asks xnnd's to be that much faster (convolutions: as fast, xnnd's kernel
-   * only pays off when faster), a positive one lets a more accurate kernel cost that much more. */
+   * a negative margin asks xnnd's to be that much faster (convolutions: xnnd's kernel only pays
+   * off when faster). XNND_XOWN_ALWAYS: xnnd's kernel whenever it takes the node, untimed
+   * (it is more accurate, and accuracy comes first). */
   int32_t margin_pct;
   const char* wins;   /* why xnnd's kernel runs when it does */
   /* false with *why (a static string) when xnnd's kernel does not take the node. */
