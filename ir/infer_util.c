@@ -177,3 +177,29 @@ xnnd_status ir_broadcast(xnnd_graph* g, xnnd_id node, uint32_t ia, uint32_t ib, 
   *rank_out = r;
   return XNND_OK;
 }
+
+static int64_t floor_div(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+xnnd_status ir_pool_shape(xnnd_graph* g, xnnd_id node, const xnnd_ir_value* x, uint32_t nsp,
+                          const int64_t* k, const int64_t* s, const int64_t* p, const int64_t* d,
+                          bool ceil_mode, int64_t* out) {
+  uint32_t r = x->rank;
+  for (uint32_t i = 0; i < r - nsp; i++) out[i] = x->dims[i];
+  for (uint32_t i = 0; i < nsp; i++) {
+    if (p[i] > k[i] / 2)
+      return ir_attr_error(g, node, "padding[%u] = %lld must be at most half the kernel size "
+                           "%lld", i, (long long)p[i], (long long)k[i]);
+    int64_t in = x->dims[r - nsp + i];
+    int64_t o = floor_div(in + 2 * p[i] - d[i] * (k[i] - 1) - 1 + (ceil_mode ? s[i] - 1 : 0),
+                          s[i]) + 1;
+    if (ceil_mode && (o - 1) * s[i] >= in + p[i]) o--;
+    if (o < 1)
+      return ir_node_error(g, node, "input 0 %%%s: size %lld in dim %u gives output size %lld, "
+                           "which is too small", x->name, (long long)in, r - nsp + i, (long long)o);
+    out[r - nsp + i] = o;
+  }
+  return XNND_OK;
+}

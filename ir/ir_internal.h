@@ -88,6 +88,12 @@ xnnd_status ir_set_output(xnnd_graph* g, xnnd_id node, uint32_t k, xnnd_dtype dt
 /* Broadcast a and b (numpy rules) into out. */
 xnnd_status ir_broadcast(xnnd_graph* g, xnnd_id node, uint32_t ia, uint32_t ib, uint32_t* rank_out,
                          int64_t* dims_out);
+/* PyTorch's pooling_output_shape over x's last nsp dims (windows k, s, p, d of nsp entries,
+ * ceil_mode keeps the last window starting inside); leading dims are copied. Attrs are bounded
+ * by IR_MAX_ATTR_VALUE and dims by 2^40, so nothing overflows. */
+xnnd_status ir_pool_shape(xnnd_graph* g, xnnd_id node, const xnnd_ir_value* x, uint32_t nsp,
+                          const int64_t* k, const int64_t* s, const int64_t* p, const int64_t* d,
+                          bool ceil_mode, int64_t* out);
 
 /* ---- op schemas and shape inference (op_*.c), declared from ops.def ----
  * Each schema is declared with its ops.def length (+1 for the {NULL} terminator): a definition

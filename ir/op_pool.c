@@ -27,33 +27,6 @@ const xnnd_attr_spec xnnd_attrs_adaptive_avg_pool2d[] = {
     IR_SCHEMA_END,
 };
 
-static int64_t floor_div(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-/* Output shape of a pooling window; all inputs are bounded (dims <= 2^40, attrs < 2^31). */
-static xnnd_status pool_shape(xnnd_graph* g, xnnd_id node, const xnnd_ir_value* x,
-                              const int64_t* k, const int64_t* s, const int64_t* p,
-                              const int64_t* d, bool ceil_mode, int64_t* out) {
-  uint32_t r = x->rank;
-  for (uint32_t i = 0; i < r - 2; i++) out[i] = x->dims[i];
-  for (int i = 0; i < 2; i++) {
-    if (p[i] > k[i] / 2)
-      return ir_attr_error(g, node, "padding[%d] = %lld must be at most half the kernel size "
-                           "%lld", i, (long long)p[i], (long long)k[i]);
-    int64_t in = x->dims[r - 2 + i];
-    int64_t o = floor_div(in + 2 * p[i] - d[i] * (k[i] - 1) - 1 + (ceil_mode ? s[i] - 1 : 0),
-                          s[i]) + 1;
-    if (ceil_mode && (o - 1) * s[i] >= in + p[i]) o--;
-    if (o < 1)
-      return ir_node_error(g, node, "input 0 %%%s: size %lld in dim %u gives output size %lld, "
-                           "which is too small", x->name, (long long)in, r - 2 + i, (long long)o);
-    out[r - 2 + i] = o;
-  }
-  return XNND_OK;
-}
-
 xnnd_status xnnd_infer_max_pool2d(xnnd_graph* g, xnnd_id node) {
   const xnnd_ir_node* n = &g->nodes[node];
   const xnnd_ir_value* x;
@@ -63,7 +36,7 @@ xnnd_status xnnd_infer_max_pool2d(xnnd_graph* g, xnnd_id node) {
   IR_TRY(ir_attr_ints(g, node, MP_STRIDE, 2, 1, s));
   IR_TRY(ir_attr_ints(g, node, MP_PADDING, 2, 0, p));
   IR_TRY(ir_attr_ints(g, node, MP_DILATION, 2, 1, d));
-  IR_TRY(pool_shape(g, node, x, k, s, p, d, n->attrs[MP_CEIL].i != 0, out));
+  IR_TRY(ir_pool_shape(g, node, x, 2, k, s, p, d, n->attrs[MP_CEIL].i != 0, out));
   IR_TRY(ir_set_output(g, node, 0, x->dtype, x->rank, out));
   if (n->num_outputs > 1) return ir_set_output(g, node, 1, XNND_I64, x->rank, out);
   return XNND_OK;
@@ -80,7 +53,7 @@ xnnd_status xnnd_infer_avg_pool2d(xnnd_graph* g, xnnd_id node) {
   const xnnd_attr* div = &n->attrs[AP_DIVISOR];
   if (div->kind == XNND_ATTR_INT && div->i == 0)
     return ir_attr_error(g, node, "attribute divisor_override must not be 0");
-  IR_TRY(pool_shape(g, node, x, k, s, p, d, n->attrs[AP_CEIL].i != 0, out));
+  IR_TRY(ir_pool_shape(g, node, x, 2, k, s, p, d, n->attrs[AP_CEIL].i != 0, out));
   return ir_set_output(g, node, 0, x->dtype, x->rank, out);
 }
 

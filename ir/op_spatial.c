@@ -61,34 +61,6 @@ const xnnd_attr_spec xnnd_attrs_col2im[] = {
     IR_SCHEMA_END,
 };
 
-static int64_t floor_div(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-/* PyTorch's pooling_output_shape over the last three dims; attrs are bounded by
- * IR_MAX_ATTR_VALUE and dims by 2^40, so nothing overflows. */
-static xnnd_status pool3d_shape(xnnd_graph* g, xnnd_id node, const xnnd_ir_value* x,
-                                const int64_t* k, const int64_t* s, const int64_t* p,
-                                const int64_t* d, bool ceil_mode, int64_t* out) {
-  uint32_t r = x->rank;
-  for (uint32_t i = 0; i < r - 3; i++) out[i] = x->dims[i];
-  for (int i = 0; i < 3; i++) {
-    if (p[i] > k[i] / 2)
-      return ir_attr_error(g, node, "padding[%d] = %lld must be at most half the kernel size "
-                           "%lld", i, (long long)p[i], (long long)k[i]);
-    int64_t in = x->dims[r - 3 + i];
-    int64_t o = floor_div(in + 2 * p[i] - d[i] * (k[i] - 1) - 1 + (ceil_mode ? s[i] - 1 : 0),
-                          s[i]) + 1;
-    if (ceil_mode && (o - 1) * s[i] >= in + p[i]) o--;
-    if (o < 1)
-      return ir_node_error(g, node, "input 0 %%%s: size %lld in dim %u gives output size %lld, "
-                           "which is too small", x->name, (long long)in, r - 3 + i, (long long)o);
-    out[r - 3 + i] = o;
-  }
-  return XNND_OK;
-}
-
 xnnd_status xnnd_infer_max_pool3d(xnnd_graph* g, xnnd_id node) {
   const xnnd_ir_node* n = &g->nodes[node];
   const xnnd_ir_value* x;
@@ -98,7 +70,7 @@ xnnd_status xnnd_infer_max_pool3d(xnnd_graph* g, xnnd_id node) {
   IR_TRY(ir_attr_ints(g, node, MP3_STRIDE, 3, 1, s));
   IR_TRY(ir_attr_ints(g, node, MP3_PADDING, 3, 0, p));
   IR_TRY(ir_attr_ints(g, node, MP3_DILATION, 3, 1, d));
-  IR_TRY(pool3d_shape(g, node, x, k, s, p, d, n->attrs[MP3_CEIL].i != 0, out));
+  IR_TRY(ir_pool_shape(g, node, x, 3, k, s, p, d, n->attrs[MP3_CEIL].i != 0, out));
   IR_TRY(ir_set_output(g, node, 0, x->dtype, x->rank, out));
   return ir_set_output(g, node, 1, XNND_I64, x->rank, out);
 }
@@ -114,7 +86,7 @@ xnnd_status xnnd_infer_avg_pool3d(xnnd_graph* g, xnnd_id node) {
   const xnnd_attr* div = &n->attrs[AP3_DIVISOR];
   if (div->kind == XNND_ATTR_INT && div->i == 0)
     return ir_attr_error(g, node, "attribute divisor_override must not be 0");
-  IR_TRY(pool3d_shape(g, node, x, k, s, p, d, n->attrs[AP3_CEIL].i != 0, out));
+  IR_TRY(ir_pool_shape(g, node, x, 3, k, s, p, d, n->attrs[AP3_CEIL].i != 0, out));
   return ir_set_output(g, node, 0, x->dtype, x->rank, out);
 }
 

@@ -9,6 +9,8 @@
 
 #include <immintrin.h>
 
+#include "avx2_store.h"
+
 /* Running totals of 16 outputs in double. */
 typedef struct row_sum {
   __m256d d[4];
@@ -29,18 +31,6 @@ static inline void row_sum_add(row_sum* r, __m256 lo, __m256 hi) {
 
 static inline __m256 row_sum_half(const row_sum* r, int half) {
   return _mm256_set_m128(_mm256_cvtpd_ps(r->d[2 * half + 1]), _mm256_cvtpd_ps(r->d[2 * half]));
-}
-
-static inline void store_row(float* c, size_t nc, __m256 lo, __m256 hi) {
-  if (nc == 16) {
-    _mm256_storeu_ps(c, lo);
-    _mm256_storeu_ps(c + 8, hi);
-    return;
-  }
-  float tmp[16];
-  _mm256_storeu_ps(tmp, lo);
-  _mm256_storeu_ps(tmp + 8, hi);
-  for (size_t j = 0; j < nc; j++) c[j] = tmp[j];
 }
 
 /* One row: four k-terms at a time into four accumulator pairs, so the FMA chains overlap. */
@@ -77,7 +67,7 @@ static void fc_1x16(size_t nc, size_t k, const float* a0, const float* w, float*
   __m256 s0 = row_sum_half(&r0, 0), s1 = row_sum_half(&r0, 1);
   s0 = _mm256_min_ps(vmax, _mm256_max_ps(vmin, s0));
   s1 = _mm256_min_ps(vmax, _mm256_max_ps(vmin, s1));
-  store_row(c, nc, s0, s1);
+  avx2_store_row_f32(c, nc, s0, s1);
 }
 
 void xnnd_f32_fc_3x16_avx2(size_t mr, size_t nc, size_t k, const float* a, size_t lda, const float* w, float* c,
@@ -117,9 +107,9 @@ void xnnd_f32_fc_3x16_avx2(size_t mr, size_t nc, size_t k, const float* a, size_
 #define CLAMP(v) v = _mm256_min_ps(vmax, _mm256_max_ps(vmin, v))
   CLAMP(s00); CLAMP(s01); CLAMP(s10); CLAMP(s11); CLAMP(s20); CLAMP(s21);
 #undef CLAMP
-  store_row(c, nc, s00, s01);
-  if (mr > 1) store_row(c + ldc, nc, s10, s11);
-  if (mr > 2) store_row(c + 2 * ldc, nc, s20, s21);
+  avx2_store_row_f32(c, nc, s00, s01);
+  if (mr > 1) avx2_store_row_f32(c + ldc, nc, s10, s11);
+  if (mr > 2) avx2_store_row_f32(c + 2 * ldc, nc, s20, s21);
 }
 
 #endif

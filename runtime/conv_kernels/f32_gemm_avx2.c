@@ -11,17 +11,7 @@
 
 #include <immintrin.h>
 
-static inline void store_row(float* c, size_t nc, __m256 lo, __m256 hi) {
-  if (nc == 16) {
-    _mm256_storeu_ps(c, lo);
-    _mm256_storeu_ps(c + 8, hi);
-    return;
-  }
-  float tmp[16];
-  _mm256_storeu_ps(tmp, lo);
-  _mm256_storeu_ps(tmp + 8, hi);
-  for (size_t j = 0; j < nc; j++) c[j] = tmp[j];
-}
+#include "avx2_store.h"
 
 void xnnd_f32_gemm_6x16_avx2(size_t mr, size_t nc, size_t taps, size_t kc, const void* const* a,
                              const float* w, float* c, size_t ldc, float min, float max) {
@@ -59,12 +49,12 @@ void xnnd_f32_gemm_6x16_avx2(size_t mr, size_t nc, size_t taps, size_t kc, const
   CLAMP(c00); CLAMP(c01); CLAMP(c10); CLAMP(c11); CLAMP(c20); CLAMP(c21);
   CLAMP(c30); CLAMP(c31); CLAMP(c40); CLAMP(c41); CLAMP(c50); CLAMP(c51);
 #undef CLAMP
-  store_row(c, nc, c00, c01);
-  if (mr > 1) store_row(c + ldc, nc, c10, c11);
-  if (mr > 2) store_row(c + 2 * ldc, nc, c20, c21);
-  if (mr > 3) store_row(c + 3 * ldc, nc, c30, c31);
-  if (mr > 4) store_row(c + 4 * ldc, nc, c40, c41);
-  if (mr > 5) store_row(c + 5 * ldc, nc, c50, c51);
+  avx2_store_row_f32(c, nc, c00, c01);
+  if (mr > 1) avx2_store_row_f32(c + ldc, nc, c10, c11);
+  if (mr > 2) avx2_store_row_f32(c + 2 * ldc, nc, c20, c21);
+  if (mr > 3) avx2_store_row_f32(c + 3 * ldc, nc, c30, c31);
+  if (mr > 4) avx2_store_row_f32(c + 4 * ldc, nc, c40, c41);
+  if (mr > 5) avx2_store_row_f32(c + 5 * ldc, nc, c50, c51);
 }
 
 #endif

@@ -16,16 +16,6 @@ typedef struct pool_params {
 } pool_params;
 KPARAMS_FIT(pool_params);
 
-/* PyTorch's pooling_output_shape. */
-static int64_t pool_out_size(int64_t in, int64_t k, int64_t pad, int64_t stride, int64_t dil,
-                             bool ceil_mode) {
-  int64_t out =
-      kfloor_div(in + 2 * pad - dil * (k - 1) - 1 + (ceil_mode ? stride - 1 : 0), stride) + 1;
-  /* The last window must start inside the input or the left padding. */
-  if (ceil_mode && (out - 1) * stride >= in + pad) out--;
-  return out;
-}
-
 /* Input (rank 3 or 4, f32), kernel/stride/padding/dilation attrs, output shape. */
 static xnnd_status pool_prepare(const kcheck* c, pool_params* p, bool has_dilation,
                                 uint32_t num_outputs) {
@@ -66,7 +56,7 @@ static xnnd_status pool_prepare(const kcheck* c, pool_params* p, bool has_dilati
       return kfail(c, XNND_INVALID_ARGUMENT,
                    "padding %lld must be between 0 and half the kernel size %lld",
                    (long long)pd[i], (long long)k[i]);
-    out[i] = pool_out_size(i == 0 ? H : W, k[i], pd[i], st[i], dl[i], ceil_mode);
+    out[i] = kpool_out_size(i == 0 ? H : W, k[i], pd[i], st[i], dl[i], ceil_mode);
     /* fuzz fix (fuzz_program_load): the message computed the other dim's size before its
      * stride was checked (a stride of 0 divided by zero); report this dim only. */
     if (out[i] < 1)
@@ -147,16 +137,7 @@ KPREPARE(avg_pool2d) {
   pool_params* p = params;
   xnnd_status s = pool_prepare(&c, p, false, 1);
   if (s != XNND_OK) return s;
-  bool include_pad, has_div;
-  int64_t divisor = 0;
-  if ((s = kattr_bool(&c, "count_include_pad", true, &include_pad)) != XNND_OK ||
-      (s = kattr_int_opt(&c, "divisor_override", &has_div, &divisor)) != XNND_OK)
-    return s;
-  if (has_div && divisor == 0)
-    return kfail(&c, XNND_INVALID_ARGUMENT, "divisor_override must be non-zero");
-  p->count_include_pad = include_pad;
-  p->divisor = has_div ? divisor : 0;
-  return XNND_OK;
+  return kattr_avg_pool(&c, &p->count_include_pad, &p->divisor);
 }
 
 KRUN(avg_pool2d) {
@@ -365,16 +346,8 @@ static double mean_load(const void* x, xnnd_dtype dt, int64_t i) {
  * kept dims and one over the reduced dims, double accumulation. */
 static void mean_int(const mean_params* p, const void* x, float* y) {
   int64_t kd[XNND_MAX_RANK], ks[XNND_MAX_RANK], rd[XNND_MAX_RANK], rs[XNND_MAX_RANK];
-  uint32_t nk = 0, nr = 0;
-  for (uint32_t i = 0; i < p->rank; i++) {
-    if (p->reduced[i]) {
-      rd[nr] = p->dims[i];
-      rs[nr++] = p->strides[i];
-    } else {
-      kd[nk] = p->dims[i];
-      ks[nk++] = p->strides[i];
-    }
-  }
+  uint32_t nk, nr;
+  ksplit_reduced(p->rank, p->reduced, p->dims, p->strides, kd, ks, &nk, rd, rs, &nr);
   int64_t outer = 1;
   for (uint32_t i = 0; i < nk; i++) outer *= kd[i];
   int64_t kidx[XNND_MAX_RANK] = {0}, base = 0;
@@ -409,16 +382,8 @@ KRUN(mean) {
   const float* x = args->inputs[0]->data;
   float* y = args->outputs[0]->data;
   int64_t kd[XNND_MAX_RANK], ks[XNND_MAX_RANK], rd[XNND_MAX_RANK], rs[XNND_MAX_RANK];
-  uint32_t nk = 0, nr = 0;
-  for (uint32_t i = 0; i < p->rank; i++) {
-    if (p->reduced[i]) {
-      rd[nr] = p->dims[i];
-      rs[nr++] = p->strides[i];
-    } else {
-      kd[nk] = p->dims[i];
-      ks[nk++] = p->strides[i];
-    }
-  }
+  uint32_t nk, nr;
+  ksplit_reduced(p->rank, p->reduced, p->dims, p->strides, kd, ks, &nk, rd, rs, &nr);
   int64_t outer = 1, inner = 1;
   for (uint32_t i = 0; i < nk; i++) outer *= kd[i];
   for (uint32_t i = 0; i < nr; i++) inner *= rd[i];

@@ -250,16 +250,8 @@ KRUN(reduce) {
   void* y = args->outputs[0]->data;
   const xnnd_dtype dt = p->in_dt;
   int64_t kd[XNND_MAX_RANK], ks[XNND_MAX_RANK], rd[XNND_MAX_RANK], rs[XNND_MAX_RANK];
-  uint32_t nk = 0, nr = 0;
-  for (uint32_t i = 0; i < p->rank; i++) {
-    if (p->reduced[i]) {
-      rd[nr] = p->dims[i];
-      rs[nr++] = p->strides[i];
-    } else {
-      kd[nk] = p->dims[i];
-      ks[nk++] = p->strides[i];
-    }
-  }
+  uint32_t nk, nr;
+  ksplit_reduced(p->rank, p->reduced, p->dims, p->strides, kd, ks, &nk, rd, rs, &nr);
   int64_t outer = 1;
   for (uint32_t i = 0; i < nk; i++) outer *= kd[i];
   int64_t kidx[XNND_MAX_RANK] = {0};

@@ -15,15 +15,6 @@ typedef struct window_params {
 } window_params;
 KPARAMS_FIT(window_params);
 
-/* PyTorch's pooling_output_shape. */
-static int64_t pool_out_size(int64_t in, int64_t k, int64_t pad, int64_t stride, int64_t dil,
-                             bool ceil_mode) {
-  int64_t out =
-      kfloor_div(in + 2 * pad - dil * (k - 1) - 1 + (ceil_mode ? stride - 1 : 0), stride) + 1;
-  if (ceil_mode && (out - 1) * stride >= in + pad) out--;
-  return out;
-}
-
 /* Input x (f32, rank nsp+1 or nsp+2): planes and spatial dims into p (leading dims 1). */
 static xnnd_status spatial_input(const kcheck* c, uint32_t nsp, window_params* p) {
   const xnnd_tensor* x = kinput(c, 0);
@@ -92,7 +83,7 @@ static xnnd_status pool3d_prepare(const kcheck* c, window_params* p, bool has_di
     p->s[i] = st[i];
     p->p[i] = pd[i];
     p->d[i] = dl[i];
-    p->out[i] = pool_out_size(p->in[i], k[i], pd[i], st[i], dl[i], ceil_mode);
+    p->out[i] = kpool_out_size(p->in[i], k[i], pd[i], st[i], dl[i], ceil_mode);
     if (p->out[i] < 1)
       return kfail(c, XNND_SHAPE_MISMATCH,
                    "spatial dim %d of size %lld is too small for kernel %lld (output would be "
@@ -107,16 +98,7 @@ KPREPARE(avg_pool3d) {
   window_params* p = params;
   xnnd_status s = pool3d_prepare(&c, p, false, 1);
   if (s != XNND_OK) return s;
-  bool include_pad, has_div;
-  int64_t divisor = 0;
-  if ((s = kattr_bool(&c, "count_include_pad", true, &include_pad)) != XNND_OK ||
-      (s = kattr_int_opt(&c, "divisor_override", &has_div, &divisor)) != XNND_OK)
-    return s;
-  if (has_div && divisor == 0)
-    return kfail(&c, XNND_INVALID_ARGUMENT, "divisor_override must be non-zero");
-  p->count_include_pad = include_pad;
-  p->divisor = has_div ? divisor : 0;
-  return XNND_OK;
+  return kattr_avg_pool(&c, &p->count_include_pad, &p->divisor);
 }
 
 KRUN(avg_pool3d) {

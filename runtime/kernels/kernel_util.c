@@ -252,6 +252,43 @@ int64_t kfloor_div(int64_t a, int64_t b) {
   return q;
 }
 
+int64_t kpool_out_size(int64_t in, int64_t k, int64_t pad, int64_t stride, int64_t dil,
+                       bool ceil_mode) {
+  int64_t out =
+      kfloor_div(in + 2 * pad - dil * (k - 1) - 1 + (ceil_mode ? stride - 1 : 0), stride) + 1;
+  /* The last window must start inside the input or the left padding. */
+  if (ceil_mode && (out - 1) * stride >= in + pad) out--;
+  return out;
+}
+
+xnnd_status kattr_avg_pool(const kcheck* c, bool* count_include_pad, int64_t* divisor) {
+  bool has_div;
+  xnnd_status s;
+  *divisor = 0;
+  if ((s = kattr_bool(c, "count_include_pad", true, count_include_pad)) != XNND_OK ||
+      (s = kattr_int_opt(c, "divisor_override", &has_div, divisor)) != XNND_OK)
+    return s;
+  if (!has_div) *divisor = 0;
+  else if (*divisor == 0)
+    return kfail(c, XNND_INVALID_ARGUMENT, "divisor_override must be non-zero");
+  return XNND_OK;
+}
+
+void ksplit_reduced(uint32_t rank, const uint8_t* reduced, const int64_t* dims,
+                    const int64_t* strides, int64_t* kd, int64_t* ks, uint32_t* nk, int64_t* rd,
+                    int64_t* rs, uint32_t* nr) {
+  *nk = *nr = 0;
+  for (uint32_t i = 0; i < rank; i++) {
+    if (reduced[i]) {
+      rd[*nr] = dims[i];
+      rs[(*nr)++] = strides[i];
+    } else {
+      kd[*nk] = dims[i];
+      ks[(*nk)++] = strides[i];
+    }
+  }
+}
+
 size_t knumel(const xnnd_tensor* t) { return xnnd_tensor_numel(t); }
 
 #define STRIDED_GATHER_LOOP(type)                                               \

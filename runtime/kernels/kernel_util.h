@@ -69,6 +69,19 @@ static inline int64_t kceil_div(int64_t a, int64_t b) { return -kfloor_div(-a, b
 static inline int64_t kmin64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t kmax64(int64_t a, int64_t b) { return a > b ? a : b; }
 
+/* PyTorch's pooling_output_shape: windows along one dim of size in. */
+int64_t kpool_out_size(int64_t in, int64_t k, int64_t pad, int64_t stride, int64_t dil,
+                       bool ceil_mode);
+/* avg_pool's count_include_pad (default true) and divisor_override (*divisor 0 when absent,
+ * an error when given as 0). */
+xnnd_status kattr_avg_pool(const kcheck* c, bool* count_include_pad, int64_t* divisor);
+
+/* A reduction's (merged) dims split, in order, into kept dims (kd, ks: sizes and input strides,
+ * *nk of them) and reduced dims (rd, rs, *nr of them); reduced[i] != 0 marks a reduced dim. */
+void ksplit_reduced(uint32_t rank, const uint8_t* reduced, const int64_t* dims,
+                    const int64_t* strides, int64_t* kd, int64_t* ks, uint32_t* nk, int64_t* rd,
+                    int64_t* rs, uint32_t* nr);
+
 size_t knumel(const xnnd_tensor* t);
 
 /* dst (contiguous, shape dims[rank]) = src[offset + sum(i_d * strides[d])], in elements of

@@ -15,18 +15,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from oprun import eager, run_xnnd
+from oprun import Fn, eager, run_xnnd
 from xnnd import aten_map
 from xnnd.errors import ExportError
-
-
-class Fn(nn.Module):
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, *args):
-        return self.fn(*args)
 
 
 def check(test, module, inputs, *, delegate=False, rtol=0.0, atol=0.0):

@@ -16,19 +16,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from oprun import eager, run_xnnd, xnnd_bin
+from oprun import Fn, eager, run_xnnd, xnnd_bin
 from xnnd.errors import ExportError
 
 DTYPES = (torch.float32, torch.int64, torch.int32, torch.int8, torch.uint8, torch.bool)
-
-
-class Fn(torch.nn.Module):
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, *xs):
-        return self.fn(*xs)
 
 
 def sample(shape, dtype, seed=0):

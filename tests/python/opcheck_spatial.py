@@ -17,17 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from oprun import eager, run_xnnd, xnnd_bin
+from oprun import Fn, eager, run_xnnd, xnnd_bin
 from xnnd.errors import ExportError
-
-
-class Fn(torch.nn.Module):
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, *xs):
-        return self.fn(*xs)
 
 
 def _check(case, module, inputs, atol, rtol=0.0, delegate_modes=(True, False)):

@@ -60,6 +60,17 @@ def run_xnnd(module: torch.nn.Module, inputs: Sequence[torch.Tensor], *, delegat
         return run_pte(result.program, inputs, d), result.report
 
 
+class Fn(torch.nn.Module):
+    """A function of tensors as a module, so that torch.export can take a lambda."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, *xs):
+        return self.fn(*xs)
+
+
 def eager(module: torch.nn.Module, inputs: Sequence[torch.Tensor]) -> list[np.ndarray]:
     with torch.no_grad():
         out = module(*inputs)
