@@ -285,43 +285,56 @@ typedef struct grid_params {
 } grid_params;
 KPARAMS_FIT(grid_params);
 
+/* What both grid samplers check: input [N,C,spatial...] and grid [N,out spatial...,nsp] of
+ * rank nsp + 2, the three attributes (interpolation_mode below max_mode + 1, described by
+ * mode_names), non-empty input spatial dims, and out [N,C,out spatial...]. */
+static xnnd_status grid_check(const kcheck* c, uint32_t nsp, int64_t max_mode, const char* mode_names,
+                              const char* grid_shape, int64_t* mode, int64_t* pad, bool* align) {
+  const uint32_t rank = nsp + 2;
+  xnnd_status s = kcheck_arity(c, 2, 2, 1);
+  if (s != XNND_OK) return s;
+  const xnnd_tensor* x = kinput(c, 0);
+  const xnnd_tensor* grid = kinput(c, 1);
+  if ((s = kcheck_tensor(c, x, "input", XNND_F32, (int)rank)) != XNND_OK ||
+      (s = kcheck_tensor(c, grid, "grid", XNND_F32, (int)rank)) != XNND_OK)
+    return s;
+  if (grid->dims[0] != x->dims[0] || grid->dims[rank - 1] != (int64_t)nsp)
+    return kfail(c, XNND_SHAPE_MISMATCH, "grid must be [%lld, %s]", (long long)x->dims[0], grid_shape);
+  if ((s = kattr_int(c, "interpolation_mode", 0, mode)) != XNND_OK ||
+      (s = kattr_int(c, "padding_mode", 0, pad)) != XNND_OK ||
+      (s = kattr_bool(c, "align_corners", false, align)) != XNND_OK)
+    return s;
+  if (*mode < 0 || *mode > max_mode)
+    return kfail(c, XNND_INVALID_ARGUMENT, "interpolation_mode %lld must be %s", (long long)*mode,
+                 mode_names);
+  if (*pad < 0 || *pad > 2)
+    return kfail(c, XNND_INVALID_ARGUMENT,
+                 "padding_mode %lld must be 0 (zeros), 1 (border) or 2 (reflection)",
+                 (long long)*pad);
+  int64_t want[XNND_MAX_RANK] = {x->dims[0], x->dims[1]};
+  for (uint32_t d = 0; d < nsp; d++) {
+    if (x->dims[2 + d] < 1) return kfail(c, XNND_SHAPE_MISMATCH, "input has empty spatial dims");
+    want[2 + d] = grid->dims[1 + d];
+  }
+  const xnnd_tensor* y = koutput(c, 0);
+  if ((s = kcheck_tensor(c, y, "out", XNND_F32, -1)) != XNND_OK ||
+      (s = kcheck_shape(c, y, "out", rank, want)) != XNND_OK)
+    return s;
+  return XNND_OK;
+}
+
 KPREPARE(grid_sampler_2d) {
   const kcheck c = {"aten.grid_sampler_2d", args, err, err_size};
-  grid_params* p = params;
-  xnnd_status s = kcheck_arity(&c, 2, 2, 1);
+  int64_t mode, pad;
+  bool align;
+  xnnd_status s = grid_check(&c, 2, 2, "0 (bilinear), 1 (nearest) or 2 (bicubic)", "H_out, W_out, 2",
+                             &mode, &pad, &align);
   if (s != XNND_OK) return s;
   const xnnd_tensor* x = kinput(&c, 0);
   const xnnd_tensor* grid = kinput(&c, 1);
-  if ((s = kcheck_tensor(&c, x, "input", XNND_F32, 4)) != XNND_OK ||
-      (s = kcheck_tensor(&c, grid, "grid", XNND_F32, 4)) != XNND_OK)
-    return s;
-  if (grid->dims[0] != x->dims[0] || grid->dims[3] != 2)
-    return kfail(&c, XNND_SHAPE_MISMATCH, "grid must be [%lld, H_out, W_out, 2]",
-                 (long long)x->dims[0]);
-  int64_t mode, pad;
-  bool align;
-  if ((s = kattr_int(&c, "interpolation_mode", 0, &mode)) != XNND_OK ||
-      (s = kattr_int(&c, "padding_mode", 0, &pad)) != XNND_OK ||
-      (s = kattr_bool(&c, "align_corners", false, &align)) != XNND_OK)
-    return s;
-  if (mode < 0 || mode > 2)
-    return kfail(&c, XNND_INVALID_ARGUMENT,
-                 "interpolation_mode %lld must be 0 (bilinear), 1 (nearest) or 2 (bicubic)",
-                 (long long)mode);
-  if (pad < 0 || pad > 2)
-    return kfail(&c, XNND_INVALID_ARGUMENT,
-                 "padding_mode %lld must be 0 (zeros), 1 (border) or 2 (reflection)",
-                 (long long)pad);
-  if (x->dims[2] < 1 || x->dims[3] < 1)
-    return kfail(&c, XNND_SHAPE_MISMATCH, "input has empty spatial dims");
-  const int64_t want[4] = {x->dims[0], x->dims[1], grid->dims[1], grid->dims[2]};
-  const xnnd_tensor* y = koutput(&c, 0);
-  if ((s = kcheck_tensor(&c, y, "out", XNND_F32, -1)) != XNND_OK ||
-      (s = kcheck_shape(&c, y, "out", 4, want)) != XNND_OK)
-    return s;
-  *p = (grid_params){.n = x->dims[0], .c = x->dims[1], .h = x->dims[2], .w = x->dims[3],
-                     .oh = grid->dims[1], .ow = grid->dims[2], .mode = (int)mode,
-                     .padding = (int)pad, .align_corners = align};
+  *(grid_params*)params = (grid_params){.n = x->dims[0], .c = x->dims[1], .h = x->dims[2], .w = x->dims[3],
+                                        .oh = grid->dims[1], .ow = grid->dims[2], .mode = (int)mode,
+                                        .padding = (int)pad, .align_corners = align};
   return XNND_OK;
 }
 
@@ -436,41 +449,17 @@ KPARAMS_FIT(grid3_params);
 
 KPREPARE(grid_sampler_3d) {
   const kcheck c = {"aten.grid_sampler_3d", args, err, err_size};
-  grid3_params* p = params;
-  xnnd_status s = kcheck_arity(&c, 2, 2, 1);
+  int64_t mode, pad;
+  bool align;
+  xnnd_status s = grid_check(&c, 3, 1, "0 (trilinear) or 1 (nearest)", "D_out, H_out, W_out, 3", &mode,
+                             &pad, &align);
   if (s != XNND_OK) return s;
   const xnnd_tensor* x = kinput(&c, 0);
   const xnnd_tensor* grid = kinput(&c, 1);
-  if ((s = kcheck_tensor(&c, x, "input", XNND_F32, 5)) != XNND_OK ||
-      (s = kcheck_tensor(&c, grid, "grid", XNND_F32, 5)) != XNND_OK)
-    return s;
-  if (grid->dims[0] != x->dims[0] || grid->dims[4] != 3)
-    return kfail(&c, XNND_SHAPE_MISMATCH, "grid must be [%lld, D_out, H_out, W_out, 3]",
-                 (long long)x->dims[0]);
-  int64_t mode, pad;
-  bool align;
-  if ((s = kattr_int(&c, "interpolation_mode", 0, &mode)) != XNND_OK ||
-      (s = kattr_int(&c, "padding_mode", 0, &pad)) != XNND_OK ||
-      (s = kattr_bool(&c, "align_corners", false, &align)) != XNND_OK)
-    return s;
-  if (mode < 0 || mode > 1)
-    return kfail(&c, XNND_INVALID_ARGUMENT,
-                 "interpolation_mode %lld must be 0 (trilinear) or 1 (nearest)", (long long)mode);
-  if (pad < 0 || pad > 2)
-    return kfail(&c, XNND_INVALID_ARGUMENT,
-                 "padding_mode %lld must be 0 (zeros), 1 (border) or 2 (reflection)",
-                 (long long)pad);
-  if (x->dims[2] < 1 || x->dims[3] < 1 || x->dims[4] < 1)
-    return kfail(&c, XNND_SHAPE_MISMATCH, "input has empty spatial dims");
-  const int64_t want[5] = {x->dims[0], x->dims[1], grid->dims[1], grid->dims[2], grid->dims[3]};
-  const xnnd_tensor* y = koutput(&c, 0);
-  if ((s = kcheck_tensor(&c, y, "out", XNND_F32, -1)) != XNND_OK ||
-      (s = kcheck_shape(&c, y, "out", 5, want)) != XNND_OK)
-    return s;
-  *p = (grid3_params){.n = x->dims[0], .c = x->dims[1], .d = x->dims[2], .h = x->dims[3],
-                      .w = x->dims[4], .od = grid->dims[1], .oh = grid->dims[2],
-                      .ow = grid->dims[3], .mode = (int)mode, .padding = (int)pad,
-                      .align_corners = align};
+  *(grid3_params*)params = (grid3_params){.n = x->dims[0], .c = x->dims[1], .d = x->dims[2], .h = x->dims[3],
+                                          .w = x->dims[4], .od = grid->dims[1], .oh = grid->dims[2],
+                                          .ow = grid->dims[3], .mode = (int)mode, .padding = (int)pad,
+                                          .align_corners = align};
   return XNND_OK;
 }
 
