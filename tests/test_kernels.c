@@ -962,6 +962,15 @@ static void test_binary_int(void** state) {
   assert_int_equal(c.k->run(&c.args, c.params), XNND_INVALID_ARGUMENT);
   kc_free(&c);
 
+  /* an integral alpha beyond int64 is refused at prepare (the fuzzer's -5.49e303) */
+  kc_init(&c, "aten.add");
+  kc_in(&c, tens(XNND_I64, 1, d4));
+  kc_in(&c, tens(XNND_I64, 1, d4));
+  kc_out(&c, tens(XNND_I64, 1, d4));
+  kc_float(&c, "alpha", -5.48612e303);
+  kc_expect_error(&c, XNND_INVALID_ARGUMENT, "alpha -5.48612e+303 does not fit int64");
+  kc_free(&c);
+
   /* i32 [4] + f32 rank-0 computes in float */
   kc_init(&c, "aten.add");
   a = kc_in(&c, tens(XNND_I32, 1, d4));

@@ -273,9 +273,12 @@ static xnnd_status binary_prepare(const kcheck* c, binary_params* p, int op, uin
   }
   p->compute = compute_float ? XNND_F32 : XNND_I64;
   p->out_dtype = (uint8_t)y->dtype;
+  if (!isfinite(alpha)) return kfail(c, XNND_INVALID_ARGUMENT, "alpha %g must be finite", alpha);
   if (!compute_float && alpha != floor(alpha))
     return kfail(c, XNND_INVALID_ARGUMENT, "alpha %g must be an integer for integer operands", alpha);
-  if (!isfinite(alpha)) return kfail(c, XNND_INVALID_ARGUMENT, "alpha %g must be finite", alpha);
+  /* fuzz fix: a huge integral alpha must not reach the int64 conversion (UB). */
+  if (!compute_float && !(alpha >= -0x1p63 && alpha < 0x1p63))
+    return kfail(c, XNND_INVALID_ARGUMENT, "alpha %g does not fit int64", alpha);
   p->falpha = (float)alpha;
   p->ialpha = compute_float ? 0 : (int64_t)alpha;
   p->direct = y->dtype == p->compute;
