@@ -237,8 +237,10 @@ static void test_qs8_refuses_scale(void** state) {
 /* Runs xnnd's fully connected layer on seeded data; returns its worst error against a double
  * reference relative to max |reference| and, in *seq_err, that of one sequential float
  * accumulator per output (what a plain GEMM kernel does). */
+static xnnd_f32_fc_isa g_fc_isa;
+
 static double check_fc(uint32_t rows, uint32_t k, uint32_t n, bool with_bias, float min, float max, double* seq_err) {
-  xnnd_f32_fc_shape s = {.rows = rows, .k = k, .n = n, .min = min, .max = max};
+  xnnd_f32_fc_shape s = {.rows = rows, .k = k, .n = n, .min = min, .max = max, .isa = g_fc_isa};
   float* x = malloc((size_t)rows * k * sizeof(float));
   float* w = malloc((size_t)n * k * sizeof(float));
   float* b = malloc(n * sizeof(float));
@@ -268,7 +270,8 @@ static double check_fc(uint32_t rows, uint32_t k, uint32_t n, bool with_bias, fl
         }
         double got = y[(size_t)r * n + o];
         if (!(fabs(got - want) <= 1e-5 * max_ref + 1e-6))
-          fail_msg("linear %ux%u -> %u: output [%u][%u] is %.9g, reference %.9g", rows, k, n, r, o, got, want);
+          fail_msg("linear (%s) %ux%u -> %u: output [%u][%u] is %.9g, reference %.9g", xnnd_f32_fc_isa_name(&s), rows, k,
+                   n, r, o, got, want);
         err = fmax(err, fabs(got - want));
         seq = fmax(seq, fabs(fmin(fmax((double)acc, (double)min), (double)max) - want));
       }
@@ -280,25 +283,34 @@ static double check_fc(uint32_t rows, uint32_t k, uint32_t n, bool with_bias, fl
   return err / (max_ref ? max_ref : 1.0);
 }
 
+/* Both microkernels where the CPU has AVX-512 (the best one, then AVX2 forced); AVX2 alone
+ * elsewhere (the two passes then run the same kernel). */
 static void test_f32_fc(void** state) {
   (void)state;
   if (!cpu_ok()) skip();
-  double seq;
-  /* one row (the 4-way unrolled path, k not a multiple of 4 or of the 64-term block), partial
-   * 3-row blocks and 16-output panels, clamping, no bias */
-  check_fc(1, 1, 1, true, -INFINITY, INFINITY, &seq);
-  check_fc(1, 130, 37, true, -INFINITY, INFINITY, &seq);
-  check_fc(2, 64, 16, false, -INFINITY, INFINITY, &seq);
-  check_fc(5, 301, 33, true, -0.5f, 0.75f, &seq);
-  check_fc(7, 7, 50, true, 0.0f, INFINITY, &seq);
-  /* Long dot products: the blocked sums are several times closer to the exact result than one
-   * sequential accumulator (what makes XNNPACK's kernel miss PyTorch's float32 accuracy). */
-  double one_row = check_fc(1, 8192, 64, true, -INFINITY, INFINITY, &seq);
-  print_message("k 8192, 1 row: relative error %.2e blocked, %.2e sequential\n", one_row, seq);
-  assert_true(one_row * 2.0 < seq);
-  double three_rows = check_fc(3, 8192, 64, true, -INFINITY, INFINITY, &seq);
-  print_message("k 8192, 3 rows: relative error %.2e blocked, %.2e sequential\n", three_rows, seq);
-  assert_true(three_rows * 2.0 < seq);
+  for (int isa = 0; isa < 2; isa++) {
+    g_fc_isa = isa ? XNND_F32_FC_ISA_AVX2 : XNND_F32_FC_ISA_BEST;
+    const xnnd_f32_fc_shape probe = {.rows = 8, .k = 1, .n = 1, .isa = g_fc_isa};
+    print_message("f32 fully connected, %s microkernel\n", xnnd_f32_fc_isa_name(&probe));
+    double seq;
+    /* one row (the 4-way unrolled path, k not a multiple of 4 or of the 64-term block), partial
+     * row blocks (3 or 8) and 16-output panels, clamping, no bias */
+    check_fc(1, 1, 1, true, -INFINITY, INFINITY, &seq);
+    check_fc(1, 130, 37, true, -INFINITY, INFINITY, &seq);
+    check_fc(2, 64, 16, false, -INFINITY, INFINITY, &seq);
+    check_fc(5, 301, 33, true, -0.5f, 0.75f, &seq);
+    check_fc(7, 7, 50, true, 0.0f, INFINITY, &seq);
+    check_fc(8, 65, 17, true, -INFINITY, INFINITY, &seq);
+    check_fc(19, 200, 40, false, -1.0f, 1.0f, &seq);
+    /* Long dot products: the blocked sums are several times closer to the exact result than one
+     * sequential accumulator (what makes XNNPACK's kernel miss PyTorch's float32 accuracy). */
+    double one_row = check_fc(1, 8192, 64, true, -INFINITY, INFINITY, &seq);
+    print_message("k 8192, 1 row: relative error %.2e blocked, %.2e sequential\n", one_row, seq);
+    assert_true(one_row * 2.0 < seq);
+    double rows = check_fc(11, 8192, 64, true, -INFINITY, INFINITY, &seq);
+    print_message("k 8192, 11 rows: relative error %.2e blocked, %.2e sequential\n", rows, seq);
+    assert_true(rows * 2.0 < seq);
+  }
 }
 
 int main(void) {

@@ -196,7 +196,8 @@ static void own_describe_fc(const xnnd_xblob* b, fb_table node, uint32_t flags, 
   const char* why;
   own_fc_describe(b, node, &d, &why);
   *key = (xnnd_xown_key){{0xfc, d.shape.rows, d.shape.k, d.shape.n}};
-  snprintf(text, text_size, "f32 linear %ux%u -> %ux%u", d.shape.rows, d.shape.k, d.shape.rows, d.shape.n);
+  snprintf(text, text_size, "f32 linear %ux%u -> %ux%u (%s)", d.shape.rows, d.shape.k, d.shape.rows, d.shape.n,
+           xnnd_f32_fc_isa_name(&d.shape));
 }
 
 static void run_fc(const void* k, const void* in, void* out, void* scratch, pthreadpool_t pool) {
