@@ -169,6 +169,8 @@ static int8_t requant(int32_t acc, float scale, int32_t zp, int8_t qmin, int8_t 
   return (int8_t)q;
 }
 
+static xnnd_qs8_isa g_qs8_isa;
+
 static void check_qs8(xnnd_f32_conv_shape s, bool per_channel, bool with_bias, int8_t qmin, int8_t qmax) {
   size_t in_n = (size_t)s.batch * s.in_h * s.in_w * s.cin, out_n = (size_t)s.batch * s.out_h * s.out_w * s.cout;
   size_t w_n = (size_t)s.cout * s.kernel_h * s.kernel_w * s.cin;
@@ -182,7 +184,7 @@ static void check_qs8(xnnd_f32_conv_shape s, bool per_channel, bool with_bias, i
   for (size_t i = 0; i < s.cout; i++) b[i] = irand(-5000, 5000), fs[i] = 0.002f + 0.001f * (float)(i % 7);
   xnnd_qs8_conv_params p = {.input_zero_point = -3, .output_zero_point = 5, .input_scale = 0.05f,
                             .output_scale = 0.9f, .filter_scales = fs, .per_channel = per_channel,
-                            .qmin = qmin, .qmax = qmax};
+                            .qmin = qmin, .qmax = qmax, .isa = g_qs8_isa};
   assert_true(xnnd_qs8_conv_supported(&s, &p));
   xnnd_qs8_conv* conv = NULL;
   assert_int_equal(xnnd_qs8_conv_create(&s, &p, w, with_bias ? b : NULL, &k_alloc, &conv), XNND_OK);
@@ -205,21 +207,29 @@ static void check_qs8(xnnd_f32_conv_shape s, bool per_channel, bool with_bias, i
           int8_t want = requant(acc, scale, p.output_zero_point, qmin, qmax);
           size_t i = ((n * s.out_h + oy) * s.out_w + ox) * s.cout + o;
           if (out[i] != want)
-            fail_msg("int8 %ux%u conv, cin %u cout %u: output %zu is %d, reference %d (acc %d)", s.kernel_h,
-                     s.kernel_w, s.cin, s.cout, i, out[i], want, acc);
+            fail_msg("int8 %ux%u conv (%s), cin %u cout %u: output %zu is %d, reference %d (acc %d)", s.kernel_h,
+                     s.kernel_w, xnnd_qs8_conv_isa_name(&p), s.cin, s.cout, i, out[i], want, acc);
         }
   xt_aligned_free(NULL, scratch);
   xnnd_qs8_conv_destroy(conv, &k_alloc);
   free(in), free(w), free(b), free(fs), free(out);
 }
 
+/* Both microkernels where the CPU has AVX512-VNNI (the best one, then AVX2 forced), each
+ * bit-exact against the scalar model. */
 static void test_qs8(void** state) {
   (void)state;
   if (!cpu_ok()) skip();
-  check_qs8(shape_of(1, 7, 6, 3, 17, 3, 3, 1, 1, 1), true, true, -128, 127);
-  check_qs8(shape_of(2, 8, 9, 5, 16, 1, 1, 1, 1, 0), false, true, -128, 127);  /* odd cin: widened pairs */
-  check_qs8(shape_of(1, 11, 10, 8, 24, 3, 3, 2, 1, 1), true, false, -128, 127);
-  check_qs8(shape_of(1, 9, 9, 4, 9, 3, 3, 1, 2, 2), true, true, 5, 60);  /* fused range (relu-like) */
+  for (int isa = 0; isa < 2; isa++) {
+    g_qs8_isa = isa ? XNND_QS8_ISA_AVX2 : XNND_QS8_ISA_BEST;
+    const xnnd_qs8_conv_params probe = {.isa = g_qs8_isa};
+    print_message("int8 convolution, %s microkernel\n", xnnd_qs8_conv_isa_name(&probe));
+    check_qs8(shape_of(1, 7, 6, 3, 17, 3, 3, 1, 1, 1), true, true, -128, 127);
+    check_qs8(shape_of(2, 8, 9, 5, 16, 1, 1, 1, 1, 0), false, true, -128, 127);  /* odd cin: widened pairs */
+    check_qs8(shape_of(1, 11, 10, 8, 24, 3, 3, 2, 1, 1), true, false, -128, 127);
+    check_qs8(shape_of(1, 9, 9, 4, 9, 3, 3, 1, 2, 2), true, true, 5, 60);  /* fused range (relu-like) */
+    check_qs8(shape_of(1, 5, 7, 64, 40, 1, 1, 1, 1, 0), true, true, -128, 127); /* long k, partial panel */
+  }
 }
 
 /* XNNPACK requires requantization scales below 1 for int8 convolutions. */

@@ -5,6 +5,7 @@
 #include "qs8_conv.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "conv_rows.h"
@@ -16,7 +17,11 @@
 #define MR 6
 #define NR 16
 
+typedef void (*qs8_ukernel)(size_t mr, size_t nc, size_t taps, size_t kc2, const void* const* a, const void* w,
+                            int8_t* c, size_t ldc, const xnnd_qs8_requant* rq);
+
 struct xnnd_qs8_conv {
+  qs8_ukernel ukernel;
   size_t cin, cin2, cout, taps, pixels, row_blocks, panels, panel_bytes;
   xnnd_panel_groups groups;
   xnnd_conv_rows geometry;
@@ -29,6 +34,22 @@ static float requant_scale(const xnnd_qs8_conv_params* p, size_t o) {
   /* XNNPACK's order of operations, in float. */
   return p->input_scale * p->filter_scales[p->per_channel ? o : 0] / p->output_scale;
 }
+
+static pthread_once_t g_vnni_once = PTHREAD_ONCE_INIT;
+static bool g_vnni;
+/* __builtin_cpu_supports also checks that the OS saves the AVX-512 state. */
+static void detect_vnni(void) {
+  __builtin_cpu_init();
+  g_vnni = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vnni");
+}
+
+static bool use_vnni(const xnnd_qs8_conv_params* p) {
+  if (p->isa != XNND_QS8_ISA_BEST) return false;
+  pthread_once(&g_vnni_once, detect_vnni);
+  return g_vnni;
+}
+
+const char* xnnd_qs8_conv_isa_name(const xnnd_qs8_conv_params* p) { return use_vnni(p) ? "AVX512-VNNI" : "AVX2"; }
 
 bool xnnd_qs8_conv_supported(const xnnd_f32_conv_shape* s, const xnnd_qs8_conv_params* p) {
   if (!xnnd_f32_conv_supported(s)) return false;
@@ -53,6 +74,7 @@ xnnd_status xnnd_qs8_conv_create(const xnnd_f32_conv_shape* s, const xnnd_qs8_co
   xnnd_conv_rows_init(&c->geometry, s, sizeof(int16_t));
   c->geometry.pixel_bytes = c->cin2 * sizeof(int16_t);
   c->taps = c->geometry.taps;
+  c->ukernel = use_vnni(p) ? xnnd_qs8_gemm_6x16c2_avx512vnni : xnnd_qs8_gemm_6x16c2_avx2;
   c->row_blocks = (c->geometry.rows + MR - 1) / MR;
   c->panels = (c->cout + NR - 1) / NR;
   c->panel_bytes = 4 * 32 + c->taps * (c->cin2 / 2) * 2 * 32;
@@ -117,8 +139,8 @@ static void run_block(void* context, size_t group, size_t block) {
   xnnd_panel_group_range(&c->groups, group, &p_begin, &p_end);
   for (size_t panel = p_begin; panel < p_end; panel++) {
     size_t n0 = panel * NR, nc = c->cout - n0 < NR ? c->cout - n0 : NR;
-    xnnd_qs8_gemm_6x16c2_avx2(mr, nc, c->taps, c->cin2 / 2, a, c->packed + panel * c->panel_bytes,
-                              r->output + m0 * c->cout + n0, c->cout, &c->rq);
+    c->ukernel(mr, nc, c->taps, c->cin2 / 2, a, c->packed + panel * c->panel_bytes, r->output + m0 * c->cout + n0,
+               c->cout, &c->rq);
   }
 }
 
@@ -160,5 +182,9 @@ void xnnd_qs8_conv_run(const xnnd_qs8_conv* conv, const int8_t* input, int8_t* o
   (void)conv, (void)input, (void)output, (void)scratch, (void)pool;
 }
 void xnnd_qs8_conv_destroy(xnnd_qs8_conv* conv, const xnnd_allocator* allocator) { (void)conv, (void)allocator; }
+const char* xnnd_qs8_conv_isa_name(const xnnd_qs8_conv_params* params) {
+  (void)params;
+  return "none";
+}
 
 #endif

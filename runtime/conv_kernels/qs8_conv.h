@@ -5,7 +5,8 @@
  * filter_scale / output_scale in float; acc * scale, min with qmax - zp, round to nearest
  * even, saturate to int16, add zp saturating, saturate to int8, max with qmin). The input is widened to
  * int16 once per run and a 6-pixel x 16-channel kernel multiplies pairs of k (vpmaddwd) with
- * its 12 accumulators in registers. Create allocates and packs; run never allocates. */
+ * its 12 accumulators in registers; on CPUs with AVX512-VNNI, one vpdpwssd per row and pair does
+ * the 16 channels (chosen at run time). Create allocates and packs; run never allocates. */
 #ifndef XNND_RUNTIME_CONV_KERNELS_QS8_CONV_H
 #define XNND_RUNTIME_CONV_KERNELS_QS8_CONV_H
 
@@ -16,12 +17,20 @@
 
 #include "f32_conv.h"
 
+/* Which microkernel: the best the CPU has (AVX512-VNNI, else AVX2), or AVX2 even where VNNI is
+ * there (tests). */
+typedef enum xnnd_qs8_isa {
+  XNND_QS8_ISA_BEST = 0,
+  XNND_QS8_ISA_AVX2 = 1,
+} xnnd_qs8_isa;
+
 typedef struct xnnd_qs8_conv_params {
   int32_t input_zero_point, output_zero_point;
   float input_scale, output_scale;
   const float* filter_scales;  /* cout scales (per channel) or one (per tensor) */
   int per_channel;
   int8_t qmin, qmax;           /* output range in the quantized domain */
+  xnnd_qs8_isa isa;
 } xnnd_qs8_conv_params;
 
 typedef struct xnnd_qs8_conv xnnd_qs8_conv;
@@ -29,6 +38,8 @@ typedef struct xnnd_qs8_conv xnnd_qs8_conv;
 /* The CPU is able, the shape is one the kernel takes, and every requantization scale is
  * below 1 (as this XNNPACK requires for int8 convolutions). shape.min/max are unused. */
 bool xnnd_qs8_conv_supported(const xnnd_f32_conv_shape* shape, const xnnd_qs8_conv_params* params);
+/* "AVX512-VNNI" or "AVX2": the microkernel create would pick on this CPU. */
+const char* xnnd_qs8_conv_isa_name(const xnnd_qs8_conv_params* params);
 /* filter OHWI int8 (cout x kernel_h x kernel_w x cin), bias cout int32 or NULL. */
 xnnd_status xnnd_qs8_conv_create(const xnnd_f32_conv_shape* shape, const xnnd_qs8_conv_params* params,
                                  const int8_t* filter, const int32_t* bias, const xnnd_allocator* allocator,
@@ -52,6 +63,9 @@ typedef struct xnnd_qs8_requant {
 } xnnd_qs8_requant;
 void xnnd_qs8_gemm_6x16c2_avx2(size_t mr, size_t nc, size_t taps, size_t kc2, const void* const* a, const void* w,
                                int8_t* c, size_t ldc, const xnnd_qs8_requant* rq);
+/* The same with 512-bit vpdpwssd (qs8_gemm_avx512vnni.c), bit-identical results. */
+void xnnd_qs8_gemm_6x16c2_avx512vnni(size_t mr, size_t nc, size_t taps, size_t kc2, const void* const* a,
+                                     const void* w, int8_t* c, size_t ldc, const xnnd_qs8_requant* rq);
 /* pixels rows of cin int8 -> rows of cin2 (>= cin, even) int16, zero beyond cin. */
 void xnnd_qs8_widen_avx2(const int8_t* in, size_t pixels, size_t cin, size_t cin2, int16_t* out);
 

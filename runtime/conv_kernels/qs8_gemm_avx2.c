@@ -10,6 +10,8 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "qs8_store_avx2.h"
+
 void xnnd_qs8_widen_avx2(const int8_t* in, size_t pixels, size_t cin, size_t cin2, int16_t* out) {
   for (size_t p = 0; p < pixels; p++, in += cin, out += cin2) {
     size_t k = 0;
@@ -18,28 +20,6 @@ void xnnd_qs8_widen_avx2(const int8_t* in, size_t pixels, size_t cin, size_t cin
     for (; k < cin; k++) out[k] = in[k];
     for (; k < cin2; k++) out[k] = 0;
   }
-}
-
-/* 8 int32 accumulators of one row to 8 int8, XNNPACK's fp32 requantization. */
-static inline __m128i requant8(__m256i acc, __m256 scale, const xnnd_qs8_requant* rq) {
-  __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), scale);
-  f = _mm256_min_ps(f, _mm256_set1_ps(rq->max_less_zero_point));
-  const __m256i i = _mm256_cvtps_epi32(f);
-  __m128i h = _mm_packs_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
-  h = _mm_adds_epi16(h, _mm_set1_epi16(rq->zero_point));
-  return _mm_max_epi8(_mm_packs_epi16(h, h), _mm_set1_epi8(rq->qmin));
-}
-
-static inline void store_row(int8_t* c, size_t nc, __m256i lo, __m256i hi, __m256 s0, __m256 s1,
-                             const xnnd_qs8_requant* rq) {
-  const __m128i b = _mm_unpacklo_epi64(requant8(lo, s0, rq), requant8(hi, s1, rq));
-  if (nc == 16) {
-    _mm_storeu_si128((__m128i*)c, b);
-    return;
-  }
-  int8_t tmp[16];
-  _mm_storeu_si128((__m128i*)tmp, b);
-  memcpy(c, tmp, nc);
 }
 
 static inline __m256i pair(const int16_t* p) {

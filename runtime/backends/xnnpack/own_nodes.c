@@ -107,8 +107,9 @@ static void own_describe_conv2d(const xnnd_xblob* b, fb_table node, uint32_t fla
   *key = (xnnd_xown_key){{d.int8, s->batch, s->in_h, s->in_w, s->cin, s->out_h, s->out_w, s->cout, s->kernel_h,
                           s->kernel_w, s->stride_h, s->stride_w, s->dilation_h, s->dilation_w, s->pad_top,
                           s->pad_left, wino, U32(Conv2d, groups)}};
-  snprintf(text, text_size, "%s conv %ux%u/%u%s %ux%ux%u -> %ux%ux%u", d.int8 ? "int8" : "f32", s->kernel_h,
-           s->kernel_w, s->stride_h, wino ? " winograd" : "", s->in_h, s->in_w, s->cin, s->out_h, s->out_w, s->cout);
+  snprintf(text, text_size, "%s conv %ux%u/%u%s %ux%ux%u -> %ux%ux%u (%s)", d.int8 ? "int8" : "f32", s->kernel_h,
+           s->kernel_w, s->stride_h, wino ? " winograd" : "", s->in_h, s->in_w, s->cin, s->out_h, s->out_w, s->cout,
+           d.int8 ? xnnd_qs8_conv_isa_name(&d.q) : "AVX2");
 }
 
 static void run_f32(const void* k, const void* in, void* out, void* scratch, pthreadpool_t pool) {
