@@ -5,8 +5,8 @@
  * filter_scale / output_scale in float; acc * scale, min with qmax - zp, round to nearest
  * even, saturate to int16, add zp saturating, saturate to int8, max with qmin). The input is widened to
  * int16 once per run and a 6-pixel x 16-channel kernel multiplies pairs of k (vpmaddwd) with
- * its 12 accumulators in registers; on CPUs with AVX512-VNNI, one vpdpwssd per row and pair does
- * the 16 channels (chosen at run time). Create allocates and packs; run never allocates. */
+ * its 12 accumulators in registers; on CPUs with AVX512-VNNI (chosen at run time) the input is
+ * offset to uint8 instead and one vpdpbusd per row multiplies a quad of k against 16 channels. Create allocates and packs; run never allocates. */
 #ifndef XNND_RUNTIME_CONV_KERNELS_QS8_CONV_H
 #define XNND_RUNTIME_CONV_KERNELS_QS8_CONV_H
 
@@ -51,22 +51,25 @@ void xnnd_qs8_conv_run(const xnnd_qs8_conv* conv, const int8_t* input, int8_t* o
                        pthreadpool_t pool);
 void xnnd_qs8_conv_destroy(xnnd_qs8_conv* conv, const xnnd_allocator* allocator);
 
-/* The microkernel (qs8_gemm_avx2.c). w: per panel of 16 channels, 16 int32 initial
- * accumulators (bias minus input zero point x filter sum), 16 float scales, then per tap and
- * per pair of k, 2 vectors of 16 int16: channels 0-7 then 8-15, each channel's (k, k+1)
- * weights adjacent. a: 6 row pointers per tap into the int16-widened input (rows past mr
- * repeat row mr - 1). */
+/* The microkernels. w: per panel of 16 channels, 16 int32 initial accumulators (bias minus the
+ * prepared input zero point x filter sum), 16 float scales, then per tap and group of k one
+ * 64-byte vector: for each channel in order, its kgroup adjacent weights. a: 6 row pointers per
+ * tap into the prepared input (rows past mr repeat row mr - 1). */
 typedef struct xnnd_qs8_requant {
   float max_less_zero_point;
   int16_t zero_point;
   int8_t qmin;
 } xnnd_qs8_requant;
-void xnnd_qs8_gemm_6x16c2_avx2(size_t mr, size_t nc, size_t taps, size_t kc2, const void* const* a, const void* w,
-                               int8_t* c, size_t ldc, const xnnd_qs8_requant* rq);
-/* The same with 512-bit vpdpwssd (qs8_gemm_avx512vnni.c), bit-identical results. */
-void xnnd_qs8_gemm_6x16c2_avx512vnni(size_t mr, size_t nc, size_t taps, size_t kc2, const void* const* a,
+/* AVX2 (qs8_gemm_avx2.c): input widened to int16, k in pairs (kgroups = pairs), vpmaddwd. */
+void xnnd_qs8_gemm_6x16c2_avx2(size_t mr, size_t nc, size_t taps, size_t kgroups, const void* const* a,
+                               const void* w, int8_t* c, size_t ldc, const xnnd_qs8_requant* rq);
+/* pixels rows of cin int8 -> rows of cink (>= cin, even) int16, zero beyond cin. */
+void xnnd_qs8_widen_avx2(const int8_t* in, size_t pixels, size_t cin, size_t cink, int16_t* out);
+/* AVX512-VNNI (qs8_gemm_avx512vnni.c): input offset to uint8 (x + 128), k in quads, weights
+ * int8, one 512-bit vpdpbusd per row and quad; the same integer sums, bit-identical results. */
+void xnnd_qs8_gemm_6x16c4_avx512vnni(size_t mr, size_t nc, size_t taps, size_t kgroups, const void* const* a,
                                      const void* w, int8_t* c, size_t ldc, const xnnd_qs8_requant* rq);
-/* pixels rows of cin int8 -> rows of cin2 (>= cin, even) int16, zero beyond cin. */
-void xnnd_qs8_widen_avx2(const int8_t* in, size_t pixels, size_t cin, size_t cin2, int16_t* out);
+/* pixels rows of cin int8 -> rows of cink (>= cin, multiple of 4) uint8 x + 128, 128 beyond cin. */
+void xnnd_qs8_offset_u8_avx512vnni(const int8_t* in, size_t pixels, size_t cin, size_t cink, uint8_t* out);
 
 #endif

@@ -12,13 +12,13 @@
 
 #include "qs8_store_avx2.h"
 
-void xnnd_qs8_widen_avx2(const int8_t* in, size_t pixels, size_t cin, size_t cin2, int16_t* out) {
-  for (size_t p = 0; p < pixels; p++, in += cin, out += cin2) {
+void xnnd_qs8_widen_avx2(const int8_t* in, size_t pixels, size_t cin, size_t cink, int16_t* out) {
+  for (size_t p = 0; p < pixels; p++, in += cin, out += cink) {
     size_t k = 0;
     for (; k + 16 <= cin; k += 16)
       _mm256_storeu_si256((__m256i*)(out + k), _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)(in + k))));
     for (; k < cin; k++) out[k] = in[k];
-    for (; k < cin2; k++) out[k] = 0;
+    for (; k < cink; k++) out[k] = 0;
   }
 }
 
@@ -35,8 +35,8 @@ static inline __m256i pair(const int16_t* p) {
     hi = _mm256_add_epi32(hi, _mm256_madd_epi16(x_, _mm256_load_si256(wv + 1))); \
   } while (0)
 
-void xnnd_qs8_gemm_6x16c2_avx2(size_t mr, size_t nc, size_t taps, size_t kc2, const void* const* a, const void* w,
-                               int8_t* c, size_t ldc, const xnnd_qs8_requant* rq) {
+void xnnd_qs8_gemm_6x16c2_avx2(size_t mr, size_t nc, size_t taps, size_t kgroups, const void* const* a,
+                               const void* w, int8_t* c, size_t ldc, const xnnd_qs8_requant* rq) {
   const __m256i* wv = w;
   __m256i a0l = _mm256_load_si256(wv), a0h = _mm256_load_si256(wv + 1);
   __m256i a1l = a0l, a1h = a0h, a2l = a0l, a2h = a0h, a3l = a0l, a3h = a0h, a4l = a0l, a4h = a0h, a5l = a0l,
@@ -44,7 +44,7 @@ void xnnd_qs8_gemm_6x16c2_avx2(size_t mr, size_t nc, size_t taps, size_t kc2, co
   wv += 4; /* initial accumulators, then 16 scales */
   for (size_t t = 0; t < taps; t++, a += 6) {
     const int16_t *r0 = a[0], *r1 = a[1], *r2 = a[2], *r3 = a[3], *r4 = a[4], *r5 = a[5];
-    for (size_t k = 0; k < kc2; k++, wv += 2) {
+    for (size_t k = 0; k < kgroups; k++, wv += 2) {
       const __m256i w0 = _mm256_load_si256(wv);
       STEP(r0, a0l, a0h);
       STEP(r1, a1l, a1h);
