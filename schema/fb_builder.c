@@ -245,6 +245,7 @@ static void fb_add_scalar(fb_builder* b, uint32_t field_id, const void* v, size_
   }
 FB_SCALAR_ADDER(fb_add_u8, uint8_t)
 FB_SCALAR_ADDER(fb_add_i8, int8_t)
+FB_SCALAR_ADDER(fb_add_i16, int16_t)
 FB_SCALAR_ADDER(fb_add_u32, uint32_t)
 FB_SCALAR_ADDER(fb_add_i32, int32_t)
 FB_SCALAR_ADDER(fb_add_u64, uint64_t)
