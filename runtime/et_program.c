@@ -774,6 +774,36 @@ static xnnd_status decode_delegate_call(et_ctx* c, et_plan* e, uint32_t instr, f
   return XNND_OK;
 }
 
+/* Appends step `dst = aten.view(src)` (size = dst's sizes). */
+static xnnd_status emit_view(et_ctx* c, et_plan* e, uint32_t src, uint32_t dst) {
+  xnnd_method_decl* m = e->m;
+  const xnnd_value_decl* v = &m->values[dst];
+  if (m->num_steps >= e->steps_cap) return OOM(c, "steps");
+  xnnd_step_decl* st = &m->steps[m->num_steps++];
+  int32_t* in = pool_array(c, 1, sizeof(int32_t), 4);
+  uint32_t* out = pool_array(c, 1, sizeof(uint32_t), 4);
+  xnnd_kattr* at = pool_array(c, 1, sizeof(xnnd_kattr), 8);
+  int64_t* size = pool_array(c, v->type.rank ? v->type.rank : 1, sizeof(int64_t), 8);
+  if (!in || !out || !at || !size) return OOM(c, "views");
+  for (uint32_t d = 0; d < v->type.rank; d++) size[d] = v->type.dims[d];
+  in[0] = (int32_t)src;
+  out[0] = dst;
+  *at = (xnnd_kattr){.name = "size", .kind = ET_ATTR_INTS, .n = v->type.rank, .ints = size};
+  st->kind = XNND_STEP_KERNEL;
+  st->index = UINT32_MAX;
+  st->op_name = "aten.view";
+  st->kernel = xnnd_kernel_find("aten.view");
+  if (!st->kernel) return ERR(c, XNND_INTERNAL, "no portable kernel for aten.view");
+  st->inputs = in;
+  st->num_inputs = 1;
+  st->outputs = out;
+  st->num_outputs = 1;
+  st->attrs = at;
+  st->num_attrs = 1;
+  if (!e->defined_at[dst]) e->defined_at[dst] = ++e->defined_count;
+  return XNND_OK;
+}
+
 /* A value read before any step writes it, that ExecuTorch placed where an already defined
  * value of the same byte size lives (the latest such), is a view ExecuTorch left implicit:
  * emit `aten.view` from that value. Values that match nothing are left to check_dataflow. */
@@ -789,47 +819,74 @@ static xnnd_status resolve_alias(et_ctx* c, et_plan* e, uint32_t id) {
         (src < 0 || e->defined_at[j] > e->defined_at[src]))
       src = j;
   if (src < 0) return XNND_OK;
-  if (m->num_steps >= e->steps_cap) return OOM(c, "steps");
-  xnnd_step_decl* st = &m->steps[m->num_steps++];
-  int32_t* in = pool_array(c, 1, sizeof(int32_t), 4);
-  uint32_t* out = pool_array(c, 1, sizeof(uint32_t), 4);
-  xnnd_kattr* at = pool_array(c, 1, sizeof(xnnd_kattr), 8);
-  int64_t* size = pool_array(c, v->type.rank ? v->type.rank : 1, sizeof(int64_t), 8);
-  if (!in || !out || !at || !size) return OOM(c, "views");
-  for (uint32_t d = 0; d < v->type.rank; d++) size[d] = v->type.dims[d];
-  in[0] = (int32_t)src;
-  out[0] = id;
-  *at = (xnnd_kattr){.name = "size", .kind = ET_ATTR_INTS, .n = v->type.rank, .ints = size};
-  st->kind = XNND_STEP_KERNEL;
-  st->index = UINT32_MAX;
-  st->op_name = "aten.view";
-  st->kernel = xnnd_kernel_find("aten.view");
-  if (!st->kernel) return ERR(c, XNND_INTERNAL, "no portable kernel for aten.view");
-  st->inputs = in;
-  st->num_inputs = 1;
-  st->outputs = out;
-  st->num_outputs = 1;
-  st->attrs = at;
-  st->num_attrs = 1;
-  e->defined_at[id] = ++e->defined_count;
-  return XNND_OK;
+  return emit_view(c, e, (uint32_t)src, id);
 }
 
-/* Resolve the implicit views a step reads, then record what it defines. The step is
- * m->steps[m->num_steps] (not yet counted); views are inserted before it. */
-static xnnd_status place_step(et_ctx* c, et_plan* e) {
+/* Appends step `st` after resolving the implicit views it reads, and records what it
+ * defines. */
+static xnnd_status place_step(et_ctx* c, et_plan* e, const xnnd_step_decl* st) {
   xnnd_method_decl* m = e->m;
-  xnnd_step_decl st = m->steps[m->num_steps];
-  for (uint32_t i = 0; i < st.num_inputs; i++) {
-    if (st.inputs[i] < 0) continue;
-    xnnd_status status = resolve_alias(c, e, (uint32_t)st.inputs[i]);
+  for (uint32_t i = 0; i < st->num_inputs; i++) {
+    if (st->inputs[i] < 0) continue;
+    xnnd_status status = resolve_alias(c, e, (uint32_t)st->inputs[i]);
     if (status != XNND_OK) return status;
   }
   if (m->num_steps >= e->steps_cap) return OOM(c, "steps");
-  m->steps[m->num_steps++] = st;
-  for (uint32_t i = 0; i < st.num_outputs; i++)
-    if (!e->defined_at[st.outputs[i]]) e->defined_at[st.outputs[i]] = ++e->defined_count;
+  m->steps[m->num_steps++] = *st;
+  for (uint32_t i = 0; i < st->num_outputs; i++)
+    if (!e->defined_at[st->outputs[i]]) e->defined_at[st->outputs[i]] = ++e->defined_count;
   return XNND_OK;
+}
+
+/* A new value of id's dtype with sizes [1] (no data yet). */
+static xnnd_status add_rank1_twin(et_ctx* c, et_plan* e, uint32_t id, uint32_t* twin) {
+  xnnd_method_decl* m = e->m;
+  if (m->num_values >= e->values_cap) return OOM(c, "values");
+  xnnd_value_decl* v = &m->values[m->num_values];
+  v->type.dtype = m->values[id].type.dtype;
+  v->type.rank = 1;
+  v->type.dims[0] = 1;
+  v->nbytes = m->values[id].nbytes;
+  v->constant = -1;
+  v->offset = XNND_NO_OFFSET;
+  *twin = m->num_values++;
+  return XNND_OK;
+}
+
+/* A delegate call: ExecuTorch's XNNPACK delegate declares a rank-0 operand as sizes [1]
+ * (backends/xnnpack/operators/node_visitor.py), so a rank-0 operand goes through a [1] twin
+ * and a view on each side. */
+static xnnd_status place_delegate_step(et_ctx* c, et_plan* e, xnnd_step_decl* st) {
+  xnnd_method_decl* m = e->m;
+  int32_t* ins = (int32_t*)st->inputs;
+  uint32_t* outs = (uint32_t*)st->outputs;
+  for (uint32_t i = 0; i < st->num_inputs; i++) {
+    if (m->values[ins[i]].type.rank != 0) continue;
+    uint32_t twin = 0;
+    xnnd_status status = resolve_alias(c, e, (uint32_t)ins[i]);
+    if (status == XNND_OK) status = add_rank1_twin(c, e, (uint32_t)ins[i], &twin);
+    if (status == XNND_OK) status = emit_view(c, e, (uint32_t)ins[i], twin);
+    if (status != XNND_OK) return status;
+    ins[i] = (int32_t)twin;
+  }
+  uint32_t num_fix = 0;
+  uint32_t fix_from[8], fix_to[8];
+  for (uint32_t i = 0; i < st->num_outputs; i++) {
+    if (m->values[outs[i]].type.rank != 0) continue;
+    if (num_fix == 8)
+      return ERR(c, XNND_UNSUPPORTED, "plan \"%s\": a delegate with more than 8 rank-0 outputs",
+                 e->name);
+    uint32_t twin = 0;
+    xnnd_status status = add_rank1_twin(c, e, outs[i], &twin);
+    if (status != XNND_OK) return status;
+    fix_from[num_fix] = twin;
+    fix_to[num_fix++] = outs[i];
+    outs[i] = twin;
+  }
+  xnnd_status status = place_step(c, e, st);
+  for (uint32_t k = 0; status == XNND_OK && k < num_fix; k++)
+    status = emit_view(c, e, fix_from[k], fix_to[k]);
+  return status;
 }
 
 /* ---- plans ---- */
@@ -902,9 +959,13 @@ static xnnd_status decode_plan(et_ctx* c, uint32_t index, fb_table t, uint32_t* 
   uint64_t extra = 0;
   for (uint32_t s = 0; s < instrs.len; s++) {
     fb_table in = fb_vec_table(instrs, s);
-    if (fb_u8(in, XNND_ET_PROGRAM_EtInstruction_instr_type, 0) == XNND_ET_PROGRAM_EtInstructionKind_EtKernelCall)
+    uint8_t type = fb_u8(in, XNND_ET_PROGRAM_EtInstruction_instr_type, 0);
+    if (type == XNND_ET_PROGRAM_EtInstructionKind_EtKernelCall)
       extra += fb_vector(fb_table_field(in, XNND_ET_PROGRAM_EtInstruction_instr),
                          XNND_ET_PROGRAM_EtKernelCall_args).len;
+    else if (type == XNND_ET_PROGRAM_EtInstructionKind_EtDelegateCall)
+      extra += fb_vector(fb_table_field(in, XNND_ET_PROGRAM_EtInstruction_instr),
+                         XNND_ET_PROGRAM_EtDelegateCall_args).len;
   }
   if (e.values.len + extra > c->limits->max_values + (uint64_t)c->limits->max_values)
     return ERR(c, XNND_LIMIT_EXCEEDED, "plan \"%s\": too many kernel arguments", m->name);
@@ -971,8 +1032,8 @@ static xnnd_status decode_plan(et_ctx* c, uint32_t index, fb_table t, uint32_t* 
     fb_table in = fb_vec_table(instrs, s);
     if (fb_u8(in, XNND_ET_PROGRAM_EtInstruction_instr_type, 0) ==
         XNND_ET_PROGRAM_EtInstructionKind_EtDelegateCall)
-      e.steps_cap += fb_vector(fb_table_field(in, XNND_ET_PROGRAM_EtInstruction_instr),
-                               XNND_ET_PROGRAM_EtDelegateCall_args).len;
+      e.steps_cap += 2 * fb_vector(fb_table_field(in, XNND_ET_PROGRAM_EtInstruction_instr),
+                                   XNND_ET_PROGRAM_EtDelegateCall_args).len;
   }
   m->steps = pool_array(c, e.steps_cap + 1, sizeof(xnnd_step_decl), 8);
   if (!m->steps) return OOM(c, "steps");
@@ -980,13 +1041,14 @@ static xnnd_status decode_plan(et_ctx* c, uint32_t index, fb_table t, uint32_t* 
     fb_table in = fb_vec_table(instrs, s);
     uint8_t type = fb_u8(in, XNND_ET_PROGRAM_EtInstruction_instr_type, 0);
     fb_table call = fb_table_field(in, XNND_ET_PROGRAM_EtInstruction_instr);
-    xnnd_step_decl* st = &m->steps[m->num_steps];
-    bool emitted = false;
+    xnnd_step_decl step = {0};
+    xnnd_step_decl* st = &step;
+    bool emitted = false, delegate = false;
     if (type == XNND_ET_PROGRAM_EtInstructionKind_EtKernelCall && call) {
       status = decode_kernel_call(c, &e, s, call, st, &emitted);
     } else if (type == XNND_ET_PROGRAM_EtInstructionKind_EtDelegateCall && call) {
       status = decode_delegate_call(c, &e, s, call, *delegate_base, dels.len, results, st);
-      emitted = true;
+      emitted = delegate = true;
     } else if (type == XNND_ET_PROGRAM_EtInstructionKind_EtFreeCall && call) {
       status = XNND_OK;  /* our plan decides lifetimes */
     } else if (type == XNND_ET_PROGRAM_EtInstructionKind_EtMoveCall ||
@@ -1000,7 +1062,7 @@ static xnnd_status decode_plan(et_ctx* c, uint32_t index, fb_table t, uint32_t* 
     }
     if (status != XNND_OK) return status;
     if (emitted) {
-      status = place_step(c, &e);
+      status = delegate ? place_delegate_step(c, &e, st) : place_step(c, &e, st);
       if (status != XNND_OK) return status;
     }
   }
