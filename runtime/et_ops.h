@@ -36,6 +36,8 @@ typedef enum et_special {
   ET_SPECIAL_TO_COPY,        /* attribute dtype = the output's dtype */
   ET_SPECIAL_FULL_LIKE,      /* no step: the output is a constant filled at load */
   ET_SPECIAL_TRAINING_FALSE, /* attribute training = false */
+  ET_SPECIAL_QUANTIZE,       /* attribute dtype = the output's dtype */
+  ET_SPECIAL_DEQUANTIZE,     /* attribute dtype = input 0's dtype; i64 zero points -> i32 */
 } et_special;
 
 typedef struct et_arg {

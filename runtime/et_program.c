@@ -490,6 +490,38 @@ static xnnd_status fold_full_like(et_ctx* c, et_plan* e, const char* where, step
   return XNND_OK;
 }
 
+/* Per-channel zero points ExecuTorch stores as an int64 constant: our dequantize reads
+ * int32, so a constant int32 copy takes its place (each value checked to fit). */
+static xnnd_status narrow_zero_points(et_ctx* c, et_plan* e, const char* where, int32_t* id) {
+  xnnd_method_decl* m = e->m;
+  const xnnd_value_decl* zp = &m->values[*id];
+  if (zp->type.dtype != XNND_I64) return XNND_OK;
+  if (zp->constant < 0)
+    return ERR(c, XNND_UNSUPPORTED, "%s: int64 zero points that are not a constant", where);
+  if (m->num_values >= e->values_cap) return OOM(c, "values");
+  size_t n = xnnd_tensor_numel(&zp->type);
+  int32_t* narrow = xnnd_pool_alloc(&c->p->pool, n * 4 + 4, 64);
+  if (!narrow) return OOM(c, "zero points");
+  for (size_t i = 0; i < n; i++) {
+    int64_t v;
+    memcpy(&v, (const uint8_t*)zp->type.data + 8 * i, 8);
+    if (v < -128 || v > 255)
+      return ERR(c, XNND_INVALID_PROGRAM, "%s: zero point %zu is %lld, outside any 8-bit range",
+                 where, i, (long long)v);
+    narrow[i] = (int32_t)v;
+  }
+  xnnd_value_decl* v = &m->values[m->num_values];
+  v->type = zp->type;
+  v->type.dtype = XNND_I32;
+  v->nbytes = n * 4;
+  v->offset = XNND_NO_OFFSET;
+  v->constant = add_constant(c, (const uint8_t*)narrow, v->nbytes);
+  if (v->constant < 0) return OOM(c, "constants");
+  v->type.data = (void*)c->p->constants[v->constant].data;
+  *id = (int32_t)m->num_values++;
+  return XNND_OK;
+}
+
 /* One KernelCall into step `st`; an op folded at load (full_like) emits no step. */
 static xnnd_status decode_kernel_call(et_ctx* c, et_plan* e, uint32_t instr, fb_table call,
                                       xnnd_step_decl* st, bool* emitted) {
@@ -619,6 +651,20 @@ static xnnd_status decode_kernel_call(et_ctx* c, et_plan* e, uint32_t instr, fb_
       *extra = (xnnd_kattr){.name = "dtype", .kind = ET_ATTR_INT, .i = out0->type.dtype};
       b.num_attrs++;
       break;
+    case ET_SPECIAL_QUANTIZE:
+      *extra = (xnnd_kattr){.name = "dtype", .kind = ET_ATTR_INT, .i = out0->type.dtype};
+      b.num_attrs++;
+      break;
+    case ET_SPECIAL_DEQUANTIZE: {
+      *extra = (xnnd_kattr){.name = "dtype", .kind = ET_ATTR_INT,
+                            .i = m->values[b.inputs[0]].type.dtype};
+      b.num_attrs++;
+      if (b.num_inputs > 2 && b.inputs[2] >= 0) {
+        xnnd_status status = narrow_zero_points(c, e, where, &b.inputs[2]);
+        if (status != XNND_OK) return status;
+      }
+      break;
+    }
     case ET_SPECIAL_TRAINING_FALSE:
       *extra = (xnnd_kattr){.name = "training", .kind = ET_ATTR_BOOL, .i = 0};
       b.num_attrs++;

@@ -20,6 +20,8 @@ import torch
 def to_pte(module: torch.nn.Module, inputs: Sequence[torch.Tensor], delegate: bool) -> bytes:
     from executorch.exir import to_edge_transform_and_lower
 
+    import executorch.kernels.quantized  # noqa: F401  the .out variants of q/dq ops (portable)
+
     partitioner = None
     if delegate:
         from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner

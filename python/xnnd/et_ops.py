@@ -20,7 +20,9 @@ Out tensors (the schema's written arguments) become the step's outputs, in order
 
 Specials (C: ET_SPECIAL_*): view (attribute "size" = the output's sizes), to_copy (attribute
 "dtype" = the output's xnnd dtype), full_like (no step: the output becomes a constant filled at
-load), training_false (attribute training = false).
+load), training_false (attribute training = false), quantize / dequantize (attribute "dtype" =
+the quantized tensor's dtype, the output's / the input's; int64 zero points of a constant
+become an int32 constant, which our kernel reads).
 
 usage: python -m xnnd.et_ops [OUT.inc]   (default: print)"""
 from __future__ import annotations
@@ -86,6 +88,20 @@ SPEC: dict[str, tuple[str, dict[str, str], str]] = {
     "aten::full_like.out": ("", {"self": "in", "fill_value": "float:value",
                                  "memory_format": "skip"}, "full_like"),
     "dim_order_ops::_to_dim_order_copy.out": ("aten._to_copy", _DIM_ORDER, "to_copy"),
+    # PT2E int8 outside a delegate (executorch.kernels.quantized registers the .out variants).
+    # quant_min/max are the dtype's range in these exports; the dtype comes from the tensors.
+    "quantized_decomposed::quantize_per_tensor.out": (
+        "xnnd.quantize", {"input": "in", "scale": "float", "zero_point": "int",
+                          "quant_min": "skip", "quant_max": "skip", "dtype": "skip"},
+        "quantize"),
+    "quantized_decomposed::dequantize_per_tensor.out": (
+        "xnnd.dequantize", {"input": "in", "scale": "float", "zero_point": "int",
+                            "quant_min": "skip", "quant_max": "skip", "dtype": "skip",
+                            "out_dtype": "none"}, "dequantize"),
+    "quantized_decomposed::dequantize_per_channel.out": (
+        "xnnd.dequantize", {"input": "in", "scales": "in", "zero_points": "in?", "axis": "dim",
+                            "quant_min": "skip", "quant_max": "skip", "dtype": "skip",
+                            "out_dtype": "none"}, "dequantize"),
     "dim_order_ops::_clone_dim_order.out": ("aten.clone", _DIM_ORDER, ""),
 }
 
@@ -104,6 +120,8 @@ def _schema(name: str):
     import torch
     if name.startswith("dim_order_ops::"):
         from executorch.exir.passes import dim_order_ops_registry  # noqa: F401  registers them
+    if name.startswith("quantized_decomposed::"):
+        import executorch.kernels.quantized  # noqa: F401  registers the .out variants
     ns, rest = name.split("::")
     op, overload = rest.split(".")
     return getattr(getattr(getattr(torch.ops, ns), op), overload)._schema
