@@ -163,6 +163,7 @@ typedef struct et_plan {
   uint32_t* defined_at;    /* 0: not yet defined; else 1 + definition order */
   uint32_t defined_count;
   uint32_t steps_cap;
+  uint64_t alias_budget;   /* values left to scan for implicit views (quadratic otherwise) */
 } et_plan;
 
 static uint8_t evalue_type(const et_plan* e, uint32_t i) {
@@ -858,6 +859,10 @@ static xnnd_status resolve_alias(et_ctx* c, et_plan* e, uint32_t id) {
   xnnd_value_decl* v = &m->values[id];
   if (e->defined_at[id] || v->constant >= 0 || !e->mem_id[id]) return XNND_OK;
   int64_t src = -1;
+  if (e->alias_budget < m->num_values)
+    return ERR(c, XNND_LIMIT_EXCEEDED, "plan \"%s\": too many implicit views to resolve "
+               "(value %u)", e->name, id);
+  e->alias_budget -= m->num_values;
   for (uint32_t j = 0; j < m->num_values; j++)
     if (e->defined_at[j] && e->mem_id[j] == e->mem_id[id] &&
         e->mem_offset[j] == e->mem_offset[id] && m->values[j].nbytes == v->nbytes &&
@@ -958,7 +963,7 @@ static xnnd_status io_list(et_ctx* c, et_plan* e, fb_vec vec, const char* what, 
 static xnnd_status decode_plan(et_ctx* c, uint32_t index, fb_table t, uint32_t* delegate_base) {
   xnnd_program* p = c->p;
   xnnd_method_decl* m = &p->methods[index];
-  et_plan e = {.m = m};
+  et_plan e = {.m = m, .alias_budget = (uint64_t)1 << 28};
   xnnd_status status;
   m->name = fb_string(t, XNND_ET_PROGRAM_EtExecutionPlan_name, NULL);
   e.name = m->name;
