@@ -141,6 +141,12 @@ for name, build, int8, expected in CASES:
             failures += 1
             print(label, "FAIL:", proc.stderr.strip())
             continue
+        if name == "partial":   # inspect names the format and the portable steps
+            info = subprocess.run([XNND, "inspect", path], capture_output=True, text=True).stdout
+            for needle in ("format ExecuTorch ET12", "planned at load", "aten.where"):
+                if needle not in info:
+                    failures += 1
+                    print(label, "FAIL: xnnd inspect does not say %r:\n%s" % (needle, info))
         out_dir = os.path.join(TMP, name + variant)
         got = [np.load(os.path.join(out_dir, "output_%d.npy" % i)) for i in range(len(ref))]
         for i, (a, b) in enumerate(zip(got, ref)):
