@@ -99,7 +99,8 @@ static const fixture k_fixtures[] = {
     {"conv_bn_relu6", "StaticTranspose x2 (folded), Conv2d [0, 6]", false},
     {"depthwise", "StaticTranspose x2 (folded), DepthwiseConv2d [0, inf]", false},
     {"linear", "FullyConnected [0, inf]", false},
-    {"add_mul", "Multiply, Add; two inputs, two outputs", false},
+    {"add_mul", "Add, Multiply; the delegate takes (y, x) and gives (y + x, x * y) for forward(x, y) -> (x * y, y + x)",
+     false},
     {"pools", "Conv2d, MaxPooling2d, AvgPooling2d (KEEP_DIMS flag)", false},
     {"hardswish", "Conv2d, Hardswish, GlobalAvgPooling2d, size-1 StaticTranspose, StaticReshape, FullyConnected, Softmax", false},
     {"elementwise", "Sigmoid, Abs, Add, Div, Subtract, Clamp", false},
@@ -210,6 +211,32 @@ static void run_fixture(const fixture* f, const char* own_kernels) {
   free(raw);
   free(named_raw);
   free(io_raw);
+}
+
+/* Real ExecuTorch delegates xnnd refuses, with the node named. */
+static void test_refused_fixtures(void** state) {
+  (void)state;
+  static const struct {
+    const char* name;
+    const char* message;
+  } cases[] = {
+      {"cat", "xnodes[1] (Concatenate2): no concatenate in this XNNPACK"},
+      {"permute", "xnodes[1] (StaticTranspose): no static transpose in this XNNPACK"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char rel[256];
+    size_t size = 0;
+    snprintf(rel, sizeof(rel), "tests/fixtures/et_xnnpack/%s.xnn", cases[i].name);
+    uint8_t* raw = (uint8_t*)xt_read_file(xt_source_path(rel), &size);
+    if (raw == NULL) fail_msg("%s: fixture missing", cases[i].name);
+    xnnd_et_xnnpack_result r;
+    char err[512] = "";
+    xnnd_status st = xnnd_et_xnnpack_translate(raw, size, NULL, NULL, &k_alloc, &r, err, sizeof(err));
+    if (st != XNND_UNSUPPORTED || strstr(err, cases[i].message) == NULL)
+      fail_msg("%s: want UNSUPPORTED \"%s\", got %s: %s", cases[i].name, cases[i].message, xnnd_status_str(st), err);
+    assert_null(r.blob);
+    free(raw);
+  }
 }
 
 static void test_fixtures_match_executorch(void** state) {
@@ -551,6 +578,7 @@ static void test_transposes(void** state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fixtures_match_executorch),
+      cmocka_unit_test(test_refused_fixtures),
       cmocka_unit_test(test_synthetic_ok),
       cmocka_unit_test(test_corrupt_header),
       cmocka_unit_test(test_corrupt_graph),
