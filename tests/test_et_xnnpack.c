@@ -564,6 +564,17 @@ static void test_transposes(void** state) {
   for (int k = 0; k < 60; k++) assert_true(y[k] == x[k] * x[k]);
   be->destroy(h);
   xt_aligned_free(NULL, r.blob);
+
+  /* the same flatbuffer without the XH00 header (no constants): accepted as such */
+  uint32_t fb_size = rd32(data + 14);
+  uint8_t* bare = xt_aligned_alloc(NULL, fb_size, 64);
+  memcpy(bare, data + 32, fb_size);
+  if (xnnd_et_xnnpack_translate(bare, fb_size, NULL, NULL, &k_alloc, &r, err, sizeof(err)) != XNND_OK)
+    fail_msg("bare flatbuffer: %s", err);
+  assert_int_equal(r.num_inputs, 1);
+  assert_int_equal(r.num_outputs, 1);
+  xt_aligned_free(NULL, r.blob);
+  xt_aligned_free(NULL, bare);
   xt_aligned_free(NULL, data);
 
   /* the input transposed twice: the second transpose is interior */

@@ -249,12 +249,14 @@ static xnnd_status read_node_ids(et_ctx* c, uint32_t i, const et_xnode_kind** ki
       return et_fail(c, XNND_OUT_OF_RANGE, "xnodes[%u] (%s): input value %u out of range (%u values)", i, kind->name,
                      id, c->num_values);
     c->values[id].readers++;
+    c->values[id].reader_node = i;
   }
   uint32_t out = fb_u32(n, kind->output_field, 0);
   if (out >= c->num_values)
     return et_fail(c, XNND_OUT_OF_RANGE, "xnodes[%u] (%s): output value %u out of range (%u values)", i, kind->name,
                    out, c->num_values);
   c->values[out].writers++;
+  c->values[out].writer_node = i;
   *kind_out = kind;
   *node_out = n;
   return XNND_OK;
@@ -267,15 +269,12 @@ static bool perm_is(fb_vec perm, const uint32_t* want) {
   return true;
 }
 
-/* The node writing value `id` when it is a Convert, else UINT32_MAX. */
-static uint32_t convert_writing(const et_ctx* c, uint32_t id) {
-  for (uint32_t i = 0; i < c->xnodes.len; i++) {
-    fb_table xn = fb_vec_table(c->xnodes, i);
-    if (fb_u8(xn, XNND_ET_XNNPACK_XNode_node_type, 0) != XNND_ET_XNNPACK_NodeUnion_Convert) continue;
-    fb_table n = fb_table_field(xn, XNND_ET_XNNPACK_XNode_node);
-    if (fb_u32(n, XNND_ET_XNNPACK_Node1x1_output_id, 0) == id) return i;
-  }
-  return UINT32_MAX;
+/* Node `node` when it is a Convert, else NULL. */
+static fb_table convert_node(const et_ctx* c, uint32_t node) {
+  if (node >= c->xnodes.len) return NULL;
+  fb_table xn = fb_vec_table(c->xnodes, node);
+  if (fb_u8(xn, XNND_ET_XNNPACK_XNode_node_type, 0) != XNND_ET_XNNPACK_NodeUnion_Convert) return NULL;
+  return fb_table_field(xn, XNND_ET_XNNPACK_XNode_node);
 }
 
 static void set_nhwc_external(et_xvalue* ext, const uint32_t* nhwc_dims) {
@@ -312,12 +311,13 @@ static xnnd_status fold_boundary_transpose(et_ctx* c, uint32_t i, fb_table n, bo
       *folded = true;
       return XNND_OK;
     }
-    uint32_t conv = convert_writing(c, in);
-    if (conv == UINT32_MAX || x->et_flags != 0) return XNND_OK;
-    fb_table cn = fb_table_field(fb_vec_table(c->xnodes, conv), XNND_ET_XNNPACK_XNode_node);
+    fb_table cn = x->writers == 1 ? convert_node(c, x->writer_node) : NULL;
+    if (cn == NULL || x->et_flags != 0) return XNND_OK;
     uint32_t e_id = fb_u32(cn, XNND_ET_XNNPACK_Node1x1_input_id, 0);
     et_xvalue* e = &c->values[e_id];
     if (e->et_flags != 1 || e->rank != 4 || e->readers != 1 || (e->flags & XNND_XVALUE_NCHW_BOUNDARY)) return XNND_OK;
+    if (memcmp(e->dims, x->dims, sizeof(uint32_t) * 4) != 0)
+      return et_fail(c, XNND_MALFORMED, "xnodes[%u] (Convert): input and output dims differ", x->writer_node);
     set_nhwc_external(e, y->dims);  /* E (NHWC now) -> Convert -> Y */
     x->alias = out;
     x->dropped = true;
@@ -334,14 +334,14 @@ static xnnd_status fold_boundary_transpose(et_ctx* c, uint32_t i, fb_table n, bo
     return XNND_OK;
   }
   if (y->et_flags != 0 || y->readers != 1) return XNND_OK;
-  for (uint32_t k = 0; k < c->xnodes.len; k++) {
-    fb_table xn = fb_vec_table(c->xnodes, k);
-    if (fb_u8(xn, XNND_ET_XNNPACK_XNode_node_type, 0) != XNND_ET_XNNPACK_NodeUnion_Convert) continue;
-    fb_table cn = fb_table_field(xn, XNND_ET_XNNPACK_XNode_node);
-    if (fb_u32(cn, XNND_ET_XNNPACK_Node1x1_input_id, 0) != out) continue;
+  {
+    fb_table cn = convert_node(c, y->reader_node);  /* Y's only reader */
+    if (cn == NULL) return XNND_OK;
     uint32_t o_id = fb_u32(cn, XNND_ET_XNNPACK_Node1x1_output_id, 0);
     et_xvalue* o = &c->values[o_id];
     if (o->et_flags != 2 || o->rank != 4 || (o->flags & XNND_XVALUE_NCHW_BOUNDARY)) return XNND_OK;
+    if (memcmp(o->dims, y->dims, sizeof(uint32_t) * 4) != 0)
+      return et_fail(c, XNND_MALFORMED, "xnodes[%u] (Convert): input and output dims differ", y->reader_node);
     set_nhwc_external(o, x->dims);  /* X -> Convert -> O (NHWC now) */
     y->alias = in;
     y->dropped = true;
@@ -461,8 +461,6 @@ static xnnd_status emit_values(et_ctx* c, const et_regions* r, value_extra* extr
       if (v->num_scales != v->dims[v->channel_dim])
         return et_fail(c, XNND_MALFORMED, "value %u: %u scales for %u channels", id, v->num_scales,
                        v->dims[v->channel_dim]);
-      if (v->num_scales > sizeof(scales_buf) / sizeof(scales_buf[0]) * 4096)
-        return et_fail(c, XNND_LIMIT_EXCEEDED, "value %u: %u channel scales", id, v->num_scales);
       const uint8_t* src = x->scale_src.data;
       if (x->scale_idx != 0) {
         uint64_t have = 0;
@@ -542,6 +540,7 @@ static xnnd_status translate(et_ctx* c, const uint8_t* data, size_t size, xnnd_e
   for (uint32_t id = 0; id < c->num_values; id++) {
     c->values[id].alias = ET_XNN_NO_VALUE;
     c->values[id].id = ET_XNN_NO_VALUE;
+    c->values[id].reader_node = c->values[id].writer_node = UINT32_MAX;
   }
   for (uint32_t i = 0; i < c->num_values && st == XNND_OK; i++) st = read_value(c, i, by_id, extra);
   xnnd_free(c->allocator, by_id);

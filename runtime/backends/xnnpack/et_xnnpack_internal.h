@@ -30,6 +30,7 @@ typedef struct et_xvalue {
   /* translation */
   uint32_t readers;              /* node inputs naming it */
   uint32_t writers;
+  uint32_t reader_node, writer_node;  /* the last node reading / writing it (UINT32_MAX: none) */
   bool dropped;                  /* the NCHW side of a folded boundary transpose */
   uint32_t alias;                /* dropped: the value standing in for it, else ET_XNN_NO_VALUE */
   uint32_t flags;                /* ours: XNND_XVALUE_* */
