@@ -39,6 +39,59 @@ uint32_t et_value_id(const et_ctx* c, uint32_t et_id) {
   return v->id;
 }
 
+uint32_t et_add_value(et_ctx* c, const et_xvalue* like, uint32_t rank, const uint32_t* dims) {
+  if (c->num_out_values >= c->cap_out_values) {
+    et_fail(c, XNND_INTERNAL, "value table full");
+    return ET_XNN_NO_VALUE;
+  }
+  fb_ref d = fb_create_vector(c->fb, dims, rank, sizeof(uint32_t));
+  fb_table_start(c->fb);
+  fb_add_u8(c->fb, XNND_XNNPACK_Value_datatype, like->datatype, 0);
+  fb_add_ref(c->fb, XNND_XNNPACK_Value_dims, d);
+  fb_add_f32(c->fb, XNND_XNNPACK_Value_scale, like->scale, 1.0f);
+  fb_add_i32(c->fb, XNND_XNNPACK_Value_zero_point, like->zero_point, 0);
+  c->value_refs[c->num_out_values] = fb_table_end(c->fb);
+  return c->num_out_values++;
+}
+
+bool et_add_node(et_ctx* c, uint8_t type, fb_ref table) {
+  if (c->num_out_nodes >= c->cap_out_nodes) {
+    et_fail(c, XNND_INTERNAL, "node table full");
+    return false;
+  }
+  fb_table_start(c->fb);
+  fb_add_u8(c->fb, XNND_XNNPACK_NodeEntry_node_type, type, 0);
+  fb_add_ref(c->fb, XNND_XNNPACK_NodeEntry_node, table);
+  c->node_refs[c->num_out_nodes++] = fb_table_end(c->fb);
+  return true;
+}
+
+/* The 2022 XNNPACK's fully connected takes no per-channel int8 filter (ExecuTorch's int8
+ * linear layers have one); a 1x1 convolution over [1, 1, M, K] computes the same with the same
+ * requantization. The filter [O, K] becomes [O, 1, 1, K] (same bytes), so it must be a constant
+ * no other node reads. */
+static xnnd_status plan_fc_as_conv(et_ctx* c) {
+  for (uint32_t i = 0; i < c->xnodes.len; i++) {
+    fb_table xn = fb_vec_table(c->xnodes, i);
+    if (fb_u8(xn, XNND_ET_XNNPACK_XNode_node_type, 0) != XNND_ET_XNNPACK_NodeUnion_FullyConnected) continue;
+    fb_table n = fb_table_field(xn, XNND_ET_XNNPACK_XNode_node);
+    et_xvalue* f = &c->values[fb_u32(n, XNND_ET_XNNPACK_FullyConnected_filter_id, 0)];
+    et_xvalue* x = &c->values[fb_u32(n, XNND_ET_XNNPACK_FullyConnected_input1_id, 0)];
+    et_xvalue* y = &c->values[fb_u32(n, XNND_ET_XNNPACK_FullyConnected_output_id, 0)];
+    if (f->datatype != XNND_XNNPACK_DataType_QCINT8) continue;
+    if (f->rank != 2 || f->constant_idx == 0 || f->readers != 1 || f->channel_dim != 0 || x->rank < 1 ||
+        y->rank != x->rank)
+      return et_fail(c, XNND_UNSUPPORTED,
+                     "xnodes[%u] (FullyConnected): per-channel int8 filter that is not a 2-D constant of this node "
+                     "alone: this XNNPACK's fully connected takes no per-channel filter", i);
+    f->dims[3] = f->dims[1];
+    f->dims[1] = f->dims[2] = 1;
+    f->rank = 4;
+    c->fc_as_conv[i] = true;
+  }
+  return XNND_OK;
+}
+
 /* ExecuTorch datatype -> ours; 0 where our blob has no counterpart. ExecuTorch numbers its
  * datatypes its own way from 10 up, so never cast one into the other. */
 static const struct {
@@ -249,12 +302,14 @@ static xnnd_status read_node_ids(et_ctx* c, uint32_t i, const et_xnode_kind** ki
       return et_fail(c, XNND_OUT_OF_RANGE, "xnodes[%u] (%s): input value %u out of range (%u values)", i, kind->name,
                      id, c->num_values);
     c->values[id].readers++;
+    c->values[id].reader_node = i;
   }
   uint32_t out = fb_u32(n, kind->output_field, 0);
   if (out >= c->num_values)
     return et_fail(c, XNND_OUT_OF_RANGE, "xnodes[%u] (%s): output value %u out of range (%u values)", i, kind->name,
                    out, c->num_values);
   c->values[out].writers++;
+  c->values[out].writer_node = i;
   *kind_out = kind;
   *node_out = n;
   return XNND_OK;
@@ -267,15 +322,12 @@ static bool perm_is(fb_vec perm, const uint32_t* want) {
   return true;
 }
 
-/* The node writing value `id` when it is a Convert, else UINT32_MAX. */
-static uint32_t convert_writing(const et_ctx* c, uint32_t id) {
-  for (uint32_t i = 0; i < c->xnodes.len; i++) {
-    fb_table xn = fb_vec_table(c->xnodes, i);
-    if (fb_u8(xn, XNND_ET_XNNPACK_XNode_node_type, 0) != XNND_ET_XNNPACK_NodeUnion_Convert) continue;
-    fb_table n = fb_table_field(xn, XNND_ET_XNNPACK_XNode_node);
-    if (fb_u32(n, XNND_ET_XNNPACK_Node1x1_output_id, 0) == id) return i;
-  }
-  return UINT32_MAX;
+/* Node `node` when it is a Convert, else NULL. */
+static fb_table convert_node(const et_ctx* c, uint32_t node) {
+  if (node >= c->xnodes.len) return NULL;
+  fb_table xn = fb_vec_table(c->xnodes, node);
+  if (fb_u8(xn, XNND_ET_XNNPACK_XNode_node_type, 0) != XNND_ET_XNNPACK_NodeUnion_Convert) return NULL;
+  return fb_table_field(xn, XNND_ET_XNNPACK_XNode_node);
 }
 
 static void set_nhwc_external(et_xvalue* ext, const uint32_t* nhwc_dims) {
@@ -312,12 +364,13 @@ static xnnd_status fold_boundary_transpose(et_ctx* c, uint32_t i, fb_table n, bo
       *folded = true;
       return XNND_OK;
     }
-    uint32_t conv = convert_writing(c, in);
-    if (conv == UINT32_MAX || x->et_flags != 0) return XNND_OK;
-    fb_table cn = fb_table_field(fb_vec_table(c->xnodes, conv), XNND_ET_XNNPACK_XNode_node);
+    fb_table cn = x->writers == 1 ? convert_node(c, x->writer_node) : NULL;
+    if (cn == NULL || x->et_flags != 0) return XNND_OK;
     uint32_t e_id = fb_u32(cn, XNND_ET_XNNPACK_Node1x1_input_id, 0);
     et_xvalue* e = &c->values[e_id];
     if (e->et_flags != 1 || e->rank != 4 || e->readers != 1 || (e->flags & XNND_XVALUE_NCHW_BOUNDARY)) return XNND_OK;
+    if (memcmp(e->dims, x->dims, sizeof(uint32_t) * 4) != 0)
+      return et_fail(c, XNND_MALFORMED, "xnodes[%u] (Convert): input and output dims differ", x->writer_node);
     set_nhwc_external(e, y->dims);  /* E (NHWC now) -> Convert -> Y */
     x->alias = out;
     x->dropped = true;
@@ -334,14 +387,14 @@ static xnnd_status fold_boundary_transpose(et_ctx* c, uint32_t i, fb_table n, bo
     return XNND_OK;
   }
   if (y->et_flags != 0 || y->readers != 1) return XNND_OK;
-  for (uint32_t k = 0; k < c->xnodes.len; k++) {
-    fb_table xn = fb_vec_table(c->xnodes, k);
-    if (fb_u8(xn, XNND_ET_XNNPACK_XNode_node_type, 0) != XNND_ET_XNNPACK_NodeUnion_Convert) continue;
-    fb_table cn = fb_table_field(xn, XNND_ET_XNNPACK_XNode_node);
-    if (fb_u32(cn, XNND_ET_XNNPACK_Node1x1_input_id, 0) != out) continue;
+  {
+    fb_table cn = convert_node(c, y->reader_node);  /* Y's only reader */
+    if (cn == NULL) return XNND_OK;
     uint32_t o_id = fb_u32(cn, XNND_ET_XNNPACK_Node1x1_output_id, 0);
     et_xvalue* o = &c->values[o_id];
     if (o->et_flags != 2 || o->rank != 4 || (o->flags & XNND_XVALUE_NCHW_BOUNDARY)) return XNND_OK;
+    if (memcmp(o->dims, y->dims, sizeof(uint32_t) * 4) != 0)
+      return et_fail(c, XNND_MALFORMED, "xnodes[%u] (Convert): input and output dims differ", y->reader_node);
     set_nhwc_external(o, x->dims);  /* X -> Convert -> O (NHWC now) */
     y->alias = in;
     y->dropped = true;
@@ -422,7 +475,7 @@ static xnnd_status region_add(et_ctx* c, const_region* r, const uint8_t* src, si
 }
 
 static xnnd_status emit_values(et_ctx* c, const et_regions* r, value_extra* extra, xnnd_et_named_data_fn named,
-                               void* named_ctx, const_region* region, fb_ref* refs, uint32_t* count) {
+                               void* named_ctx, const_region* region) {
   fb_vec table = fb_vector(c->graph, XNND_ET_XNNPACK_XNNGraph_constant_data);
   uint32_t next = 0;
   for (uint32_t id = 0; id < c->num_values; id++) {
@@ -461,8 +514,6 @@ static xnnd_status emit_values(et_ctx* c, const et_regions* r, value_extra* extr
       if (v->num_scales != v->dims[v->channel_dim])
         return et_fail(c, XNND_MALFORMED, "value %u: %u scales for %u channels", id, v->num_scales,
                        v->dims[v->channel_dim]);
-      if (v->num_scales > sizeof(scales_buf) / sizeof(scales_buf[0]) * 4096)
-        return et_fail(c, XNND_LIMIT_EXCEEDED, "value %u: %u channel scales", id, v->num_scales);
       const uint8_t* src = x->scale_src.data;
       if (x->scale_idx != 0) {
         uint64_t have = 0;
@@ -497,9 +548,9 @@ static xnnd_status emit_values(et_ctx* c, const et_regions* r, value_extra* extr
     fb_add_u32(fb, XNND_XNNPACK_Value_external_index, v->flags ? v->external_index : UINT32_MAX, UINT32_MAX);
     fb_add_u64(fb, XNND_XNNPACK_Value_constant_offset, x->const_off, 0);
     fb_add_u64(fb, XNND_XNNPACK_Value_constant_size, x->const_size, 0);
-    refs[v->id] = fb_table_end(fb);
+    c->value_refs[v->id] = fb_table_end(fb);
   }
-  *count = next;
+  c->num_out_values = next;
   return XNND_OK;
 }
 
@@ -532,16 +583,21 @@ static xnnd_status translate(et_ctx* c, const uint8_t* data, size_t size, xnnd_e
   value_extra* extra = *extra_out = xnnd_alloc_zeroed(c->allocator, sizeof(value_extra) * nv, 16);
   et_xvalue** by_id = xnnd_alloc_zeroed(c->allocator, sizeof(et_xvalue*) * nv, 16);
   c->node_folded = xnnd_alloc_zeroed(c->allocator, sizeof(bool) * nn, 16);
-  *refs_out = xnnd_alloc_zeroed(c->allocator, sizeof(fb_ref) * nv, 16);
-  *nodes_out = xnnd_alloc_zeroed(c->allocator, sizeof(fb_ref) * nn, 16);
-  if (c->values == NULL || extra == NULL || by_id == NULL || c->node_folded == NULL || *refs_out == NULL ||
-      *nodes_out == NULL) {
+  c->fc_as_conv = xnnd_alloc_zeroed(c->allocator, sizeof(bool) * nn, 16);
+  /* room for the fully connected layers' extra values (2 each) and nodes (3 each) */
+  c->cap_out_values = (uint32_t)nv + 2 * (uint32_t)nn;
+  c->cap_out_nodes = 3 * (uint32_t)nn;
+  *refs_out = c->value_refs = xnnd_alloc_zeroed(c->allocator, sizeof(fb_ref) * c->cap_out_values, 16);
+  *nodes_out = c->node_refs = xnnd_alloc_zeroed(c->allocator, sizeof(fb_ref) * c->cap_out_nodes, 16);
+  if (c->values == NULL || extra == NULL || by_id == NULL || c->node_folded == NULL || c->fc_as_conv == NULL ||
+      *refs_out == NULL || *nodes_out == NULL) {
     xnnd_free(c->allocator, by_id);
     return et_fail(c, XNND_OUT_OF_MEMORY, "out of memory for %u values", c->num_values);
   }
   for (uint32_t id = 0; id < c->num_values; id++) {
     c->values[id].alias = ET_XNN_NO_VALUE;
     c->values[id].id = ET_XNN_NO_VALUE;
+    c->values[id].reader_node = c->values[id].writer_node = UINT32_MAX;
   }
   for (uint32_t i = 0; i < c->num_values && st == XNND_OK; i++) st = read_value(c, i, by_id, extra);
   xnnd_free(c->allocator, by_id);
@@ -571,10 +627,10 @@ static xnnd_status translate(et_ctx* c, const uint8_t* data, size_t size, xnnd_e
       return et_fail(c, XNND_UNSUPPORTED, "xnodes[%u] (%s): %s", i, kind->name, kind->refusal);
   }
 
-  uint32_t count = 0;
-  st = emit_values(c, &r, extra, named, named_ctx, region, *refs_out, &count);
+  st = plan_fc_as_conv(c);
   if (st != XNND_OK) return st;
-  uint32_t num_nodes = 0;
+  st = emit_values(c, &r, extra, named, named_ctx, region);
+  if (st != XNND_OK) return st;
   for (uint32_t i = 0; i < c->xnodes.len; i++) {
     if (c->node_folded[i]) continue;
     fb_table xn = fb_vec_table(c->xnodes, i);
@@ -587,10 +643,7 @@ static xnnd_status translate(et_ctx* c, const uint8_t* data, size_t size, xnnd_e
     fb_ref table = 0;
     st = kind->translate(c, i, fb_table_field(xn, XNND_ET_XNNPACK_XNode_node), lo, hi, range != NULL, &type, &table);
     if (st != XNND_OK) return st;
-    fb_table_start(c->fb);
-    fb_add_u8(c->fb, XNND_XNNPACK_NodeEntry_node_type, type, 0);
-    fb_add_ref(c->fb, XNND_XNNPACK_NodeEntry_node, table);
-    (*nodes_out)[num_nodes++] = fb_table_end(c->fb);
+    if (!et_add_node(c, type, table)) return XNND_INTERNAL;
   }
   /* Our input_ids/output_ids in argument order. */
   uint32_t* io = xnnd_alloc_zeroed(c->allocator, sizeof(uint32_t) * (ni + no + 1), 16);
@@ -600,8 +653,8 @@ static xnnd_status translate(et_ctx* c, const uint8_t* data, size_t size, xnnd_e
     if (v->flags & XNND_XVALUE_EXTERNAL_INPUT) io[v->external_index] = v->id;
     if (v->flags & XNND_XVALUE_EXTERNAL_OUTPUT) io[ni + v->external_index] = v->id;
   }
-  fb_ref values = fb_create_ref_vector(c->fb, *refs_out, count);
-  fb_ref nodes = fb_create_ref_vector(c->fb, *nodes_out, num_nodes);
+  fb_ref values = fb_create_ref_vector(c->fb, c->value_refs, c->num_out_values);
+  fb_ref nodes = fb_create_ref_vector(c->fb, c->node_refs, c->num_out_nodes);
   fb_ref inputs = fb_create_vector(c->fb, io, ni, sizeof(uint32_t));
   fb_ref outputs = fb_create_vector(c->fb, io + ni, no, sizeof(uint32_t));
   xnnd_free(c->allocator, io);
@@ -671,6 +724,7 @@ xnnd_status xnnd_et_xnnpack_translate(const uint8_t* data, size_t size, xnnd_et_
   xnnd_free(c.allocator, nodes);
   xnnd_free(c.allocator, c.values);
   xnnd_free(c.allocator, c.node_folded);
+  xnnd_free(c.allocator, c.fc_as_conv);
   if (st != XNND_OK) memset(result, 0, sizeof(*result));
   return st;
 }

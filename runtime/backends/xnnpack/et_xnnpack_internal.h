@@ -30,6 +30,7 @@ typedef struct et_xvalue {
   /* translation */
   uint32_t readers;              /* node inputs naming it */
   uint32_t writers;
+  uint32_t reader_node, writer_node;  /* the last node reading / writing it (UINT32_MAX: none) */
   bool dropped;                  /* the NCHW side of a folded boundary transpose */
   uint32_t alias;                /* dropped: the value standing in for it, else ET_XNN_NO_VALUE */
   uint32_t flags;                /* ours: XNND_XVALUE_* */
@@ -43,6 +44,11 @@ typedef struct et_ctx {
   uint32_t num_values;
   et_xvalue* values;
   bool* node_folded;             /* boundary transposes turned into flag 4 */
+  bool* fc_as_conv;              /* per-channel int8 fully connected run as a 1x1 convolution */
+  fb_ref* value_refs;            /* our Value tables by our id */
+  uint32_t num_out_values, cap_out_values;
+  fb_ref* node_refs;             /* our NodeEntry tables */
+  uint32_t num_out_nodes, cap_out_nodes;
   fb_builder* fb;
   const xnnd_allocator* allocator;
   char* err;
@@ -69,6 +75,11 @@ const et_xnode_kind* et_xnode_kind_get(uint8_t type);
 
 xnnd_status et_fail(et_ctx* c, xnnd_status status, const char* fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* A new internal value of ours with like's datatype and quantization; ET_XNN_NO_VALUE (after
+ * recording a failure) when out of room. */
+uint32_t et_add_value(et_ctx* c, const et_xvalue* like, uint32_t rank, const uint32_t* dims);
+/* Appends one of our nodes; false (after recording a failure) when out of room. */
+bool et_add_node(et_ctx* c, uint8_t type, fb_ref table);
 /* Our id of ExecuTorch value `et_id` (checked in range and emitted). */
 uint32_t et_value_id(const et_ctx* c, uint32_t et_id);
 

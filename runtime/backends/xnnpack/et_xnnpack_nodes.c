@@ -124,11 +124,60 @@ UNARY_RANGE(tr_clamp, Clamp, check_flags)
 UNARY_RANGE(tr_global_avg_pool, GlobalAvgPool2d, check_pool_flags)
 
 /* ---- fully connected ---- */
+/* As planned by plan_fc_as_conv: reshape X [.., K] -> [1, 1, M, K], 1x1 Conv2d with the
+ * [O, 1, 1, K] filter -> [1, 1, M, O], reshape -> Y [.., O]. */
+static xnnd_status fc_as_conv(et_ctx* c, uint32_t i, fb_table n, float lo, float hi, uint8_t* type, fb_ref* out) {
+  uint32_t xid = et_u32(n, ETF(FullyConnected, input1_id)), yid = et_u32(n, ETF(FullyConnected, output_id));
+  uint32_t fid = et_u32(n, ETF(FullyConnected, filter_id)), bias = et_u32(n, ETF(FullyConnected, bias_id));
+  const et_xvalue* x = &c->values[xid];
+  const et_xvalue* y = &c->values[yid];
+  const et_xvalue* f = &c->values[fid];
+  uint32_t k = f->dims[3], o = f->dims[0];
+  uint64_t m = 1;
+  for (uint32_t d = 0; d + 1 < x->rank; d++) m *= x->dims[d];
+  if (x->dims[x->rank - 1] != k || y->dims[y->rank - 1] != o || m > UINT32_MAX)
+    return et_fail(c, XNND_MALFORMED, "xnodes[%u] (FullyConnected): input, filter and output shapes disagree", i);
+  uint32_t a_dims[4] = {1, 1, (uint32_t)m, k}, b_dims[4] = {1, 1, (uint32_t)m, o};
+  uint32_t a = et_add_value(c, x, 4, a_dims), b = et_add_value(c, y, 4, b_dims);
+  if (a == ET_XNN_NO_VALUE || b == ET_XNN_NO_VALUE) return XNND_INTERNAL;
+  fb_ref shape = fb_create_vector(c->fb, a_dims, 4, sizeof(uint32_t));
+  fb_table_start(c->fb);
+  fb_add_ref(c->fb, OURF(StaticReshape, new_shape), shape);
+  fb_add_u32(c->fb, OURF(StaticReshape, input_id), et_value_id(c, xid), 0);
+  fb_add_u32(c->fb, OURF(StaticReshape, output_id), a, 0);
+  if (!et_add_node(c, XNND_XNNPACK_Node_StaticReshape, fb_table_end(c->fb))) return XNND_INTERNAL;
+  fb_table_start(c->fb);
+  fb_add_u32(c->fb, OURF(Conv2d, kernel_height), 1, 0);
+  fb_add_u32(c->fb, OURF(Conv2d, kernel_width), 1, 0);
+  fb_add_u32(c->fb, OURF(Conv2d, stride_height), 1, 0);
+  fb_add_u32(c->fb, OURF(Conv2d, stride_width), 1, 0);
+  fb_add_u32(c->fb, OURF(Conv2d, dilation_height), 1, 0);
+  fb_add_u32(c->fb, OURF(Conv2d, dilation_width), 1, 0);
+  fb_add_u32(c->fb, OURF(Conv2d, groups), 1, 0);
+  fb_add_u32(c->fb, OURF(Conv2d, group_input_channels), k, 0);
+  fb_add_u32(c->fb, OURF(Conv2d, group_output_channels), o, 0);
+  fb_add_u32(c->fb, OURF(Conv2d, input_id), a, 0);
+  fb_add_u32(c->fb, OURF(Conv2d, filter_id), et_value_id(c, fid), 0);
+  fb_add_u32(c->fb, OURF(Conv2d, bias_id), bias == ET_XNN_NO_VALUE ? UINT32_MAX : et_value_id(c, bias), UINT32_MAX);
+  fb_add_u32(c->fb, OURF(Conv2d, output_id), b, 0);
+  add_range(c->fb, OURF(Conv2d, output_min), OURF(Conv2d, output_max), lo, hi);
+  if (!et_add_node(c, XNND_XNNPACK_Node_Conv2d, fb_table_end(c->fb))) return XNND_INTERNAL;
+  fb_ref out_shape = fb_create_vector(c->fb, y->dims, y->rank, sizeof(uint32_t));
+  fb_table_start(c->fb);
+  fb_add_ref(c->fb, OURF(StaticReshape, new_shape), out_shape);
+  fb_add_u32(c->fb, OURF(StaticReshape, input_id), b, 0);
+  fb_add_u32(c->fb, OURF(StaticReshape, output_id), et_value_id(c, yid), 0);
+  *type = XNND_XNNPACK_Node_StaticReshape;
+  *out = fb_table_end(c->fb);
+  return XNND_OK;
+}
+
 static xnnd_status tr_fully_connected(et_ctx* c, uint32_t i, fb_table n, float lo, float hi, bool has_range,
                                       uint8_t* type, fb_ref* out) {
   (void)has_range;
   xnnd_status st = check_flags(c, i, "FullyConnected", n, ETF(FullyConnected, flags));
   if (st != XNND_OK) return st;
+  if (c->fc_as_conv[i]) return fc_as_conv(c, i, n, lo, hi, type, out);
   uint32_t bias = et_u32(n, ETF(FullyConnected, bias_id));
   fb_table_start(c->fb);
   fb_add_u32(c->fb, OURF(FullyConnected, input_id), et_value_id(c, et_u32(n, ETF(FullyConnected, input1_id))), 0);
@@ -209,6 +258,35 @@ static xnnd_status tr_depthwise_conv2d(et_ctx* c, uint32_t i, fb_table n, float 
   fb_add_u32(c->fb, OURF(DepthwiseConv2d, input_channels), et_u32(n, ETF(NodeConv, groups)), 0);
   CONV_IDS(DepthwiseConv2d);
   *type = XNND_XNNPACK_Node_DepthwiseConv2d;
+  *out = fb_table_end(c->fb);
+  return XNND_OK;
+}
+
+/* ExecuTorch's transposed convolution: subsampling is the upsampling factor, the filter is
+ * already XNNPACK's [groups * group output channels, kh, kw, group input channels]. */
+static xnnd_status tr_deconv2d(et_ctx* c, uint32_t i, fb_table n, float lo, float hi, bool has_range, uint8_t* type,
+                               fb_ref* out) {
+  (void)has_range;
+  xnnd_status st = check_flags(c, i, "ConvTranspose2d", n, ETF(NodeConv, flags));
+  if (st != XNND_OK) return st;
+  fb_table_start(c->fb);
+  fb_add_u32(c->fb, OURF(Deconv2d, padding_top), et_u32(n, ETF(NodeConv, padding_top)), 0);
+  fb_add_u32(c->fb, OURF(Deconv2d, padding_right), et_u32(n, ETF(NodeConv, padding_right)), 0);
+  fb_add_u32(c->fb, OURF(Deconv2d, padding_bottom), et_u32(n, ETF(NodeConv, padding_bottom)), 0);
+  fb_add_u32(c->fb, OURF(Deconv2d, padding_left), et_u32(n, ETF(NodeConv, padding_left)), 0);
+  fb_add_u32(c->fb, OURF(Deconv2d, adjustment_height), et_u32(n, ETF(NodeConv, adjustment_height)), 0);
+  fb_add_u32(c->fb, OURF(Deconv2d, adjustment_width), et_u32(n, ETF(NodeConv, adjustment_width)), 0);
+  fb_add_u32(c->fb, OURF(Deconv2d, kernel_height), et_u32(n, ETF(NodeConv, kernel_height)), 0);
+  fb_add_u32(c->fb, OURF(Deconv2d, kernel_width), et_u32(n, ETF(NodeConv, kernel_width)), 0);
+  fb_add_u32(c->fb, OURF(Deconv2d, upsampling_height), et_u32(n, ETF(NodeConv, subsampling_height)), 0);
+  fb_add_u32(c->fb, OURF(Deconv2d, upsampling_width), et_u32(n, ETF(NodeConv, subsampling_width)), 0);
+  fb_add_u32(c->fb, OURF(Deconv2d, dilation_height), et_u32(n, ETF(NodeConv, dilation_height)), 0);
+  fb_add_u32(c->fb, OURF(Deconv2d, dilation_width), et_u32(n, ETF(NodeConv, dilation_width)), 0);
+  fb_add_u32(c->fb, OURF(Deconv2d, groups), et_u32(n, ETF(NodeConv, groups)), 0);
+  fb_add_u32(c->fb, OURF(Deconv2d, group_input_channels), et_u32(n, ETF(NodeConv, group_input_channels)), 0);
+  fb_add_u32(c->fb, OURF(Deconv2d, group_output_channels), et_u32(n, ETF(NodeConv, group_output_channels)), 0);
+  CONV_IDS(Deconv2d);
+  *type = XNND_XNNPACK_Node_Deconv2d;
   *out = fb_table_end(c->fb);
   return XNND_OK;
 }
@@ -461,7 +539,7 @@ static const et_xnode_kind kinds[] = {
     [XNND_ET_XNNPACK_NodeUnion_ScaledDotProductAttention] = REFUSE("ScaledDotProductAttention", ScaledDotProductAttention, query_id, output_id, NOT_XNND),
     [XNND_ET_XNNPACK_NodeUnion_BatchMatrixMultiply] = REFUSE("BatchMatrixMultiply", Node2x1, input1_id, output_id, NOT_HERE("batch matrix multiply")),
     [XNND_ET_XNNPACK_NodeUnion_Concatenate5] = REFUSE("Concatenate5", Cat, input1_id, output_id, NOT_HERE("concatenate")),
-    [XNND_ET_XNNPACK_NodeUnion_ConvTranspose2d] = CONV("ConvTranspose2d", NULL, NOT_XNND),
+    [XNND_ET_XNNPACK_NodeUnion_ConvTranspose2d] = CONV("ConvTranspose2d", tr_deconv2d, NULL),
     [XNND_ET_XNNPACK_NodeUnion_ReciprocalSquareRoot] = REFUSE("ReciprocalSquareRoot", Node1x1, input_id, output_id, NOT_XNND),
     [XNND_ET_XNNPACK_NodeUnion_Log] = REFUSE("Log", Node1x1, input_id, output_id, NOT_XNND),
     [XNND_ET_XNNPACK_NodeUnion_Gelu] = REFUSE("Gelu", Node1x1, input_id, output_id, NOT_XNND),
