@@ -93,13 +93,7 @@ CASES = [
      {"xnnpack": None if HAVE_TRANSPOSE else
       'plan "forward" delegate 1 (XnnpackBackend): ' + TRANSPOSE_ERROR % 0}),
     ("partial", partial, False, {}),
-    # The 2022 XNNPACK rejects the delegate's int8 FullyConnected (the classifier) at method
-    # creation with "invalid parameter" (likely its per-channel int8 weights, which that
-    # library's fully connected lacks; unverified). No capability names it: the lack of a
-    # static transpose stands for that library vintage.
-    ("mobilenet_v2_int8", torchvision_random.mobilenet_v2, True,
-     {"xnnpack": None if HAVE_TRANSPOSE else
-      "backend init: nodes[101] (FullyConnected): XNNPACK rejected the node (invalid parameter)"}),
+    ("mobilenet_v2_int8", torchvision_random.mobilenet_v2, True, {}),
 ]
 only = os.environ.get("ET_MODELS")
 worst = {"fp32": 0.0, "int8": 0.0}
