@@ -356,6 +356,12 @@ static xnnd_status decode_steps(load_ctx* c, xnnd_method_decl* m, fb_vec vec) {
  * write method inputs or constants (inputs are borrowed, constants may be read-only
  * mappings). Also fills def_step / last_use for the memory plan. */
 static xnnd_status check_dataflow(load_ctx* c, xnnd_method_decl* m) {
+  return xnnd_method_check_dataflow(m, c->msg, c->msg_size);
+}
+
+xnnd_status xnnd_method_check_dataflow(xnnd_method_decl* m, char* msg, size_t msg_size) {
+  load_ctx ctx = {.msg = msg, .msg_size = msg_size};
+  load_ctx* c = &ctx;
   char where[256];
   for (uint32_t s = 0; s < m->num_steps; s++) {
     xnnd_step_decl* st = &m->steps[s];
@@ -506,6 +512,13 @@ static xnnd_status decode_method(load_ctx* c, uint32_t index, fb_table t) {
   else  /* written before plans were stored: plan here, the same way */
     status = xnnd_plan_memory(m, &p->allocator, c->msg, c->msg_size);
   if (status != XNND_OK) return status;
+  return xnnd_method_check_size(m, &c->limits, c->msg, c->msg_size);
+}
+
+xnnd_status xnnd_method_check_size(const xnnd_method_decl* m, const xnnd_load_limits* limits,
+                                   char* msg, size_t msg_size) {
+  load_ctx ctx = {.limits = *limits, .msg = msg, .msg_size = msg_size};
+  load_ctx* c = &ctx;
   /* hardening: bound what xnnd_method_create will allocate (arena, staged inputs); a
    * saturating sum. */
   uint64_t input_bytes = 0;
@@ -527,6 +540,13 @@ static xnnd_status decode_method(load_ctx* c, uint32_t index, fb_table t) {
 
 static xnnd_status verify_and_decode(load_ctx* c) {
   xnnd_program* p = c->p;
+  /* ExecuTorch's own programs carry their FlatBuffers identifier at bytes 4..8 (ours start
+   * with the "XNNDPTE" magic instead): runtime/et_program.c reads them. */
+  if (p->loader.size >= 8 && memcmp(p->loader.data + 4, XNND_ET_FILE_IDENTIFIER, 4) == 0) {
+    p->format = XNND_FORMAT_EXECUTORCH;
+    return xnnd_et_program_decode(p, &c->limits, c->msg, c->msg_size);
+  }
+  p->format = XNND_FORMAT_XNND;
   xnnd_status status = xnnd_pte_check_header(&p->loader, &p->header, c->msg, c->msg_size);
   if (status != XNND_OK) return status;
   const xnnd_pte_header* h = &p->header;

@@ -13,6 +13,8 @@ static const xnnd_method_decl* method_at(const xnnd_program* p, uint32_t method)
 xnnd_status xnnd_program_get_info(const xnnd_program* program, xnnd_program_info* info_out) {
   if (!program || !info_out) return XNND_INVALID_ARGUMENT;
   *info_out = (xnnd_program_info){
+      .executorch = program->format == XNND_FORMAT_EXECUTORCH,
+      .version = program->header.version,
       .file_size = program->loader.size,
       .program_size = program->header.program_size,
       .constant_segment_size = program->header.constant_size,

@@ -13,10 +13,12 @@ extern "C" {
 #endif
 
 typedef struct xnnd_program_info {
+  int executorch;                  /* 1: an ExecuTorch program (ET12); 0: ours */
+  uint32_t version;                /* Program.version of the file */
   uint64_t file_size;
   uint64_t program_size;           /* flatbuffer bytes */
   uint64_t constant_segment_size;
-  uint64_t delegate_segment_size;
+  uint64_t delegate_segment_size;  /* ExecuTorch: the delegates' data as stored in the file */
   uint32_t num_methods;
   uint32_t num_constants;
   uint32_t num_delegates;
@@ -50,7 +52,8 @@ typedef struct xnnd_step_info {
 
 typedef struct xnnd_delegate_info {
   const char* backend_name;
-  uint64_t blob_offset;            /* within the delegate segment */
+  uint64_t blob_offset;            /* within the delegate segment (ExecuTorch: file offset of
+                                      the delegate data the blob was translated from) */
   uint64_t blob_size;
   uint32_t num_compile_specs;
 } xnnd_delegate_info;

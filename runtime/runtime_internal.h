@@ -144,8 +144,15 @@ typedef struct xnnd_constant_decl {
   uint64_t offset, size;
 } xnnd_constant_decl;
 
+/* What file a program was read from (xnnd inspect says which). */
+typedef enum xnnd_program_format {
+  XNND_FORMAT_XNND = 1,       /* ours: "XNNDPTE" header, schema/program.fbs */
+  XNND_FORMAT_EXECUTORCH = 2, /* ExecuTorch's: FlatBuffers identifier "ET12" (et_program.c) */
+} xnnd_program_format;
+
 struct xnnd_program {
   xnnd_allocator allocator;   /* copy of the caller's hook, or libc */
+  xnnd_program_format format;
   xnnd_pool pool;             /* all decoded arrays */
   xnnd_data_loader loader;
   xnnd_pte_header header;
@@ -155,6 +162,21 @@ struct xnnd_program {
   xnnd_delegate_decl* delegates;
   xnnd_constant_decl* constants;
 };
+
+/* Shared by both loaders (program.c): each value written once by a step before any step
+ * reads it, never an input or constant; fills flags, def_step, last_use and outputs[].copy. */
+xnnd_status xnnd_method_check_dataflow(xnnd_method_decl* method, char* msg, size_t msg_size);
+/* The method's planned arena plus its input bytes stay within limits->max_method_bytes. */
+xnnd_status xnnd_method_check_size(const xnnd_method_decl* method,
+                                   const xnnd_load_limits* limits, char* msg, size_t msg_size);
+
+/* ---- et_program.c: ExecuTorch programs ("ET12") ---- */
+#define XNND_ET_FILE_IDENTIFIER "ET12"
+/* Verify the program's loader bytes as an ExecuTorch program and fill p's methods, values,
+ * steps, constants and delegates like program.c does for ours (p->pool, p->allocator and
+ * p->loader are set up). Limits are resolved (no zeros). */
+xnnd_status xnnd_et_program_decode(xnnd_program* p, const xnnd_load_limits* limits, char* msg,
+                                   size_t msg_size);
 
 /* ---- memory_plan.c: the method's arena, through schema/memory_plan.h ---- */
 

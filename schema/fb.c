@@ -60,6 +60,7 @@ bool fb_has_field(fb_table t, uint32_t field_id) { return field_offset(t, field_
   }
 FB_SCALAR_READER(fb_u8, uint8_t)
 FB_SCALAR_READER(fb_i8, int8_t)
+FB_SCALAR_READER(fb_i16, int16_t)
 FB_SCALAR_READER(fb_u32, uint32_t)
 FB_SCALAR_READER(fb_i32, int32_t)
 FB_SCALAR_READER(fb_u64, uint64_t)

@@ -74,6 +74,7 @@ fb_table fb_root(const void* buf);
 bool fb_has_field(fb_table t, uint32_t field_id);
 uint8_t fb_u8(fb_table t, uint32_t field_id, uint8_t def);
 int8_t fb_i8(fb_table t, uint32_t field_id, int8_t def);
+int16_t fb_i16(fb_table t, uint32_t field_id, int16_t def);
 uint32_t fb_u32(fb_table t, uint32_t field_id, uint32_t def);
 int32_t fb_i32(fb_table t, uint32_t field_id, int32_t def);
 uint64_t fb_u64(fb_table t, uint32_t field_id, uint64_t def);

@@ -118,7 +118,8 @@ static bool fb_prep(fb_builder* b, size_t align, size_t additional) {
   if (align > b->minalign) b->minalign = align;
   size_t pad = (~(b->size + additional) + 1) & (align - 1);
   if (!fb_reserve(b, pad + additional)) return false;
-  memset(fb_at(b, b->size + pad), 0, pad);
+  /* fuzz fix: an empty vector first in a fresh builder reserves nothing, and buf is still NULL */
+  if (pad) memset(fb_at(b, b->size + pad), 0, pad);
   b->size += pad;
   return true;
 }
@@ -245,6 +246,7 @@ static void fb_add_scalar(fb_builder* b, uint32_t field_id, const void* v, size_
   }
 FB_SCALAR_ADDER(fb_add_u8, uint8_t)
 FB_SCALAR_ADDER(fb_add_i8, int8_t)
+FB_SCALAR_ADDER(fb_add_i16, int16_t)
 FB_SCALAR_ADDER(fb_add_u32, uint32_t)
 FB_SCALAR_ADDER(fb_add_i32, int32_t)
 FB_SCALAR_ADDER(fb_add_u64, uint64_t)

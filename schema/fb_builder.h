@@ -1,5 +1,6 @@
-/* FlatBuffers builder for xnnd's schemas (toolchain only: fb_builder.c is not part of the
- * runtime library). Builds back to front like flatc, with vtable deduplication. */
+/* FlatBuffers builder for xnnd's schemas: used by the toolchain and, in the runtime, by the
+ * ExecuTorch XNNPACK translator (runtime/backends/xnnpack/et_xnnpack.c), which writes xnnd
+ * blobs at load time. Builds back to front like flatc, with vtable deduplication. */
 #ifndef XNND_SCHEMA_FB_BUILDER_H
 #define XNND_SCHEMA_FB_BUILDER_H
 
@@ -26,6 +27,7 @@ void fb_table_start(fb_builder* b);
 /* Scalars equal to their default are omitted, as flatc does. */
 void fb_add_u8(fb_builder* b, uint32_t field_id, uint8_t v, uint8_t def);
 void fb_add_i8(fb_builder* b, uint32_t field_id, int8_t v, int8_t def);
+void fb_add_i16(fb_builder* b, uint32_t field_id, int16_t v, int16_t def);
 void fb_add_u32(fb_builder* b, uint32_t field_id, uint32_t v, uint32_t def);
 void fb_add_i32(fb_builder* b, uint32_t field_id, int32_t v, int32_t def);
 void fb_add_u64(fb_builder* b, uint32_t field_id, uint64_t v, uint64_t def);

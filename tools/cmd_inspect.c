@@ -118,6 +118,8 @@ static int write_dot(const char* model, const xnnd_program* p, const char* path)
   xnnd_pte_header h;
   xnnd_pte_header_read(data, &h);
   fprintf(out, "digraph xnnd {\n  rankdir=TB; node [fontname=\"Helvetica\"];\n");
+  xnnd_program_info pi;
+  xnnd_program_get_info(p, &pi);
   xnnd_method_info mi;
   xnnd_program_get_method_info(p, 0, &mi);
   for (uint32_t i = 0; i < mi.num_inputs; i++) {
@@ -128,6 +130,16 @@ static int write_dot(const char* model, const xnnd_program* p, const char* path)
   for (uint32_t s = 0; s < mi.num_steps; s++) {
     xnnd_step_info si;
     xnnd_program_get_step_info(p, 0, s, &si);
+    if (si.kind == XNND_STEP_INFO_DELEGATE && pi.executorch) {  /* the blob is not in the file */
+      fprintf(out, "  s%u [label=\"delegate %u (%s)\", shape=box];\n", s, si.delegate_index, si.backend_name);
+      for (uint32_t i = 0; i < si.num_inputs + si.num_outputs; i++) {
+        int32_t v;
+        xnnd_program_get_step_operand(p, 0, s, i < si.num_inputs ? i : i - si.num_inputs, i >= si.num_inputs, &v);
+        if (i < si.num_inputs) fprintf(out, "  v%d -> s%u;\n", v, s);
+        else fprintf(out, "  s%u -> v%d;\n  v%d [shape=point];\n", s, v, v);
+      }
+      continue;
+    }
     if (si.kind == XNND_STEP_INFO_DELEGATE) {
       xnnd_delegate_info di;
       xnnd_program_get_delegate_info(p, si.delegate_index, &di);
@@ -188,6 +200,8 @@ int xnnd_cmd_inspect(int argc, char** argv) {
   }
   xnnd_program_info pi;
   xnnd_program_get_info(p, &pi);
+  printf("%s: format %s (version %u)\n", model,
+         pi.executorch ? "ExecuTorch ET12 (read by xnnd; memory planned at load)" : "xnnd", pi.version);
   printf("%s: %llu bytes: program %llu, constants %llu (%u buffers), delegates %llu (%u blobs)\n", model,
          (unsigned long long)pi.file_size, (unsigned long long)pi.program_size,
          (unsigned long long)pi.constant_segment_size, pi.num_constants, (unsigned long long)pi.delegate_segment_size,
@@ -206,7 +220,9 @@ int xnnd_cmd_inspect(int argc, char** argv) {
            mi.num_outputs, mi.num_steps, mi.num_kernel_steps, mi.num_delegate_steps);
     printf("  planned memory: arena %.3f MB for %.3f MB of tensors (%.1f%%), %s\n", (double)mi.arena_bytes / 1e6,
            (double)mi.tensor_bytes / 1e6, mi.tensor_bytes ? 100.0 * (double)mi.arena_bytes / (double)mi.tensor_bytes : 0.0,
-           mi.planned_at_lowering ? "planned at lowering" : "computed at load (the program carries no plan)");
+           mi.planned_at_lowering ? "planned at lowering"
+           : pi.executorch        ? "planned at load (ExecuTorch's allocation_info is not used)"
+                                  : "computed at load (the program carries no plan)");
     for (uint32_t s = 0; s < mi.num_steps; s++) {
       xnnd_step_info si;
       xnnd_program_get_step_info(p, m, s, &si);
