@@ -161,6 +161,17 @@ static void run_fixture(const char* dir, const fixture* f, const char* own_kerne
   assert_int_equal(r.num_outputs, io.num_outputs);
   assert_int_equal(named.lookups, named.count);  /* each key the delegate uses, once (int8: scales too) */
   assert_true(((uintptr_t)r.blob & 63u) == 0);
+  {  /* the same bytes at an odd address (inline delegate data need not be aligned): same blob */
+    uint8_t* odd = xt_aligned_alloc(NULL, xnn_size + 1, 64);
+    memcpy(odd + 1, data, xnn_size);
+    xnnd_et_xnnpack_result r2;
+    st = xnnd_et_xnnpack_translate(odd + 1, xnn_size, named_lookup, &named, &k_alloc, &r2, err, sizeof(err));
+    if (st != XNND_OK) fail_msg("%s at an odd address: %s", f->name, err);
+    assert_int_equal(r2.blob_size, r.blob_size);
+    assert_memory_equal(r2.blob, r.blob, r.blob_size);
+    xt_aligned_free(NULL, r2.blob);
+    xt_aligned_free(NULL, odd);
+  }
 
   const xnnd_backend* be = xnnd_xnnpack_backend_get();
   xnnd_tensor ins[8], outs[8];
