@@ -124,3 +124,15 @@ void xnnd_format_type(char* buf, size_t size, const xnnd_tensor* t) {
     n += (size_t)snprintf(buf + n, size - n, i ? ",%lld" : "%lld", (long long)t->dims[i]);
   if (n < size) snprintf(buf + n, size - n, "]");
 }
+
+bool xnnd_tensor_bytes(const int64_t* dims, uint32_t rank, size_t elem, uint64_t* nbytes) {
+  uint64_t span = elem, bytes = elem;
+  for (uint32_t d = 0; d < rank; d++) {
+    const uint64_t dim = (uint64_t)dims[d];
+    if (dim > 1 && span > XNND_MAX_TENSOR_BYTES / dim) return false;
+    span *= dim > 1 ? dim : 1;
+    bytes *= dim;
+  }
+  *nbytes = bytes;
+  return span <= XNND_MAX_TENSOR_BYTES;
+}

@@ -78,18 +78,17 @@ static xnnd_status parse_tensor(cursor* c, uint32_t k, bool expected, uint32_t i
                      "bundle: case %u %s %u: rank %u exceeds %u", k, role, i, rank, XNND_MAX_RANK);
   NEED(c, 8ull * rank, p, "case %u %s %u dims", k, role, i);
   xnnd_tensor t = {(xnnd_dtype)dtype, rank, {0}, NULL};
-  uint64_t nbytes = xnnd_dtype_size(t.dtype);
   for (uint32_t d = 0; d < rank; d++) {
     int64_t dim = (int64_t)xnnd_le64(p + 8 * d);
     if (dim < 0)
       return xnnd_errf(c->msg, c->msg_size, XNND_INVALID_PROGRAM,
                        "bundle: case %u %s %u: dim %u is %lld", k, role, i, d, (long long)dim);
-    if (dim != 0 && nbytes > XNND_MAX_TENSOR_BYTES / (uint64_t)dim)
-      return xnnd_errf(c->msg, c->msg_size, XNND_LIMIT_EXCEEDED,
-                       "bundle: case %u %s %u: byte size overflows", k, role, i);
-    nbytes *= (uint64_t)dim;
     t.dims[d] = dim;
   }
+  uint64_t nbytes;
+  if (!xnnd_tensor_bytes(t.dims, rank, xnnd_dtype_size(t.dtype), &nbytes))
+    return xnnd_errf(c->msg, c->msg_size, XNND_LIMIT_EXCEEDED,
+                     "bundle: case %u %s %u: byte size overflows", k, role, i);
   double atol = 0, rtol = 0;
   if (expected) {
     NEED(c, 16, p, "case %u %s %u tolerances", k, role, i);

@@ -224,18 +224,16 @@ static xnnd_status decode_tensor(et_ctx* c, et_plan* e, uint32_t i, fb_table t) 
       return ERR(c, XNND_UNSUPPORTED, "%s: dim_order entry %u is %u: only the contiguous order "
                  "(0, 1, ..., rank-1) is supported (channels-last tensors are not)", who, d,
                  fb_vec_u8(order, d));
-  uint64_t nbytes = xnnd_dtype_size(v->type.dtype);
   v->type.rank = sizes.len;
   for (uint32_t d = 0; d < sizes.len; d++) {
     int32_t dim = fb_vec_i32(sizes, d);
     if (dim < 0)
       return ERR(c, XNND_INVALID_PROGRAM, "%s: size %u is %d, sizes must be >= 0", who, d, dim);
     v->type.dims[d] = dim;
-    if (dim != 0 && nbytes > XNND_MAX_TENSOR_BYTES / (uint64_t)dim)
-      return ERR(c, XNND_LIMIT_EXCEEDED, "%s: byte size overflows (more than 2^48 bytes)", who);
-    nbytes *= (uint64_t)dim;
   }
-  v->nbytes = nbytes;
+  if (!xnnd_tensor_bytes(v->type.dims, sizes.len, xnnd_dtype_size(v->type.dtype), &v->nbytes))
+    return ERR(c, XNND_LIMIT_EXCEEDED, "%s: byte size overflows (more than 2^48 bytes, zero dims "
+               "counted as 1)", who);
   v->constant = -1;
   v->offset = XNND_NO_OFFSET;
   fb_table alloc = fb_table_field(t, XNND_ET_PROGRAM_EtTensor_allocation_info);
@@ -248,9 +246,9 @@ static xnnd_status decode_tensor(et_ctx* c, et_plan* e, uint32_t i, fb_table t) 
   uint32_t buf = fb_u32(t, XNND_ET_PROGRAM_EtTensor_data_buffer_idx, 0);
   if (buf != 0) {
     const uint8_t* data = NULL;
-    xnnd_status status = constant_data(c, who, buf, nbytes, &data);
+    xnnd_status status = constant_data(c, who, buf, v->nbytes, &data);
     if (status != XNND_OK) return status;
-    v->constant = add_constant(c, data, nbytes);
+    v->constant = add_constant(c, data, v->nbytes);
     if (v->constant < 0) return OOM(c, "constants");
     v->type.data = (void*)c->p->constants[v->constant].data;
   }

@@ -157,7 +157,6 @@ static xnnd_status decode_values(load_ctx* c, xnnd_method_decl* m, fb_vec vec) {
                        dims.len, c->limits.max_rank);
     val->type.dtype = (xnnd_dtype)dtype;
     val->type.rank = dims.len;
-    uint64_t nbytes = xnnd_dtype_size((xnnd_dtype)dtype);
     for (uint32_t d = 0; d < dims.len; d++) {
       int32_t dim = fb_vec_i32(dims, d);
       if (dim < 0)
@@ -165,13 +164,13 @@ static xnnd_status decode_values(load_ctx* c, xnnd_method_decl* m, fb_vec vec) {
                          "method \"%s\" value %u: dim %u is %d, dims must be >= 0", m->name, v, d,
                          dim);
       val->type.dims[d] = dim;
-      if (dim != 0 && nbytes > XNND_MAX_TENSOR_BYTES / (uint64_t)dim)
-        return xnnd_errf(c->msg, c->msg_size, XNND_LIMIT_EXCEEDED,
-                         "method \"%s\" value %u: byte size overflows (more than 2^48 bytes)",
-                         m->name, v);
-      nbytes *= (uint64_t)dim;
     }
-    val->nbytes = nbytes;
+    /* fuzz fix: zero dims count as 1, so an empty tensor cannot carry dims whose product
+     * overflows in a kernel's strides */
+    if (!xnnd_tensor_bytes(val->type.dims, dims.len, xnnd_dtype_size((xnnd_dtype)dtype), &val->nbytes))
+      return xnnd_errf(c->msg, c->msg_size, XNND_LIMIT_EXCEEDED,
+                       "method \"%s\" value %u: byte size overflows (more than 2^48 bytes, zero dims "
+                       "counted as 1)", m->name, v);
 
     fb_table q = fb_table_field(t, XNND_PROGRAM_Tensor_quant);
     if (q) {
@@ -197,12 +196,12 @@ static xnnd_status decode_values(load_ctx* c, xnnd_method_decl* m, fb_vec vec) {
                          "method \"%s\" value %u: constant %d out of range (program has %u "
                          "constants)", m->name, v, constant, p->num_constants);
       const xnnd_constant_decl* k = &p->constants[constant];
-      if (k->size != nbytes) {
+      if (k->size != val->nbytes) {
         char type[128];
         xnnd_format_type(type, sizeof(type), &val->type);
         return xnnd_errf(c->msg, c->msg_size, XNND_INVALID_PROGRAM,
                          "method \"%s\" value %u: %s needs %llu bytes but constant %d holds %llu",
-                         m->name, v, type, (unsigned long long)nbytes, constant,
+                         m->name, v, type, (unsigned long long)val->nbytes, constant,
                          (unsigned long long)k->size);
       }
       val->constant = constant;

@@ -23,6 +23,11 @@
 #include "alloc.h"  /* xnnd_alloc, xnnd_free, xnnd_default_allocator */
 /* count * size, or SIZE_MAX on overflow (which then fails to allocate). */
 size_t xnnd_mul_size(size_t count, size_t size);
+/* The byte size of a tensor of rank dims (each >= 0) and elem-byte elements into *nbytes; false
+ * when elem times the product of the dims, each zero dim counted as 1, exceeds
+ * XNND_MAX_TENSOR_BYTES. Counting zeros as 1 bounds every partial product of the dims a kernel
+ * forms (strides, spans), empty tensors included. */
+bool xnnd_tensor_bytes(const int64_t* dims, uint32_t rank, size_t elem, uint64_t* nbytes);
 
 /* A bump pool: many small allocations released at once. Zero-initialised memory. */
 typedef struct xnnd_pool_block xnnd_pool_block;
