@@ -8,11 +8,13 @@ import models
 
 LABELS = {
     "xnnd": "xnnd", "xnnd-int8": "xnnd int8", "xnnd-no-pointwise": "xnnd, pointwise-affine off",
+    "xnnd-et-pte": "xnnd runtime, ExecuTorch's .pte",
     "executorch": "ExecuTorch", "onnxruntime": "ONNX Runtime", "litert": "LiteRT",
     "torch": "PyTorch eager",
 }
 PEER_COLUMNS = ["executorch", "onnxruntime", "litert", "torch"]
 COLORS = {"xnnd": "#1f77b4", "xnnd-int8": "#08306b", "xnnd-no-pointwise": "#9ecae1",
+          "xnnd-et-pte": "#6baed6",
           "executorch": "#ff7f0e", "onnxruntime": "#2ca02c", "litert": "#9467bd",
           "torch": "#d62728"}
 
@@ -144,6 +146,29 @@ def _cell(by, name, engine, t, notes):
     return "%s [%d]" % (r["status"], notes.index(note) + 1)
 
 
+def same_pte_table(by, summary, notes):
+    """The same ExecuTorch .pte timed by ExecuTorch's runtime and by xnnd's (issue 20)."""
+    keys = [(s["model"], s["threads"]) for s in summary
+            if (s["model"], "xnnd-et-pte", s["threads"]) in by]
+    if not keys:
+        return []
+    lines = ["", "## One ExecuTorch .pte, two runtimes", "",
+             "The file ExecuTorch's toolchain wrote (its XNNPACK partitioner; int8 through its "
+             "quantizer), timed in the same rounds by ExecuTorch's runtime and by xnnd's, which "
+             "loads ExecuTorch programs. A delegate needing a node this machine's XNNPACK lacks "
+             "fails at load in xnnd with the node's name.", "",
+             "| model | thr | ExecuTorch runtime | xnnd runtime | xnnd / ExecuTorch |",
+             "|---|---|---|---|---|"]
+    for name, t in keys:
+        et, xe = by.get((name, "executorch", t)), by[(name, "xnnd-et-pte", t)]
+        ratio = (xe["median_ms"] / et["median_ms"]
+                 if et and et["median_ms"] and xe["median_ms"] else None)
+        lines.append("| %s | %d | %s | %s | %s |" % (
+            name, t, _cell(by, name, "executorch", t, notes), _cell(by, name, "xnnd-et-pte", t, notes),
+            "-" if ratio is None else "%.2f" % ratio))
+    return lines
+
+
 def markdown(rows, summary, info, settings, unavailable, scaling):
     by = {(r["model"], r["engine"], r["threads"]): r for r in rows}
     notes = []
@@ -186,6 +211,7 @@ def markdown(rows, summary, info, settings, unavailable, scaling):
                 s["model"], s["threads"], _ms(s["xnnd_ms"]), _ms(s.get("xnnd_fp32_ms")),
                 f(s.get("int8_over_fp32")), _ms(s["peers_ms"].get("executorch")),
                 f(s.get("xnnd_over_executorch"))))
+    lines += same_pte_table(by, summary, notes)
     peak = info["peak"]
     lines += ["", "## xnnd's achieved fp32 throughput", "",
               "FLOPs counted by torch.utils.flop_counter on the eager model (2 per "
