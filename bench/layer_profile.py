@@ -416,15 +416,32 @@ def profile_xnnd(normal: str, ir: str, xcb: str, xnnd: str, threads: int, args: 
 # ---------------------------------------------------------------- peers (in their own process)
 
 
-def ort_category(op: str, ins: list[list[int]]) -> str:
-    if op in ("Conv", "FusedConv", "QLinearConv", "ConvInteger", "NhwcFusedConv"):
-        w = ins[3] if op == "QLinearConv" and len(ins) > 3 else ins[1] if len(ins) > 1 else []
-        x = ins[0] if ins else []
-        c = x[1] * (x[4] if len(x) == 5 else 1) if len(x) > 1 else 0
-        if len(w) < 3:
-            return "other"
-        groups = c if w[1] == 1 and c > 1 else 1
-        return conv_category(w[2:], groups, c)
+ORT_CONVS = ("Conv", "FusedConv", "QLinearConv", "ConvInteger", "NhwcFusedConv", "NhwcConv")
+
+
+def ort_conv_weight(op: str, ins: list[list[int]]) -> list[int]:
+    """The weight's shape [O, I/groups, kh, kw] as the trace lists it; [] when ONNX Runtime
+    pre-packed the weight and left it out (its NHWC QLinearConv does)."""
+    w = ins[3] if op == "QLinearConv" and len(ins) > 3 else ins[1] if len(ins) > 1 else []
+    return w if len(w) >= 3 else []
+
+
+def ort_category(op: str, ins: list[list[int]],
+                 conv: tuple[list[int], int] | None = None) -> str:
+    """Category of an ONNX Runtime node from its op type and input shapes; `conv` is a
+    convolution's (weight shape, group) from the optimized model when the trace lacks the
+    weight."""
+    if op in ORT_CONVS:
+        if conv is not None:
+            w, groups = conv
+        else:
+            w = ort_conv_weight(op, ins)
+            if not w:
+                return "other"
+            x = ins[0] if ins else []
+            c = x[1] * (x[4] if len(x) == 5 else 1) if len(x) > 1 else 0   # NCHW or NCHWc
+            groups = c if w[1] == 1 and c > 1 else 1
+        return conv_category(w[2:], groups, w[1] * groups)
     if op in ("MatMul", "FusedMatMul", "QLinearMatMul", "MatMulInteger", "MatMulIntegerToFloat",
               "DynamicQuantizeMatMul"):
         b = ins[3] if op == "QLinearMatMul" and len(ins) > 3 else ins[1] if len(ins) > 1 else []
@@ -442,7 +459,9 @@ def ort_category(op: str, ins: list[list[int]]) -> str:
         "QLinearAdd": "elementwise add/mul", "QLinearMul": "elementwise add/mul",
         "Relu": "activation", "Clip": "activation", "Sigmoid": "activation",
         "HardSigmoid": "activation", "HardSwish": "activation", "Tanh": "activation",
-        "LeakyRelu": "activation", "QLinearSigmoid": "activation", "QLinearLeakyRelu": "activation",
+        "LeakyRelu": "activation", "QLinearSigmoid": "activation",
+        "QuickGelu": "activation",   # x * sigmoid(alpha x): SiLU (alpha 1) in efficientnet
+        "NhwcMaxPool": "pooling", "QLinearLeakyRelu": "activation",
         "GlobalAveragePool": "pooling", "AveragePool": "pooling", "MaxPool": "pooling",
         "GlobalMaxPool": "pooling", "ReduceMean": "pooling",
         "QLinearGlobalAveragePool": "pooling", "QLinearAveragePool": "pooling",
@@ -472,17 +491,18 @@ def ort_worker(a: argparse.Namespace) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     feed = {i.name: rng.standard_normal([d if isinstance(d, int) else 1 for d in i.shape])
             .astype(np.float32) for i in plain.get_inputs()}
-    whole = []
-    for _ in range(a.rounds):
-        times = bench_measure(lambda: plain.run(None, feed), a.warmup, a.iters)
-        whole.append(bench.upper_median(times))
     so = plain.get_session_options()
     so.enable_profiling = True
     so.profile_file_prefix = os.path.join(a.work, "ort_profile")
     sess = ort.InferenceSession(a.artifact, so, providers=["CPUExecutionProvider"])
     runs = a.warmup + a.iters * a.rounds
-    for _ in range(runs):
-        sess.run(None, feed)
+    whole = []
+    # Rounds alternate the unprofiled and the profiled session, so both see the same machine.
+    for r in range(a.rounds):
+        times = bench_measure(lambda: plain.run(None, feed), a.warmup if r == 0 else 1, a.iters)
+        whole.append(bench.upper_median(times))
+        for _ in range(a.iters + (a.warmup if r == 0 else 0)):
+            sess.run(None, feed)
     trace = sess.end_profiling()
     with open(trace) as f:
         events = json.load(f)
@@ -501,11 +521,14 @@ def ort_worker(a: argparse.Namespace) -> dict[str, Any]:
             ar = e.get("args", {})
             info[name] = (ar.get("op_name", "?"), _shapes(ar.get("input_type_shape", [])),
                           _shapes(ar.get("output_type_shape", [])))
+    convs = {}
+    if any(op in ORT_CONVS and not ort_conv_weight(op, ins) for op, ins, _ in info.values()):
+        convs = ort_optimized_convs(a)
     layers = []
     for name, durs in per_node.items():
         op, ins, outs = info[name]
         timed = durs[-(a.iters * a.rounds):] if len(durs) >= runs else durs
-        layers.append({"name": name, "op": op, "category": ort_category(op, ins),
+        layers.append({"name": name, "op": op, "category": ort_category(op, ins, convs.get(name)),
                        "ms": median(timed), "calls": len(durs),
                        "shape": "%s -> %s" % (" ".join(_dims(s) for s in ins[:2]),
                                               " ".join(_dims(s) for s in outs[:1]))})
@@ -516,6 +539,33 @@ def ort_worker(a: argparse.Namespace) -> dict[str, Any]:
             "extra": {"profiled_run_median_ms": median(totals[-(a.iters * a.rounds):])
                       if totals else 0.0},
             "notes": notes, "version": ort.__version__}
+
+
+def ort_optimized_convs(a: argparse.Namespace) -> dict[str, tuple[list[int], int]]:
+    """{node name: (weight shape, group)} of every convolution in the graph ONNX Runtime runs
+    (written by a throwaway session with the same optimizations), for the convolutions whose
+    weight the profiling trace leaves out because it was pre-packed."""
+    import onnx
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.intra_op_num_threads = a.threads
+    path = os.path.join(a.work, "ort_optimized.onnx")
+    so.optimized_model_filepath = path
+    ort.InferenceSession(a.artifact, so, providers=["CPUExecutionProvider"])
+    g = onnx.load(path).graph
+    os.remove(path)
+    dims = {t.name: list(t.dims) for t in g.initializer}
+    out: dict[str, tuple[list[int], int]] = {}
+    for n in g.node:
+        if n.op_type not in ORT_CONVS:
+            continue
+        group = next((int(at.i) for at in n.attribute if at.name == "group"), 1)
+        w = dims.get(n.input[3] if n.op_type == "QLinearConv" else n.input[1], [])
+        if len(w) >= 3:
+            out[n.name] = (w, group)
+    return out
 
 
 def bench_measure(fn: Callable[[], object], warmup: int, iters: int) -> list[float]:
@@ -615,16 +665,16 @@ def et_worker(a: argparse.Namespace) -> dict[str, Any]:
     seq = module_layers(module, inputs)
     del module
     fn = peer_executorch.load({}, a.artifact, inputs, a.threads)
-    whole = []
-    for _ in range(a.rounds):
-        whole.append(bench.upper_median(bench_measure(fn, a.warmup, a.iters)))
-    del fn
     prog = portable_lib._load_for_executorch(a.artifact, enable_etdump=True)
     if not prog.has_etdump():
         return {"ok": False, "error": "this ExecuTorch runtime has no ETDump (event tracer)"}
     runs = a.warmup + a.iters * a.rounds
-    for _ in range(runs):
-        prog.forward(list(inputs))
+    whole = []
+    # Rounds alternate the unprofiled and the profiled program, so both see the same machine.
+    for r in range(a.rounds):
+        whole.append(bench.upper_median(bench_measure(fn, a.warmup if r == 0 else 1, a.iters)))
+        for _ in range(a.iters + (a.warmup if r == 0 else 0)):
+            prog.forward(list(inputs))
     path = os.path.join(a.work, "executorch.etdp")
     prog.write_etdump_result_to_file(path)
     insp = Inspector(etdump_path=path)
@@ -765,8 +815,9 @@ def model_markdown(model: models.Model, threads: int, profs: dict[str, EnginePro
         x = p.extra
         if e == "xnnd" and x:
             out.append(
-                "- xnnd: layers = delegate compute of the per-op program (%d steps, %d of them "
-                "portable kernels, which count whole). That program's execute: %.2f ms mean, "
+                "- xnnd: layers = steps of the per-op program (%d, %d of them portable kernels, "
+                "which count whole; delegates count their compute), median per execute. That "
+                "program's execute: %.2f ms mean, "
                 "of which %.2f ms NCHW/NHWC boundary and %.2f ms dispatch outside the layers "
                 "(per-op artifacts); sum of layers / real median = %.2f. Real program: "
                 "%d step(s), %.2f ms mean execute, %.2f ms in delegate compute."
