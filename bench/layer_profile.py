@@ -10,6 +10,8 @@ For each model of the benchmark (bench/models.py) and thread count:
   attributes and partition, so every step is named by the node it runs. The normal program
   (partitions as the toolchain makes them) is timed alongside: its median is the real total
   the sum of layers is compared with.
+- Rounds interleave the engines (xnnd's two programs, then each peer in a fresh process), so a
+  busy spell on the shared machine hits all alike; a layer's figure is its median over rounds.
 - ONNX Runtime: `SessionOptions.enable_profiling` on the benchmark's session options; the JSON
   trace's `Node` events (`*_kernel_time`, `dur` in us) per node, median over the timed runs; the
   unprofiled session is timed for the whole-model figure.
@@ -340,77 +342,88 @@ def xnnd_run(xnnd: str, pte: str, threads: int, iters: int, warmup: int, log: st
     return XnndRun(float(lat.group(1)), steps, float(exe.group(1)), float(exe.group(2)))
 
 
-def profile_xnnd(normal: str, ir: str, xcb: str, xnnd: str, threads: int, args: Any,
-                 work: str) -> EngineProfile:
-    """Per-op program from the kept IR, its steps named by node; rounds of per-op and normal runs
-    alternate; per step the median over rounds of its mean."""
-    prof = EngineProfile("xnnd")
-    stem = os.path.join(work, os.path.basename(normal)[:-len(".pte")])
-    perop = stem + ".perop.pte"
-    report = stem + ".perop.report.json"
-    cmd = [xnnd, "compile", ir, "--constants", xcb, "-o", perop, "--per-op", "--dump-after",
-           "all", "--report-json", report]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
-    if p.returncode != 0:
-        raise RuntimeError("xnnd compile --per-op failed: exit %d: %s"
-                           % (p.returncode, bench.last_error_line(p.stderr)))
-    with open(stem + ".perop.ir.txt", "w") as f:
-        f.write(p.stdout)
-    g = parse_ir(p.stdout)
-    with open(report) as f:
-        rep = json.load(f)
-    if [n["output"] for n in rep["nodes"]] != [n.outputs[0] for n in g.nodes]:
-        raise RuntimeError("the --report-json nodes are not the dumped graph's nodes")
-    node_part = [int(n["partition"]) for n in rep["nodes"]]
-    order = step_order(g, node_part)
-    seen = inspect_steps(xnnd, perop)
-    expect = [("delegate", str(i)) if k == "delegate" else ("kernel", g.nodes[i].op)
-              for k, i in order]
-    if seen != expect:
-        raise RuntimeError("the per-op program's steps (xnnd inspect) are not in the order "
-                           "layer_profile.py derives from the graph; cannot name them")
-    part_nodes: dict[int, list[int]] = {}
-    for n, part in enumerate(node_part):
-        part_nodes.setdefault(part, []).append(n)
-    log = stem + ".runs.log"
-    if os.path.exists(log):
-        os.remove(log)
-    perop_runs: list[XnndRun] = []
-    normal_runs: list[XnndRun] = []
-    for r in range(args.rounds):
-        progress("  xnnd round %d/%d" % (r + 1, args.rounds))
-        perop_runs.append(xnnd_run(xnnd, perop, threads, args.iters, args.warmup, log))
-        normal_runs.append(xnnd_run(xnnd, normal, threads, args.iters, args.warmup, log))
-    boundary = 0.0
-    dispatch = 0.0
-    for s, (kind, idx) in enumerate(order):
-        total = median([run.steps[s][0] for run in perop_runs])
-        ms = median([run.steps[s][3] for run in perop_runs])
-        nodes = part_nodes[idx] if kind == "delegate" else [idx]
-        if kind == "delegate":
-            compute = median([run.steps[s][1] or 0.0 for run in perop_runs])
-            bnd = median([run.steps[s][2] for run in perop_runs])
-            boundary += bnd
-            dispatch += max(0.0, total - compute - bnd)
-        node = g.nodes[nodes[0]]
-        cat, shape = xnnd_category(node, g)
-        where = "XNNPACK delegate" if kind == "delegate" else "portable kernel"
-        if node.clamp:
-            shape += " " + node.clamp
-        prof.layers.append(Layer(node.outputs[0], "%s (%s)" % (node.op, where), cat, ms, shape))
-    prof.whole_ms = median([run.median_ms for run in normal_runs])
-    prof.extra = {
-        "perop_execute_mean_ms": median([run.execute_mean_ms for run in perop_runs]),
-        "perop_median_ms": median([run.median_ms for run in perop_runs]),
-        "perop_boundary_ms": boundary,
-        "perop_dispatch_ms": dispatch,
-        "normal_execute_mean_ms": median([run.execute_mean_ms for run in normal_runs]),
-        "normal_delegate_compute_ms": median([run.compute_ms for run in normal_runs]),
-        "normal_steps": float(len(normal_runs[0].steps)),
-        "perop_steps": float(len(order)),
-        "portable_steps_perop": float(sum(1 for k, _ in order if k == "kernel")),
-    }
-    return prof
+class XnndProfiler:
+    """xnnd on one model: the per-op program compiled from the kept IR, its steps named by node
+    (checked against `xnnd inspect`); each round() runs the per-op and then the real program;
+    result() gives per step the median over rounds of its per-execute median."""
+
+    def __init__(self, normal: str, ir: str, xcb: str, xnnd: str, threads: int, args: Any,
+                 work: str) -> None:
+        self.normal, self.xnnd, self.threads, self.args = normal, xnnd, threads, args
+        stem = os.path.join(work, os.path.basename(normal)[:-len(".pte")])
+        self.perop = stem + ".perop.pte"
+        report = stem + ".perop.report.json"
+        cmd = [xnnd, "compile", ir, "--constants", xcb, "-o", self.perop, "--per-op",
+               "--dump-after", "all", "--report-json", report]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+        if p.returncode != 0:
+            raise RuntimeError("xnnd compile --per-op failed: exit %d: %s"
+                               % (p.returncode, bench.last_error_line(p.stderr)))
+        with open(stem + ".perop.ir.txt", "w") as f:
+            f.write(p.stdout)
+        self.g = parse_ir(p.stdout)
+        with open(report) as f:
+            rep = json.load(f)
+        if [n["output"] for n in rep["nodes"]] != [n.outputs[0] for n in self.g.nodes]:
+            raise RuntimeError("the --report-json nodes are not the dumped graph's nodes")
+        self.node_part = [int(n["partition"]) for n in rep["nodes"]]
+        self.order = step_order(self.g, self.node_part)
+        seen = inspect_steps(xnnd, self.perop)
+        expect = [("delegate", str(i)) if k == "delegate" else ("kernel", self.g.nodes[i].op)
+                  for k, i in self.order]
+        if seen != expect:
+            raise RuntimeError("the per-op program's steps (xnnd inspect) are not in the order "
+                               "layer_profile.py derives from the graph; cannot name them")
+        self.log = "%s.%dT.runs.log" % (stem, threads)
+        if os.path.exists(self.log):
+            os.remove(self.log)
+        self.perop_runs: list[XnndRun] = []
+        self.normal_runs: list[XnndRun] = []
+
+    def round(self) -> None:
+        a = self.args
+        self.perop_runs.append(xnnd_run(self.xnnd, self.perop, self.threads, a.iters, a.warmup,
+                                        self.log))
+        self.normal_runs.append(xnnd_run(self.xnnd, self.normal, self.threads, a.iters,
+                                         a.warmup, self.log))
+
+    def result(self) -> EngineProfile:
+        prof = EngineProfile("xnnd")
+        g, perop_runs, normal_runs = self.g, self.perop_runs, self.normal_runs
+        part_nodes: dict[int, list[int]] = {}
+        for n, part in enumerate(self.node_part):
+            part_nodes.setdefault(part, []).append(n)
+        boundary = 0.0
+        dispatch = 0.0
+        for s, (kind, idx) in enumerate(self.order):
+            total = median([run.steps[s][0] for run in perop_runs])
+            ms = median([run.steps[s][3] for run in perop_runs])
+            nodes = part_nodes[idx] if kind == "delegate" else [idx]
+            if kind == "delegate":
+                compute = median([run.steps[s][1] or 0.0 for run in perop_runs])
+                bnd = median([run.steps[s][2] for run in perop_runs])
+                boundary += bnd
+                dispatch += max(0.0, total - compute - bnd)
+            node = g.nodes[nodes[0]]
+            cat, shape = xnnd_category(node, g)
+            where = "XNNPACK delegate" if kind == "delegate" else "portable kernel"
+            if node.clamp:
+                shape += " " + node.clamp
+            prof.layers.append(Layer(node.outputs[0], "%s (%s)" % (node.op, where), cat, ms,
+                                     shape))
+        prof.whole_ms = median([run.median_ms for run in normal_runs])
+        prof.extra = {
+            "perop_execute_mean_ms": median([run.execute_mean_ms for run in perop_runs]),
+            "perop_median_ms": median([run.median_ms for run in perop_runs]),
+            "perop_boundary_ms": boundary,
+            "perop_dispatch_ms": dispatch,
+            "normal_execute_mean_ms": median([run.execute_mean_ms for run in normal_runs]),
+            "normal_delegate_compute_ms": median([run.compute_ms for run in normal_runs]),
+            "normal_steps": float(len(normal_runs[0].steps)),
+            "perop_steps": float(len(self.order)),
+            "portable_steps_perop": float(sum(1 for k, _ in self.order if k == "kernel")),
+        }
+        return prof
 
 
 # ---------------------------------------------------------------- peers (in their own process)
@@ -744,11 +757,13 @@ def peer_main(argv: Sequence[str]) -> int:
 
 
 def profile_peer(peer: str, model: models.Model, artifact: str, threads: int, args: Any,
-                 work: str) -> EngineProfile:
+                 work: str, rnd: int) -> EngineProfile:
+    """One round of a peer in a fresh process (warm-up, then --iters unprofiled and --iters
+    profiled runs)."""
     cmd = [PYTHON, os.path.abspath(__file__), "_peer", peer, "--artifact", artifact, "--spec",
            model.spec, "--threads", str(threads), "--iters", str(args.iters), "--warmup",
-           str(args.warmup), "--rounds", str(args.rounds), "--work", work]
-    log = os.path.join(work, "%s.%s.%dT.log" % (model.name, peer, threads))
+           str(args.warmup), "--rounds", "1", "--work", work]
+    log = os.path.join(work, "%s.%s.%dT.round%d.log" % (model.name, peer, threads, rnd))
     rc, out, err = bench.run_logged(cmd, log, RUN_TIMEOUT_S, env=bench.env_for(threads))
     prof = EngineProfile(peer)
     try:
@@ -763,6 +778,22 @@ def profile_peer(peer: str, model: models.Model, artifact: str, threads: int, ar
     prof.whole_ms = reply["whole_ms"]
     prof.extra = reply["extra"]
     prof.notes = reply["notes"]
+    return prof
+
+
+def merge_rounds(peer: str, rounds: list[EngineProfile]) -> EngineProfile:
+    """Per layer (the same layers in the same order every round) the median over rounds."""
+    first = rounds[0]
+    prof = EngineProfile(peer, notes=first.notes)
+    if any([(x.name, x.op) for x in r.layers] != [(x.name, x.op) for x in first.layers]
+           for r in rounds):
+        prof.error = "the layers differ between rounds"
+        return prof
+    for i, layer in enumerate(first.layers):
+        prof.layers.append(Layer(layer.name, layer.op, layer.category,
+                                 median([r.layers[i].ms for r in rounds]), layer.shape))
+    prof.whole_ms = median([r.whole_ms for r in rounds if r.whole_ms is not None])
+    prof.extra = {k: median([r.extra[k] for r in rounds if k in r.extra]) for k in first.extra}
     return prof
 
 
@@ -891,8 +922,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--peers", default="onnxruntime,executorch", help="default %(default)s")
     p.add_argument("--iters", type=int, default=20, help="timed runs per round (default "
                    "%(default)s)")
-    p.add_argument("--rounds", type=int, default=3, help="rounds per engine: xnnd alternates "
-                   "its per-op and real program each round (default %(default)s)")
+    p.add_argument("--rounds", type=int, default=3, help="rounds; each runs xnnd's per-op and "
+                   "real programs, then every peer in a fresh process (default %(default)s)")
     p.add_argument("--warmup", type=int, default=3, help="untimed runs first (default "
                    "%(default)s)")
     p.add_argument("--out", default="layer-profile", help="output directory (default "
@@ -947,23 +978,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         for t in args.thread_list:
             profs: dict[str, EngineProfile] = {}
             art = arts["xnnd"]
+            xp: XnndProfiler | None = None
             if isinstance(art, Exception):
                 profs["xnnd"] = EngineProfile("xnnd", error=str(art))
             else:
                 stem = art[:-len(".pte")]
-                progress("xnnd %s %dT" % (model.name, t))
                 try:
-                    profs["xnnd"] = profile_xnnd(art, stem + ".ir", stem + ".xcb", xnnd, t,
-                                                 args, work)
+                    xp = XnndProfiler(art, stem + ".ir", stem + ".xcb", xnnd, t, args, work)
                 except (RuntimeError, OSError, subprocess.SubprocessError) as e:
                     profs["xnnd"] = EngineProfile("xnnd", error=str(e))
+            peer_rounds: dict[str, list[EngineProfile]] = {p: [] for p in args.peer_list}
             for peer in args.peer_list:
-                art = arts[peer]
-                if isinstance(art, Exception):
-                    profs[peer] = EngineProfile(peer, error=str(art))
-                    continue
-                progress("%s %s %dT" % (peer, model.name, t))
-                profs[peer] = profile_peer(peer, model, art, t, args, work)
+                if isinstance(arts[peer], Exception):
+                    profs[peer] = EngineProfile(peer, error=str(arts[peer]))
+            # Rounds interleave the engines, so a busy spell on the machine hits all alike.
+            for r in range(args.rounds):
+                progress("%s %dT round %d/%d" % (model.name, t, r + 1, args.rounds))
+                if xp is not None and "xnnd" not in profs:
+                    try:
+                        xp.round()
+                    except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+                        profs["xnnd"] = EngineProfile("xnnd", error=str(e))
+                for peer in args.peer_list:
+                    if peer in profs:
+                        continue
+                    one = profile_peer(peer, model, str(arts[peer]), t, args, work, r)
+                    if one.error:
+                        profs[peer] = one
+                    else:
+                        peer_rounds[peer].append(one)
+            if xp is not None and "xnnd" not in profs:
+                profs["xnnd"] = xp.result()
+            for peer in args.peer_list:
+                if peer not in profs:
+                    profs[peer] = merge_rounds(peer, peer_rounds[peer])
+            profs = {e: profs[e] for e in ["xnnd"] + args.peer_list}
             for engine, prof in profs.items():
                 if prof.error:
                     progress("  %s failed: %s" % (engine, prof.error))
