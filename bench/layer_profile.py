@@ -6,7 +6,8 @@ For each model of the benchmark (bench/models.py) and thread count:
   the kept IR is compiled a second time with `xnnd compile --per-op` (every node its own
   partition). `xnnd run --profile` on that program gives each step's time: a delegate step's
   compute (its NCHW/NHWC boundary is reported apart and left out of the layer), a portable step's
-  whole time. `--dump-after all` and `--report-json` of the same compile give each node's shapes,
+  whole time, as a median over executes (a column `xnnd run --profile` prints for this).
+  `--dump-after all` and `--report-json` of the same compile give each node's shapes,
   attributes and partition, so every step is named by the node it runs. The normal program
   (partitions as the toolchain makes them) is timed alongside: its median is the real total
   the sum of layers is compared with.
@@ -782,16 +783,19 @@ def profile_peer(peer: str, model: models.Model, artifact: str, threads: int, ar
 
 
 def merge_rounds(peer: str, rounds: list[EngineProfile]) -> EngineProfile:
-    """Per layer (the same layers in the same order every round) the median over rounds."""
+    """Per layer the median over rounds. Layers are matched by name: every round must have the
+    same ones, though not in the same order (ONNX Runtime orders independent nodes, such as its
+    NCHWc reorders, differently from one session to the next)."""
     first = rounds[0]
     prof = EngineProfile(peer, notes=first.notes)
-    if any([(x.name, x.op) for x in r.layers] != [(x.name, x.op) for x in first.layers]
-           for r in rounds):
-        prof.error = "the layers differ between rounds"
+    by_name = [{x.name: x for x in r.layers} for r in rounds]
+    if any(len(d) != len(r.layers) or d.keys() != by_name[0].keys()
+           for d, r in zip(by_name, rounds, strict=True)):
+        prof.error = "the layers differ between rounds (or two layers share a name)"
         return prof
-    for i, layer in enumerate(first.layers):
+    for layer in first.layers:
         prof.layers.append(Layer(layer.name, layer.op, layer.category,
-                                 median([r.layers[i].ms for r in rounds]), layer.shape))
+                                 median([d[layer.name].ms for d in by_name]), layer.shape))
     prof.whole_ms = median([r.whole_ms for r in rounds if r.whole_ms is not None])
     prof.extra = {k: median([r.extra[k] for r in rounds if k in r.extra]) for k in first.extra}
     return prof
