@@ -783,20 +783,31 @@ def profile_peer(peer: str, model: models.Model, artifact: str, threads: int, ar
 
 
 def merge_rounds(peer: str, rounds: list[EngineProfile]) -> EngineProfile:
-    """Per layer the median over rounds. Layers are matched by name: every round must have the
-    same ones, though not in the same order (ONNX Runtime orders independent nodes, such as its
-    NCHWc reorders, differently from one session to the next)."""
+    """Per layer the median over rounds. Layers are matched by name (and, for a name several
+    layers share, by occurrence): every round must have the same ones, though not in the same
+    order (ONNX Runtime orders independent nodes, such as its NCHWc reorders, differently from
+    one session to the next)."""
     first = rounds[0]
     prof = EngineProfile(peer, notes=first.notes)
-    by_name = [{x.name: x for x in r.layers} for r in rounds]
-    if any(len(d) != len(r.layers) or d.keys() != by_name[0].keys()
-           for d, r in zip(by_name, rounds, strict=True)):
-        prof.error = "the layers differ between rounds (or two layers share a name)"
+
+    def keyed(layers: list[Layer]) -> dict[tuple[str, int], Layer]:
+        # ExecuTorch names a non-delegated operator's every call alike: the k-th of a name
+        seen: dict[str, int] = {}
+        out = {}
+        for x in layers:
+            seen[x.name] = seen.get(x.name, -1) + 1
+            out[(x.name, seen[x.name])] = x
+        return out
+
+    by_key = [keyed(r.layers) for r in rounds]
+    if any(d.keys() != by_key[0].keys() for d in by_key):
+        prof.error = "the layers differ between rounds"
         return prof
-    for layer in first.layers:
+    for key, layer in by_key[0].items():
         prof.layers.append(Layer(layer.name, layer.op, layer.category,
-                                 median([d[layer.name].ms for d in by_name]), layer.shape))
-    prof.whole_ms = median([r.whole_ms for r in rounds if r.whole_ms is not None])
+                                 median([d[key].ms for d in by_key]), layer.shape))
+    whole = [r.whole_ms for r in rounds if r.whole_ms is not None]
+    prof.whole_ms = median(whole) if whole else None
     prof.extra = {k: median([r.extra[k] for r in rounds if k in r.extra]) for k in first.extra}
     return prof
 
