@@ -64,10 +64,44 @@ static bool snapshot(const xnnd_method* m, profile_snapshot* s) {
   return true;
 }
 
+/* Per-execute times of each step, for medians: a shared machine's outliers move the cumulative
+ * means. Row r of `ms` (num_steps wide) is timed execute r: a delegate step's compute, a kernel
+ * step's whole time. Allocated before the timed loop, filled between executes. */
+typedef struct step_samples {
+  double* ms;
+  xnnd_step_profile* prev;
+  uint32_t num_steps;
+  int rows;
+} step_samples;
+
+/* Beyond this many samples (8 bytes each) the medians are left out rather than allocated. */
+#define MAX_STEP_SAMPLES (1u << 24)
+
+static void record_samples(const xnnd_method* m, step_samples* ss, bool first) {
+  for (uint32_t s = 0; s < ss->num_steps; s++) {
+    xnnd_step_profile p;
+    xnnd_method_get_step_profile(m, s, &p);
+    if (!first) {
+      const xnnd_step_profile* b = &ss->prev[s];
+      uint64_t ns = p.is_delegate ? p.compute_ns - b->compute_ns : p.total_ns - b->total_ns;
+      ss->ms[(size_t)ss->rows * ss->num_steps + s] = (double)ns / 1e6;
+    }
+    ss->prev[s] = p;
+  }
+  if (!first) ss->rows++;
+}
+
+static double step_median(const step_samples* ss, uint32_t s, double* scratch) {
+  for (int r = 0; r < ss->rows; r++) scratch[r] = ss->ms[(size_t)r * ss->num_steps + s];
+  qsort(scratch, (size_t)ss->rows, sizeof(double), cmp_double);
+  return scratch[ss->rows / 2];
+}
+
 /* Per step: mean time; per delegate: time in its compute (XNNPACK's kernels plus xnnd's own
- * convolutions) and at its boundary. "Outside" is every nanosecond of execute not spent in a
- * delegate's compute: layout conversion, portable kernels, dispatch. */
-static void print_profile(const xnnd_method* m, const profile_snapshot* base) {
+ * convolutions) and at its boundary; and the median over executes of the step's layer time
+ * (a delegate's compute, a kernel's whole time). "Outside" is every nanosecond of execute not
+ * spent in a delegate's compute: layout conversion, portable kernels, dispatch. */
+static void print_profile(const xnnd_method* m, const profile_snapshot* base, const step_samples* ss) {
   profile_snapshot now;
   if (!snapshot(m, &now)) return;
   uint64_t runs = now.runs - base->runs, exec_ns = now.exec_ns - base->exec_ns, compute_ns = 0, own_ns = 0;
@@ -75,8 +109,11 @@ static void print_profile(const xnnd_method* m, const profile_snapshot* base) {
     free(now.steps);
     return;
   }
-  printf("profile over %llu executes:\n  %4s  %-28s %10s %12s %12s %12s\n", (unsigned long long)runs, "step",
-         "op / backend", "mean ms", "compute ms", "xnnd-kern ms", "boundary ms");
+  double* scratch = ss->rows > 0 ? malloc(sizeof(double) * (size_t)ss->rows) : NULL;
+  printf("profile over %llu executes (median ms: per execute, a delegate's compute or a kernel's whole time):\n"
+         "  %4s  %-28s %10s %12s %12s %12s %10s\n",
+         (unsigned long long)runs, "step", "op / backend", "mean ms", "compute ms", "xnnd-kern ms", "boundary ms",
+         "median ms");
   for (uint32_t s = 0; s < xnnd_method_num_steps(m); s++) {
     const xnnd_step_profile* p = &now.steps[s];
     const xnnd_step_profile* b = &base->steps[s];
@@ -84,13 +121,18 @@ static void print_profile(const xnnd_method* m, const profile_snapshot* base) {
     compute_ns += p->compute_ns - b->compute_ns;
     own_ns += p->own_kernel_ns - b->own_kernel_ns;
     if (p->is_delegate)
-      printf("  %4u  %-28s %10.3f %12.3f %12.3f %12.3f\n", s, p->name, total,
+      printf("  %4u  %-28s %10.3f %12.3f %12.3f %12.3f", s, p->name, total,
              (double)(p->compute_ns - b->compute_ns) / (double)runs / 1e6,
              (double)(p->own_kernel_ns - b->own_kernel_ns) / (double)runs / 1e6,
              (double)(p->boundary_ns - b->boundary_ns) / (double)runs / 1e6);
     else
-      printf("  %4u  %-28s %10.3f\n", s, p->name, total);
+      printf("  %4u  %-28s %10.3f %12s %12s %12s", s, p->name, total, "-", "-", "-");
+    if (scratch)
+      printf(" %10.3f\n", step_median(ss, s, scratch));
+    else
+      printf(" %10s\n", "-");
   }
+  free(scratch);
   printf("execute: mean %.3f ms, inside delegate compute %.3f ms (XNNPACK kernels %.3f, xnnd convolutions %.3f), "
          "outside %.3f ms (%.2f%% of execute)\n",
          (double)exec_ns / (double)runs / 1e6, (double)compute_ns / (double)runs / 1e6,
@@ -161,6 +203,7 @@ int xnnd_cmd_run(int argc, char** argv) {
   xnnd_tensor in[MAX_IO];
   double* times = NULL;
   profile_snapshot base = {0, 0, NULL};
+  step_samples samples = {NULL, NULL, 0, 0};
   memset(in, 0, sizeof(in));
   double t0 = now_ms();
   xnnd_status st = xnnd_program_load_file(model, NULL, &prog, &err);
@@ -215,9 +258,18 @@ int xnnd_cmd_run(int argc, char** argv) {
   }
   times = calloc((size_t)iters, sizeof(double));
   if (!times) goto done;
+  if (profile) {
+    samples.num_steps = xnnd_method_num_steps(m);
+    if ((uint64_t)samples.num_steps * (uint64_t)iters <= MAX_STEP_SAMPLES) {
+      samples.ms = malloc(sizeof(double) * ((size_t)samples.num_steps * (size_t)iters + 1));
+      samples.prev = malloc(sizeof(xnnd_step_profile) * ((size_t)samples.num_steps + 1));
+      if (!samples.ms || !samples.prev) goto done;
+    }
+  }
   if (rss) memset(times, 0, sizeof(double) * (size_t)iters);  /* touch its pages before measuring */
   for (int i = 0; i < warmup + iters; i++) {
     if (profile && i == warmup && !snapshot(m, &base)) goto done;
+    if (samples.ms && i == warmup) record_samples(m, &samples, true);
     if (rss && i == warmup) rss_warm = vm_rss_kb();
     double s = now_ms();
     if ((st = xnnd_method_execute(m)) != XNND_OK) {
@@ -225,6 +277,7 @@ int xnnd_cmd_run(int argc, char** argv) {
       goto done;
     }
     if (i >= warmup) times[i - warmup] = now_ms() - s;
+    if (samples.ms && i >= warmup) record_samples(m, &samples, false);
   }
   if (rss) rss_end = vm_rss_kb();  /* before qsort and printf allocate */
   for (uint32_t i = 0; i < xnnd_method_num_outputs(m); i++) {
@@ -247,7 +300,7 @@ int xnnd_cmd_run(int argc, char** argv) {
   printf("latency over %d runs (%u thread%s): min %.3f ms, median %.3f ms\n", iters, threads ? threads : 1,
          threads > 1 ? "s" : "", times[0], times[iters / 2]);
   if (profile) {
-    print_profile(m, &base);
+    print_profile(m, &base, &samples);
     xnnd_cli_print_delegate_choices(stdout, m);
   }
   if (rss) {
@@ -259,6 +312,8 @@ done:
   for (uint32_t i = 0; i < MAX_IO; i++) free(in[i].data);
   free(times);
   free(base.steps);
+  free(samples.ms);
+  free(samples.prev);
   xnnd_method_destroy(m);
   xnnd_program_destroy(prog);
   return rc;
