@@ -3,7 +3,7 @@
  * [outer, dim, inner] view. The output doubles as the exp buffer, so run() needs no scratch
  * memory. exp is kfm_expf (kernel_fastmath.h, at most 1.01 ulp from exp in double), sums are in
  * double. A contiguous line (inner == 1, the attention case) runs softmax_line(), whose loops
- * over 8 independent lanes the compiler vectorizes. */
+ * over 8 independent lanes the compiler vectorizes (its exp loop in AVX2 where the CPU has it). */
 #include <math.h>
 
 #include "kernels/kernel_fastmath.h"
@@ -23,7 +23,12 @@ static void softmax_line(const float* x, float* y, int64_t D, bool log_form) {
   for (int l = 0; l < SM_LANES; l++) m = ml[l] > m ? ml[l] : m;
   for (; k < D; k++) m = x[k] > m ? x[k] : m;
   /* exp into y first (a plain loop, vectorized), then its sum over double lanes. */
-  for (k = 0; k < D; k++) y[k] = kfm_expf(x[k] - m);
+#if XNND_KFM_AVX2
+  if (xnnd_kfm_avx2())
+    xnnd_kfm_exp_sub_avx2(x, y, D, m);
+  else
+#endif
+    for (k = 0; k < D; k++) y[k] = kfm_expf(x[k] - m);
   double sl[SM_LANES] = {0};
   for (k = 0; k + SM_LANES <= D; k += SM_LANES)
     for (int l = 0; l < SM_LANES; l++) sl[l] += (double)y[k + l];
