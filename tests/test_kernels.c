@@ -2,12 +2,14 @@
  * accumulation, no code shared with runtime/kernels), hand-computed exact cases, prepare-time
  * errors, and a differential check against PyTorch (tests/kernels_ref.py) when $XNND_PYTHON is
  * set. Shapes stay small so the suite is quick under valgrind. */
+#include <float.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/kernel_fastmath.h"
 #include "kernels/kernels.h"
 #include "test_support.h"
 
@@ -1878,6 +1880,187 @@ static void test_constant_pad(void** state) {
   kc_free(&c);
 }
 
+/* ------------------------------------------- fast exp, softmax rows, gelu, layer norm rows */
+/* Distance in units of the last place of want (as a float); subnormal wants count in units of
+ * the smallest subnormal. */
+static double ulps(float got, double want) {
+  const float w = (float)fabs(want);
+  const double ulp = w < FLT_MIN ? 0x1p-149 : (double)(nextafterf(w, INFINITY) - w);
+  return fabs((double)got - want) / ulp;
+}
+
+static void test_fast_exp(void** state) {
+  (void)state;
+  double worst = 0, worst_sub = 0;
+  for (uint32_t sign = 0; sign < 2; sign++)
+    for (uint32_t b = 0; b < 0x42D00000u; b += 997) { /* |x| < 104, every 997th float */
+      const uint32_t bits = b | sign << 31;
+      float x;
+      memcpy(&x, &bits, sizeof(x));
+      if (x > 88.5f) continue;
+      const double want = exp((double)x), u = ulps(kfm_expf(x), want);
+      if (want < FLT_MIN) worst_sub = fmax(worst_sub, u);
+      else worst = fmax(worst, u);
+    }
+  if (!(worst <= 1.02) || !(worst_sub <= 1.0))
+    fail_msg("kfm_expf: %.3f ulp (normal results), %.3f (subnormal)", worst, worst_sub);
+  assert_true(isnan(kfm_expf(NAN)));
+  assert_true(kfm_expf(INFINITY) == INFINITY && kfm_expf(89.0f) == INFINITY);
+  assert_true(kfm_expf(-INFINITY) == 0.0f && kfm_expf(-1e30f) == 0.0f);
+  assert_true(kfm_expf(0.0f) == 1.0f && kfm_expf(-0.0f) == 1.0f);
+}
+
+/* The contiguous (inner == 1) softmax/log_softmax path: line lengths around the 8 lanes. */
+static void test_softmax_rows(void** state) {
+  (void)state;
+  rng r = {61};
+  static const int lens[] = {1, 2, 7, 8, 9, 15, 64, 197, 203};
+  for (int log_form = 0; log_form < 2; log_form++)
+    for (size_t li = 0; li < sizeof(lens) / sizeof(lens[0]); li++) {
+      const int64_t D = lens[li], O = 3;
+      kc c;
+      kc_init(&c, log_form ? "aten.log_softmax" : "aten.softmax");
+      xnnd_tensor* x = kc_in(&c, F32(2, O, D));
+      xnnd_tensor* y = kc_out(&c, F32(2, O, D));
+      fill_random(x, &r, -30, 30);
+      float* xv = fdata(x);
+      xv[D] = -INFINITY; /* row 1: a -inf entry gives 0 (log: -inf) */
+      xv[2 * D + D - 1] = NAN; /* row 2: a NaN makes the row NaN */
+      kc_int(&c, "dim", -1);
+      kc_run(&c);
+      for (int64_t o = 0; o < O; o++) {
+        const float* xr = xv + o * D;
+        const float* yr = fdata(y) + o * D;
+        double m = -INFINITY, s = 0;
+        for (int64_t k = 0; k < D; k++) m = fmax(m, xr[k]);
+        for (int64_t k = 0; k < D; k++) s += exp((double)xr[k] - m);
+        for (int64_t k = 0; k < D; k++) {
+          if (o == 2) {
+            if (!isnan(yr[k])) fail_msg("D=%lld: element %lld is %g, not NaN", (long long)D,
+                                        (long long)k, (double)yr[k]);
+            continue;
+          }
+          if (o == 1 && k == 0 && D > 1) {
+            assert_true(log_form ? yr[k] == -INFINITY : yr[k] == 0.0f);
+            continue;
+          }
+          const double want = log_form ? ((double)xr[k] - m) - log(s) : exp((double)xr[k] - m) / s;
+          if (isnan(want)) { /* D == 1 and x = -inf: -inf - -inf, as before */
+            assert_true(isnan(yr[k]));
+            continue;
+          }
+          /* softmax: a few ulp relative, plus the rounding of x - m in f32 (half an ulp of
+           * |x - m|, as in PyTorch); log_softmax: absolute, on the scale of |x - m|. */
+          const double err = log_form ? fabs(yr[k] - want) / fmax(1.0, fabs(want))
+                                      : (want < FLT_MIN ? 0 : fabs(yr[k] - want) / want);
+          if (!(err <= 4e-7 + 6e-8 * fabs((double)xr[k] - m)))
+            fail_msg("%s D=%lld row %lld: element %lld is %.9g, expected %.9g",
+                     log_form ? "log_softmax" : "softmax", (long long)D, (long long)o,
+                     (long long)k, (double)yr[k], want);
+        }
+      }
+      kc_free(&c);
+    }
+}
+
+/* gelu (erf and tanh forms) on an odd length, against double, plus the special values. */
+static void test_gelu_fast(void** state) {
+  (void)state;
+  rng r = {67};
+  for (int approx = 0; approx < 2; approx++) {
+    const int64_t n = 1037;
+    kc c;
+    kc_init(&c, "aten.gelu");
+    xnnd_tensor* x = kc_in(&c, F32(1, n));
+    xnnd_tensor* y = kc_out(&c, F32(1, n));
+    fill_random(x, &r, -12, 12);
+    float* xv = fdata(x);
+    static const float special[] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, 1e-30f, -1e-30f,
+                                    3e38f, -3e38f, -9.0f, 5.5f};
+    for (size_t i = 0; i < sizeof(special) / sizeof(special[0]); i++) xv[n - 1 - i] = special[i];
+    kc_int(&c, "approximate", approx);
+    kc_run(&c);
+    double worst = 0;
+    for (int64_t i = 0; i < n; i++) {
+      const double v = xv[i];
+      /* The tanh form's exp argument 2u is computed in f32: its rounding (~|2u| * 6e-8) is
+       * the error in the negative tail, where exp(-2u) is large. */
+      const double arg = fabs(1.5957691216057307 * (v + 0.044715 * v * v * v));
+      double want;
+      if (approx) {
+        const double u = 0.7978845608028654 * (v + 0.044715 * v * v * v);
+        want = u < -20 ? v * exp(2 * u) / (1 + exp(2 * u)) : v / (1 + exp(-2 * u));
+      } else {
+        want = 0.5 * v * erfc(-v / sqrt(2.0));
+      }
+      /* path 0: the kernel (AVX2 where the CPU has it); path 1: the inline code */
+      for (int path = 0; path < 2; path++) {
+        const float inl = approx ? kfm_gelu_tanh(xv[i]) : kfm_gelu_erf(xv[i]);
+        const float got = path ? inl : fdata(y)[i];
+        if (isnan(v) || v == -INFINITY) {
+          assert_true(isnan(got)); /* as 0.5 x (1 + erf(x)) gives */
+          continue;
+        }
+        if (v == INFINITY) {
+          assert_true(got == INFINITY);
+          continue;
+        }
+        /* In the far negative tail (|gelu| < 1e-30) exp(-x^2/2) is subnormal: absolute error. */
+        if (fabs(want) >= 1e-30)
+          worst = fmax(worst, approx ? ulps(got, want) / (4.0 + 2.0 * arg) : ulps(got, want) / 8.0);
+        if (fabs(want) < 1e-30 && !(fabs(got - want) <= 1e-35))
+          fail_msg("gelu approx=%d path %d: x=%.9g gives %.9g, expected %.9g", approx, path, v,
+                   (double)got, want);
+      }
+    }
+    /* erf form: 8 ulp (6.7 over a sweep of every 61st float); tanh form: 4 + 2 |2u| ulp */
+    if (!(worst <= 1.0)) fail_msg("gelu approx=%d: error %.2f x its bound", approx, worst);
+    kc_free(&c);
+  }
+}
+
+/* layer norm over rows whose length is not a multiple of the 8 lanes, tight tolerance. */
+static void test_layer_norm_rows(void** state) {
+  (void)state;
+  rng r = {71};
+  static const int lens[] = {1, 7, 8, 9, 771};
+  for (size_t li = 0; li < sizeof(lens) / sizeof(lens[0]); li++)
+    for (int affine = 0; affine < 2; affine++) {
+      const int64_t M = lens[li], R = 3;
+      kc c;
+      kc_init(&c, "aten.native_layer_norm");
+      xnnd_tensor* x = kc_in(&c, F32(2, R, M));
+      xnnd_tensor* w = kc_in(&c, affine ? F32(1, M) : NULL);
+      xnnd_tensor* b = kc_in(&c, affine ? F32(1, M) : NULL);
+      xnnd_tensor* y = kc_out(&c, F32(2, R, M));
+      fill_random(x, &r, -3, 5);
+      if (affine) {
+        fill_random(w, &r, 0.5f, 1.5f);
+        fill_random(b, &r, -1, 1);
+      }
+      kc_ints(&c, "normalized_shape", 1, &M);
+      kc_float(&c, "eps", 1e-6);
+      kc_run(&c);
+      for (int64_t row = 0; row < R; row++) {
+        const float* xr = fdata(x) + row * M;
+        double s = 0, q = 0;
+        for (int64_t i = 0; i < M; i++) s += xr[i];
+        const double mean = s / (double)M;
+        for (int64_t i = 0; i < M; i++) q += ((double)xr[i] - mean) * ((double)xr[i] - mean);
+        const double rstd = 1.0 / sqrt(q / (double)M + 1e-6);
+        for (int64_t i = 0; i < M; i++) {
+          double want = ((double)xr[i] - mean) * rstd;
+          if (affine) want = want * fdata(w)[i] + fdata(b)[i];
+          const float got = fdata(y)[row * M + i];
+          if (!(ulps(got, want) <= 1.0) && !(fabs(got - want) <= 1e-7))
+            fail_msg("layer_norm M=%lld row %lld: element %lld is %.9g, expected %.9g",
+                     (long long)M, (long long)row, (long long)i, (double)got, want);
+        }
+      }
+      kc_free(&c);
+    }
+}
+
 static void test_layer_norm_log_softmax(void** state) {
   (void)state;
   rng r = {23};
@@ -2303,6 +2486,10 @@ int main(void) {
       cmocka_unit_test(test_constant_pad),
       cmocka_unit_test(test_shape_family),
       cmocka_unit_test(test_layer_norm_log_softmax),
+      cmocka_unit_test(test_fast_exp),
+      cmocka_unit_test(test_softmax_rows),
+      cmocka_unit_test(test_gelu_fast),
+      cmocka_unit_test(test_layer_norm_rows),
       cmocka_unit_test(test_baddbmm),
       cmocka_unit_test(test_upsample),
       cmocka_unit_test(test_index_run_errors),

@@ -1,7 +1,10 @@
 /* Elementwise f32 ops: unary activations share one prepare/run keyed by an op code. The
  * broadcasting binary ops (add/sub/mul/div, ...) are in kernel_binary.c. */
 #include <math.h>
+#include <pthread.h>
+#include <string.h>
 
+#include "kernels/kernel_fastmath.h"
 #include "kernels/kernel_util.h"
 
 enum unary_op {
@@ -97,6 +100,23 @@ KPREPARE(gelu) {
   return XNND_OK;
 }
 
+/* The AVX2 copies of the gelu and exp loops (kernel_act_avx2.c), once the CPU has AVX2 and FMA
+ * (checked once per process; delegates are created from several threads at once). */
+#if XNND_KFM_AVX2
+static pthread_once_t g_cpu_once = PTHREAD_ONCE_INIT;
+static bool g_avx2;
+
+static void detect_cpu(void) {
+  __builtin_cpu_init();
+  g_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+bool xnnd_kfm_avx2(void) {
+  pthread_once(&g_cpu_once, detect_cpu);
+  return g_avx2;
+}
+#endif
+
 static inline float relu6_div6(float v) {
   float r = v + 3.0f;
   r = r < 0.0f ? 0.0f : r;
@@ -141,15 +161,17 @@ KRUN(unary) {
       for (size_t i = 0; i < n; i++) y[i] = x[i] / (1.0f + expf(-x[i]));
       break;
     case U_GELU:
-      for (size_t i = 0; i < n; i++)
-        y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
-      break;
     case U_GELU_TANH:
-      for (size_t i = 0; i < n; i++) {
-        const float v = x[i];
-        const float inner = 0.79788456080286536f * (v + 0.044715f * v * v * v);
-        y[i] = 0.5f * v * (1.0f + tanhf(inner));
+#if XNND_KFM_AVX2
+      if (xnnd_kfm_avx2()) {
+        xnnd_kfm_gelu_avx2(x, y, n, p->op == U_GELU_TANH);
+        break;
       }
+#endif
+      if (p->op == U_GELU_TANH)
+        for (size_t i = 0; i < n; i++) y[i] = kfm_gelu_tanh(x[i]);
+      else
+        for (size_t i = 0; i < n; i++) y[i] = kfm_gelu_erf(x[i]);
       break;
     default:
       return XNND_INTERNAL;
