@@ -34,6 +34,8 @@ static int8_t quantize_bound(float v, float scale, int32_t zero_point) {
 }
 
 static bool own_conv_describe(const xnnd_xblob* b, fb_table node, own_conv_desc* d, const char** why) {
+  /* Callers describe nodes the kernel does not take too: every field must be defined then. */
+  *d = (own_conv_desc){0};
   *why = NULL;
   if (U32(Conv2d, groups) != 1) {
     *why = "grouped or depthwise: xnnd's kernels take one group";
@@ -157,6 +159,7 @@ typedef struct own_fc_desc {
 } own_fc_desc;
 
 static bool own_fc_describe(const xnnd_xblob* b, fb_table node, own_fc_desc* d, const char** why) {
+  *d = (own_fc_desc){0};
   xnnd_xvalue in, filter, out;
   d->input_id = U32(FullyConnected, input_id);
   d->output_id = U32(FullyConnected, output_id);
