@@ -14,17 +14,19 @@ typedef struct gemm_params {
 KPARAMS_FIT(gemm_params);
 
 /* The GEMM behind every op here: C[M,N] += alpha * A[M,K] @ B, B given as [K,N] or, for
- * linear, as its transpose [N,K]. Cache-blocked and register-tiled: for each block of
- * GEMM_KC k-terms and GEMM_NR columns, B is packed (zero-padded) into a stack panel that stays in
- * L1, and a microkernel sweeps it against MR rows of A at a time, holding an MR x GEMM_NR tile of
- * sums in registers. Summation: each output's products are summed from zero in float, k in
- * order, within a block, and the block sum is added to C (which holds the init: 0, bias or
- * beta*self). The old kernel summed all K products into the init in float, k in order, so
- * error bounds only shrink (blocks of GEMM_KC instead of K terms; FMA rounds once per term).
- * The AVX2+FMA microkernel (kernel_linear_avx2.c, 6 x 16) is chosen at run time from the
- * CPU; the portable one (4 x 16) is plain C that the compiler vectorizes for the baseline ISA. */
+ * linear, as its transpose [N,K]. Cache-blocked and register-tiled: for each panel of GEMM_KC
+ * k-terms and GEMM_NR columns, B is packed (zero-padded) on the stack, where it stays in L1, and
+ * a microkernel sweeps it against MR rows of A at a time, holding an MR x GEMM_NR tile of sums in
+ * registers. Summation: a microkernel call sums at most GEMM_KSUB products from zero in float,
+ * k in order; a panel's call sums meet in a zeroed tile, and the panel total is added to C (which
+ * holds the init: 0, bias or beta*self). An output's error is thus bounded by about
+ * GEMM_KSUB + GEMM_KC/GEMM_KSUB + K/GEMM_KC roundings; the old kernels summed all K products
+ * into the init in float (linear: eight partial sums of K/8), so bounds only shrink for K > 64.
+ * The AVX2+FMA microkernel (kernel_linear_avx2.c, 6 x 16) is chosen at run time from the CPU;
+ * the portable one (4 x 16) is GNU C vector code that maps onto the baseline ISA. */
 #define GEMM_NR 16
-#define GEMM_KC 64
+#define GEMM_KC 256 /* k-terms per packed panel (16 KB) */
+#define GEMM_KSUB 64 /* k-terms per microkernel call, summed from zero */
 #define GEMM_MR_MAX 6
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -143,16 +145,21 @@ static void gemm_acc(int64_t M, int64_t K, int64_t N, float alpha, const float* 
         const float* rows[GEMM_MR_MAX];
         for (int64_t r = 0; r < mr; r++) rows[r] = A + (i0 + (r < m ? r : m - 1)) * K + k0;
         float* c = C + i0 * N + j0;
-        if (m == mr && nr == GEMM_NR) {
+        if (kc <= GEMM_KSUB && m == mr && nr == GEMM_NR) {
           uk((size_t)kc, rows, alpha, bp, c, (size_t)N);
           continue;
         }
+        /* The panel's sub-block sums meet in a zeroed tile, and only its total is added to C:
+         * K/GEMM_KC float adds into the running sum rather than K/GEMM_KSUB. */
         float tile[GEMM_MR_MAX * GEMM_NR] = {0};
+        for (int64_t kk = 0; kk < kc; kk += GEMM_KSUB) {
+          const float* sub[GEMM_MR_MAX];
+          for (int64_t r = 0; r < mr; r++) sub[r] = rows[r] + kk;
+          const int64_t ks = kc - kk < GEMM_KSUB ? kc - kk : GEMM_KSUB;
+          uk((size_t)ks, sub, alpha, bp + kk * GEMM_NR, tile, GEMM_NR);
+        }
         for (int64_t r = 0; r < m; r++)
-          for (int64_t j = 0; j < nr; j++) tile[r * GEMM_NR + j] = c[r * N + j];
-        uk((size_t)kc, rows, alpha, bp, tile, GEMM_NR);
-        for (int64_t r = 0; r < m; r++)
-          for (int64_t j = 0; j < nr; j++) c[r * N + j] = tile[r * GEMM_NR + j];
+          for (int64_t j = 0; j < nr; j++) c[r * N + j] += tile[r * GEMM_NR + j];
       }
     }
   }
