@@ -57,23 +57,26 @@ static inline void v4_add_to(float* p, gemm_v4 v) {
 static inline gemm_v4 v4_splat(float x) { return (gemm_v4){x, x, x, x}; }
 
 /* 4 rows x 8 columns of the panel (row stride GEMM_NR): c[r][j] += sum_k (alpha*a[r][k]) *
- * bp[k][j], the tile held in eight vectors. */
-static void gemm_4x8(size_t kc, const float* const* a, float alpha, const float* restrict bp,
-                     float* restrict c, size_t ldc) {
+ * bp[k][j], the tile held in eight vectors; scaled is constant per call (alpha == 1 skips the
+ * multiply, the common case). */
+static inline __attribute__((always_inline)) void gemm_4x8_body(size_t kc, const float* const* a,
+                                                             float alpha, bool scaled,
+                                                             const float* restrict bp,
+                                                             float* restrict c, size_t ldc) {
   const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
   gemm_v4 c00 = {0}, c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
   for (size_t k = 0; k < kc; k++, bp += GEMM_NR) {
     const gemm_v4 b0 = v4_load(bp), b1 = v4_load(bp + 4);
-    gemm_v4 x = v4_splat(alpha * a0[k]);
+    gemm_v4 x = v4_splat(scaled ? alpha * a0[k] : a0[k]);
     c00 += x * b0;
     c01 += x * b1;
-    x = v4_splat(alpha * a1[k]);
+    x = v4_splat(scaled ? alpha * a1[k] : a1[k]);
     c10 += x * b0;
     c11 += x * b1;
-    x = v4_splat(alpha * a2[k]);
+    x = v4_splat(scaled ? alpha * a2[k] : a2[k]);
     c20 += x * b0;
     c21 += x * b1;
-    x = v4_splat(alpha * a3[k]);
+    x = v4_splat(scaled ? alpha * a3[k] : a3[k]);
     c30 += x * b0;
     c31 += x * b1;
   }
@@ -85,6 +88,13 @@ static void gemm_4x8(size_t kc, const float* const* a, float alpha, const float*
   v4_add_to(c + 2 * ldc + 4, c21);
   v4_add_to(c + 3 * ldc, c30);
   v4_add_to(c + 3 * ldc + 4, c31);
+}
+static void gemm_4x8(size_t kc, const float* const* a, float alpha, const float* restrict bp,
+                     float* restrict c, size_t ldc) {
+  if (alpha == 1.0f)
+    gemm_4x8_body(kc, a, alpha, false, bp, c, ldc);
+  else
+    gemm_4x8_body(kc, a, alpha, true, bp, c, ldc);
 }
 #else
 static void gemm_4x8(size_t kc, const float* const* a, float alpha, const float* restrict bp,
