@@ -624,6 +624,83 @@ static void test_addmm(void** state) {
   kc_free(&c);
 }
 
+/* Shapes past the blocked GEMM's tiles (6 or 4 rows, 16 columns) and k-blocks (64): the attention
+ * shapes and odd sizes with every kind of tail. Each output must meet the error bound of its
+ * summation, |err| <= (64 + k-blocks + 3) * 2^-24 * sum|a*b| (a block of at most 64 terms, one
+ * add per block, alpha's rounding), much tighter than the old kernel's K-term sequential sum for
+ * K > 64. An inf in A and a NaN in B must reach exactly their row and column; padding must not leak. */
+static void test_gemm_blocked(void** state) {
+  (void)state;
+  rng r = {31};
+  const int shapes[][4] = {{2, 197, 64, 197}, {2, 197, 197, 64}, {1, 13, 150, 37},
+                           {3, 7, 65, 17},    {1, 1, 1, 1},      {1, 25, 129, 33}};
+  for (size_t si = 0; si < sizeof(shapes) / sizeof(shapes[0]); si++) {
+    for (int op = 0; op < 3; op++) { /* bmm, baddbmm, linear */
+      const int B = op == 2 ? 1 : shapes[si][0], M = shapes[si][1], K = shapes[si][2],
+                N = shapes[si][3];
+      kc c;
+      xnnd_tensor *s = NULL, *a, *b, *bias = NULL, *y;
+      const double alpha = op == 1 ? -0.75 : 1.0, beta = op == 1 ? 2.0 : 0.0;
+      if (op == 0) {
+        kc_init(&c, "aten.bmm");
+      } else if (op == 1) {
+        kc_init(&c, "aten.baddbmm");
+        s = kc_in(&c, F32(3, B, M, N));
+      } else {
+        kc_init(&c, "aten.linear");
+      }
+      a = kc_in(&c, F32(3, B, M, K));
+      b = kc_in(&c, op == 2 ? F32(2, N, K) : F32(3, B, K, N));
+      if (op == 2) bias = kc_in(&c, F32(1, N));
+      y = kc_out(&c, F32(3, B, M, N));
+      if (s) fill_random(s, &r, -1, 1);
+      if (bias) fill_random(bias, &r, -1, 1);
+      fill_random(a, &r, -1, 1);
+      fill_random(b, &r, -1, 1);
+      const bool special = M > 1 && N > 1 && K > 1;
+      const int ri = M / 2, kj = K - 1, cj = N - 1; /* inf at A[0][ri][0], NaN at B[0][kj][cj] */
+      if (special) {
+        fdata(a)[ri * K] = INFINITY;
+        fdata(b)[op == 2 ? cj * K + kj : kj * N + cj] = NAN;
+      }
+      if (op == 1) {
+        kc_float(&c, "beta", beta);
+        kc_float(&c, "alpha", alpha);
+      }
+      kc_run(&c);
+      const double bound = (64 + (K + 63) / 64 + 3) * ldexp(1.0, -24);
+      for (int t = 0; t < B; t++)
+        for (int i = 0; i < M; i++)
+          for (int j = 0; j < N; j++) {
+            double sum = 0, mag = 0;
+            for (int k = 0; k < K; k++) {
+              const double p = (double)fdata(a)[(t * M + i) * K + k] *
+                               fdata(b)[op == 2 ? j * K + k : (t * K + k) * N + j];
+              sum += p;
+              mag += fabs(p);
+            }
+            const size_t o = (size_t)((t * M + i) * N + j);
+            const double init = s ? beta * fdata(s)[o] : bias ? fdata(bias)[j] : 0.0;
+            const double want = init + alpha * sum;
+            const float got = fdata(y)[o];
+            if (isnan(want) || isinf(want)) {
+              if (!(isnan(want) ? isnan(got) : got == want))
+                fail_msg("%s %dx%dx%dx%d: [%d,%d,%d] is %g, expected %g", c.op, B, M, K, N, t,
+                         i, j, (double)got, want);
+              continue;
+            }
+            const bool hit = special && t == 0 && (i == ri || j == cj);
+            if (hit) fail_msg("%s: [%d,%d,%d] should be inf or NaN, is %g", c.op, t, i, j, (double)got);
+            const double tol = bound * (fabs(alpha) * mag + fabs(init)) + 1e-30;
+            if (!(fabs((double)got - want) <= tol))
+              fail_msg("%s %dx%dx%dx%d: [%d,%d,%d] is %.9g, expected %.9g (bound %.3g)", c.op, B,
+                       M, K, N, t, i, j, (double)got, want, tol);
+          }
+      kc_free(&c);
+    }
+  }
+}
+
 static void test_linear(void** state) {
   (void)state;
   rng r = {9};
@@ -2469,6 +2546,7 @@ int main(void) {
       cmocka_unit_test(test_mm_bmm),
       cmocka_unit_test(test_addmm),
       cmocka_unit_test(test_linear),
+      cmocka_unit_test(test_gemm_blocked),
       cmocka_unit_test(test_batch_norm),
       cmocka_unit_test(test_unary),
       cmocka_unit_test(test_binary),
