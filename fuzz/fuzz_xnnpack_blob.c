@@ -8,22 +8,12 @@
 
 #include "backends/xnnpack/xnnpack_backend.h"
 #include "fb.h"
+#include "fuzz_blob.h"
 #include "fuzz_common.h"
 #include "pte_format.h"
 #include "xnnpack_generated.h"
 
 #define MAX_EXT 8
-#define MAX_IO_BYTES ((size_t)4 << 20)
-
-static bool to_program_dtype(uint8_t datatype, xnnd_dtype* out) {
-  switch (datatype) {
-    case XNND_XNNPACK_DataType_FP32: *out = XNND_F32; return true;
-    case XNND_XNNPACK_DataType_QINT8: *out = XNND_I8; return true;
-    case XNND_XNNPACK_DataType_QUINT8: *out = XNND_U8; return true;
-    case XNND_XNNPACK_DataType_QINT32: *out = XNND_I32; return true;
-    default: return false;
-  }
-}
 
 /* Program tensors matching the blob's externals; false when the blob is not readable. */
 static bool tensors_from_blob(const uint8_t* blob, size_t size, xnnd_tensor* in, uint32_t* n_in,
@@ -45,35 +35,12 @@ static bool tensors_from_blob(const uint8_t* blob, size_t size, xnnd_tensor* in,
     xnnd_tensor* ts = side == 0 ? in : out;
     if (ids.len > MAX_EXT) return false;
     for (uint32_t i = 0; i < ids.len; i++) {
-      uint32_t id = fb_vec_u32(ids, i);
-      if (id >= values.len) return false;
-      fb_table v = fb_vec_table(values, id);
-      fb_vec dims = fb_vector(v, XNND_XNNPACK_Value_dims);
-      if (dims.len > XNND_MAX_RANK) return false;
-      xnnd_tensor t = {XNND_F32, dims.len, {0}, NULL};
-      if (!to_program_dtype(fb_u8(v, XNND_XNNPACK_Value_datatype, 0), &t.dtype)) t.dtype = XNND_F32;
-      for (uint32_t d = 0; d < dims.len; d++) t.dims[d] = fb_vec_u32(dims, d);
-      if ((fb_u32(v, XNND_XNNPACK_Value_flags, 0) & XNND_XVALUE_NCHW_BOUNDARY) && dims.len == 4) {
-        /* blob NHWC -> program NCHW */
-        t.dims[1] = fb_vec_u32(dims, 3);
-        t.dims[2] = fb_vec_u32(dims, 1);
-        t.dims[3] = fb_vec_u32(dims, 2);
-      }
-      ts[i] = t;
+      if (!fuzz_blob_value_tensor(values, fb_vec_u32(ids, i), &ts[i])) return false;
     }
     if (side == 0) *n_in = ids.len;
     else *n_out = ids.len;
   }
   return true;
-}
-
-static void* zero_buffer(const xnnd_tensor* t, size_t* total) {
-  size_t bytes = xnnd_tensor_numel(t) * xnnd_dtype_size(t->dtype);
-  if (bytes > MAX_IO_BYTES || (*total += bytes) > MAX_IO_BYTES) return NULL;
-  void* p = NULL;
-  if (posix_memalign(&p, 64, bytes + 64) != 0) return NULL;
-  memset(p, 0, bytes + 64);
-  return p;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -110,8 +77,10 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (st == XNND_OK) {
     size_t total = 0;
     bool ok = true;
-    for (uint32_t i = 0; i < n_in && ok; i++) ok = (in[i].data = zero_buffer(&in[i], &total)) != NULL;
-    for (uint32_t i = 0; i < n_out && ok; i++) ok = (out[i].data = zero_buffer(&out[i], &total)) != NULL;
+    for (uint32_t i = 0; i < n_in && ok; i++)
+      ok = (in[i].data = fuzz_zero_buffer(&in[i], &total)) != NULL;
+    for (uint32_t i = 0; i < n_out && ok; i++)
+      ok = (out[i].data = fuzz_zero_buffer(&out[i], &total)) != NULL;
     if (ok) {
       be->execute(handle, in, n_in, out, n_out, err, sizeof(err));
       xnnd_status ex = be->execute(handle, in, n_in, out, n_out, err, sizeof(err));  /* set up already */
