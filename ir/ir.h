@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "xnnd/xnnd.h"
+#include "dim_expr.h"  /* schema/: symbolic dims */
 
 #ifdef __cplusplus
 extern "C" {
@@ -100,6 +101,10 @@ typedef struct xnnd_ir_value {
   uint64_t const_key;     /* key of a large constant in a constant bundle; 0 = by content hash */
   xnnd_id producer;       /* producing node, XNND_NO_ID for inputs and constants */
   bool is_input;
+  /* Dynamic shapes: NULL for a static value; else `rank` affine forms over the graph's
+   * symbols (graph-owned), and dims[] hold each dim's upper bound (every symbol at its max).
+   * Passes that rely on a size must check it is static (xnnd_value_dim_static). */
+  const xnnd_dimx* dimx;
 } xnnd_ir_value;
 
 typedef struct xnnd_ir_node {
@@ -115,6 +120,9 @@ typedef struct xnnd_ir_node {
    * In a program it travels as KernelCall attrs "output_min"/"output_max". */
   float output_min, output_max;
   bool dead;
+  /* Dynamic shapes: NULL, or for an INTS attribute holding symbolic dims (a view's size)
+   * attrs[a].n affine forms (graph-owned); attrs[a].ints then hold their upper bounds. */
+  const xnnd_dimx* attr_dimx[XNND_MAX_ATTRS];
 } xnnd_ir_node;
 
 typedef struct xnnd_graph {
@@ -129,6 +137,9 @@ typedef struct xnnd_graph {
   uint32_t num_outputs;
   struct xnnd_arena* arena;  /* strings, id arrays, constant data */
   char errmsg[XNND_ERRMSG_SIZE];
+  /* Dynamic shapes: the symbols value dims are affine in (text IR `sym NAME = MIN..MAX`). */
+  xnnd_symbol syms[XNND_MAX_SYMS];
+  uint32_t num_syms;
 } xnnd_graph;
 
 /* ---- op table ---- */

@@ -191,7 +191,7 @@ static void run_fixture(const char* dir, const fixture* f, const char* own_kerne
   }
   xnnd_backend_option opt = {XNND_XNNPACK_BACKEND_NAME, "own_kernels", own_kernels};
   xnnd_backend_init_args args = {r.blob, r.blob_size, NULL, 0, &k_alloc, 1, ins, io.num_inputs, outs,
-                                 io.num_outputs, false, &opt, 1};
+                                 io.num_outputs, false, &opt, 1, NULL, 0};
   void* h = NULL;
   st = be->init(&args, &h, err, sizeof(err));
   if (st != XNND_OK) fail_msg("%s: init: %s (%s)", f->name, err, xnnd_status_str(st));
@@ -450,7 +450,7 @@ static void test_synthetic_ok(void** state) {
   const xnnd_backend* be = xnnd_xnnpack_backend_get();
   float x[4 + 4] = {1, 2, 3, 4}, y[4 + 4];
   xnnd_tensor ti = {XNND_F32, 2, {1, 4}, x}, to = {XNND_F32, 2, {1, 4}, y};
-  xnnd_backend_init_args args = {r.blob, r.blob_size, NULL, 0, &k_alloc, 1, &ti, 1, &to, 1, false, NULL, 0};
+  xnnd_backend_init_args args = {r.blob, r.blob_size, NULL, 0, &k_alloc, 1, &ti, 1, &to, 1, false, NULL, 0, NULL, 0};
   void* h = NULL;
   st = be->init(&args, &h, err, sizeof(err));
   if (st != XNND_OK) fail_msg("init: %s", err);
@@ -589,7 +589,7 @@ static void test_transposes(void** state) {
   float x[60 + 4], y[60 + 4];
   for (int k = 0; k < 60; k++) x[k] = (float)k - 30.0f;
   xnnd_tensor ti = {XNND_F32, 4, {1, 3, 4, 5}, x}, to = {XNND_F32, 4, {1, 3, 4, 5}, y};
-  xnnd_backend_init_args args = {r.blob, r.blob_size, NULL, 0, &k_alloc, 1, &ti, 1, &to, 1, false, NULL, 0};
+  xnnd_backend_init_args args = {r.blob, r.blob_size, NULL, 0, &k_alloc, 1, &ti, 1, &to, 1, false, NULL, 0, NULL, 0};
   void* h = NULL;
   if (be->init(&args, &h, err, sizeof(err)) != XNND_OK) fail_msg("init: %s", err);
   assert_int_equal(be->execute(h, &ti, 1, &to, 1, err, sizeof(err)), XNND_OK);

@@ -187,7 +187,7 @@ static void run_graph_mode(xnnd_graph* g, const xnnd_id* ins, uint32_t nin, cons
   static const xnnd_backend_option k_off = {XNND_XNNPACK_BACKEND_NAME, "own_kernels", "off"};
   static const xnnd_backend_option k_on = {XNND_XNNPACK_BACKEND_NAME, "own_kernels", "on"};
   xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, threads, ti, nin, to, nout, false,
-                                 xnnpack_only ? &k_off : &k_on, 1};
+                                 xnnpack_only ? &k_off : &k_on, 1, NULL, 0};
   void* h = NULL;
   char err[512] = "";
   xnnd_status st = be->init(&args, &h, err, sizeof(err));
@@ -694,7 +694,7 @@ static void test_addmm_t(void** state) {
     assert_int_equal(xnnd_xnnpack_build_blob(g, &only, 1, (xnnd_id[]){xi, t}, 2, &mm1, 1, &blob, &size, err, sizeof(err)),
                      XNND_OK);
     xnnd_tensor ti[2] = {tensor_of(g, xi, x), tensor_of(g, t, wt)}, to = tensor_of(g, mm1, NULL);
-    xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, 1, ti, 2, &to, 1, false, NULL, 0};
+    xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, 1, ti, 2, &to, 1, false, NULL, 0, NULL, 0};
     void* h = NULL;
     if (xnnd_xnnpack_backend_get()->init(&args, &h, err, sizeof(err)) != XNND_OK) fail_msg("init: %s", err);
     float got[12];
@@ -1308,7 +1308,7 @@ static xnnd_status init_mini(const uint8_t* blob, size_t size, uint32_t num_inpu
   t[0].dims[1] = in_dim1;
   t[1].dims[1] = 4;
   xnnd_tensor out = t[1];
-  xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, 1, t, num_inputs, &out, 1, false, NULL, 0};
+  xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, 1, t, num_inputs, &out, 1, false, NULL, 0, NULL, 0};
   void* h = NULL;
   err[0] = '\0';
   xnnd_status st = xnnd_xnnpack_backend_get()->init(&args, &h, err, err_size);
@@ -1387,7 +1387,7 @@ static void fuzz_blob(const xnnd_graph* g, xnnd_id xi, xnnd_id o) {
     for (int m = 0; m < num_masks; m++) {
       memcpy(copy, blob, size);
       copy[i] ^= num_masks == 3 ? masks[m] : (uint8_t)(m + 1);
-      xnnd_backend_init_args args = {copy, size, NULL, 0, &k_alloc, 1, &ti, 1, &to, 1, false, NULL, 0};
+      xnnd_backend_init_args args = {copy, size, NULL, 0, &k_alloc, 1, &ti, 1, &to, 1, false, NULL, 0, NULL, 0};
       void* h = NULL;
       err[0] = '\0';
       if (be->init(&args, &h, err, sizeof(err)) == XNND_OK) {
@@ -1403,7 +1403,7 @@ static void fuzz_blob(const xnnd_graph* g, xnnd_id xi, xnnd_id o) {
       }
     }
   for (size_t n = 0; n < size; n++) {
-    xnnd_backend_init_args args = {blob, n, NULL, 0, &k_alloc, 1, &ti, 1, &to, 1, false, NULL, 0};
+    xnnd_backend_init_args args = {blob, n, NULL, 0, &k_alloc, 1, &ti, 1, &to, 1, false, NULL, 0, NULL, 0};
     void* h = NULL;
     assert_int_not_equal(be->init(&args, &h, err, sizeof(err)), XNND_OK);
   }
@@ -1484,7 +1484,7 @@ static void test_init_robustness(void** state) {
   for (long budget = 0; budget < 64 && !succeeded; budget++) {
     alloc_ctx ctx = {budget};
     xnnd_allocator a = {&ctx, t_alloc, xt_aligned_free};
-    xnnd_backend_init_args args = {blob, size, NULL, 0, &a, 1, &t, 1, &out, 1, false, NULL, 0};
+    xnnd_backend_init_args args = {blob, size, NULL, 0, &a, 1, &t, 1, &out, 1, false, NULL, 0, NULL, 0};
     void* h = NULL;
     xnnd_status st = xnnd_xnnpack_backend_get()->init(&args, &h, err, sizeof(err));
     if (st == XNND_OK) {
@@ -1496,7 +1496,7 @@ static void test_init_robustness(void** state) {
   }
   assert_true(succeeded);
 
-  xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, 1, &t, 1, &out, 1, false, NULL, 0};
+  xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, 1, &t, 1, &out, 1, false, NULL, 0, NULL, 0};
   void* h = NULL;
   assert_int_equal(xnnd_xnnpack_backend_get()->init(&args, &h, err, sizeof(err)), XNND_OK);
   float in[8] = {0}, o[8];

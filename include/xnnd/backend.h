@@ -35,6 +35,11 @@ typedef struct xnnd_backend_init_args {
    * message naming it. */
   const xnnd_backend_option* options;
   uint32_t num_options;
+  /* Dynamic shapes (docs/ARCHITECTURE.md "Dynamic shapes"): the method's symbol values the
+   * tensors above were evaluated at (each symbol at its max), num_syms == 0 for a static
+   * method. A blob's dim_exprs refer to these symbols by index. */
+  const int64_t* syms;
+  uint32_t num_syms;
 } xnnd_backend_init_args;
 
 /* Cumulative figures since init, for `xnnd run --profile`. */
@@ -62,6 +67,16 @@ typedef struct xnnd_backend {
    * kernel each convolution got and why) as text lines into buf (size bytes, NUL-terminated,
    * truncated); returns the length the whole text needs, like snprintf. */
   size_t (*describe)(void* handle, char* buf, size_t size);
+  /* Optional (NULL: the backend takes only static delegates; a delegate with symbolic dims
+   * fails at method creation). Dynamic shapes: the method's symbol values changed; inputs and
+   * outputs carry the new dims (data NULL). Called by xnnd_method_execute before `execute`.
+   * It may allocate the first time it sees a set of symbol values (the XNNPACK backend builds
+   * and caches a runtime per shape); with that shape cached it must not. On failure write a
+   * message; the delegate stays usable at its previous shape. */
+  xnnd_status (*reshape)(void* handle, const int64_t* syms, uint32_t num_syms,
+                         const xnnd_tensor* inputs, uint32_t num_inputs,
+                         const xnnd_tensor* outputs, uint32_t num_outputs, char* err,
+                         size_t err_size);
 } xnnd_backend;
 
 /* Register a backend (borrowed; must outlive the process's use of it). Built-in backends
