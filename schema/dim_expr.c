@@ -166,6 +166,7 @@ size_t xnnd_dimx_parse(const char* s, size_t len, const xnnd_symbol* syms, uint3
     int64_t k = 1;
     size_t used = parse_int(s + i, len - i, &k);
     bool have_int = used > 0;
+    if (!have_int) k = 1;  /* parse_int wrote 0: a bare NAME has coefficient 1 */
     i += used;
     int sym = -1;
     if (have_int && i < len && s[i] == '*') {
