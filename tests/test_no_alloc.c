@@ -141,7 +141,105 @@ static void test_execute_does_not_allocate(void** state) {
   run_case(2);
 }
 
+/* Dynamic shapes, portable kernels only: a program whose batch is a symbol s in 1..4 (conv,
+ * relu, a view with a symbolic size, softmax), executed with a different batch on every
+ * execute. Re-evaluating the shapes and re-preparing the kernels must not allocate. */
+static const char* k_dynamic_graph =
+    "graph dyn {\n"
+    "  input %x: f32[4,4,6,6]\n"
+    "  const %w: f32[4,4,1,1] = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]\n"
+    "  %c: f32[4,4,6,6] = aten.convolution(%x, %w, _) {stride=[1,1], padding=[0,0], dilation=[1,1], transposed=false, output_padding=[0,0], groups=1}\n"
+    "  %r: f32[4,4,6,6] = aten.relu(%c)\n"
+    "  %v: f32[4,144] = aten.view(%r) {size=[4,144]}\n"
+    "  %s: f32[4,144] = aten.softmax(%v) {dim=1, half_to_float=false}\n"
+    "  output %s\n"
+    "}\n";
+
+static void test_dynamic_shape_change_does_not_allocate(void** state) {
+  (void)state;
+  if (!XT_INTERPOSE) skip();
+  xnnd_graph* g = NULL;
+  xnnd_error err;
+  assert_int_equal(xnnd_graph_parse(k_dynamic_graph, strlen(k_dynamic_graph), NULL, &g, &err), XNND_OK);
+  g->num_syms = 1;
+  memset(&g->syms[0], 0, sizeof(g->syms[0]));
+  strcpy(g->syms[0].name, "s");
+  g->syms[0].min = 1;
+  g->syms[0].max = 4;
+  static const char* const batch_first[] = {"x", "c", "r", "v", "s"};  /* dim 0 is s */
+  for (uint32_t i = 0; i < 5; i++) {
+    xnnd_ir_value* v = &g->values[xnnd_graph_find_value(g, batch_first[i])];
+    xnnd_dimx* x = xnnd_graph_alloc(g, sizeof(xnnd_dimx) * v->rank);
+    assert_non_null(x);
+    for (uint32_t d = 0; d < v->rank; d++) x[d] = d == 0 ? xnnd_dimx_sym(0, 1) : xnnd_dimx_const(v->dims[d]);
+    v->dimx = x;
+  }
+  xnnd_ir_node* view = &g->nodes[g->values[xnnd_graph_find_value(g, "v")].producer];
+  int slot = xnnd_op_attr_index(view->op, "size");
+  assert_true(slot >= 0);
+  xnnd_dimx* size_forms = xnnd_graph_alloc(g, sizeof(xnnd_dimx) * 2);
+  assert_non_null(size_forms);
+  size_forms[0] = xnnd_dimx_sym(0, 1);
+  size_forms[1] = xnnd_dimx_const(144);
+  view->attr_dimx[slot] = size_forms;
+  xnnd_partition_options no_delegate = {.no_delegate = true};
+  xnnd_partition_plan plan;
+  assert_int_equal(xnnd_partition_graph(g, &no_delegate, &plan), XNND_OK);
+  uint8_t* bytes = NULL;
+  size_t size = 0;
+  char msg[256];
+  assert_int_equal(xnnd_program_write(g, &plan, &bytes, &size, msg, sizeof(msg)), XNND_OK);
+  xnnd_partition_plan_free(&plan);
+  xnnd_graph_destroy(g);
+
+  xnnd_program* p = NULL;
+  assert_int_equal(xnnd_program_load_buffer(bytes, size, NULL, &p, &err), XNND_OK);
+  xnnd_method* m = NULL;
+  assert_int_equal(xnnd_method_create(p, "forward", NULL, &m, &err), XNND_OK);
+  assert_int_equal(xnnd_method_num_symbols(m), 1);
+  static float in[4 * 144];
+  for (int i = 0; i < 4 * 144; i++) in[i] = (float)(i % 13) / 4.0f - 1.5f;
+  xnnd_tensor t = {XNND_F32, 4, {4, 4, 6, 6}, in};
+  assert_int_equal(xnnd_method_set_input(m, 0, &t), XNND_OK);
+  assert_int_equal(xnnd_method_execute(m), XNND_OK);
+
+  atomic_store(&g_allocs, 0);
+  atomic_store(&g_counting, 1);
+  xnnd_status st = XNND_OK;
+  int64_t batch = 4;
+  for (int i = 0; i < 20 && st == XNND_OK; i++) {
+    batch = batch % 4 + 1;  /* 1, 2, 3, 4, 1, ...: a new shape every execute */
+    t.dims[0] = batch;
+    st = xnnd_method_set_input(m, 0, &t);
+    if (st == XNND_OK) st = xnnd_method_execute(m);
+  }
+  atomic_store(&g_counting, 0);
+  assert_int_equal(st, XNND_OK);
+  assert_int_equal(atomic_load(&g_allocs), 0);
+
+  /* the last execute ran at batch 4 (20 executes cycling 1..4): rows are softmaxes of relu(x) */
+  xnnd_tensor out;
+  assert_int_equal(xnnd_method_get_output(m, 0, &out), XNND_OK);
+  assert_int_equal(out.dims[0], batch);
+  assert_int_equal(out.dims[1], 144);
+  const float* o = out.data;
+  for (int64_t r = 0; r < batch; r++) {
+    double sum = 0, denom = 0;
+    for (int k = 0; k < 144; k++) denom += exp(fmax(in[r * 144 + k], 0.0));
+    for (int k = 0; k < 144; k++) {
+      double want = exp(fmax(in[r * 144 + k], 0.0)) / denom;
+      assert_true(fabs(o[r * 144 + k] - want) < 1e-6);
+      sum += o[r * 144 + k];
+    }
+    assert_true(fabs(sum - 1.0) < 1e-5);
+  }
+  xnnd_method_destroy(m);
+  xnnd_program_destroy(p);
+  free(bytes);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_execute_does_not_allocate)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_execute_does_not_allocate),
+                                     cmocka_unit_test(test_dynamic_shape_change_does_not_allocate)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
