@@ -531,10 +531,14 @@ static xnnd_status apply_symbols(xnnd_method* m, const int64_t* syms, char* msg,
       memset(rt->params, 0, XNND_KERNEL_PARAMS_SIZE);  /* as at creation */
       status = st->kernel->prepare(&rt->args, rt->params, kmsg, sizeof(kmsg));
     } else if (rt->backend->reshape) {
-      for (uint32_t i = 0; i < st->num_inputs; i++)
+      for (uint32_t i = 0; i < st->num_inputs; i++) {  /* data NULL (backend.h); execute sets it */
         memcpy(rt->in_views[i].dims, m->tensors[st->inputs[i]].dims, sizeof(rt->in_views[i].dims));
-      for (uint32_t i = 0; i < st->num_outputs; i++)
+        rt->in_views[i].data = NULL;
+      }
+      for (uint32_t i = 0; i < st->num_outputs; i++) {
         memcpy(rt->out_views[i].dims, m->tensors[st->outputs[i]].dims, sizeof(rt->out_views[i].dims));
+        rt->out_views[i].data = NULL;
+      }
       status = rt->backend->reshape(rt->handle, syms, d->num_syms, rt->in_views, st->num_inputs,
                                     rt->out_views, st->num_outputs, kmsg, sizeof(kmsg));
     }

@@ -13,6 +13,7 @@
 #include "test_support.h"
 #include "fb.h"
 #include "partitioner/partitioner.h"
+#include "xnnd/backend.h"
 #include "program_generated.h"
 #include "pte_format.h"
 #include "serializer/program_writer.h"
@@ -761,6 +762,182 @@ static void test_writer_and_import(void** state) {
   unload(&l);
 }
 
+/* ---- delegates: a test backend that runs relu and records its reshapes ---- */
+
+static struct {
+  uint32_t reshapes;
+  int64_t last_syms[XNND_MAX_SYMS];
+  uint32_t last_num_syms;
+  int64_t last_in_dim0, last_out_dim0;
+  bool data_was_null;
+  int64_t fail_at;        /* reshape fails when syms[0] equals this */
+  int64_t init_syms0;     /* syms[0] seen by init */
+  int64_t init_in_dim0;
+} g_fake;
+
+static bool fake_supports(const xnnd_graph* g, xnnd_id node, char* reason, size_t size) {
+  if (g->nodes[node].op == XNND_OP_RELU) return true;
+  snprintf(reason, size, "not relu");
+  return false;
+}
+
+static xnnd_status fake_lower(const xnnd_graph* g, const struct xnnd_partition* part, uint8_t** blob_out,
+                              size_t* size_out, char* err, size_t err_size) {
+  (void)g, (void)part, (void)err, (void)err_size;
+  *blob_out = malloc(1);
+  **blob_out = 7;
+  *size_out = 1;
+  return XNND_OK;
+}
+
+static xnnd_status fake_init(const xnnd_backend_init_args* args, void** handle_out, char* err, size_t size) {
+  (void)err, (void)size;
+  g_fake.init_syms0 = args->num_syms ? args->syms[0] : -1;
+  g_fake.init_in_dim0 = args->inputs[0].dims[0];
+  *handle_out = &g_fake;
+  return XNND_OK;
+}
+
+static xnnd_status fake_execute(void* h, const xnnd_tensor* in, uint32_t ni, const xnnd_tensor* out, uint32_t no,
+                                char* err, size_t size) {
+  (void)h, (void)ni, (void)no, (void)err, (void)size;
+  size_t n = xnnd_tensor_numel(&in[0]);
+  assert_int_equal(n, xnnd_tensor_numel(&out[0]));
+  for (size_t i = 0; i < n; i++) {
+    float v = ((const float*)in[0].data)[i];
+    ((float*)out[0].data)[i] = v > 0 ? v : 0;
+  }
+  return XNND_OK;
+}
+
+static void fake_destroy(void* h) { (void)h; }
+
+static xnnd_status fake_reshape(void* h, const int64_t* syms, uint32_t num_syms, const xnnd_tensor* in, uint32_t ni,
+                                const xnnd_tensor* out, uint32_t no, char* err, size_t size) {
+  (void)h, (void)ni, (void)no;
+  g_fake.reshapes++;
+  g_fake.last_num_syms = num_syms;
+  memcpy(g_fake.last_syms, syms, sizeof(int64_t) * num_syms);
+  g_fake.last_in_dim0 = in[0].dims[0];
+  g_fake.last_out_dim0 = out[0].dims[0];
+  g_fake.data_was_null = in[0].data == NULL && out[0].data == NULL;
+  if (syms[0] == g_fake.fail_at) {
+    snprintf(err, size, "no runtime for s = %lld", (long long)syms[0]);
+    return XNND_BACKEND_ERROR;
+  }
+  return XNND_OK;
+}
+
+static const xnnd_backend k_fake = {"TestReshapeBackend", NULL, fake_init, fake_execute, fake_destroy,
+                                    NULL, NULL, fake_reshape};
+static const xnnd_backend k_fake_static = {"TestStaticBackend", NULL, fake_init, fake_execute, fake_destroy,
+                                           NULL, NULL, NULL};
+
+/* x f32[s,8], s in 1..4: relu (delegated) then add(relu, x) (portable). */
+static uint8_t* delegated_program(const char* backend, size_t* size_out) {
+  static const char* text =
+      "graph d {\n  input %x: f32[4,8]\n  %r: f32[4,8] = aten.relu(%x)\n"
+      "  %o: f32[4,8] = aten.add(%r, %x) {alpha=1}\n  output %o\n}\n";
+  xnnd_graph* g = parse_text(text);
+  g->num_syms = 1;
+  memset(&g->syms[0], 0, sizeof(g->syms[0]));
+  strcpy(g->syms[0].name, "s");
+  g->syms[0].min = 1;
+  g->syms[0].max = 4;
+  static const char* const names[] = {"x", "r", "o"};
+  for (int i = 0; i < 3; i++) {
+    xnnd_id v = xnnd_graph_find_value(g, names[i]);
+    g->values[v].dimx = parse_forms(g, "s,8", 2);
+  }
+  xnnd_toolchain_backend tb = {backend, "test", fake_supports, fake_lower};
+  xnnd_partition_options po = {.backend = &tb};
+  xnnd_partition_plan plan;
+  assert_int_equal(xnnd_partition_graph(g, &po, &plan), XNND_OK);
+  assert_int_equal(plan.num_parts, 1);
+  uint8_t* bytes = NULL;
+  char msg[256];
+  assert_int_equal(xnnd_program_write(g, &plan, &bytes, size_out, msg, sizeof(msg)), XNND_OK);
+  xnnd_partition_plan_free(&plan);
+  xnnd_graph_destroy(g);
+  return bytes;
+}
+
+static void run_delegated(xnnd_method* m, int64_t s, float* x, xnnd_status want) {
+  for (int i = 0; i < 32; i++) x[i] = (float)((i * 5 + (int)s) % 9) - 4.0f;
+  xnnd_tensor t = {XNND_F32, 2, {s, 8}, x};
+  assert_int_equal(xnnd_method_set_input(m, 0, &t), XNND_OK);
+  xnnd_status st = xnnd_method_execute(m);
+  if (st != want) fprintf(stderr, "execute: %s\n", xnnd_method_errmsg(m));
+  assert_int_equal(st, want);
+  if (want != XNND_OK) return;
+  xnnd_tensor out;
+  assert_int_equal(xnnd_method_get_output(m, 0, &out), XNND_OK);
+  assert_int_equal(out.dims[0], s);
+  for (int i = 0; i < s * 8; i++) assert_true(((float*)out.data)[i] == (x[i] > 0 ? x[i] : 0) + x[i]);
+}
+
+/* A delegate with symbolic inputs/outputs: init sees the max point, reshape gets the new symbol
+ * values and dims (data NULL) once per change; a failing reshape leaves the method at its
+ * previous shapes (reshaped back) and usable. */
+static void test_delegate_reshape_and_rollback(void** state) {
+  (void)state;
+  assert_int_equal(xnnd_backend_register(&k_fake), XNND_OK);
+  memset(&g_fake, 0, sizeof(g_fake));
+  g_fake.fail_at = 3;
+  size_t size;
+  uint8_t* bytes = delegated_program(k_fake.name, &size);
+  loaded l = load(bytes, size);
+  assert_int_equal(g_fake.init_syms0, 4);
+  assert_int_equal(g_fake.init_in_dim0, 4);
+  float x[32];
+  run_delegated(l.method, 2, x, XNND_OK);
+  assert_int_equal(g_fake.reshapes, 1);
+  assert_int_equal(g_fake.last_num_syms, 1);
+  assert_int_equal(g_fake.last_syms[0], 2);
+  assert_int_equal(g_fake.last_in_dim0, 2);
+  assert_int_equal(g_fake.last_out_dim0, 2);
+  assert_true(g_fake.data_was_null);
+  run_delegated(l.method, 2, x, XNND_OK);  /* same shape: no reshape */
+  assert_int_equal(g_fake.reshapes, 1);
+
+  run_delegated(l.method, 3, x, XNND_BACKEND_ERROR);
+  assert_non_null(strstr(xnnd_method_errmsg(l.method),
+                         "step 0 (delegate 0, TestReshapeBackend): no runtime for s = 3 at reshape; the method "
+                         "stays at its previous shapes"));
+  assert_int_equal(g_fake.reshapes, 3);  /* the failed one, then back to s = 2 */
+  assert_int_equal(g_fake.last_syms[0], 2);
+  xnnd_symbol_info si;
+  assert_int_equal(xnnd_method_get_symbol(l.method, 0, &si), XNND_OK);
+  assert_int_equal(si.value, 2);
+  run_delegated(l.method, 2, x, XNND_OK);
+  assert_int_equal(g_fake.reshapes, 3);
+  run_delegated(l.method, 1, x, XNND_OK);
+  run_delegated(l.method, 4, x, XNND_OK);
+  assert_int_equal(g_fake.reshapes, 5);
+  unload(&l);
+}
+
+/* A backend without reshape cannot take a delegate with symbolic dims: creation fails naming
+ * the delegate. */
+static void test_delegate_without_reshape(void** state) {
+  (void)state;
+  assert_int_equal(xnnd_backend_register(&k_fake_static), XNND_OK);
+  size_t size;
+  uint8_t* bytes = delegated_program(k_fake_static.name, &size);
+  xnnd_program* p = NULL;
+  xnnd_method* m = NULL;
+  xnnd_error err;
+  assert_int_equal(xnnd_program_load_buffer(bytes, size, NULL, &p, &err), XNND_OK);
+  assert_int_equal(xnnd_method_create(p, "forward", NULL, &m, &err), XNND_UNSUPPORTED);
+  assert_null(m);
+  assert_string_equal(err.message,
+                      "method \"forward\" step 0 (delegate 0, TestStaticBackend): the delegate has inputs or "
+                      "outputs with symbolic dims but backend TestStaticBackend cannot reshape (no reshape "
+                      "entry)");
+  xnnd_program_destroy(p);
+  free(bytes);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_graph_a_every_shape),
@@ -772,6 +949,8 @@ int main(void) {
       cmocka_unit_test(test_corrupt_dim_exprs),
       cmocka_unit_test(test_corrupt_symbols_and_attrs),
       cmocka_unit_test(test_writer_and_import),
+      cmocka_unit_test(test_delegate_reshape_and_rollback),
+      cmocka_unit_test(test_delegate_without_reshape),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
