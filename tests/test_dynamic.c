@@ -938,6 +938,66 @@ static void test_delegate_without_reshape(void** state) {
   free(bytes);
 }
 
+/* ---- the CLI: `xnnd inspect` shows the symbols and symbolic types, `xnnd run` takes shapes
+ * within the bounds ---- */
+
+static char* run_cli(const char* args, int* rc_out) {
+  const char* out = xt_temp_path("dyn_cli", ".txt");
+  *rc_out = xt_system("'%s' %s > '%s' 2>&1", xt_build_path("xnnd"), args, out);
+  size_t size;
+  char* text = xt_read_file(out, &size);
+  assert_non_null(text);
+  remove(out);
+  return text;
+}
+
+static void test_cli_inspect_and_run(void** state) {
+  (void)state;
+  size_t size;
+  uint8_t* bytes = dynamic_program(&k_graph_a, &size);
+  char path[512], args[1024];
+  snprintf(path, sizeof(path), "%s", xt_temp_path("dyn_a", ".pte"));
+  assert_int_equal(xt_write_file(path, bytes, size), 0);
+  free(bytes);
+  int rc;
+  snprintf(args, sizeof(args), "inspect '%s'", path);
+  char* text = run_cli(args, &rc);
+  assert_int_equal(rc, 0);
+  assert_non_null(strstr(text, "  symbols: n in 1..3, h in 3..6\n"));
+  assert_non_null(strstr(text, "  input 0: f32[n,3,h,h]\n"));
+  assert_non_null(strstr(text, "  output 0: f32[2*n,5]\n  output 1: f32[n,8,h,h]\n"));
+  assert_non_null(strstr(text, " bytes, planned for the upper bounds"));
+  free(text);
+
+  snprintf(args, sizeof(args), "run '%s' --shapes '1,3,3,3;0=3,3,6,6;2,3,4,4' --iters 2", path);
+  text = run_cli(args, &rc);
+  assert_int_equal(rc, 0);
+  assert_non_null(strstr(text, "symbols: n in 1..3, h in 3..6; inputs: f32[n,3,h,h]\n"));
+  assert_non_null(strstr(text, "shapes 1,3,3,3: output 0 f32[2,5], first execute "));
+  assert_non_null(strstr(text, "shapes 0=3,3,6,6: output 0 f32[6,5], first execute "));
+  assert_non_null(strstr(text, "shapes 2,3,4,4: output 0 f32[4,5], first execute "));
+  free(text);
+
+  snprintf(args, sizeof(args), "run '%s' --input-shape 0=2,3,5,5 --iters 1", path);
+  text = run_cli(args, &rc);
+  assert_int_equal(rc, 0);
+  assert_non_null(strstr(text, "output 0: f32[4,5]\noutput 1: f32[2,8,5,5]\n"));
+  free(text);
+
+  snprintf(args, sizeof(args), "run '%s' --input-shape 0=2,3,5,4", path);  /* h twice: 5 and 4 */
+  text = run_cli(args, &rc);
+  assert_int_not_equal(rc, 0);
+  assert_non_null(strstr(text, "execute: input shape mismatch: method \"forward\": input 0 dim 3 = 4 breaks a "
+                               "relation: h must be 5 with h = 5"));
+  free(text);
+
+  snprintf(args, sizeof(args), "run '%s' --shapes '2,3,7,7'", path);
+  text = run_cli(args, &rc);
+  assert_int_not_equal(rc, 0);
+  free(text);
+  remove(path);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_graph_a_every_shape),
@@ -951,6 +1011,7 @@ int main(void) {
       cmocka_unit_test(test_writer_and_import),
       cmocka_unit_test(test_delegate_reshape_and_rollback),
       cmocka_unit_test(test_delegate_without_reshape),
+      cmocka_unit_test(test_cli_inspect_and_run),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
