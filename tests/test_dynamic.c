@@ -938,6 +938,54 @@ static void test_delegate_without_reshape(void** state) {
   free(bytes);
 }
 
+/* A program the loader cannot see is wrong (a view whose symbolic size, s+4, matches its
+ * input, 2*s, only at s = 4): a kernel's prepare fails at the new shapes, the method goes back
+ * to its previous ones and keeps running them. */
+static void test_kernel_prepare_failure_rolls_back(void** state) {
+  (void)state;
+  static const char* text =
+      "graph e {\n  input %b: f32[8,4]\n  %v: f32[8,4] = aten.view(%b) {size=[8,4]}\n"
+      "  %r: f32[8,4] = aten.relu(%v)\n  output %r\n}\n";
+  xnnd_graph* g = parse_text(text);
+  g->num_syms = 1;
+  memset(&g->syms[0], 0, sizeof(g->syms[0]));
+  strcpy(g->syms[0].name, "s");
+  g->syms[0].min = 1;
+  g->syms[0].max = 4;
+  g->values[xnnd_graph_find_value(g, "b")].dimx = parse_forms(g, "2*s,4", 2);
+  g->values[xnnd_graph_find_value(g, "v")].dimx = parse_forms(g, "s+4,4", 2);
+  g->values[xnnd_graph_find_value(g, "r")].dimx = parse_forms(g, "s+4,4", 2);
+  xnnd_ir_node* view = &g->nodes[node_of(g, xnnd_graph_find_value(g, "v"))];
+  view->attr_dimx[xnnd_op_attr_index(view->op, "size")] = parse_forms(g, "s+4,4", 2);
+  size_t size;
+  uint8_t* bytes = write_program(g, &size);
+  xnnd_graph_destroy(g);
+  loaded l = load(bytes, size);
+  float b[32];
+  for (int i = 0; i < 32; i++) b[i] = (float)(i % 5) - 2.0f;
+  for (int round = 0; round < 2; round++) {
+    xnnd_tensor t = {XNND_F32, 2, {8, 4}, b};
+    assert_int_equal(xnnd_method_set_input(l.method, 0, &t), XNND_OK);
+    assert_int_equal(xnnd_method_execute(l.method), XNND_OK);
+    xnnd_tensor out;
+    assert_int_equal(xnnd_method_get_output(l.method, 0, &out), XNND_OK);
+    assert_int_equal(out.dims[0], 8);
+    for (int i = 0; i < 32; i++) assert_true(((float*)out.data)[i] == (b[i] > 0 ? b[i] : 0));
+    t.dims[0] = round == 0 ? 4 : 6;  /* s = 2 or 3: the view's size no longer fits */
+    assert_int_equal(xnnd_method_set_input(l.method, 0, &t), XNND_OK);
+    xnnd_status st = xnnd_method_execute(l.method);
+    assert_int_not_equal(st, XNND_OK);
+    const char* msg = xnnd_method_errmsg(l.method);
+    assert_non_null(strstr(msg, "method \"forward\" step 0 (aten.view): "));
+    assert_non_null(strstr(msg, "at the new shapes; the method stays at its previous shapes"));
+    assert_int_equal(xnnd_method_get_output(l.method, 0, &out), XNND_NOT_EXECUTED);
+    xnnd_symbol_info si;
+    assert_int_equal(xnnd_method_get_symbol(l.method, 0, &si), XNND_OK);
+    assert_int_equal(si.value, 4);
+  }
+  unload(&l);
+}
+
 /* ---- the CLI: `xnnd inspect` shows the symbols and symbolic types, `xnnd run` takes shapes
  * within the bounds ---- */
 
@@ -1011,6 +1059,7 @@ int main(void) {
       cmocka_unit_test(test_writer_and_import),
       cmocka_unit_test(test_delegate_reshape_and_rollback),
       cmocka_unit_test(test_delegate_without_reshape),
+      cmocka_unit_test(test_kernel_prepare_failure_rolls_back),
       cmocka_unit_test(test_cli_inspect_and_run),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
