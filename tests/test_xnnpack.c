@@ -1640,6 +1640,301 @@ static void test_backend_options(void** state) {
   free(bytes);
 }
 
+/* ---- dynamic shapes: a graph with symbol s0 lowered once, reshaped to several values ----
+ * Graphs are text IR with the size spliced in; the dynamic copy is parsed at the max, then
+ * its symbolic dims are set by hand (what the IR's symbolic shape inference produces). Every
+ * shape is compared with the same graph lowered static at that size, with the same own_kernels
+ * setting: the same kernels at the same shape, so the results agree to 1e-6 relative. */
+
+typedef void (*dyn_text_fn)(char* buf, size_t size, int64_t s);
+typedef void (*dyn_sym_fn)(xnnd_graph* g);
+
+/* Inline constant list of n deterministic values in [-1, 1) (i8 constants: small integers). */
+static size_t put_consts(char* buf, size_t size, size_t n, bool int8) {
+  size_t u = (size_t)snprintf(buf, size, "[");
+  for (size_t i = 0; i < n && u < size; i++) {
+    float f = frand();
+    if (int8) u += (size_t)snprintf(buf + u, size - u, i ? ", %d" : "%d", (int)(f * 60.0f));
+    else u += (size_t)snprintf(buf + u, size - u, i ? ", %.6g" : "%.6g", (double)f);
+  }
+  if (u < size) u += (size_t)snprintf(buf + u, size - u, "]");
+  return u;
+}
+
+static xnnd_graph* parse_ok(const char* text) {
+  xnnd_graph* g = NULL;
+  xnnd_error err;
+  if (xnnd_graph_parse(text, strlen(text), NULL, &g, &err) != XNND_OK) fail_msg("parse: %s\n%s", err.message, text);
+  if (xnnd_graph_verify(g) != XNND_OK) fail_msg("verify: %s", g->errmsg);
+  return g;
+}
+
+/* Dim `dim` of value `name` becomes k*s0 + c (its upper bound must be its dim). */
+static void set_form(xnnd_graph* g, const char* name, uint32_t dim, int64_t k, int64_t c) {
+  xnnd_id id = xnnd_graph_find_value(g, name);
+  if (id == XNND_NO_ID) fail_msg("no value %%%s", name);
+  xnnd_ir_value* v = &g->values[id];
+  xnnd_dimx* x = xnnd_graph_alloc(g, sizeof(xnnd_dimx) * v->rank);
+  assert_non_null(x);
+  for (uint32_t d = 0; d < v->rank; d++) x[d] = v->dimx != NULL ? v->dimx[d] : xnnd_dimx_const(v->dims[d]);
+  x[dim] = xnnd_dimx_sym(0, k);
+  x[dim].c = c;
+  assert_int_equal(xnnd_dimx_upper(&x[dim], g->syms, g->num_syms), v->dims[dim]);
+  v->dimx = x;
+}
+
+/* Every non-constant value's dim 0 is s0 (a dynamic batch). */
+static void sym_batch(xnnd_graph* g) {
+  for (uint32_t i = 0; i < g->num_values; i++)
+    if (g->values[i].data == NULL && g->values[i].rank > 0) set_form(g, g->values[i].name, 0, 1, 0);
+}
+
+/* conv 3x3 + relu + conv 1x1 (two own-kernel candidates, an XNNPACK segment between them),
+ * then a global mean without keepdim: NCHW boundary in and out, a pooled temporary and a
+ * reshape to [s0, 2]. */
+static void text_conv(char* buf, size_t size, int64_t n) {
+  g_seed = 777;
+  size_t u = (size_t)snprintf(buf, size,
+                              "graph conv {\n  input %%x: f32[%lld,3,6,6]\n  const %%w1: f32[4,3,3,3] = ", (long long)n);
+  u += put_consts(buf + u, size - u, 108, false);
+  u += (size_t)snprintf(buf + u, size - u, "\n  const %%b1: f32[4] = ");
+  u += put_consts(buf + u, size - u, 4, false);
+  u += (size_t)snprintf(buf + u, size - u, "\n  const %%w2: f32[2,4,1,1] = ");
+  u += put_consts(buf + u, size - u, 8, false);
+  snprintf(buf + u, size - u,
+           "\n  %%c: f32[%lld,4,6,6] = aten.convolution(%%x, %%w1, %%b1) {stride=[1,1], padding=[1,1], "
+           "dilation=[1,1], transposed=false, output_padding=[0,0], groups=1}\n"
+           "  %%r: f32[%lld,4,6,6] = aten.relu(%%c)\n"
+           "  %%y: f32[%lld,2,6,6] = aten.convolution(%%r, %%w2, _) {stride=[1,1], padding=[0,0], "
+           "dilation=[1,1], transposed=false, output_padding=[0,0], groups=1}\n"
+           "  %%m: f32[%lld,2] = aten.mean(%%y) {dim=[2,3], keepdim=false}\n"
+           "  output %%y, %%m\n}\n",
+           (long long)n, (long long)n, (long long)n, (long long)n);
+}
+
+/* Linear over rank-3 rows [s0, 3, 16] -> [s0, 3, 8] (one FullyConnected, own kernel or not). */
+static void text_linear(char* buf, size_t size, int64_t n) {
+  g_seed = 4242;
+  size_t u = (size_t)snprintf(buf, size, "graph lin {\n  input %%x: f32[%lld,3,16]\n  const %%w: f32[8,16] = ",
+                              (long long)n);
+  u += put_consts(buf + u, size - u, 128, false);
+  u += (size_t)snprintf(buf + u, size - u, "\n  const %%b: f32[8] = ");
+  u += put_consts(buf + u, size - u, 8, false);
+  snprintf(buf + u, size - u,
+           "\n  %%y: f32[%lld,3,8] = aten.linear(%%x, %%w, %%b)\n  output %%y\n}\n", (long long)n);
+}
+
+/* view to a symbolic size [s0, 8], silu (an internal temporary), linear to [s0, 3]. */
+static void text_view(char* buf, size_t size, int64_t n) {
+  g_seed = 99;
+  size_t u = (size_t)snprintf(buf, size, "graph view {\n  input %%x: f32[%lld,4,2]\n  const %%w: f32[3,8] = ",
+                              (long long)n);
+  u += put_consts(buf + u, size - u, 24, false);
+  snprintf(buf + u, size - u,
+           "\n  %%v: f32[%lld,8] = aten.view(%%x) {size=[%lld,8]}\n"
+           "  %%a: f32[%lld,8] = aten.silu(%%v)\n"
+           "  %%y: f32[%lld,3] = aten.linear(%%a, %%w, _)\n  output %%y\n}\n",
+           (long long)n, (long long)n, (long long)n, (long long)n);
+}
+
+static void sym_view(xnnd_graph* g) {
+  sym_batch(g);
+  for (uint32_t i = 0; i < g->num_nodes; i++) {
+    xnnd_ir_node* nd = &g->nodes[i];
+    if (nd->op != XNND_OP_VIEW) continue;
+    int a = xnnd_op_attr_index(XNND_OP_VIEW, "size");
+    assert_true(a >= 0);
+    xnnd_dimx* x = xnnd_graph_alloc(g, sizeof(xnnd_dimx) * 2);
+    x[0] = xnnd_dimx_sym(0, 1);
+    x[1] = xnnd_dimx_const(8);
+    nd->attr_dimx[a] = x;
+  }
+}
+
+/* int8 convolution (per-channel weights, i32 bias, fused relu) between quantize and
+ * dequantize, as the qdq passes leave it. */
+static void text_qconv(char* buf, size_t size, int64_t n) {
+  g_seed = 31337;
+  size_t u = (size_t)snprintf(buf, size,
+                              "graph qconv {\n  input %%x: f32[%lld,2,5,5]\n"
+                              "  const %%w: i8[3,2,3,3] qc(0, [0.01,0.02,0.015], [0,0,0]) = ",
+                              (long long)n);
+  u += put_consts(buf + u, size - u, 54, true);
+  snprintf(buf + u, size - u,
+           "\n  const %%b: i32[3] qc(0, [7.8125e-05,0.00015625,0.0001171875], [0,0,0]) = [1280, -1280, 427]\n"
+           "  %%xq: i8[%lld,2,5,5] q(0.0078125, 0) = xnnd.quantize(%%x) {scale=0.0078125, zero_point=0, axis=-1, "
+           "dtype=2}\n"
+           "  %%yq: i8[%lld,3,5,5] q(0.004, -128) = aten.convolution(%%xq, %%w, %%b) {stride=[1,1], padding=[1,1], "
+           "dilation=[1,1], transposed=false, output_padding=[0,0], groups=1} clamp(0, inf)\n"
+           "  %%out: f32[%lld,3,5,5] = xnnd.dequantize(%%yq) {scale=0.004, zero_point=-128, axis=-1, dtype=2}\n"
+           "  output %%out\n}\n",
+           (long long)n, (long long)n, (long long)n);
+}
+
+/* Symbolic image size: x [1,3,4*s0,4*s0] -> conv 3x3 stride 2 pad 1 -> [1,4,2*s0,2*s0]. */
+static void text_spatial(char* buf, size_t size, int64_t s) {
+  g_seed = 5;
+  size_t u = (size_t)snprintf(buf, size, "graph spatial {\n  input %%x: f32[1,3,%lld,%lld]\n  const %%w: f32[4,3,3,3] = ",
+                              (long long)(4 * s), (long long)(4 * s));
+  u += put_consts(buf + u, size - u, 108, false);
+  snprintf(buf + u, size - u,
+           "\n  %%y: f32[1,4,%lld,%lld] = aten.convolution(%%x, %%w, _) {stride=[2,2], padding=[1,1], "
+           "dilation=[1,1], transposed=false, output_padding=[0,0], groups=1}\n"
+           "  %%z: f32[1,4,%lld,%lld] = aten.hardtanh(%%y) {min_val=-0.5, max_val=0.5}\n  output %%z\n}\n",
+           (long long)(2 * s), (long long)(2 * s), (long long)(2 * s), (long long)(2 * s));
+}
+
+static void sym_spatial(xnnd_graph* g) {
+  for (uint32_t d = 2; d < 4; d++) {
+    set_form(g, "x", d, 4, 0);
+    set_form(g, "y", d, 2, 0);
+    set_form(g, "z", d, 2, 0);
+  }
+}
+
+#define DYN_TEXT_SIZE 16384
+
+static xnnd_graph* dyn_graph(dyn_text_fn text, dyn_sym_fn sym, int64_t min, int64_t max) {
+  char* buf = malloc(DYN_TEXT_SIZE);
+  text(buf, DYN_TEXT_SIZE, max);
+  xnnd_graph* g = parse_ok(buf);
+  free(buf);
+  g->syms[0] = (xnnd_symbol){"s0", min, max};
+  g->num_syms = 1;
+  sym(g);
+  return g;
+}
+
+/* Program tensor of value id at s0 = s (data NULL). */
+static xnnd_tensor tensor_at(const xnnd_graph* g, xnnd_id id, int64_t s) {
+  xnnd_tensor t = tensor_of(g, id, NULL);
+  const xnnd_ir_value* v = &g->values[id];
+  for (uint32_t d = 0; v->dimx != NULL && d < v->rank; d++) t.dims[d] = xnnd_dimx_eval(&v->dimx[d], &s, 1);
+  return t;
+}
+
+static size_t tensor_numel(const xnnd_tensor* t) { return numel_dims(t->rank, t->dims); }
+
+static void* init_delegate(const uint8_t* blob, size_t size, const xnnd_tensor* ti, uint32_t nin, const xnnd_tensor* to,
+                           uint32_t nout, const int64_t* syms, uint32_t num_syms, const xnnd_backend_option* opts,
+                           uint32_t nopts) {
+  xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, 1, ti, nin, to, nout, false, opts, nopts, syms, num_syms};
+  void* h = NULL;
+  char err[512] = "";
+  xnnd_status st = xnnd_xnnpack_backend_get()->init(&args, &h, err, sizeof(err));
+  if (st != XNND_OK) fail_msg("init: %s (%s)", err, xnnd_status_str(st));
+  return h;
+}
+
+static void expect_rel(const float* got, const float* want, size_t n, const char* what, int64_t s) {
+  for (size_t i = 0; i < n; i++)
+    if (!(fabsf(got[i] - want[i]) <= 1e-6f * fmaxf(1.0f, fabsf(want[i]))))
+      fail_msg("%s at s0=%lld [%zu]: got %.9g, want %.9g", what, (long long)s, i, (double)got[i], (double)want[i]);
+}
+
+/* The graph at s0 = s lowered static, run once on `in`: the reference. */
+static void static_reference(dyn_text_fn text, int64_t s, float* const* in, float** ref, const char* own) {
+  char* buf = malloc(DYN_TEXT_SIZE);
+  text(buf, DYN_TEXT_SIZE, s);
+  xnnd_graph* g = parse_ok(buf);
+  free(buf);
+  size_t size = 0;
+  uint8_t* blob = build_all(g, g->inputs, g->num_inputs, g->outputs, g->num_outputs, &size);
+  xnnd_tensor ti[4], to[4];
+  for (uint32_t i = 0; i < g->num_inputs; i++) ti[i] = tensor_of(g, g->inputs[i], in[i]);
+  for (uint32_t i = 0; i < g->num_outputs; i++) {
+    ref[i] = malloc(sizeof(float) * value_numel(g, g->outputs[i]) + 16);
+    to[i] = tensor_of(g, g->outputs[i], ref[i]);
+  }
+  const xnnd_backend_option opt = {XNND_XNNPACK_BACKEND_NAME, "own_kernels", own};
+  void* h = init_delegate(blob, size, ti, g->num_inputs, to, g->num_outputs, NULL, 0, &opt, 1);
+  char err[512];
+  if (xnnd_xnnpack_backend_get()->execute(h, ti, g->num_inputs, to, g->num_outputs, err, sizeof(err)) != XNND_OK)
+    fail_msg("static execute at %lld: %s", (long long)s, err);
+  xnnd_xnnpack_backend_get()->destroy(h);
+  free(blob);
+  xnnd_graph_destroy(g);
+}
+
+/* Lower the dynamic graph once, init at the max, then reshape + execute at each of seq[] and
+ * compare with the static lowering at that size. Returns the delegate's describe() text in
+ * text (for the cache counts). */
+static void run_dynamic(dyn_text_fn text, dyn_sym_fn sym, int64_t min, int64_t max, const int64_t* seq, uint32_t n,
+                        const char* own, const char* cache, char* describe, size_t describe_size) {
+  xnnd_graph* g = dyn_graph(text, sym, min, max);
+  size_t size = 0;
+  uint8_t* blob = build_all(g, g->inputs, g->num_inputs, g->outputs, g->num_outputs, &size);
+  xnnd_blob_header hdr;
+  xnnd_blob_header_read(blob, &hdr);
+  assert_int_equal(fb_u32(fb_root(blob + hdr.flatbuffer_offset), XNND_XNNPACK_Graph_num_symbols, 0), 1);
+  uint32_t nin = g->num_inputs, nout = g->num_outputs;
+  xnnd_tensor ti[4], to[4];
+  for (uint32_t i = 0; i < nin; i++) ti[i] = tensor_at(g, g->inputs[i], max);
+  for (uint32_t i = 0; i < nout; i++) to[i] = tensor_at(g, g->outputs[i], max);
+  const xnnd_backend_option opts[2] = {{XNND_XNNPACK_BACKEND_NAME, "own_kernels", own},
+                                       {XNND_XNNPACK_BACKEND_NAME, "shape_cache", cache}};
+  void* h = init_delegate(blob, size, ti, nin, to, nout, &max, 1, opts, 2);
+  const xnnd_backend* be = xnnd_xnnpack_backend_get();
+  char err[512];
+  for (uint32_t k = 0; k < n; k++) {
+    int64_t s = seq[k];
+    float* in[4];
+    float* out[4];
+    float* ref[4];
+    for (uint32_t i = 0; i < nin; i++) {
+      ti[i] = tensor_at(g, g->inputs[i], s);
+      g_seed = 1000u + (uint32_t)s;
+      in[i] = rand_buf(tensor_numel(&ti[i]));
+      ti[i].data = in[i];
+    }
+    for (uint32_t i = 0; i < nout; i++) {
+      to[i] = tensor_at(g, g->outputs[i], s);
+      size_t m = tensor_numel(&to[i]);
+      out[i] = malloc(sizeof(float) * m + 16);
+      for (size_t j = 0; j < m; j++) out[i][j] = NAN;
+      to[i].data = out[i];
+    }
+    xnnd_status st = be->reshape(h, &s, 1, ti, nin, to, nout, err, sizeof(err));
+    if (st != XNND_OK) fail_msg("reshape to s0=%lld: %s (%s)", (long long)s, err, xnnd_status_str(st));
+    st = be->execute(h, ti, nin, to, nout, err, sizeof(err));
+    if (st != XNND_OK) fail_msg("execute at s0=%lld: %s (%s)", (long long)s, err, xnnd_status_str(st));
+    static_reference(text, s, in, ref, own);
+    for (uint32_t i = 0; i < nout; i++) {
+      expect_rel(out[i], ref[i], tensor_numel(&to[i]), "output", s);
+      free(out[i]);
+      free(ref[i]);
+    }
+    for (uint32_t i = 0; i < nin; i++) free(in[i]);
+  }
+  if (describe != NULL) be->describe(h, describe, describe_size);
+  be->destroy(h);
+  free(blob);
+  xnnd_graph_destroy(g);
+}
+
+static void test_dynamic_shapes(void** state) {
+  (void)state;
+  static const int64_t seq[] = {7, 2, 5, 2, 7, 3, 1, 2};
+  const uint32_t n = sizeof(seq) / sizeof(seq[0]);
+  char text[4096];
+  const char* owns[2] = {"on", "off"};
+  for (int o = 0; o < 2; o++) {
+    /* Default cache (4): 7, 2, 5 built; 2 and 7 hits; 3 built; 1 evicts 5; 2 hit. */
+    run_dynamic(text_conv, sym_batch, 1, 7, seq, n, owns[o], "4", text, sizeof(text));
+    assert_non_null(strstr(text, "dynamic shapes: 4 of 4 cached instances (shape_cache=4), 5 built"));
+    if (o == 0 && xnnd_f32_conv_cpu_ok()) assert_non_null(strstr(text, "-> xnnd: forced: own_kernels=on"));
+    if (o == 1) assert_null(strstr(text, "-> xnnd"));
+    /* Cache of 2: every revisit after two others is a rebuild. */
+    run_dynamic(text_conv, sym_batch, 1, 7, seq, n, owns[o], "2", text, sizeof(text));
+    assert_non_null(strstr(text, "dynamic shapes: 2 of 2 cached instances (shape_cache=2), 7 built"));
+    run_dynamic(text_linear, sym_batch, 1, 7, seq, n, owns[o], "3", NULL, 0);
+    run_dynamic(text_view, sym_view, 1, 7, seq, n, owns[o], "4", NULL, 0);
+    run_dynamic(text_qconv, sym_batch, 1, 7, seq, n, owns[o], "4", NULL, 0);
+    static const int64_t hs[] = {4, 2, 3, 2, 4};
+    run_dynamic(text_spatial, sym_spatial, 2, 4, hs, 5, owns[o], "4", NULL, 0);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_conv_stride2_bias_relu),
@@ -1667,6 +1962,7 @@ int main(void) {
       cmocka_unit_test(test_blob_corruption),
       cmocka_unit_test(test_blob_byte_flips),
       cmocka_unit_test(test_init_robustness),
+      cmocka_unit_test(test_dynamic_shapes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
