@@ -1935,6 +1935,251 @@ static void test_dynamic_shapes(void** state) {
   }
 }
 
+/* Offset in the blob of value `id`'s dim_exprs data (longs), and its element count. */
+static size_t dim_exprs_at(const uint8_t* blob, uint32_t id, uint32_t* len) {
+  xnnd_blob_header h;
+  xnnd_blob_header_read(blob, &h);
+  fb_table root = fb_root(blob + h.flatbuffer_offset);
+  fb_vec values = fb_vector(root, XNND_XNNPACK_Graph_values);
+  assert_true(id < values.len);
+  fb_vec e = fb_vector(fb_vec_table(values, id), XNND_XNNPACK_Value_dim_exprs);
+  assert_non_null(e.data);
+  *len = e.len;
+  return (size_t)((const uint8_t*)e.data - blob);
+}
+
+/* First value with dim_exprs / first StaticReshape with new_shape_exprs. */
+static uint32_t first_symbolic_value(const uint8_t* blob) {
+  xnnd_blob_header h;
+  xnnd_blob_header_read(blob, &h);
+  fb_vec values = fb_vector(fb_root(blob + h.flatbuffer_offset), XNND_XNNPACK_Graph_values);
+  for (uint32_t i = 0; i < values.len; i++)
+    if (fb_vector(fb_vec_table(values, i), XNND_XNNPACK_Value_dim_exprs).data != NULL) return i;
+  fail_msg("no symbolic value in the blob");
+  return 0;
+}
+
+static size_t reshape_exprs_at(const uint8_t* blob, uint32_t* len) {
+  xnnd_blob_header h;
+  xnnd_blob_header_read(blob, &h);
+  fb_vec nodes = fb_vector(fb_root(blob + h.flatbuffer_offset), XNND_XNNPACK_Graph_nodes);
+  for (uint32_t i = 0; i < nodes.len; i++) {
+    fb_table e = fb_vec_table(nodes, i);
+    if (fb_u8(e, XNND_XNNPACK_NodeEntry_node_type, 0) != XNND_XNNPACK_Node_StaticReshape) continue;
+    fb_vec x = fb_vector(fb_table_field(e, XNND_XNNPACK_NodeEntry_node), XNND_XNNPACK_StaticReshape_new_shape_exprs);
+    if (x.data == NULL) continue;
+    *len = x.len;
+    return (size_t)((const uint8_t*)x.data - blob);
+  }
+  fail_msg("no StaticReshape with new_shape_exprs in the blob");
+  return 0;
+}
+
+static void put_i64(uint8_t* p, int64_t v) { memcpy(p, &v, 8); }
+
+/* init of a (corrupted) dynamic blob with the max-shape tensors fails with `want` and a
+ * message containing `needle`. */
+static void expect_dyn_init(const uint8_t* blob, size_t size, const xnnd_tensor* ti, uint32_t nin, const xnnd_tensor* to,
+                            uint32_t nout, const int64_t* syms, uint32_t num_syms, xnnd_status want,
+                            const char* needle) {
+  xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, 1, ti, nin, to, nout, false, NULL, 0, syms, num_syms};
+  void* h = NULL;
+  char err[512] = "";
+  xnnd_status st = xnnd_xnnpack_backend_get()->init(&args, &h, err, sizeof(err));
+  if (st == XNND_OK) xnnd_xnnpack_backend_get()->destroy(h);
+  if (st != want || strstr(err, needle) == NULL)
+    fail_msg("init gave %s \"%s\"; want %s with \"%s\"", xnnd_status_str(st), err, xnnd_status_str(want), needle);
+}
+
+/* Corrupt forms fail init with their own message; a reshape the delegate cannot take fails
+ * and leaves it usable at its previous shape; the support check refuses what a blob cannot
+ * express. */
+static void test_dynamic_errors(void** state) {
+  (void)state;
+  xnnd_graph* g = dyn_graph(text_view, sym_view, 1, 7);
+  size_t size = 0;
+  uint8_t* blob = build_all(g, g->inputs, g->num_inputs, g->outputs, g->num_outputs, &size);
+  int64_t max = 7;
+  xnnd_tensor ti = tensor_at(g, g->inputs[0], max), to = tensor_at(g, g->outputs[0], max);
+  uint8_t* bad = malloc(size);
+  uint32_t len = 0;
+  uint32_t id = first_symbolic_value(blob);
+  size_t at = dim_exprs_at(blob, id, &len);
+  assert_int_equal(len % 2, 0);  /* rank x (1 + 1 symbol) */
+  char needle[128];
+
+  /* a negative coefficient */
+  memcpy(bad, blob, size);
+  put_i64(bad + at + 8, -1);
+  snprintf(needle, sizeof(needle), "values[%u]: dim_exprs breaks the form invariants", id);
+  expect_dyn_init(bad, size, &ti, 1, &to, 1, &max, 1, XNND_INVALID_PROGRAM, needle);
+  /* a form that disagrees with the stored dim at the init symbols */
+  memcpy(bad, blob, size);
+  put_i64(bad + at, 1);
+  snprintf(needle, sizeof(needle), "values[%u]: dims[0] = 7 but its form gives 8 at symbols (s0=7)", id);
+  expect_dyn_init(bad, size, &ti, 1, &to, 1, &max, 1, XNND_INVALID_PROGRAM, needle);
+  /* one long short */
+  memcpy(bad, blob, size);
+  uint32_t shorter = len - 1;
+  memcpy(bad + at - 4, &shorter, 4);
+  snprintf(needle, sizeof(needle), "values[%u]: dim_exprs has %u entries", id, shorter);
+  expect_dyn_init(bad, size, &ti, 1, &to, 1, &max, 1, XNND_INVALID_PROGRAM, needle);
+  /* the reshape's new_shape_exprs */
+  at = reshape_exprs_at(blob, &len);
+  memcpy(bad, blob, size);
+  put_i64(bad + at + 8, 2);
+  expect_dyn_init(bad, size, &ti, 1, &to, 1, &max, 1, XNND_INVALID_PROGRAM,
+                  "(StaticReshape): new_shape[0] = 7 but its form gives 14 at symbols (s0=7)");
+  memcpy(bad, blob, size);
+  put_i64(bad + at, -((int64_t)1 << 41));
+  expect_dyn_init(bad, size, &ti, 1, &to, 1, &max, 1, XNND_INVALID_PROGRAM, "new_shape_exprs breaks the form invariants");
+  /* the method has another symbol count; symbol values missing */
+  int64_t two[2] = {7, 3};
+  expect_dyn_init(blob, size, &ti, 1, &to, 1, two, 2, XNND_INVALID_PROGRAM,
+                  "Graph.num_symbols is 1, the method has 2 symbols");
+  expect_dyn_init(blob, size, &ti, 1, &to, 1, NULL, 1, XNND_INVALID_ARGUMENT, "num_syms is set but syms is NULL");
+  /* init tensors that are not the forms at the symbols given */
+  int64_t five = 5;
+  expect_dyn_init(blob, size, &ti, 1, &to, 1, &five, 1, XNND_INVALID_PROGRAM, "but its form gives 5 at symbols (s0=5)");
+  free(bad);
+
+  /* reshape errors leave the delegate at its shape */
+  const xnnd_backend* be = xnnd_xnnpack_backend_get();
+  void* h = init_delegate(blob, size, &ti, 1, &to, 1, &max, 1, NULL, 0);
+  char err[512];
+  int64_t s = 3;
+  xnnd_tensor ti3 = tensor_at(g, g->inputs[0], s), to3 = tensor_at(g, g->outputs[0], s);
+  assert_int_equal(be->reshape(h, &s, 1, &ti3, 1, &to3, 1, err, sizeof(err)), XNND_OK);
+  assert_int_equal(be->reshape(h, two, 2, &ti3, 1, &to3, 1, err, sizeof(err)), XNND_INVALID_ARGUMENT);
+  assert_non_null(strstr(err, "reshape with 2 symbol values, the delegate was built for 1"));
+  int64_t eight = 8;
+  xnnd_tensor ti8 = tensor_at(g, g->inputs[0], eight), to8 = tensor_at(g, g->outputs[0], eight);
+  assert_int_equal(be->reshape(h, &eight, 1, &ti8, 1, &to8, 1, err, sizeof(err)), XNND_SHAPE_MISMATCH);
+  assert_non_null(strstr(err, "symbol 0 = 8 is outside [0, 7]"));
+  int64_t four = 4;  /* tensors of another shape than the symbols say: a miss, verified */
+  assert_int_equal(be->reshape(h, &four, 1, &ti3, 1, &to3, 1, err, sizeof(err)), XNND_SHAPE_MISMATCH);
+  assert_non_null(strstr(err, "input 0: program shape [3,4,2] vs blob value"));
+  s = 3;  /* a hit with tensors of another shape */
+  assert_int_equal(be->reshape(h, &s, 1, &ti8, 1, &to8, 1, err, sizeof(err)), XNND_SHAPE_MISMATCH);
+  g_seed = 4;
+  float* x = rand_buf(tensor_numel(&ti3));
+  float y[3 * 3 + 4], ref_y[3 * 3 + 4];
+  ti3.data = x;
+  to3.data = y;
+  assert_int_equal(be->execute(h, &ti3, 1, &to3, 1, err, sizeof(err)), XNND_OK);
+  float* ref[1] = {NULL};
+  static_reference(text_view, 3, (float* const[]){x}, ref, "auto");
+  memcpy(ref_y, ref[0], sizeof(float) * 9);
+  free(ref[0]);
+  expect_rel(y, ref_y, 9, "output after failed reshapes", 3);
+  /* execute with tensors of another shape than the current one */
+  assert_int_equal(be->execute(h, &ti, 1, &to, 1, err, sizeof(err)), XNND_INVALID_ARGUMENT);  /* no data */
+  ti.data = x;
+  to.data = y;
+  assert_int_equal(be->execute(h, &ti, 1, &to, 1, err, sizeof(err)), XNND_SHAPE_MISMATCH);
+  assert_non_null(strstr(err, "reshape first"));
+  /* a shape_cache out of range */
+  const xnnd_backend_option bad_cache = {XNND_XNNPACK_BACKEND_NAME, "shape_cache", "65"};
+  xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, 1, &ti, 1, &to, 1, false, &bad_cache, 1, &max, 1};
+  void* h2 = NULL;
+  assert_int_equal(be->init(&args, &h2, err, sizeof(err)), XNND_INVALID_ARGUMENT);
+  assert_non_null(strstr(err, "shape_cache=\"65\": expected an integer 1..64"));
+  be->destroy(h);
+  free(x);
+  free(blob);
+  xnnd_graph_destroy(g);
+
+  /* a static blob in a method with symbols: reshape only checks the count */
+  char* buf = malloc(DYN_TEXT_SIZE);
+  text_linear(buf, DYN_TEXT_SIZE, 2);
+  g = parse_ok(buf);
+  free(buf);
+  blob = build_all(g, g->inputs, g->num_inputs, g->outputs, g->num_outputs, &size);
+  ti = tensor_of(g, g->inputs[0], NULL);
+  to = tensor_of(g, g->outputs[0], NULL);
+  h = init_delegate(blob, size, &ti, 1, &to, 1, &max, 1, NULL, 0);
+  s = 2;
+  assert_int_equal(be->reshape(h, &s, 1, &ti, 1, &to, 1, err, sizeof(err)), XNND_OK);
+  assert_int_equal(be->reshape(h, two, 2, &ti, 1, &to, 1, err, sizeof(err)), XNND_INVALID_ARGUMENT);
+  be->destroy(h);
+  free(blob);
+  xnnd_graph_destroy(g);
+
+  /* what a blob cannot express is refused by the support check */
+  char reason[256];
+  g = dyn_graph(text_linear, sym_batch, 1, 7);
+  set_form(g, "x", 2, 0, 16);  /* still static */
+  assert_true(xnnd_xnnpack_supports(g, 0, reason, sizeof(reason)));
+  xnnd_graph_destroy(g);
+  g = dyn_graph(text_linear, sym_batch, 1, 7);
+  set_form(g, "x", 2, 1, 9);  /* the contracted dim: s0 + 9 */
+  assert_false(xnnd_xnnpack_supports(g, 0, reason, sizeof(reason)));
+  assert_non_null(strstr(reason, "symbolic dim: input %x dim 2 is symbolic; the contracted dim must be static"));
+  xnnd_graph_destroy(g);
+  g = dyn_graph(text_conv, sym_batch, 5, 7);
+  assert_true(xnnd_xnnpack_supports(g, 0, reason, sizeof(reason)));
+  set_form(g, "x", 1, 1, -4);  /* channels s0 - 4 */
+  assert_false(xnnd_xnnpack_supports(g, 0, reason, sizeof(reason)));
+  assert_non_null(strstr(reason, "symbolic dim: input %x dim 1 is symbolic; convolution channels must be static"));
+  xnnd_graph_destroy(g);
+}
+
+/* Every single-byte flip of a dynamic blob (3 masks per byte) and every truncation is survived:
+ * init at the max either fails with a message or builds a delegate that then reshapes to a
+ * smaller shape (or fails saying why), executes, and reshapes back. */
+static void test_dynamic_byte_flips(void** state) {
+  (void)state;
+  xnnd_graph* g = dyn_graph(text_view, sym_view, 1, 7);
+  size_t size = 0;
+  uint8_t* blob = build_all(g, g->inputs, g->num_inputs, g->outputs, g->num_outputs, &size);
+  int64_t max = 7, small = 3;
+  xnnd_tensor ti = tensor_at(g, g->inputs[0], max), to = tensor_at(g, g->outputs[0], max);
+  xnnd_tensor ts = tensor_at(g, g->inputs[0], small), tos = tensor_at(g, g->outputs[0], small);
+  float* in = rand_buf(tensor_numel(&ti));
+  float* out = malloc(sizeof(float) * tensor_numel(&to) + 16);
+  uint8_t* copy = aligned_alloc(64, (size + 63) & ~(size_t)63);
+  const xnnd_backend* be = xnnd_xnnpack_backend_get();
+  const uint8_t masks[3] = {0x01, 0x80, 0xFF};
+  char err[512];
+  unsigned accepted = 0, reshaped = 0;
+  for (size_t i = 0; i < size; i++)
+    for (int m = 0; m < 3; m++) {
+      memcpy(copy, blob, size);
+      copy[i] ^= masks[m];
+      xnnd_backend_init_args args = {copy, size, NULL, 0, &k_alloc, 1, &ti, 1, &to, 1, false, NULL, 0, &max, 1};
+      void* h = NULL;
+      err[0] = '\0';
+      if (be->init(&args, &h, err, sizeof(err)) != XNND_OK) {
+        assert_null(h);
+        assert_true(err[0] != '\0');
+        continue;
+      }
+      accepted++;
+      err[0] = '\0';
+      if (be->reshape(h, &small, 1, &ts, 1, &tos, 1, err, sizeof(err)) == XNND_OK) {
+        reshaped++;
+        ts.data = in;
+        tos.data = out;
+        (void)be->execute(h, &ts, 1, &tos, 1, err, sizeof(err));
+        ts.data = tos.data = NULL;
+      } else {
+        assert_true(err[0] != '\0');
+      }
+      (void)be->reshape(h, &max, 1, &ti, 1, &to, 1, err, sizeof(err));
+      be->destroy(h);
+    }
+  for (size_t n = 0; n < size; n++) {
+    xnnd_backend_init_args args = {blob, n, NULL, 0, &k_alloc, 1, &ti, 1, &to, 1, false, NULL, 0, &max, 1};
+    void* h = NULL;
+    assert_int_not_equal(be->init(&args, &h, err, sizeof(err)), XNND_OK);
+  }
+  print_message("dynamic byte flips: %zu-byte blob, %u of %zu variants accepted, %u reshaped\n", size, accepted,
+                size * 3, reshaped);
+  assert_true(reshaped > 0);
+  free(copy), free(blob), free(in), free(out);
+  xnnd_graph_destroy(g);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_conv_stride2_bias_relu),
@@ -1963,6 +2208,8 @@ int main(void) {
       cmocka_unit_test(test_blob_byte_flips),
       cmocka_unit_test(test_init_robustness),
       cmocka_unit_test(test_dynamic_shapes),
+      cmocka_unit_test(test_dynamic_errors),
+      cmocka_unit_test(test_dynamic_byte_flips),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
