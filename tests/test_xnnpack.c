@@ -2180,6 +2180,49 @@ static void test_dynamic_byte_flips(void** state) {
   xnnd_graph_destroy(g);
 }
 
+/* Allocation failures while a reshape builds a new instance: each fails with
+ * XNND_OUT_OF_MEMORY, leaks nothing, and leaves the delegate executing at its shape. */
+static void test_dynamic_reshape_out_of_memory(void** state) {
+  (void)state;
+  xnnd_graph* g = dyn_graph(text_conv, sym_batch, 1, 7);
+  size_t size = 0;
+  uint8_t* blob = build_all(g, g->inputs, g->num_inputs, g->outputs, g->num_outputs, &size);
+  int64_t max = 7, s = 3;
+  xnnd_tensor ti = tensor_at(g, g->inputs[0], max), to[2] = {tensor_at(g, g->outputs[0], max), tensor_at(g, g->outputs[1], max)};
+  xnnd_tensor ts = tensor_at(g, g->inputs[0], s), tos[2] = {tensor_at(g, g->outputs[0], s), tensor_at(g, g->outputs[1], s)};
+  alloc_ctx ctx = {-1};
+  xnnd_allocator a = {&ctx, t_alloc, xt_aligned_free};
+  const xnnd_backend_option on = {XNND_XNNPACK_BACKEND_NAME, "own_kernels", "on"};
+  xnnd_backend_init_args args = {blob, size, NULL, 0, &a, 1, &ti, 1, to, 2, false, &on, 1, &max, 1};
+  const xnnd_backend* be = xnnd_xnnpack_backend_get();
+  void* h = NULL;
+  char err[512];
+  assert_int_equal(be->init(&args, &h, err, sizeof(err)), XNND_OK);
+  g_seed = 8;
+  float* x = rand_buf(tensor_numel(&ti));
+  float* y0 = malloc(sizeof(float) * tensor_numel(&to[0]) + 16);
+  float* y1 = malloc(sizeof(float) * tensor_numel(&to[1]) + 16);
+  ti.data = x, to[0].data = y0, to[1].data = y1;
+  bool succeeded = false;
+  for (long budget = 0; budget < 64 && !succeeded; budget++) {
+    ctx.budget = budget;
+    xnnd_status st = be->reshape(h, &s, 1, &ts, 1, tos, 2, err, sizeof(err));
+    ctx.budget = -1;
+    if (st == XNND_OK) {
+      succeeded = true;
+      break;
+    }
+    assert_int_equal(st, XNND_OUT_OF_MEMORY);
+    assert_int_equal(be->execute(h, &ti, 1, to, 2, err, sizeof(err)), XNND_OK);  /* still at the max */
+  }
+  assert_true(succeeded);
+  ts.data = x, tos[0].data = y0, tos[1].data = y1;
+  assert_int_equal(be->execute(h, &ts, 1, tos, 2, err, sizeof(err)), XNND_OK);
+  be->destroy(h);
+  free(x), free(y0), free(y1), free(blob);
+  xnnd_graph_destroy(g);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_conv_stride2_bias_relu),
@@ -2210,6 +2253,7 @@ int main(void) {
       cmocka_unit_test(test_dynamic_shapes),
       cmocka_unit_test(test_dynamic_errors),
       cmocka_unit_test(test_dynamic_byte_flips),
+      cmocka_unit_test(test_dynamic_reshape_out_of_memory),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
