@@ -2116,6 +2116,22 @@ static void test_dynamic_errors(void** state) {
   assert_false(xnnd_xnnpack_supports(g, 0, reason, sizeof(reason)));
   assert_non_null(strstr(reason, "symbolic dim: input %x dim 2 is symbolic; the contracted dim must be static"));
   xnnd_graph_destroy(g);
+  /* a symbolic attribute other than a view's size */
+  g = parse_ok("graph pad {\n  input %x: f32[7,4]\n  %y: f32[7,6] = aten.constant_pad_nd(%x) {pad=[1,1], value=0}\n"
+               "  output %y\n}\n");
+  g->syms[0] = (xnnd_symbol){"s0", 1, 7};
+  g->num_syms = 1;
+  sym_batch(g);
+  assert_true(xnnd_xnnpack_supports(g, 0, reason, sizeof(reason)));
+  int pad = xnnd_op_attr_index(XNND_OP_CONSTANT_PAD_ND, "pad");
+  xnnd_dimx* px = xnnd_graph_alloc(g, sizeof(xnnd_dimx) * 2);
+  px[0] = xnnd_dimx_sym(0, 1);
+  px[0].c = -6;
+  px[1] = xnnd_dimx_const(1);
+  g->nodes[0].attr_dimx[pad] = px;
+  assert_false(xnnd_xnnpack_supports(g, 0, reason, sizeof(reason)));
+  assert_non_null(strstr(reason, "symbolic dim: aten.constant_pad_nd with symbolic attribute pad is not lowered"));
+  xnnd_graph_destroy(g);
   g = dyn_graph(text_conv, sym_batch, 5, 7);
   assert_true(xnnd_xnnpack_supports(g, 0, reason, sizeof(reason)));
   set_form(g, "x", 1, 1, -4);  /* channels s0 - 4 */

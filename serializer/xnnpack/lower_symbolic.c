@@ -43,9 +43,11 @@ bool xnn_check_symbolic(const xnnd_graph* g, const xnnd_ir_node* node, char* rea
                         g->values[id].name);
   }
   /* Symbolic attributes: only a view's size, which the lowering takes from the output's forms. */
+  const xnnd_op_info* info = xnnd_op_get(node->op);
   for (uint32_t a = 0; a < XNND_MAX_ATTRS; a++)
     if (node->attr_dimx[a] != NULL && node->op != XNND_OP_VIEW)
-      return xnn_reason(reason, reason_size, "symbolic dim: %s with a symbolic attribute (#%u) is not lowered", name, a);
+      return xnn_reason(reason, reason_size, "symbolic dim: %s with symbolic attribute %s is not lowered", name,
+                        info != NULL && a < info->num_attrs ? info->attrs[a].name : "?");
   const xnnd_ir_value* in = node->num_inputs > 0 && node->inputs[0] < g->num_values ? &g->values[node->inputs[0]] : NULL;
   const xnnd_ir_value* out = node->num_outputs > 0 && node->outputs[0] < g->num_values ? &g->values[node->outputs[0]] : NULL;
   if (in == NULL || out == NULL) return xnn_reason(reason, reason_size, "malformed %s", name);
