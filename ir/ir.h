@@ -249,6 +249,13 @@ xnnd_status xnnd_graph_set_value_dimx(xnnd_graph* g, xnnd_id value, const xnnd_d
 xnnd_status xnnd_graph_set_attr_dimx(xnnd_graph* g, xnnd_id node, uint32_t attr,
                                      const xnnd_dimx* forms);
 
+/* Runs shape inference on node (symbolic when xnnd_node_symbolic) and sets its outputs'
+ * dtype, rank, dims and dimx. VERIFY_ERROR (message in g->errmsg) when it fails or a dim is
+ * not affine in the symbols. */
+xnnd_status xnnd_graph_infer_node(xnnd_graph* g, xnnd_id node);
+/* a and b have the same rank and the same dims: equal forms (a static dim is its number). */
+bool xnnd_value_same_dims(const xnnd_ir_value* a, const xnnd_ir_value* b);
+
 /* Multiply-accumulates of one node from its shapes (0 for ops without MACs, or an id out of
  * range); used by the delegation report. ir/macs.c. */
 uint64_t xnnd_node_macs(const xnnd_graph* g, xnnd_id node);

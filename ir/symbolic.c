@@ -376,3 +376,31 @@ xnnd_status ir_check_declared_forms(xnnd_graph* g, xnnd_id node, xnnd_dimx forms
   }
   return XNND_OK;
 }
+
+xnnd_status xnnd_graph_infer_node(xnnd_graph* g, xnnd_id node) {
+  if (!g || node >= g->num_nodes) return XNND_INVALID_ARGUMENT;
+  xnnd_dimx forms[3][XNND_MAX_RANK];
+  bool symbolic;
+  IR_TRY(ir_infer_node(g, node, forms, &symbolic));
+  const xnnd_ir_node* n = &g->nodes[node];
+  for (uint32_t k = 0; k < n->num_outputs && k < 3; k++) {
+    if (!symbolic) {
+      g->values[n->outputs[k]].dimx = NULL;
+      continue;
+    }
+    xnnd_status st = xnnd_graph_set_value_dimx(g, n->outputs[k], forms[k]);
+    if (st != XNND_OK) return st;
+  }
+  return XNND_OK;
+}
+
+bool xnnd_value_same_dims(const xnnd_ir_value* a, const xnnd_ir_value* b) {
+  if (a->rank != b->rank) return false;
+  for (uint32_t d = 0; d < a->rank && d < XNND_MAX_RANK; d++) {
+    if (a->dims[d] != b->dims[d]) return false;
+    xnnd_dimx x = a->dimx ? a->dimx[d] : xnnd_dimx_const(a->dims[d]);
+    xnnd_dimx y = b->dimx ? b->dimx[d] : xnnd_dimx_const(b->dims[d]);
+    if (!xnnd_dimx_equal(&x, &y)) return false;
+  }
+  return true;
+}
