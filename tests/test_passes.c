@@ -131,6 +131,22 @@ static const golden_case k_cases[] = {
     {"qdq-fusion", "reject_asymmetric_weight", 0, RUNS | NO_DELEGATE_RUN},
     {"qdq-linear-to-conv", "per_channel_linear", 1, NO_RUN},
     {"qdq-linear-to-conv", "reject_per_tensor_weights", 0, NO_RUN},
+    /* dynamic shapes (symbolic dims): rewrites that hold at every size happen, with the
+     * forms carried; those needing a symbolic size are refused. Not run here: running
+     * needs the dynamic runtime (tests/test_runtime.c, e2e). */
+    {"conv-bn-fold", "dyn_batch", 1, NO_RUN},
+    {"clamp-fusion", "dyn_conv_relu", 1, NO_RUN},
+    {"addmm-to-linear", "dyn_batch", 1, NO_RUN},
+    {"addmm-to-linear", "reject_dyn_weight", 0, NO_RUN},
+    {"batch-norm-to-affine", "dyn_after_input", 1, NO_RUN},
+    {"qdq-linear-to-conv", "dyn_batch", 1, NO_RUN},
+    {"qdq-linear-to-conv", "reject_two_dynamic_dims", 0, NO_RUN},
+    {"qdq-fusion", "dyn_linear_rank3_views", 3, NO_RUN},
+    {"mean-to-global-pool", "dyn_keepdim", 1, NO_RUN},
+    {"max-pool-indices", "dyn_unused_indices", 1, NO_RUN},
+    {"collapse-views", "dyn_view_chain", 3, NO_RUN},
+    {"remove-identity", "dyn_views", 2, NO_RUN},
+    {"pointwise-affine", "reject_dynamic", 0, NO_RUN},
 };
 
 #define NUM_CASES (sizeof(k_cases) / sizeof(k_cases[0]))
