@@ -159,7 +159,7 @@ static void put_float9(sbuf* b, float x) {
 /* ---- pieces ---- */
 
 static void put_form(sbuf* b, const xnnd_graph* g, const xnnd_dimx* x) {
-  char buf[160];
+  char buf[256];  /* the longest form: 4 terms of 14 + 31 + 1 bytes and a 14-byte constant */
   xnnd_dimx_print(buf, sizeof buf, x, g->syms, g->num_syms);
   sb_put(b, buf);
 }

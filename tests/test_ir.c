@@ -1412,6 +1412,29 @@ static void test_symbolic_text(void** state) {
   xnnd_graph_destroy(g);
 }
 
+/* The longest form prints whole (4 terms with 31-byte names and 2^40 coefficients). */
+static void test_symbolic_longest_form(void** state) {
+  (void)state;
+  char text[2048], names[4][32];
+  int n = snprintf(text, sizeof text, "graph d {\n");
+  for (int i = 0; i < 4; i++) {
+    memset(names[i], 'a' + i, 31);
+    names[i][31] = '\0';
+    n += snprintf(text + n, sizeof text - (size_t)n, "  sym %s = 0..0\n", names[i]);
+  }
+  n += snprintf(text + n, sizeof text - (size_t)n, "  input %%x: i8[");
+  for (int i = 0; i < 4; i++)
+    n += snprintf(text + n, sizeof text - (size_t)n, "%s1099511627776*%s", i ? "+" : "", names[i]);
+  n += snprintf(text + n, sizeof text - (size_t)n, "+1099511627776]\n  output %%x\n}\n");
+  xnnd_graph* g = parse_ok(text);
+  verify_ok(g);
+  assert_int_equal(g->values[0].dims[0], XNND_DIMX_LIMIT);
+  char* printed = xnnd_graph_print(g, NULL);
+  assert_string_equal(printed, text);
+  free(printed);
+  xnnd_graph_destroy(g);
+}
+
 static void test_symbolic_parse_errors(void** state) {
   (void)state;
   expect_parse_error("graph d {\n  input %x: f32[2]\n  sym s0 = 1..8\n  output %x\n}\n", "3:3:",
@@ -1681,6 +1704,7 @@ int main(void) {
       cmocka_unit_test(test_fuzz),
       cmocka_unit_test(test_symbolic_text),
       cmocka_unit_test(test_symbolic_parse_errors),
+      cmocka_unit_test(test_symbolic_longest_form),
       cmocka_unit_test(test_symbolic_inference),
       cmocka_unit_test(test_symbolic_add_node_and_compact),
       cmocka_unit_test(test_symbolic_verify_invariants),
