@@ -464,6 +464,49 @@ static void test_pipeline_golden_models(void** state) {
   pipeline_on_file("tests/golden/export/tiny_conv_bn_relu_linear.ir", NULL);
 }
 
+/* A dynamic model (batch s0 in 1..8, a view with a symbolic size) through the whole pipeline:
+ * exact text (tests/golden/passes/pipeline/dynamic_convnet.{in,out}.ir). Batch norm folds into
+ * the convolution, relu/hardtanh fuse as ranges, the pool loses its indices, the mean becomes a
+ * global pool, dropout goes, addmm becomes linear, and every value keeps its forms. */
+static void test_pipeline_dynamic_golden(void** state) {
+  (void)state;
+  static const golden_case c = {"pipeline", "dynamic_convnet", 0, NO_RUN};
+  size_t len;
+  char* in_text = xt_read_file(case_path(&c, ".in.ir"), &len);
+  if (!in_text) fail_msg("cannot read %s", case_path(&c, ".in.ir"));
+  xnnd_graph* g = parse_text(in_text, case_path(&c, ".in.ir"));
+  char* canonical = print_graph(g);
+  if (strcmp(canonical, in_text) != 0) {
+    if (update_golden())
+      xt_write_file(case_path(&c, ".in.ir"), canonical, strlen(canonical));
+    else
+      fail_msg("not canonical; expected:\n%s", canonical);
+  }
+  xnnd_pipeline_options o = {NULL, 0, NULL, NULL, true};
+  xnnd_status st = xnnd_pipeline_run(g, &o, NULL);
+  if (st != XNND_OK) fail_msg("pipeline: %s", g->errmsg);
+  assert_int_equal(xnnd_graph_verify(g), XNND_OK);
+  char* got = print_graph(g);
+  if (update_golden()) {
+    xt_write_file(case_path(&c, ".out.ir"), got, strlen(got));
+  } else {
+    char* want = xt_read_file(case_path(&c, ".out.ir"), &len);
+    if (!want) fail_msg("cannot read %s", case_path(&c, ".out.ir"));
+    if (strcmp(want, got) != 0) fail_msg("pipeline output differs; got:\n%s", got);
+    free(want);
+  }
+  /* the printed result parses back to the same graph (forms and symbolic attrs included) */
+  xnnd_graph* again = parse_text(got, "pipeline output");
+  char* got2 = print_graph(again);
+  assert_string_equal(got2, got);
+  free(got2);
+  xnnd_graph_destroy(again);
+  free(got);
+  free(canonical);
+  free(in_text);
+  xnnd_graph_destroy(g);
+}
+
 /* A fused output range reaches both runtimes: the writer's KernelCall attrs for portable
  * kernels and the XNNPACK node's output_min/output_max. */
 static void test_fused_range_runs(void** state) {
@@ -506,6 +549,7 @@ int main(void) {
       cmocka_unit_test(test_dump_after),
       cmocka_unit_test(test_pipeline_golden_models),
       cmocka_unit_test(test_fused_range_runs),
+      cmocka_unit_test(test_pipeline_dynamic_golden),
   };
   for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) tests[n++] = fixed[i];
   return _cmocka_run_group_tests("test_passes", tests, n, NULL, NULL);
