@@ -1545,6 +1545,110 @@ static void test_symbolic_inference(void** state) {
   xnnd_graph_destroy(g);
 }
 
+/* Every node's inferred forms, evaluated at EVERY point of the (small) symbol ranges, equal the
+ * op's concrete shape inference there: the sample-and-fit inference is exact, not only at the
+ * points it samples. */
+static void check_forms_everywhere(xnnd_graph* g) {
+  int64_t pt[XNND_MAX_SYMS] = {0};
+  for (uint32_t s = 0; s < g->num_syms; s++) pt[s] = g->syms[s].min;
+  uint32_t points = 0;
+  for (;;) {
+    for (xnnd_id n = 0; n < g->num_nodes; n++) {
+      xnnd_ir_node* node = &g->nodes[n];
+      int64_t saved[8][XNND_MAX_RANK], ints[XNND_MAX_ATTRS][XNND_MAX_ATTR_INTS];
+      assert_true(node->num_inputs <= 8);
+      for (uint32_t i = 0; i < node->num_inputs; i++) {
+        if (node->inputs[i] == XNND_NO_ID) continue;
+        xnnd_ir_value* v = &g->values[node->inputs[i]];
+        memcpy(saved[i], v->dims, sizeof saved[i]);
+      }
+      for (uint32_t i = 0; i < node->num_inputs; i++) {
+        if (node->inputs[i] == XNND_NO_ID) continue;
+        xnnd_ir_value* v = &g->values[node->inputs[i]];
+        for (uint32_t d = 0; v->dimx && d < v->rank; d++)
+          v->dims[d] = xnnd_dimx_eval(&v->dimx[d], pt, g->num_syms);
+      }
+      for (uint32_t a = 0; a < XNND_MAX_ATTRS; a++) {
+        memcpy(ints[a], node->attrs[a].ints, sizeof ints[a]);
+        for (uint32_t i = 0; node->attr_dimx[a] && i < node->attrs[a].n; i++)
+          node->attrs[a].ints[i] = xnnd_dimx_eval(&node->attr_dimx[a][i], pt, g->num_syms);
+      }
+      xnnd_ir_value outs[3];
+      for (uint32_t k = 0; k < node->num_outputs; k++) outs[k] = g->values[node->outputs[k]];
+      if (xnnd_op_get(node->op)->infer(g, n) != XNND_OK) fail_msg("node %u: %s", n, g->errmsg);
+      for (uint32_t k = 0; k < node->num_outputs; k++) {
+        const xnnd_ir_value* got = &g->values[node->outputs[k]];
+        assert_int_equal(got->rank, outs[k].rank);
+        for (uint32_t d = 0; d < got->rank; d++) {
+          int64_t want = outs[k].dimx ? xnnd_dimx_eval(&outs[k].dimx[d], pt, g->num_syms)
+                                      : outs[k].dims[d];
+          if (got->dims[d] != want)
+            fail_msg("node %u output %u dim %u at s0=%lld: form gives %lld, inference %lld", n, k,
+                     d, (long long)pt[0], (long long)want, (long long)got->dims[d]);
+        }
+        g->values[node->outputs[k]] = outs[k];
+      }
+      for (uint32_t i = 0; i < node->num_inputs; i++)
+        if (node->inputs[i] != XNND_NO_ID)
+          memcpy(g->values[node->inputs[i]].dims, saved[i], sizeof saved[i]);
+      for (uint32_t a = 0; a < XNND_MAX_ATTRS; a++)
+        memcpy(node->attrs[a].ints, ints[a], sizeof ints[a]);
+    }
+    points++;
+    uint32_t s = 0;
+    while (s < g->num_syms && pt[s] == g->syms[s].max) {
+      pt[s] = g->syms[s].min;
+      s++;
+    }
+    if (s == g->num_syms) break;
+    pt[s]++;
+  }
+  assert_true(points > 1);
+}
+
+static void test_symbolic_forms_exact(void** state) {
+  (void)state;
+  xnnd_const_bundle* b;
+  assert_int_equal(xnnd_const_bundle_create(&b), XNND_OK);
+  float w[54];
+  for (int i = 0; i < 54; i++) w[i] = (float)i;
+  assert_int_equal(xnnd_const_bundle_put(b, 1, w, sizeof w), XNND_OK);
+  xnnd_graph* g = parse_ok_bundle(
+      "graph d {\n  sym s0 = 1..6\n  sym h = 1..5\n"
+      "  input %x: f32[s0,3,32*h,16*h+4]\n"
+      "  input %t: f32[s0,h+4]\n"
+      "  input %u: f32[2*s0+1,h+4]\n"
+      "  input %b1: f32[s0,h,4]\n"
+      "  input %b2: f32[s0,4,6]\n"
+      "  const %w: f32[2,3,3,3] = #0000000000000001\n"
+      "  const %lw: f32[5,6] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, "
+      "20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30]\n"
+      "  %c: f32[s0,2,16*h,8*h+2] = aten.convolution(%x, %w, _) {stride=[2,2], padding=[1,1], "
+      "dilation=[1,1], transposed=false, output_padding=[0,0], groups=1}\n"
+      "  %ct: f32[s0,3,32*h-1,16*h+3] = aten.convolution(%c, %w, _) {stride=[2,2], padding=[1,1], "
+      "dilation=[1,1], transposed=true, output_padding=[0,0], groups=1}\n"
+      "  %ap: f32[s0,2,8*h+1,4*h+2] = aten.avg_pool2d(%c) {kernel_size=[3,3], stride=[2,2], "
+      "padding=[1,1], ceil_mode=true, count_include_pad=true, divisor_override=none}\n"
+      "  %ga: f32[s0,2,1,1] = aten.adaptive_avg_pool2d(%ap) {output_size=[1,1]}\n"
+      "  %cat0: f32[3*s0+1,h+4] = aten.cat(%t, %u) {dim=0}\n"
+      "  %cat1: f32[s0,2*h+8] = aten.cat(%t, %t) {dim=1}\n"
+      "  %sl: f32[s0,3] = aten.slice(%t) {dim=1, start=1, end=4, step=1}\n"
+      "  %sel: f32[h+4] = aten.select(%t) {dim=0, index=0}\n"
+      "  %pad: f32[s0,h+7] = aten.constant_pad_nd(%t) {pad=[1,2], value=0}\n"
+      "  %ex: f32[s0,3,h+4] = aten.expand(%sel) {size=[s0,3,h+4]}\n"
+      "  %mn: f32[s0] = aten.mean(%t) {dim=[1], keepdim=false}\n"
+      "  %bm: f32[s0,h,6] = aten.bmm(%b1, %b2)\n"
+      "  %li: f32[s0,h,5] = aten.linear(%bm, %lw)\n"
+      "  %pm: f32[h,5,s0] = aten.permute(%li) {dims=[1,2,0]}\n"
+      "  %vw: f32[5*h,s0] = aten.view(%pm) {size=[5*h,s0]}\n"
+      "  output %ct, %ga, %cat0, %cat1, %sl, %pad, %ex, %mn, %vw\n"
+      "}\n", b);
+  xnnd_const_bundle_destroy(b);
+  verify_ok(g);
+  check_forms_everywhere(g);
+  xnnd_graph_destroy(g);
+}
+
 static void test_symbolic_add_node_and_compact(void** state) {
   (void)state;
   xnnd_graph* g;
@@ -1705,6 +1809,7 @@ int main(void) {
       cmocka_unit_test(test_symbolic_text),
       cmocka_unit_test(test_symbolic_parse_errors),
       cmocka_unit_test(test_symbolic_longest_form),
+      cmocka_unit_test(test_symbolic_forms_exact),
       cmocka_unit_test(test_symbolic_inference),
       cmocka_unit_test(test_symbolic_add_node_and_compact),
       cmocka_unit_test(test_symbolic_verify_invariants),
