@@ -249,6 +249,10 @@ xnnd_status xnnd_graph_set_value_dimx(xnnd_graph* g, xnnd_id value, const xnnd_d
 xnnd_status xnnd_graph_set_attr_dimx(xnnd_graph* g, xnnd_id node, uint32_t attr,
                                      const xnnd_dimx* forms);
 
+/* Fixes every symbol: symbol s takes values[s] (within its range; n == g->num_syms), every
+ * value's dims and symbolic attr become their numbers at that point, and the graph has no
+ * symbols left. For tests and tools that want the static graph at one size. */
+xnnd_status xnnd_graph_specialize(xnnd_graph* g, const int64_t* values, uint32_t n);
 /* Runs shape inference on node (symbolic when xnnd_node_symbolic) and sets its outputs'
  * dtype, rank, dims and dimx. VERIFY_ERROR (message in g->errmsg) when it fails or a dim is
  * not affine in the symbols. */

@@ -404,3 +404,29 @@ bool xnnd_value_same_dims(const xnnd_ir_value* a, const xnnd_ir_value* b) {
   }
   return true;
 }
+
+xnnd_status xnnd_graph_specialize(xnnd_graph* g, const int64_t* values, uint32_t n) {
+  if (!g || n != g->num_syms || (n && !values)) return XNND_INVALID_ARGUMENT;
+  for (uint32_t s = 0; s < n; s++)
+    if (values[s] < g->syms[s].min || values[s] > g->syms[s].max) {
+      ir_set_error(g, "specialize: %s = %lld is outside %lld..%lld", g->syms[s].name,
+                   (long long)values[s], (long long)g->syms[s].min, (long long)g->syms[s].max);
+      return XNND_INVALID_ARGUMENT;
+    }
+  for (xnnd_id v = 0; v < g->num_values; v++) {
+    xnnd_ir_value* val = &g->values[v];
+    if (!val->dimx) continue;
+    for (uint32_t d = 0; d < val->rank; d++) val->dims[d] = xnnd_dimx_eval(&val->dimx[d], values, n);
+    val->dimx = NULL;
+  }
+  for (xnnd_id id = 0; id < g->num_nodes; id++)
+    for (uint32_t a = 0; a < XNND_MAX_ATTRS; a++) {
+      xnnd_ir_node* node = &g->nodes[id];
+      if (!node->attr_dimx[a]) continue;
+      for (uint32_t i = 0; i < node->attrs[a].n && i < XNND_MAX_ATTR_INTS; i++)
+        node->attrs[a].ints[i] = xnnd_dimx_eval(&node->attr_dimx[a][i], values, n);
+      node->attr_dimx[a] = NULL;
+    }
+  g->num_syms = 0;
+  return XNND_OK;
+}

@@ -29,6 +29,9 @@ enum {
   /* Skip the XNNPACK run (no case needs it now: a clamp whose range cannot meet its
    * producer's fused range stays portable, see serializer/xnnpack/lower_clamp.c). */
   NO_DELEGATE_RUN = 2,
+  /* symbolic graph: specialized (every symbol fixed) at its minima, midpoints and maxima, the
+   * original and the rewritten graph run on the portable runtime and agree at each size */
+  SIZES_RUN = 4,
 };
 
 typedef struct golden_case {
@@ -132,21 +135,21 @@ static const golden_case k_cases[] = {
     {"qdq-linear-to-conv", "per_channel_linear", 1, NO_RUN},
     {"qdq-linear-to-conv", "reject_per_tensor_weights", 0, NO_RUN},
     /* dynamic shapes (symbolic dims): rewrites that hold at every size happen, with the
-     * forms carried; those needing a symbolic size are refused. Not run here: running
-     * needs the dynamic runtime (tests/test_runtime.c, e2e). */
-    {"conv-bn-fold", "dyn_batch", 1, NO_RUN},
-    {"clamp-fusion", "dyn_conv_relu", 1, NO_RUN},
-    {"addmm-to-linear", "dyn_batch", 1, NO_RUN},
-    {"addmm-to-linear", "reject_dyn_weight", 0, NO_RUN},
-    {"batch-norm-to-affine", "dyn_after_input", 1, NO_RUN},
+     * forms carried; those needing a symbolic size are refused. Run specialized at three
+     * sizes (SIZES_RUN; the int8 ones are covered like the static Q/DQ cases above). */
+    {"conv-bn-fold", "dyn_batch", 1, NO_RUN | SIZES_RUN},
+    {"clamp-fusion", "dyn_conv_relu", 1, NO_RUN | SIZES_RUN},
+    {"addmm-to-linear", "dyn_batch", 1, NO_RUN | SIZES_RUN},
+    {"addmm-to-linear", "reject_dyn_weight", 0, NO_RUN | SIZES_RUN},
+    {"batch-norm-to-affine", "dyn_after_input", 1, NO_RUN | SIZES_RUN},
     {"qdq-linear-to-conv", "dyn_batch", 1, NO_RUN},
     {"qdq-linear-to-conv", "reject_two_dynamic_dims", 0, NO_RUN},
     {"qdq-fusion", "dyn_linear_rank3_views", 3, NO_RUN},
-    {"mean-to-global-pool", "dyn_keepdim", 1, NO_RUN},
-    {"max-pool-indices", "dyn_unused_indices", 1, NO_RUN},
-    {"collapse-views", "dyn_view_chain", 3, NO_RUN},
-    {"remove-identity", "dyn_views", 2, NO_RUN},
-    {"pointwise-affine", "reject_dynamic", 0, NO_RUN},
+    {"mean-to-global-pool", "dyn_keepdim", 1, NO_RUN | SIZES_RUN},
+    {"max-pool-indices", "dyn_unused_indices", 1, NO_RUN | SIZES_RUN},
+    {"collapse-views", "dyn_view_chain", 3, NO_RUN | SIZES_RUN},
+    {"remove-identity", "dyn_views", 2, NO_RUN | SIZES_RUN},
+    {"pointwise-affine", "reject_dynamic", 0, NO_RUN | SIZES_RUN},
 };
 
 #define NUM_CASES (sizeof(k_cases) / sizeof(k_cases[0]))
@@ -255,6 +258,42 @@ static void expect_same_outputs(const xt_outputs* ref, const xnnd_graph* g, bool
   if (!(d >= 0.0 && d <= tol)) fail_msg("%s: outputs differ: relative %g (tolerance %g)", what, d, tol);
 }
 
+/* The point `which` of g's symbols: 0 minima, 1 midpoints, 2 maxima. */
+static void specialize_at(xnnd_graph* g, int which, const char* what) {
+  int64_t at[XNND_MAX_SYMS];
+  for (uint32_t s = 0; s < g->num_syms; s++) {
+    const xnnd_symbol* y = &g->syms[s];
+    at[s] = which == 0 ? y->min : which == 2 ? y->max : y->min + (y->max - y->min) / 2;
+  }
+  if (xnnd_graph_specialize(g, at, g->num_syms) != XNND_OK) fail_msg("%s: %s", what, g->errmsg);
+  if (xnnd_graph_verify(g) != XNND_OK) fail_msg("%s specialized: %s", what, g->errmsg);
+}
+
+/* The symbolic input, the pass's result and the pipeline's, each specialized at three sizes
+ * and run on the portable runtime. The rewrites run on the symbolic graph (fresh parses: the
+ * constants the passes compute are not in the .out.ir text). */
+static void run_at_sizes(const char* before, const xnnd_pass* pass, const char* name) {
+  for (int which = 0; which < 3; which++) {
+    xnnd_graph* ref = parse_text(before, name);
+    xnnd_graph* got = parse_text(before, name);
+    xnnd_graph* full = parse_text(before, name);
+    uint32_t changed = 0;
+    if (xnnd_pass_run_one(got, pass, true, &changed) != XNND_OK) fail_msg("%s", got->errmsg);
+    if (xnnd_pipeline_run(full, NULL, NULL) != XNND_OK) fail_msg("pipeline: %s", full->errmsg);
+    specialize_at(ref, which, "original");
+    specialize_at(got, which, "after the pass");
+    specialize_at(full, which, "after the pipeline");
+    xt_outputs want;
+    run_outputs(ref, false, &want, "original, specialized");
+    expect_same_outputs(&want, got, false, REL_TOL, "after the pass, specialized");
+    expect_same_outputs(&want, full, false, REL_TOL, "after the pipeline, specialized");
+    xt_outputs_free(&want);
+    xnnd_graph_destroy(full);
+    xnnd_graph_destroy(got);
+    xnnd_graph_destroy(ref);
+  }
+}
+
 static void test_golden_case(void** state) {
   const golden_case* c = *state;
   const xnnd_pass* pass = xnnd_pass_find(c->pass);
@@ -288,6 +327,7 @@ static void test_golden_case(void** state) {
   if (c->changed == 0 && strcmp(got, canonical) != 0)
     fail_msg("%s/%s: a refused case changed the graph", c->pass, c->name);
 
+  if (c->flags & SIZES_RUN) run_at_sizes(canonical, pass, c->name);
   if (!(c->flags & NO_RUN)) {
     xnnd_graph* ref = parse_text(canonical, "reference");
     xt_outputs want_out;
