@@ -504,7 +504,7 @@ static void test_pipeline_golden_models(void** state) {
   pipeline_on_file("tests/golden/export/tiny_conv_bn_relu_linear.ir", NULL);
 }
 
-/* A dynamic model (batch s0 in 1..8, a view with a symbolic size) through the whole pipeline:
+/* A dynamic model (batch s0 in 1..8, views with symbolic sizes) through the whole pipeline:
  * exact text (tests/golden/passes/pipeline/dynamic_convnet.{in,out}.ir). Batch norm folds into
  * the convolution, relu/hardtanh fuse as ranges, the pool loses its indices, the mean becomes a
  * global pool, dropout goes, addmm becomes linear, and every value keeps its forms. */
@@ -541,6 +541,22 @@ static void test_pipeline_dynamic_golden(void** state) {
   assert_string_equal(got2, got);
   free(got2);
   xnnd_graph_destroy(again);
+  /* at batch 1, 4 and 8: the pipeline's graph computes what the original does, on the
+   * portable runtime and delegated to XNNPACK (both static at that size) */
+  for (int which = 0; which < 3; which++) {
+    xnnd_graph* ref = parse_text(canonical, "reference");
+    xnnd_graph* full = parse_text(canonical, "pipeline input");
+    if (xnnd_pipeline_run(full, NULL, NULL) != XNND_OK) fail_msg("pipeline: %s", full->errmsg);
+    specialize_at(ref, which, "original");
+    specialize_at(full, which, "after the pipeline");
+    xt_outputs want;
+    run_outputs(ref, false, &want, "original, specialized");
+    expect_same_outputs(&want, full, false, REL_TOL, "after the pipeline, specialized");
+    expect_same_outputs(&want, full, true, XNN_TOL, "after the pipeline, specialized, delegated");
+    xt_outputs_free(&want);
+    xnnd_graph_destroy(full);
+    xnnd_graph_destroy(ref);
+  }
   free(got);
   free(canonical);
   free(in_text);
