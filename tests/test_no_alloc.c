@@ -324,9 +324,87 @@ static void test_dynamic_delegate_does_not_allocate(void** state) {
   run_dynamic_delegate(2, "on");
 }
 
+/* Dynamic shapes through the method API with the XNNPACK delegate: the same program as above in
+ * text IR with a `sym` line, partitioned for XNNPACK. After each batch 1..4 has run once (the
+ * delegate builds and caches an instance per shape; shape_cache defaults to 4), a new batch on
+ * every execute allocates nothing: the method re-evaluates shapes, re-prepares its kernels and
+ * switches the delegate's cached instance. */
+static const char* k_dynamic_delegated_graph =
+    "graph dyn {\n"
+    "  sym s = 1..4\n"
+    "  input %x: f32[s,4,6,6]\n"
+    "  const %w: f32[4,4,1,1] = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]\n"
+    "  %c: f32[s,4,6,6] = aten.convolution(%x, %w, _) {stride=[1,1], padding=[0,0], dilation=[1,1], transposed=false, output_padding=[0,0], groups=1}\n"
+    "  %r: f32[s,4,6,6] = aten.relu(%c)\n"
+    "  %v: f32[s,144] = aten.view(%r) {size=[s,144]}\n"
+    "  %s: f32[s,144] = aten.softmax(%v) {dim=1, half_to_float=false}\n"
+    "  output %s\n"
+    "}\n";
+
+static void test_dynamic_method_delegated_does_not_allocate(void** state) {
+  (void)state;
+  if (!XT_INTERPOSE) skip();
+  xnnd_graph* g = NULL;
+  xnnd_error err;
+  assert_int_equal(xnnd_graph_parse(k_dynamic_delegated_graph, strlen(k_dynamic_delegated_graph),
+                                    NULL, &g, &err), XNND_OK);
+  assert_int_equal(xnnd_graph_verify(g), XNND_OK);
+  xnnd_partition_plan plan;
+  assert_int_equal(xnnd_partition_graph(g, &k_xnnpack, &plan), XNND_OK);
+  assert_true(plan.num_parts >= 1);
+  uint8_t* bytes = NULL;
+  size_t size = 0;
+  char msg[256];
+  assert_int_equal(xnnd_program_write(g, &plan, &bytes, &size, msg, sizeof(msg)), XNND_OK);
+  xnnd_partition_plan_free(&plan);
+  xnnd_graph_destroy(g);
+
+  xnnd_program* p = NULL;
+  assert_int_equal(xnnd_program_load_buffer(bytes, size, NULL, &p, &err), XNND_OK);
+  xnnd_method* m = NULL;
+  assert_int_equal(xnnd_method_create(p, "forward", NULL, &m, &err), XNND_OK);
+  static float in[4 * 144];
+  for (int i = 0; i < 4 * 144; i++) in[i] = (float)(i % 13) / 4.0f - 1.5f;
+  xnnd_tensor t = {XNND_F32, 4, {4, 4, 6, 6}, in};
+  for (int64_t b = 1; b <= 4; b++) {  /* warm: one instance per shape */
+    t.dims[0] = b;
+    assert_int_equal(xnnd_method_set_input(m, 0, &t), XNND_OK);
+    assert_int_equal(xnnd_method_execute(m), XNND_OK);
+  }
+
+  atomic_store(&g_allocs, 0);
+  atomic_store(&g_counting, 1);
+  xnnd_status st = XNND_OK;
+  int64_t batch = 4;
+  for (int i = 0; i < 20 && st == XNND_OK; i++) {
+    batch = batch % 4 + 1;
+    t.dims[0] = batch;
+    st = xnnd_method_set_input(m, 0, &t);
+    if (st == XNND_OK) st = xnnd_method_execute(m);
+  }
+  atomic_store(&g_counting, 0);
+  assert_int_equal(st, XNND_OK);
+  assert_int_equal(atomic_load(&g_allocs), 0);
+
+  xnnd_tensor out;
+  assert_int_equal(xnnd_method_get_output(m, 0, &out), XNND_OK);
+  assert_int_equal(out.dims[0], batch);
+  const float* o = out.data;
+  for (int64_t r = 0; r < batch; r++) {
+    double denom = 0;
+    for (int k = 0; k < 144; k++) denom += exp(fmax(in[r * 144 + k], 0.0));
+    for (int k = 0; k < 144; k++)
+      assert_true(fabs(o[r * 144 + k] - exp(fmax(in[r * 144 + k], 0.0)) / denom) < 1e-6);
+  }
+  xnnd_method_destroy(m);
+  xnnd_program_destroy(p);
+  free(bytes);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_execute_does_not_allocate),
                                      cmocka_unit_test(test_dynamic_shape_change_does_not_allocate),
-                                     cmocka_unit_test(test_dynamic_delegate_does_not_allocate)};
+                                     cmocka_unit_test(test_dynamic_delegate_does_not_allocate),
+                                     cmocka_unit_test(test_dynamic_method_delegated_does_not_allocate)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
