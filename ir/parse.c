@@ -1,7 +1,9 @@
 /* Text IR parser (docs/ARCHITECTURE.md "Text IR"). The text is untrusted: every read is
  * bounded by the current line, numbers are range checked, lists are capped, and every error
  * names line:column and what was expected. Only structural checks run here (names, arity,
- * optional inputs, attribute kinds); xnnd_graph_verify does the rest. */
+ * optional inputs, attribute kinds); xnnd_graph_verify does the rest. Dynamic shapes: `sym`
+ * lines come first; a dim or int-list entry with a letter or '*' is an affine form over them
+ * (schema/dim_expr.h), anything else a plain integer as before. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>

@@ -1,5 +1,6 @@
-/* Canonical text printer (docs/ARCHITECTURE.md "Text IR"): inputs, constants, live nodes
- * in array order, one output line. Large constants go to the bundle by key. */
+/* Canonical text printer (docs/ARCHITECTURE.md "Text IR"): symbols, inputs, constants, live
+ * nodes in array order, one output line. Large constants go to the bundle by key; symbolic
+ * dims and int-list entries print as canonical affine forms (xnnd_dimx_print). */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
