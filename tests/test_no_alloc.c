@@ -177,74 +177,6 @@ static void cycle_batches_without_allocating(xnnd_method* m, float* in) {
   }
 }
 
-/* Dynamic shapes, portable kernels only: a program whose batch is a symbol s in 1..4 (conv,
- * relu, a view with a symbolic size, softmax), executed with a different batch on every
- * execute. Re-evaluating the shapes and re-preparing the kernels must not allocate. */
-static const char* k_dynamic_graph =
-    "graph dyn {\n"
-    "  input %x: f32[4,4,6,6]\n"
-    "  const %w: f32[4,4,1,1] = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]\n"
-    "  %c: f32[4,4,6,6] = aten.convolution(%x, %w, _) {stride=[1,1], padding=[0,0], dilation=[1,1], transposed=false, output_padding=[0,0], groups=1}\n"
-    "  %r: f32[4,4,6,6] = aten.relu(%c)\n"
-    "  %v: f32[4,144] = aten.view(%r) {size=[4,144]}\n"
-    "  %s: f32[4,144] = aten.softmax(%v) {dim=1, half_to_float=false}\n"
-    "  output %s\n"
-    "}\n";
-
-static void test_dynamic_shape_change_does_not_allocate(void** state) {
-  (void)state;
-  if (!XT_INTERPOSE) skip();
-  xnnd_graph* g = NULL;
-  xnnd_error err;
-  assert_int_equal(xnnd_graph_parse(k_dynamic_graph, strlen(k_dynamic_graph), NULL, &g, &err), XNND_OK);
-  g->num_syms = 1;
-  memset(&g->syms[0], 0, sizeof(g->syms[0]));
-  strcpy(g->syms[0].name, "s");
-  g->syms[0].min = 1;
-  g->syms[0].max = 4;
-  static const char* const batch_first[] = {"x", "c", "r", "v", "s"};  /* dim 0 is s */
-  for (uint32_t i = 0; i < 5; i++) {
-    xnnd_ir_value* v = &g->values[xnnd_graph_find_value(g, batch_first[i])];
-    xnnd_dimx* x = xnnd_graph_alloc(g, sizeof(xnnd_dimx) * v->rank);
-    assert_non_null(x);
-    for (uint32_t d = 0; d < v->rank; d++) x[d] = d == 0 ? xnnd_dimx_sym(0, 1) : xnnd_dimx_const(v->dims[d]);
-    v->dimx = x;
-  }
-  xnnd_ir_node* view = &g->nodes[g->values[xnnd_graph_find_value(g, "v")].producer];
-  int slot = xnnd_op_attr_index(view->op, "size");
-  assert_true(slot >= 0);
-  xnnd_dimx* size_forms = xnnd_graph_alloc(g, sizeof(xnnd_dimx) * 2);
-  assert_non_null(size_forms);
-  size_forms[0] = xnnd_dimx_sym(0, 1);
-  size_forms[1] = xnnd_dimx_const(144);
-  view->attr_dimx[slot] = size_forms;
-  xnnd_partition_options no_delegate = {.no_delegate = true};
-  xnnd_partition_plan plan;
-  assert_int_equal(xnnd_partition_graph(g, &no_delegate, &plan), XNND_OK);
-  uint8_t* bytes = NULL;
-  size_t size = 0;
-  char msg[256];
-  assert_int_equal(xnnd_program_write(g, &plan, &bytes, &size, msg, sizeof(msg)), XNND_OK);
-  xnnd_partition_plan_free(&plan);
-  xnnd_graph_destroy(g);
-
-  xnnd_program* p = NULL;
-  assert_int_equal(xnnd_program_load_buffer(bytes, size, NULL, &p, &err), XNND_OK);
-  xnnd_method* m = NULL;
-  assert_int_equal(xnnd_method_create(p, "forward", NULL, &m, &err), XNND_OK);
-  assert_int_equal(xnnd_method_num_symbols(m), 1);
-  static float in[4 * 144];
-  for (int i = 0; i < 4 * 144; i++) in[i] = (float)(i % 13) / 4.0f - 1.5f;
-  xnnd_tensor t = {XNND_F32, 4, {4, 4, 6, 6}, in};
-  assert_int_equal(xnnd_method_set_input(m, 0, &t), XNND_OK);
-  assert_int_equal(xnnd_method_execute(m), XNND_OK);
-
-  cycle_batches_without_allocating(m, in);
-  xnnd_method_destroy(m);
-  xnnd_program_destroy(p);
-  free(bytes);
-}
-
 /* ---- dynamic shapes in the XNNPACK delegate (the backend's reshape + execute, as the method
  * calls them): once both shapes are warm (instances built and set up), alternating between
  * them on every execute allocates nothing. */
@@ -331,12 +263,12 @@ static void test_dynamic_delegate_does_not_allocate(void** state) {
   run_dynamic_delegate(2, "on");
 }
 
-/* Dynamic shapes through the method API with the XNNPACK delegate: the same program as above in
- * text IR with a `sym` line, partitioned for XNNPACK. After each batch 1..4 has run once (the
- * delegate builds and caches an instance per shape; shape_cache defaults to 4), a new batch on
- * every execute allocates nothing: the method re-evaluates shapes, re-prepares its kernels and
- * switches the delegate's cached instance. */
-static const char* k_dynamic_delegated_graph =
+/* Dynamic shapes through the method API: a program whose batch is a symbol s in 1..4 (conv,
+ * relu, a view with a symbolic size, softmax). Portable only: re-evaluating the shapes and
+ * re-preparing the kernels must not allocate, from the first shape change on. Partitioned for
+ * XNNPACK: after each batch 1..4 has run once (the delegate builds and caches an instance per
+ * shape; shape_cache defaults to 4), switching shapes must not allocate either. */
+static const char* k_dynamic_graph =
     "graph dyn {\n"
     "  sym s = 1..4\n"
     "  input %x: f32[s,4,6,6]\n"
@@ -348,17 +280,15 @@ static const char* k_dynamic_delegated_graph =
     "  output %s\n"
     "}\n";
 
-static void test_dynamic_method_delegated_does_not_allocate(void** state) {
-  (void)state;
-  if (!XT_INTERPOSE) skip();
+static void run_dynamic_method(const xnnd_partition_options* options, int64_t warm_batches) {
   xnnd_graph* g = NULL;
   xnnd_error err;
-  assert_int_equal(xnnd_graph_parse(k_dynamic_delegated_graph, strlen(k_dynamic_delegated_graph),
-                                    NULL, &g, &err), XNND_OK);
+  assert_int_equal(xnnd_graph_parse(k_dynamic_graph, strlen(k_dynamic_graph), NULL, &g, &err),
+                   XNND_OK);
   assert_int_equal(xnnd_graph_verify(g), XNND_OK);
   xnnd_partition_plan plan;
-  assert_int_equal(xnnd_partition_graph(g, &k_xnnpack, &plan), XNND_OK);
-  assert_true(plan.num_parts >= 1);
+  assert_int_equal(xnnd_partition_graph(g, options, &plan), XNND_OK);
+  assert_int_equal(plan.num_parts > 0, !options->no_delegate);
   uint8_t* bytes = NULL;
   size_t size = 0;
   char msg[256];
@@ -370,19 +300,32 @@ static void test_dynamic_method_delegated_does_not_allocate(void** state) {
   assert_int_equal(xnnd_program_load_buffer(bytes, size, NULL, &p, &err), XNND_OK);
   xnnd_method* m = NULL;
   assert_int_equal(xnnd_method_create(p, "forward", NULL, &m, &err), XNND_OK);
+  assert_int_equal(xnnd_method_num_symbols(m), 1);
   static float in[4 * 144];
   for (int i = 0; i < 4 * 144; i++) in[i] = (float)(i % 13) / 4.0f - 1.5f;
   xnnd_tensor t = {XNND_F32, 4, {4, 4, 6, 6}, in};
-  for (int64_t b = 1; b <= 4; b++) {  /* warm: one instance per shape */
+  for (int64_t b = 1; b <= warm_batches; b++) {
     t.dims[0] = b;
     assert_int_equal(xnnd_method_set_input(m, 0, &t), XNND_OK);
     assert_int_equal(xnnd_method_execute(m), XNND_OK);
   }
-
   cycle_batches_without_allocating(m, in);
   xnnd_method_destroy(m);
   xnnd_program_destroy(p);
   free(bytes);
+}
+
+static void test_dynamic_shape_change_does_not_allocate(void** state) {
+  (void)state;
+  if (!XT_INTERPOSE) skip();
+  const xnnd_partition_options no_delegate = {.no_delegate = true};
+  run_dynamic_method(&no_delegate, 1);
+}
+
+static void test_dynamic_method_delegated_does_not_allocate(void** state) {
+  (void)state;
+  if (!XT_INTERPOSE) skip();
+  run_dynamic_method(&k_xnnpack, 4);
 }
 
 int main(void) {
