@@ -367,6 +367,14 @@ static void test_f32_fc_one_row(void** state) {
         fail_msg("linear 1x%u -> %u: output %u is %.9g with %s, %.9g with AVX2", k, n, o, y_best[o],
                  xnnd_f32_fc_isa_name(&best), y_avx2[o]);
     }
+    /* A NaN input term makes every output NaN (the clamp must not turn it into a bound). */
+    x[k - 1] = NAN;
+    xnnd_f32_fc_run(fc_best, x, y_best, NULL);
+    xnnd_f32_fc_run(fc_avx2, x, y_avx2, NULL);
+    for (uint32_t o = 0; o < n; o++)
+      if (!isnan(y_best[o]) || !isnan(y_avx2[o]))
+        fail_msg("linear 1x%u -> %u with a NaN input: output %u is %.9g (%s), %.9g (AVX2)", k, n, o, y_best[o],
+                 xnnd_f32_fc_isa_name(&best), y_avx2[o]);
     xnnd_f32_fc_destroy(fc_best, &k_alloc);
     xnnd_f32_fc_destroy(fc_avx2, &k_alloc);
     free(x), free(w), free(b), free(y_best), free(y_avx2);
