@@ -306,8 +306,13 @@ static void test_f32_fc(void** state) {
     /* one row (the 4-way unrolled path, k not a multiple of 4 or of the 64-term block), partial
      * row blocks (3 or 8) and 16-output panels, clamping, no bias */
     check_fc(1, 1, 1, true, -INFINITY, INFINITY, &seq);
+    check_fc(1, 3, 17, false, -INFINITY, INFINITY, &seq);
     check_fc(1, 130, 37, true, -INFINITY, INFINITY, &seq);
+    check_fc(1, 67, 33, false, -0.5f, 0.75f, &seq);
+    check_fc(1, 1280, 1000, true, -INFINITY, INFINITY, &seq); /* mobilenet_v2's classifier */
     check_fc(2, 64, 16, false, -INFINITY, INFINITY, &seq);
+    check_fc(2, 129, 18, true, -INFINITY, INFINITY, &seq);
+    check_fc(3, 5, 31, true, 0.0f, INFINITY, &seq);
     check_fc(5, 301, 33, true, -0.5f, 0.75f, &seq);
     check_fc(7, 7, 50, true, 0.0f, INFINITY, &seq);
     check_fc(8, 65, 17, true, -INFINITY, INFINITY, &seq);
@@ -323,9 +328,62 @@ static void test_f32_fc(void** state) {
   }
 }
 
+/* One row (batch 1, a matrix-vector product) runs the AVX-512 kernel wherever the CPU has
+ * AVX-512F, as more rows do, and its one-row path sums exactly as the AVX2 one does (four
+ * chains of k-terms i mod 4, added pairwise per 64-term block, then in double): the two give
+ * the same bits. Where the CPU lacks AVX-512F both runs take the AVX2 kernel. */
+static void test_f32_fc_one_row(void** state) {
+  (void)state;
+  if (!cpu_ok()) skip();
+  bool avx512 = false;
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  avx512 = __builtin_cpu_supports("avx512f");
+#endif
+  static const uint32_t shapes[][2] = {{1, 1}, {3, 17}, {4, 16}, {67, 33}, {129, 1}, {1280, 1000}, {1283, 47}};
+  for (size_t t = 0; t < sizeof(shapes) / sizeof(shapes[0]); t++) {
+    const uint32_t k = shapes[t][0], n = shapes[t][1];
+    xnnd_f32_fc_shape best = {.rows = 1, .k = k, .n = n, .min = -2.0f, .max = INFINITY, .isa = XNND_F32_FC_ISA_BEST};
+    xnnd_f32_fc_shape avx2 = best;
+    avx2.isa = XNND_F32_FC_ISA_AVX2;
+    assert_string_equal(xnnd_f32_fc_isa_name(&best), avx512 ? "AVX-512" : "AVX2");
+    assert_string_equal(xnnd_f32_fc_isa_name(&avx2), "AVX2");
+    float* x = malloc((size_t)k * sizeof(float));
+    float* w = malloc((size_t)n * k * sizeof(float));
+    float* b = malloc(n * sizeof(float));
+    float* y_best = malloc(n * sizeof(float));
+    float* y_avx2 = malloc(n * sizeof(float));
+    for (size_t i = 0; i < k; i++) x[i] = frand();
+    for (size_t i = 0; i < (size_t)n * k; i++) w[i] = frand();
+    for (size_t i = 0; i < n; i++) b[i] = frand();
+    xnnd_f32_fc *fc_best = NULL, *fc_avx2 = NULL;
+    assert_int_equal(xnnd_f32_fc_create(&best, w, b, &k_alloc, &fc_best), XNND_OK);
+    assert_int_equal(xnnd_f32_fc_create(&avx2, w, b, &k_alloc, &fc_avx2), XNND_OK);
+    for (size_t i = 0; i < n; i++) y_best[i] = NAN, y_avx2[i] = NAN;
+    xnnd_f32_fc_run(fc_best, x, y_best, NULL);
+    xnnd_f32_fc_run(fc_avx2, x, y_avx2, NULL);
+    for (uint32_t o = 0; o < n; o++) {
+      if (isnan(y_best[o]) || memcmp(&y_best[o], &y_avx2[o], sizeof(float)) != 0)
+        fail_msg("linear 1x%u -> %u: output %u is %.9g with %s, %.9g with AVX2", k, n, o, y_best[o],
+                 xnnd_f32_fc_isa_name(&best), y_avx2[o]);
+    }
+    /* A NaN input term makes every output NaN (the clamp must not turn it into a bound). */
+    x[k - 1] = NAN;
+    xnnd_f32_fc_run(fc_best, x, y_best, NULL);
+    xnnd_f32_fc_run(fc_avx2, x, y_avx2, NULL);
+    for (uint32_t o = 0; o < n; o++)
+      if (!isnan(y_best[o]) || !isnan(y_avx2[o]))
+        fail_msg("linear 1x%u -> %u with a NaN input: output %u is %.9g (%s), %.9g (AVX2)", k, n, o, y_best[o],
+                 xnnd_f32_fc_isa_name(&best), y_avx2[o]);
+    xnnd_f32_fc_destroy(fc_best, &k_alloc);
+    xnnd_f32_fc_destroy(fc_avx2, &k_alloc);
+    free(x), free(w), free(b), free(y_best), free(y_avx2);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_f32_fc),
+      cmocka_unit_test(test_f32_fc),      cmocka_unit_test(test_f32_fc_one_row),
       cmocka_unit_test(test_f32_direct),  cmocka_unit_test(test_f32_winograd),
       cmocka_unit_test(test_f32_refuses), cmocka_unit_test(test_qs8),
       cmocka_unit_test(test_qs8_refuses_scale),

@@ -36,10 +36,9 @@ static void detect_avx512(void) {
 }
 #endif
 
-/* A single row stays on the AVX2 kernel, whose one-row path keeps four FMA chains in flight. */
 static bool use_avx512(const xnnd_f32_fc_shape* s) {
 #if defined(__x86_64__)
-  if (s->isa != XNND_F32_FC_ISA_BEST || s->rows < 2) return false;
+  if (s->isa != XNND_F32_FC_ISA_BEST) return false;
   pthread_once(&g_avx512_once, detect_avx512);
   return g_avx512;
 #else

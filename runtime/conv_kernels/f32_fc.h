@@ -6,7 +6,9 @@
  * less accurate once k reaches the hundreds: torchvision classifiers (alexnet, densenet,
  * convnext) end 2-3x further from a float64 evaluation than PyTorch float32 does. Per CPU at
  * run time: AVX-512F, 8 rows x 16 outputs per microkernel call, else AVX2 + FMA3, 3 rows x 16
- * (the weights are packed alike for both). Create allocates and packs; run never allocates. */
+ * (the weights are packed alike for both); a single row (batch 1) takes each kernel's one-row
+ * path, four accumulators over k-terms i mod 4, which gives the same bits on both. Create
+ * allocates and packs; run never allocates. */
 #ifndef XNND_RUNTIME_CONV_KERNELS_F32_FC_H
 #define XNND_RUNTIME_CONV_KERNELS_F32_FC_H
 
@@ -49,7 +51,7 @@ void xnnd_f32_fc_destroy(xnnd_f32_fc* fc, const xnnd_allocator* allocator);
  * panel (16 bias floats, then k rows of 16 weights, zero beyond nc), into c (ldc apart). */
 void xnnd_f32_fc_3x16_avx2(size_t mr, size_t nc, size_t k, const float* a, size_t lda, const float* w, float* c,
                            size_t ldc, float min, float max);
-/* The same for mr <= 8 rows (f32_fc_avx512.c). */
+/* The same for mr <= 8 rows (f32_fc_avx512.c); mr == 1 sums as the AVX2 kernel's one row does. */
 void xnnd_f32_fc_8x16_avx512(size_t mr, size_t nc, size_t k, const float* a, size_t lda, const float* w, float* c,
                              size_t ldc, float min, float max);
 
