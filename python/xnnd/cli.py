@@ -58,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("-o", "--output", required=True, metavar="OUT.pte")
     ex.add_argument("--input-shape", type=_parse_shape, metavar="D0,D1,...",
                     help="torchvision input shape (default 1,3,224,224)")
+    ex.add_argument("--dynamic", action="append", default=[], metavar="I:D=MIN..MAX[:STEP]",
+                    help="dim D of input I takes any size from MIN to MAX (a multiple of STEP "
+                         "when given): the program runs at every such size, memory planned for "
+                         "MAX (repeatable; e.g. 0:0=1..8 for batch 1 to 8, 0:2=160..256:32 for "
+                         "image heights 160, 192, 224, 256). An example of size 0 or 1 there is "
+                         "replaced by one of a size in range (torch.export specializes 0 and 1)")
     ex.add_argument("--no-delegate", action="store_true",
                     help="passed to xnnd compile: portable kernels only")
     ex.add_argument("--seed", type=int, default=0, help="default 0")
@@ -128,10 +134,13 @@ def bundle_cases(module: torch.nn.Module, inputs: Sequence[torch.Tensor], n: int
 def export_ir(spec: str, seed: int = 0, input_shape: Sequence[int] | None = None,
               save_io: str | None = None, quantize: str | None = None,
               calibration_batches: int = 4, weight_quant: str = "per-channel",
-              notes: list[str] | None = None, capture: str = "auto"
+              notes: list[str] | None = None, capture: str = "auto",
+              dynamic: Sequence[str] = ()
               ) -> tuple[Graph, torch.nn.Module, tuple[torch.Tensor, ...], torch.fx.GraphModule]:
     """Load and capture SPEC; returns (graph, module, inputs, gm). Raises ExportError. With
-    quantize="int8" the module returned (and run for save_io) is the PT2E reference model."""
+    quantize="int8" the module returned (and run for save_io) is the PT2E reference model.
+    dynamic: `--dynamic` specs (trace.parse_dynamic); inputs returned (saved by save_io) are
+    SPEC's own examples, the capture may use replaced ones (trace.prepare_dynamic_inputs)."""
     import numpy as np
 
     from . import aten_map, trace
@@ -144,13 +153,17 @@ def export_ir(spec: str, seed: int = 0, input_shape: Sequence[int] | None = None
         # One thread makes calibration and the saved reference the same on every machine.
         import torch
         torch.set_num_threads(1)
+    specs = [trace.parse_dynamic(text) for text in dynamic]
     name, module, inputs = trace.load_spec(spec, seed=seed, input_shape=input_shape)
+    dynamic_shapes = trace.dynamic_shapes_of(specs, inputs)
+    capture_inputs = trace.prepare_dynamic_inputs(inputs, dynamic_shapes, notes, seed)
     if quantize:
         from . import quantize as quant
         _progress("quantizing with PT2E (%d calibration batches)..." % calibration_batches)
         float_module = module
-        module = quant.quantize_module(module, inputs, calibration_batches, seed, weight_quant,
-                                       notes=notes, capture=capture)
+        module = quant.quantize_module(module, capture_inputs, calibration_batches, seed,
+                                       weight_quant, notes=notes, capture=capture,
+                                       dynamic_shapes=dynamic_shapes)
     if save_io:
         os.makedirs(save_io, exist_ok=True)
         outputs = trace.eager_outputs(module, inputs)
@@ -159,7 +172,7 @@ def export_ir(spec: str, seed: int = 0, input_shape: Sequence[int] | None = None
         for i, t in enumerate(outputs):
             np.save(os.path.join(save_io, "output_%d.npy" % i), t.detach().cpu().numpy())
     _progress("capturing with torch.export...")
-    gm = trace.trace(module, inputs, notes, capture)
+    gm = trace.trace(module, capture_inputs, notes, capture, dynamic_shapes)
     if quantize:
         graph = quant.convert(gm, name)
         if save_io:
@@ -190,9 +203,11 @@ def _export(args):
     notes = []
     graph, module, inputs, gm = export_ir(args.spec, args.seed, args.input_shape, args.save_io,
                                           args.quantize, args.calibration_batches,
-                                          args.weight_quant, notes, args.capture)
+                                          args.weight_quant, notes, args.capture, args.dynamic)
     for note in notes:
         _progress("note: " + note)
+    for sym in graph.symbols:
+        _progress("dynamic size %s = %d..%d" % (sym.name, sym.min, sym.max))
     const_bytes = sum(v.data.nbytes for v in graph.consts)
     _progress("%d nodes, %d constants (%.1f MB)"
               % (len(graph.nodes), len(graph.consts), const_bytes / 1e6))
