@@ -161,14 +161,26 @@ def measure_model(name, paths, timer_bin, threads, rounds, warmup, runs):
     return out
 
 
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def markdown(results, args):
     table = models()
     lines = ["# Dynamic shapes: cost against static programs", "",
              "%s; %s; %d rounds x %d runs (warmup %d) per size; build/xnnd_timer. "
              "Steady: median of the round medians. First after change: the execute right "
-             "after the input takes the size (new: first time, the delegate builds a runtime; "
-             "cached: later rounds, from the delegate's shape cache)."
-             % (platform.processor() or platform.machine(), time.strftime("%Y-%m-%d"),
+             "after the input takes the size (new: first time, the delegate builds a runtime, "
+             "except at the largest size, built when the program was loaded; cached: later "
+             "rounds, from the delegate's shape cache)."
+             % (cpu_name(), time.strftime("%Y-%m-%d"),
                 args.rounds, args.runs, args.warmup), ""]
     for name in dict.fromkeys(r["model"] for r in results):
         what = table[name][1]

@@ -265,7 +265,8 @@ def _select_index(call):
     index = int(index)
     size = _self_dims(call)[_slice_dim(call)]
     if index < 0 and isinstance(size, Affine):
-        call.unsupported("select at index %d from the end of a dim of symbolic size %s" % (index, size))
+        call.unsupported("select at index %d from the end of a dim of symbolic size %s"
+                         % (index, size))
     return index + size if index < 0 else index
 
 
@@ -1276,7 +1277,7 @@ class SymbolTable:
         self.by_sympy: dict[Any, Symbol] = {}
         self.shape_env = None
         ranges = getattr(gm, "meta", {}).get("xnnd_range_constraints") or {}
-        solvable = set()
+        solvable: set[Any] = set()
         for node in gm.graph.nodes:
             if node.op != "placeholder":
                 continue
@@ -1385,7 +1386,8 @@ class SymbolTable:
                                  what, self._readable(expr), why))
         return affine(c, terms)
 
-    def shape(self, shape: Any, node: torch.fx.Node) -> tuple:
+    def shape(self, shape: Any, node: torch.fx.Node) -> Any:
+        # a tuple of ints and forms where torch had a Size: every reader only iterates it
         return tuple(self.dim(d, node, "output dim %d" % k) for k, d in enumerate(shape))
 
     def convert_meta(self, node: torch.fx.Node) -> None:

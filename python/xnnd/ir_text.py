@@ -219,7 +219,8 @@ def const_bytes(value: Value) -> bytes:
 
 
 def is_large(value: Value) -> bool:
-    return int(np.prod(value.shape, dtype=np.int64)) > INLINE_CONST_MAX
+    """Of a constant (always static)."""
+    return int(np.prod(upper_bounds(value.shape), dtype=np.int64)) > INLINE_CONST_MAX
 
 
 def format_float(x: float) -> str:

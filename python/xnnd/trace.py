@@ -272,7 +272,8 @@ def dynamic_shapes_of(specs: Sequence[DynamicDim],
                               % (spec, spec.dim, spec.input, rank))
         entry = shapes[spec.input] = shapes[spec.input] or {}
         if dim in entry:
-            raise ExportError("--dynamic %s: input %d dim %d is given twice" % (spec, spec.input, dim))
+            raise ExportError("--dynamic %s: input %d dim %d is given twice"
+                              % (spec, spec.input, dim))
         name = "d%d_%d" % (spec.input, dim)
         if spec.step == 1:
             entry[dim] = Dim(name, min=spec.min, max=spec.max)
@@ -300,7 +301,7 @@ def _dims_by_input(dynamic_shapes: Any, n: int, module: Any = None) -> list[dict
         entries = list(dynamic_shapes)
     else:
         return None
-    out = []
+    out: list[dict[int, Any]] = []
     for e in entries:
         if e is None:
             out.append({})
