@@ -9,10 +9,11 @@ model exported static at that size:
                 batch_first=True), batch 1, sequence length 1..128 (sizes 1, 16, 64, 128)
 All are timed by build/xnnd_timer serve (one process per thread count, inputs filled the same
 way): the dynamic program takes each size with the `shape` command, whose execute is the first
-after a shape change, then `measure` times its steady state; the static program of that size is
-measured right after it. Rounds repeat the cycle over the sizes: in round 1 each size is new to
-the dynamic program (the XNNPACK delegate builds a runtime for it), in later rounds it is in
-the delegate's shape cache (backend option shape_cache, default 4). Reported per size: steady
+after a shape change, then `measure` times its steady state and that of the static program of
+that size, alternating in 4 chunks (so load on the machine hits both alike). Rounds repeat the
+cycle over the sizes: in round 1 each size is new to the dynamic program (the XNNPACK delegate
+builds a runtime for it; the largest size's was built at load), in later rounds it is in the
+delegate's shape cache (backend option shape_cache, default 4). Reported per size: steady
 median of the dynamic and the static program (median of the round medians) and their ratio,
 and the first execute after a shape change, new (round 1) and cached (median of later rounds).
 Writes dynamic.md and dynamic.json into --out (default bench-results/).
@@ -34,6 +35,7 @@ import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CHUNKS = 4   # dynamic and static runs of a size alternate in this many chunks per round
 sys.path.insert(0, os.path.join(REPO, "python"))
 sys.path.insert(0, os.path.join(REPO, "tests", "models"))
 
@@ -140,10 +142,14 @@ def measure_model(name, paths, timer_bin, threads, rounds, warmup, runs):
                     row["first_new"] = first
                 else:
                     row["first_cached"].append(first)
-                row["dyn"].append(statistics.median(
-                    t.send("measure dyn %d %d" % (warmup, runs))["times_ms"]))
-                row["static"].append(statistics.median(
-                    t.send("measure s%d %d %d" % (size, warmup, runs))["times_ms"]))
+                # interleaved in chunks, so a load change on the machine hits both alike
+                dyn, static = [], []
+                chunk = max(1, runs // CHUNKS)
+                for _ in range(CHUNKS):
+                    dyn += t.send("measure dyn %d %d" % (warmup, chunk))["times_ms"]
+                    static += t.send("measure s%d %d %d" % (size, warmup, chunk))["times_ms"]
+                row["dyn"].append(statistics.median(dyn))
+                row["static"].append(statistics.median(static))
     finally:
         t.close()
     out = []
@@ -175,13 +181,14 @@ def cpu_name():
 def markdown(results, args):
     table = models()
     lines = ["# Dynamic shapes: cost against static programs", "",
-             "%s; %s; %d rounds x %d runs (warmup %d) per size; build/xnnd_timer. "
+             "%s; %s; %d rounds x %d runs (warmup %d) per size, dynamic and static "
+             "alternating in %d chunks; build/xnnd_timer. "
              "Steady: median of the round medians. First after change: the execute right "
              "after the input takes the size (new: first time, the delegate builds a runtime, "
              "except at the largest size, built when the program was loaded; cached: later "
              "rounds, from the delegate's shape cache)."
              % (cpu_name(), time.strftime("%Y-%m-%d"),
-                args.rounds, args.runs, args.warmup), ""]
+                args.rounds, args.runs, args.warmup, CHUNKS), ""]
     for name in dict.fromkeys(r["model"] for r in results):
         what = table[name][1]
         lines += ["## %s (%s)" % (name, what), "",

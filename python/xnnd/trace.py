@@ -370,7 +370,7 @@ def prepare_dynamic_inputs(inputs: Sequence[torch.Tensor], dynamic_shapes: Any,
     for i, d, name, fn, dim in uses:
         size = inputs[i].shape[d]
         lo, hi = roots[name]
-        derived = fn(lo) != lo
+        derived = getattr(dim, "root", None) is not None
         root_value = size
         if size > 1:
             lo_size, hi_size = getattr(dim, "min", None), getattr(dim, "max", None)
@@ -417,12 +417,13 @@ def prepare_dynamic_inputs(inputs: Sequence[torch.Tensor], dynamic_shapes: Any,
             new = torch.zeros(new_shapes[i], dtype=t.dtype)
         if notes is not None:
             small = sorted({d for j, d, n, _, _ in uses if j == i and n in replace})
-            notes.append("example input %d %s has size %s in dynamic dim %s, which "
-                         "torch.export would specialize: captured with a new example of shape "
-                         "%s (%s)" % (i, list(t.shape), "/".join(str(t.shape[d]) for d in small),
-                                      ", ".join(str(d) for d in small), new_shapes[i],
-                                      "random normal" if t.is_floating_point() else
-                                      "ones" if t.dtype == torch.bool else "zeros"))
+            fill = ("random normal" if t.is_floating_point() else
+                    "ones" if t.dtype == torch.bool else "zeros")
+            notes.append("example input %d %s has size %s in dynamic dim %s (a size symbol "
+                         "at 0 or 1), which torch.export would specialize: captured with a new "
+                         "example of shape %s (%s)"
+                         % (i, list(t.shape), "/".join(str(t.shape[d]) for d in small),
+                            ", ".join(str(d) for d in small), new_shapes[i], fill))
         out.append(new)
     return tuple(out)
 

@@ -181,6 +181,12 @@ class TestSizeOneExample(unittest.TestCase):
         self.assertEqual(int(y.abs().sum()), 0)
         (z,) = trace.prepare_dynamic_inputs((x,), ({1: Dim("c", min=1, max=8)},))
         self.assertIs(z, x)   # size 3 in the dynamic dim: kept
+        # 32 = 32*h at h = 1: torch.export would specialize h, so h = 2
+        notes = []
+        (w,) = trace.prepare_dynamic_inputs((torch.randn(1, 3, 32, 32),),
+                                            ({2: 32 * Dim("h", max=8)},), notes)
+        self.assertEqual(list(w.shape), [1, 3, 64, 32])
+        self.assertIn("has size 32 in dynamic dim 2 (a size symbol at 0 or 1)", notes[0])
 
     def test_no_size_two_in_range(self):
         with self.assertRaisesRegex(ExportError, "allows no size of at least 2"):
