@@ -7,6 +7,7 @@ usage: dynamic_models.py [--xnnd build/xnnd] [--work DIR] CASE...
 CASEs (random weights, fixed seeds):
   resnet18      torchvision resnet18 (tests/models/torchvision_random.py), batch 1..8, run at
                 every batch; within 1e-4 of max|torch| (tests/e2e/model_resnet18.sh)
+                (resnet18, mobilenet_v2 and int8: every node in one XNNPACK partition, as static)
   mobilenet_v2  torchvision mobilenet_v2, batch 1, height and width each 160..256 in steps of 32
                 (two symbols), run at every square size and one non-square; 1e-4 of max|torch|
   encoder       nn.TransformerEncoderLayer(d_model=64, nhead=4, dim_feedforward=128,
@@ -45,7 +46,7 @@ def _torchvision(name):
 def resnet18_case():
     return dict(module=_torchvision("resnet18"), example=(torch.randn(1, 3, 224, 224),),
                 dynamic_shapes=({0: Dim("batch", min=1, max=8)},),
-                shapes=[[(b, 3, 224, 224)] for b in range(1, 9)], rtol=1e-4)
+                shapes=[[(b, 3, 224, 224)] for b in range(1, 9)], rtol=1e-4, one_partition=True)
 
 
 def mobilenet_v2_case():
@@ -53,7 +54,7 @@ def mobilenet_v2_case():
     sizes = [(s, s) for s in (160, 192, 224, 256)] + [(256, 160)]
     return dict(module=_torchvision("mobilenet_v2"), example=(torch.randn(1, 3, 224, 224),),
                 dynamic_shapes=({2: 32 * h, 3: 32 * w},),
-                shapes=[[(1, 3, a, b)] for a, b in sizes], rtol=1e-4)
+                shapes=[[(1, 3, a, b)] for a, b in sizes], rtol=1e-4, one_partition=True)
 
 
 def encoder_case():
@@ -71,7 +72,7 @@ def int8_case():
     module, example = quant_ops.conv_block()
     return dict(module=module.eval(), example=example,
                 dynamic_shapes=({0: Dim("batch", min=1, max=8)},),
-                shapes=[[(b, 3, 16, 16)] for b in range(1, 9)], quantize=True)
+                shapes=[[(b, 3, 16, 16)] for b in range(1, 9)], quantize=True, one_partition=True)
 
 
 CASES = {"resnet18": resnet18_case, "mobilenet_v2": mobilenet_v2_case,
@@ -102,6 +103,13 @@ def export(name, case, xnnd_bin, work):
                                print_report=False, origins=api._origins(gm))
     if case.get("quantize"):
         api.check_quantized_lowering(result.report, allow_float=False)
+    report = result.report
+    if case.get("one_partition") and (len(report.partitions) != 1
+                                      or report.nodes_delegated != len(report.nodes)):
+        print("FAIL: %s: expected every node in one XNNPACK partition, got %d of %d in %d\n%s"
+              % (name, report.nodes_delegated, len(report.nodes), len(report.partitions),
+                 report.summary()), flush=True)
+        sys.exit(1)
     path = os.path.join(work, name + ".pte")
     result.save(path)
     syms = ", ".join("%s = %d..%d" % (s.name, s.min, s.max) for s in graph.symbols)
