@@ -513,8 +513,9 @@ xnnd_id xnnd_graph_add_node(xnnd_graph* g, xnnd_op op, const xnnd_id* inputs, ui
   return id;
 }
 
-xnnd_id xnnd_graph_add_node_infer(xnnd_graph* g, xnnd_op op, const xnnd_id* inputs,
-                                  uint32_t num_inputs, const xnnd_attr* attrs) {
+xnnd_id xnnd_graph_add_node_infer_dimx(xnnd_graph* g, xnnd_op op, const xnnd_id* inputs,
+                                       uint32_t num_inputs, const xnnd_attr* attrs,
+                                       const xnnd_dimx* const* attr_dimx) {
   if (!g) return XNND_NO_ID;
   const xnnd_op_info* info = xnnd_op_get(op);
   if (!info) {
@@ -531,13 +532,25 @@ xnnd_id xnnd_graph_add_node_infer(xnnd_graph* g, xnnd_op op, const xnnd_id* inpu
   if (id == XNND_NO_ID) goto rollback;
   if (attrs)
     for (uint32_t a = 0; a < info->num_attrs; a++) g->nodes[id].attrs[a] = attrs[a];
-  if (ir_check_attr_kinds(g, id) != XNND_OK || info->infer(g, id) != XNND_OK) goto rollback;
+  if (ir_check_attr_kinds(g, id) != XNND_OK) goto rollback;
+  for (uint32_t a = 0; attr_dimx && a < XNND_MAX_ATTRS; a++)
+    if (attr_dimx[a] && xnnd_graph_set_attr_dimx(g, id, a, attr_dimx[a]) != XNND_OK) goto rollback;
+  xnnd_dimx forms[3][XNND_MAX_RANK];
+  bool symbolic;
+  if (ir_infer_node(g, id, forms, &symbolic) != XNND_OK) goto rollback;
+  for (uint32_t k = 0; symbolic && k < info->num_outputs; k++)
+    if (xnnd_graph_set_value_dimx(g, outs[k], forms[k]) != XNND_OK) goto rollback;
   return id;
 rollback:
   g->num_values = v0;
   g->num_nodes = n0;
   index_invalidate(g);
   return XNND_NO_ID;
+}
+
+xnnd_id xnnd_graph_add_node_infer(xnnd_graph* g, xnnd_op op, const xnnd_id* inputs,
+                                  uint32_t num_inputs, const xnnd_attr* attrs) {
+  return xnnd_graph_add_node_infer_dimx(g, op, inputs, num_inputs, attrs, NULL);
 }
 
 static xnnd_id* copy_ids(xnnd_graph* g, const xnnd_id* ids, uint32_t n, const char* what) {

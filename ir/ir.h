@@ -194,9 +194,15 @@ xnnd_status xnnd_graph_set_quant_per_channel(xnnd_graph* g, xnnd_id value, int32
  * Returns XNND_NO_ID on failure (message in g->errmsg). */
 xnnd_id xnnd_graph_add_node(xnnd_graph* g, xnnd_op op, const xnnd_id* inputs, uint32_t num_inputs,
                             const xnnd_id* outputs, uint32_t num_outputs);
-/* Appends a node and a fresh output value per op output with shapes from shape inference. */
+/* Appends a node and a fresh output value per op output with shapes from shape inference
+ * (symbolic when an input is: the outputs get dimx, see xnnd_graph_set_value_dimx). */
 xnnd_id xnnd_graph_add_node_infer(xnnd_graph* g, xnnd_op op, const xnnd_id* inputs,
                                   uint32_t num_inputs, const xnnd_attr* attrs /* NULL = defaults */);
+/* The same with symbolic INTS attributes: attr_dimx NULL, or XNND_MAX_ATTRS entries each
+ * NULL or attrs[a].n forms (copied; attrs[a].ints are replaced by their upper bounds). */
+xnnd_id xnnd_graph_add_node_infer_dimx(xnnd_graph* g, xnnd_op op, const xnnd_id* inputs,
+                                       uint32_t num_inputs, const xnnd_attr* attrs,
+                                       const xnnd_dimx* const* attr_dimx);
 xnnd_status xnnd_graph_set_inputs(xnnd_graph* g, const xnnd_id* ids, uint32_t n);
 xnnd_status xnnd_graph_set_outputs(xnnd_graph* g, const xnnd_id* ids, uint32_t n);
 
@@ -221,6 +227,38 @@ void xnnd_graph_unique_name(xnnd_graph* g, const char* hint, char* out, size_t s
  * Renumbers ids. Fails with VERIFY_ERROR on a cycle. Node input arrays are reallocated
  * (pointers into the old ones must not be kept); already-sorted nodes keep their order. */
 xnnd_status xnnd_graph_compact(xnnd_graph* g);
+
+/* ---- symbolic dims (dynamic shapes; ir/symbolic.c) ----
+ * A value's dimx is NULL when every dim is static; else `rank` graph-owned forms that are
+ * never modified once set (values may share them), and dims[] hold the upper bounds. The same
+ * holds for a node's attr_dimx[a] and attrs[a].ints. */
+/* Dim d / every dim of v has no symbol. */
+bool xnnd_value_dim_static(const xnnd_ir_value* v, uint32_t d);
+bool xnnd_value_static(const xnnd_ir_value* v);
+/* Some input of the node has symbolic dims or some attribute is symbolic. */
+bool xnnd_node_symbolic(const xnnd_graph* g, xnnd_id node);
+/* Appends a symbol (index *index_out, may be NULL): name [A-Za-z_][A-Za-z0-9_]* shorter than
+ * XNND_SYM_NAME_SIZE, unique, 0 <= min <= max <= 2^40, at most XNND_MAX_SYMS. */
+xnnd_status xnnd_graph_add_symbol(xnnd_graph* g, const char* name, int64_t min, int64_t max,
+                                  uint32_t* index_out);
+/* Copies rank forms into graph memory as the value's dimx (NULL when all are static; forms
+ * NULL clears) and sets dims[] to their upper bounds. Each form must be valid over the graph's
+ * symbols (coefficients >= 0, >= 0 at the minima); a constant's dims must stay static. */
+xnnd_status xnnd_graph_set_value_dimx(xnnd_graph* g, xnnd_id value, const xnnd_dimx* forms);
+/* The same for INTS attribute `attr` of node (attrs[attr].n forms; ints[] = upper bounds). */
+xnnd_status xnnd_graph_set_attr_dimx(xnnd_graph* g, xnnd_id node, uint32_t attr,
+                                     const xnnd_dimx* forms);
+
+/* Fixes every symbol: symbol s takes values[s] (within its range; n == g->num_syms), every
+ * value's dims and symbolic attr become their numbers at that point, and the graph has no
+ * symbols left. For tests and tools that want the static graph at one size. */
+xnnd_status xnnd_graph_specialize(xnnd_graph* g, const int64_t* values, uint32_t n);
+/* Runs shape inference on node (symbolic when xnnd_node_symbolic) and sets its outputs'
+ * dtype, rank, dims and dimx. VERIFY_ERROR (message in g->errmsg) when it fails or a dim is
+ * not affine in the symbols. */
+xnnd_status xnnd_graph_infer_node(xnnd_graph* g, xnnd_id node);
+/* a and b have the same rank and the same dims: equal forms (a static dim is its number). */
+bool xnnd_value_same_dims(const xnnd_ir_value* a, const xnnd_ir_value* b);
 
 /* Multiply-accumulates of one node from its shapes (0 for ops without MACs, or an id out of
  * range); used by the delegation report. ir/macs.c. */

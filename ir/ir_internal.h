@@ -49,6 +49,19 @@ xnnd_status ir_topo_order(xnnd_graph* g, uint32_t** order_out, uint32_t* count_o
 /* The users index holds every live reader of every value (verify checks it after passes). */
 bool ir_users_consistent(xnnd_graph* g);
 
+/* ---- symbolic dims (symbolic.c) ---- */
+/* x printed over the graph's symbols into buf. */
+const char* ir_format_dimx(const xnnd_graph* g, char* buf, size_t cap, const xnnd_dimx* x);
+/* Runs the node's shape inference. A node with no symbolic input or attr: the op's infer,
+ * *symbolic_out false. Otherwise the op's infer at sample points of the symbols; forms[k][d]
+ * gets the affine form of output k dim d (VERIFY_ERROR when not affine) and the outputs'
+ * dtype/rank/dims are left as at every symbol's max; *symbolic_out true. */
+xnnd_status ir_infer_node(xnnd_graph* g, xnnd_id node, xnnd_dimx forms[3][XNND_MAX_RANK],
+                          bool* symbolic_out);
+/* The node's declared output dims (dimx, or dims when static) equal forms, symbols with
+ * min == max folded into the constant; else VERIFY_ERROR printing both forms. */
+xnnd_status ir_check_declared_forms(xnnd_graph* g, xnnd_id node, xnnd_dimx forms[3][XNND_MAX_RANK]);
+
 /* ---- error and shape-inference helpers (infer_util.c) ---- */
 const char* ir_value_name(const xnnd_graph* g, xnnd_id v);
 const char* ir_op_name(xnnd_op op);

@@ -150,6 +150,8 @@ static bool number_char(char c) {
          c == '-' || c == '.';
 }
 
+static bool number_digit(char c) { return c >= '0' && c <= '9'; }
+
 /* Copies the number token at the cursor into buf; returns its start position. */
 static bool number_token(parser* p, char* buf, size_t* start, const char* what) {
   skip_ws(p);
@@ -277,6 +279,8 @@ typedef struct ptype {
   uint32_t nq;  /* per-channel entries */
   float* scales;     /* malloc'd, freed by ptype_free */
   int32_t* zps;
+  bool symbolic;     /* some dim has a symbol: dimx holds every dim's form */
+  xnnd_dimx dimx[XNND_MAX_RANK];
 } ptype;
 
 static void ptype_free(ptype* t) {
@@ -356,6 +360,109 @@ static bool parse_per_channel(parser* p, ptype* t) {
   return expect(p, ')', "to close qc(...)");
 }
 
+/* ---- symbolic dims ---- */
+
+static bool dimx_char(char c) { return word_char(c) || c == '*' || c == '+' || c == '-'; }
+
+/* The token at the cursor is an affine form rather than a plain integer: it has a symbol
+ * name or a '*'. Plain integers keep their own parsing and messages. */
+static bool symbolic_token(const parser* p) {
+  size_t n = run(p, dimx_char);
+  for (size_t i = 0; i < n; i++) {
+    char c = p->s[p->pos + i];
+    if (c == '*' || c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
+  }
+  return false;
+}
+
+/* One affine form over the declared symbols (the cursor is at a symbolic_token). */
+static bool parse_form(parser* p, xnnd_dimx* out, const char* what) {
+  size_t start = p->pos, n = run(p, dimx_char);
+  char msg[160];
+  size_t used = xnnd_dimx_parse(p->s + start, n, p->g->syms, p->g->num_syms, out, msg, sizeof msg);
+  if (used == 0) return fail_at(p, start, "%s: %s", what, msg);
+  p->pos += used;
+  if (used < n) return fail_at(p, p->pos, "unexpected '%c' in %s", p->s[p->pos], what);
+  if (xnnd_dimx_is_const(out)) return true;
+  int64_t lo = xnnd_dimx_lower(out, p->g->syms, p->g->num_syms);
+  int64_t hi = xnnd_dimx_upper(out, p->g->syms, p->g->num_syms);
+  if (lo < 0)
+    return fail_at(p, start, "%s '%.*s' is %" PRId64 " at the symbols' minima (must be >= 0)",
+                   what, (int)used, p->s + start, lo);
+  if (hi > IR_MAX_DIM)
+    return fail_at(p, start, "%s '%.*s' is %" PRId64 " at the symbols' maxima (at most 2^40)",
+                   what, (int)used, p->s + start, hi);
+  return true;
+}
+
+/* sym NAME = MIN..MAX (after "sym") */
+static bool stmt_sym(parser* p, size_t kw) {
+  if (p->g->num_syms >= XNND_MAX_SYMS)
+    return fail_at(p, kw, "more than %d symbols", XNND_MAX_SYMS);
+  skip_ws(p);
+  size_t start = p->pos, n = run(p, word_char);
+  if (n == 0) return fail_at(p, start, "expected a symbol name, got %s", got(p));
+  if (n >= XNND_SYM_NAME_SIZE)
+    return fail_at(p, start, "symbol name longer than %d bytes", XNND_SYM_NAME_SIZE - 1);
+  char name[XNND_SYM_NAME_SIZE];
+  memcpy(name, p->s + start, n);
+  name[n] = '\0';
+  p->pos += n;
+  if (name[0] >= '0' && name[0] <= '9')
+    return fail_at(p, start, "symbol name '%s' must start with a letter or '_'", name);
+  for (uint32_t i = 0; i < p->g->num_syms; i++)
+    if (strcmp(p->g->syms[i].name, name) == 0)
+      return fail_at(p, start, "duplicate symbol name %s", name);
+  if (!expect(p, '=', "after the symbol name")) return false;
+  int64_t bound[2];
+  for (int b = 0; b < 2; b++) {
+    skip_ws(p);
+    size_t at = p->pos, digits = run(p, number_digit);
+    if (digits == 0)
+      return fail_at(p, at, "expected the %s of symbol %s (an integer >= 0), got %s",
+                     b ? "maximum" : "minimum", name, got(p));
+    int64_t v = 0;
+    for (size_t i = 0; i < digits; i++) {
+      v = v * 10 + (p->s[at + i] - '0');
+      if (v > XNND_DIMX_LIMIT)
+        return fail_at(p, at, "%s of symbol %s is out of range [0, 2^40]",
+                       b ? "maximum" : "minimum", name);
+    }
+    p->pos += digits;
+    bound[b] = v;
+    if (b == 0) {
+      if (p->pos + 1 >= p->line_end || p->s[p->pos] != '.' || p->s[p->pos + 1] != '.')
+        return fail_at(p, p->pos, "expected '..' between the minimum and maximum of symbol %s, "
+                       "got %s", name, got(p));
+      p->pos += 2;
+    }
+  }
+  if (bound[0] > bound[1])
+    return fail_at(p, start, "symbol %s: range %" PRId64 "..%" PRId64 " is empty", name,
+                   bound[0], bound[1]);
+  if (!expect_eol(p)) return false;
+  if (xnnd_graph_add_symbol(p->g, name, bound[0], bound[1], NULL) != XNND_OK)
+    return fail_at(p, start, "%s", p->g->errmsg);
+  return true;
+}
+
+/* One dim of a type into t->dims[t->rank] (upper bound) and t->dimx[t->rank]. */
+static bool parse_dim(parser* p, ptype* t) {
+  skip_ws(p);
+  xnnd_dimx* x = &t->dimx[t->rank];
+  if (symbolic_token(p)) {
+    if (!parse_form(p, x, "dimension")) return false;
+    if (xnnd_dimx_is_const(x) && (x->c < 0 || x->c > IR_MAX_DIM))
+      return fail_at(p, p->pos, "a dimension %" PRId64 " is out of range", x->c);
+    t->symbolic |= !xnnd_dimx_is_const(x);
+    t->dims[t->rank] = xnnd_dimx_upper(x, p->g->syms, p->g->num_syms);
+    return true;
+  }
+  if (!parse_ranged(p, 0, IR_MAX_DIM, &t->dims[t->rank], "a dimension")) return false;
+  *x = xnnd_dimx_const(t->dims[t->rank]);
+  return true;
+}
+
 /* t must start zeroed (or ptype_free'd); it may own arrays even on failure. */
 static bool parse_type(parser* p, ptype* t) {
   if (!parse_dtype(p, &t->dtype) || !expect(p, '[', "to open the dims")) return false;
@@ -365,7 +472,7 @@ static bool parse_type(parser* p, ptype* t) {
       skip_ws(p);
       if (t->rank == XNND_MAX_RANK)
         return fail_at(p, p->pos, "rank exceeds %d", XNND_MAX_RANK);
-      if (!parse_ranged(p, 0, IR_MAX_DIM, &t->dims[t->rank], "a dimension")) return false;
+      if (!parse_dim(p, t)) return false;
       t->rank++;
     } while (accept(p, ','));
     if (!expect(p, ']', "to close the dims")) return false;
@@ -395,6 +502,8 @@ static bool declare(parser* p, const char* name, size_t start, const ptype* t, x
   xnnd_id v = xnnd_graph_add_value(p->g, name, t->dtype, t->rank, t->dims);
   if (v == XNND_NO_ID) return fail_at(p, start, "%s", p->g->errmsg);
   p->g->values[v].layout = t->layout;
+  if (t->symbolic && xnnd_graph_set_value_dimx(p->g, v, t->dimx) != XNND_OK)
+    return fail_at(p, start, "%s", p->g->errmsg);
   xnnd_status st = XNND_OK;
   if (t->scheme == XNND_QUANT_PER_TENSOR)
     st = xnnd_graph_set_quant_per_tensor(p->g, v, t->scale, t->zp);
@@ -534,16 +643,20 @@ static bool stmt_const(parser* p) {
   size_t start;
   ptype t = {0};
   xnnd_id v;
+  size_t type_at = 0;
   bool ok = parse_value_name(p, name, &start) && expect(p, ':', "after the value name") &&
-            parse_type(p, &t) && expect(p, '=', "before the constant") &&
-            declare(p, name, start, &t, &v);
+            (skip_ws(p), type_at = p->pos, parse_type(p, &t));
+  if (ok && t.symbolic) ok = fail_at(p, type_at, "constant %%%s must have static dims", name);
+  ok = ok && expect(p, '=', "before the constant") && declare(p, name, start, &t, &v);
   ptype_free(&t);
   if (!ok) return false;
   if (accept(p, '#')) return const_from_bundle(p, v, start);
   return const_inline(p, v);
 }
 
-static bool parse_attr_value(parser* p, const xnnd_attr_spec* spec, xnnd_attr* a) {
+/* forms gets every entry of an INTS attribute as a form; *symbolic when one has a symbol. */
+static bool parse_attr_value(parser* p, const xnnd_attr_spec* spec, xnnd_attr* a,
+                             xnnd_dimx* forms, bool* symbolic) {
   skip_ws(p);
   size_t start = p->pos;
   memset(a, 0, sizeof(*a));
@@ -577,7 +690,15 @@ static bool parse_attr_value(parser* p, const xnnd_attr_spec* spec, xnnd_attr* a
         if (a->n == XNND_MAX_ATTR_INTS)
           return fail_at(p, p->pos, "attribute %s: list longer than %d", spec->name,
                          XNND_MAX_ATTR_INTS);
-        if (!parse_i64(p, &a->ints[a->n], "an int")) return false;
+        xnnd_dimx* x = &forms[a->n];
+        if (symbolic_token(p)) {
+          if (!parse_form(p, x, "int list entry")) return false;
+          *symbolic |= !xnnd_dimx_is_const(x);
+          a->ints[a->n] = xnnd_dimx_upper(x, p->g->syms, p->g->num_syms);
+        } else {
+          if (!parse_i64(p, &a->ints[a->n], "an int")) return false;
+          *x = xnnd_dimx_const(a->ints[a->n]);
+        }
         a->n++;
       } while (accept(p, ','));
       return expect(p, ']', "to close the list");
@@ -585,7 +706,8 @@ static bool parse_attr_value(parser* p, const xnnd_attr_spec* spec, xnnd_attr* a
   }
 }
 
-static bool parse_attrs(parser* p, xnnd_op op, const xnnd_op_info* info, xnnd_attr* attrs) {
+static bool parse_attrs(parser* p, xnnd_op op, const xnnd_op_info* info, xnnd_attr* attrs,
+                        xnnd_dimx forms[XNND_MAX_ATTRS][XNND_MAX_ATTR_INTS], bool* symbolic) {
   bool given[XNND_MAX_ATTRS] = {false};
   for (uint32_t a = 0; a < info->num_attrs; a++) attrs[a] = info->attrs[a].def;
   if (accept(p, '{') && !accept(p, '}')) {
@@ -603,7 +725,7 @@ static bool parse_attrs(parser* p, xnnd_op op, const xnnd_op_info* info, xnnd_at
       if (given[idx]) return fail_at(p, start, "attribute %s given twice", name);
       given[idx] = true;
       if (!expect(p, '=', "after the attribute name") ||
-          !parse_attr_value(p, &info->attrs[idx], &attrs[idx]))
+          !parse_attr_value(p, &info->attrs[idx], &attrs[idx], forms[idx], &symbolic[idx]))
         return false;
     } while (accept(p, ','));
     if (!expect(p, '}', "to close the attributes")) return false;
@@ -701,7 +823,10 @@ static bool stmt_node(parser* p) {
       goto out;
     }
   xnnd_attr attrs[XNND_MAX_ATTRS];
-  if (!parse_attrs(p, op, info, attrs)) goto out;
+  xnnd_dimx forms[XNND_MAX_ATTRS][XNND_MAX_ATTR_INTS];
+  bool sym_attr[XNND_MAX_ATTRS] = {false};
+  size_t attrs_at = (skip_ws(p), p->pos);
+  if (!parse_attrs(p, op, info, attrs, forms, sym_attr)) goto out;
   float out_min = -INFINITY, out_max = INFINITY;
   if (accept_word(p, "clamp") &&
       !(expect(p, '(', "after clamp") && parse_f32(p, &out_min, "an output minimum") &&
@@ -717,7 +842,13 @@ static bool stmt_node(parser* p) {
     fail_at(p, op_pos, "%s", p->g->errmsg);
     goto out;
   }
-  for (uint32_t a = 0; a < info->num_attrs; a++) p->g->nodes[id].attrs[a] = attrs[a];
+  for (uint32_t a = 0; a < info->num_attrs; a++) {
+    p->g->nodes[id].attrs[a] = attrs[a];
+    if (sym_attr[a] && xnnd_graph_set_attr_dimx(p->g, id, a, forms[a]) != XNND_OK) {
+      fail_at(p, attrs_at, "%s", p->g->errmsg);
+      goto out;
+    }
+  }
   p->g->nodes[id].output_min = out_min;
   p->g->nodes[id].output_max = out_max;
   ok = true;
@@ -753,7 +884,7 @@ static bool parse_graph(parser* p) {
   p->pos += n;
   if (!expect(p, '{', "after the graph name") || !expect_eol(p)) return false;
   if (xnnd_graph_create(name, &p->g) != XNND_OK) return fail_at(p, start, "out of memory");
-  bool have_output = false;
+  bool have_output = false, have_stmt = false;
   for (;;) {
     if (!next_line(p))
       return fail_at(p, p->pos, "expected '}' to close graph %s, got end of input", name);
@@ -765,6 +896,14 @@ static bool parse_graph(parser* p) {
     }
     if (have_output) return fail_at(p, p->pos, "expected '}' after the output line, got %s",
                                     got(p));
+    size_t kw = (skip_ws(p), p->pos);
+    if (accept_word(p, "sym")) {
+      if (have_stmt)
+        return fail_at(p, kw, "'sym' lines must come before inputs, constants and nodes");
+      if (!stmt_sym(p, kw)) return false;
+      continue;
+    }
+    have_stmt = true;
     if (accept_word(p, "input")) {
       if (!stmt_input(p)) return false;
     } else if (accept_word(p, "const")) {
@@ -775,8 +914,8 @@ static bool parse_graph(parser* p) {
     } else if (peek(p, '%')) {
       if (!stmt_node(p)) return false;
     } else {
-      return fail_at(p, p->pos, "expected 'input', 'const', '%%value', 'output' or '}', got %s",
-                     got(p));
+      return fail_at(p, p->pos, "expected 'sym', 'input', 'const', '%%value', 'output' or '}', "
+                     "got %s", got(p));
     }
   }
   if (next_line(p)) return fail_at(p, p->pos, "unexpected text after the closing '}'");

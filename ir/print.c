@@ -158,11 +158,22 @@ static void put_float9(sbuf* b, float x) {
 
 /* ---- pieces ---- */
 
-static void put_type(sbuf* b, const xnnd_ir_value* v) {
+static void put_form(sbuf* b, const xnnd_graph* g, const xnnd_dimx* x) {
+  char buf[256];  /* the longest form: 4 terms of 14 + 31 + 1 bytes and a 14-byte constant */
+  xnnd_dimx_print(buf, sizeof buf, x, g->syms, g->num_syms);
+  sb_put(b, buf);
+}
+
+static void put_type(sbuf* b, const xnnd_graph* g, const xnnd_ir_value* v) {
   sb_put(b, xnnd_dtype_name(v->dtype));
   sb_put(b, "[");
-  for (uint32_t i = 0; i < v->rank && i < XNND_MAX_RANK; i++)
-    sb_printf(b, i ? ",%" PRId64 : "%" PRId64, v->dims[i]);
+  for (uint32_t i = 0; i < v->rank && i < XNND_MAX_RANK; i++) {
+    if (i) sb_put(b, ",");
+    if (v->dimx)
+      put_form(b, g, &v->dimx[i]);
+    else
+      sb_printf(b, "%" PRId64, v->dims[i]);
+  }
   sb_put(b, "]");
   const xnnd_quant* q = &v->quant;
   if (q->scheme == XNND_QUANT_PER_TENSOR) {
@@ -183,9 +194,9 @@ static void put_type(sbuf* b, const xnnd_ir_value* v) {
   if (v->layout == XNND_LAYOUT_NHWC) sb_put(b, " nhwc");
 }
 
-static void put_value_decl(sbuf* b, const xnnd_ir_value* v) {
+static void put_value_decl(sbuf* b, const xnnd_graph* g, const xnnd_ir_value* v) {
   sb_printf(b, "%%%s: ", v->name ? v->name : "?");
-  put_type(b, v);
+  put_type(b, g, v);
 }
 
 static void put_inline_const(sbuf* b, const xnnd_ir_value* v, uint64_t numel) {
@@ -227,7 +238,7 @@ static void put_inline_const(sbuf* b, const xnnd_ir_value* v, uint64_t numel) {
   sb_put(b, "]");
 }
 
-static void put_attr(sbuf* b, const xnnd_attr* a) {
+static void put_attr(sbuf* b, const xnnd_graph* g, const xnnd_attr* a, const xnnd_dimx* forms) {
   switch (a->kind) {
     case XNND_ATTR_NONE: sb_put(b, "none"); break;
     case XNND_ATTR_INT: sb_printf(b, "%" PRId64, a->i); break;
@@ -235,8 +246,13 @@ static void put_attr(sbuf* b, const xnnd_attr* a) {
     case XNND_ATTR_BOOL: sb_put(b, a->i ? "true" : "false"); break;
     case XNND_ATTR_INTS:
       sb_put(b, "[");
-      for (uint32_t i = 0; i < a->n && i < XNND_MAX_ATTR_INTS; i++)
-        sb_printf(b, i ? ",%" PRId64 : "%" PRId64, a->ints[i]);
+      for (uint32_t i = 0; i < a->n && i < XNND_MAX_ATTR_INTS; i++) {
+        if (i) sb_put(b, ",");
+        if (forms)
+          put_form(b, g, &forms[i]);
+        else
+          sb_printf(b, "%" PRId64, a->ints[i]);
+      }
       sb_put(b, "]");
       break;
     default: sb_put(b, "?"); break;
@@ -249,7 +265,7 @@ static void put_node(sbuf* b, const xnnd_graph* g, const xnnd_ir_node* n) {
   for (uint32_t k = 0; k < n->num_outputs && k < 3; k++) {
     if (k) sb_put(b, ", ");
     if (n->outputs[k] < g->num_values)
-      put_value_decl(b, &g->values[n->outputs[k]]);
+      put_value_decl(b, g, &g->values[n->outputs[k]]);
     else
       sb_put(b, "%?: ?");
   }
@@ -267,7 +283,7 @@ static void put_node(sbuf* b, const xnnd_graph* g, const xnnd_ir_node* n) {
     sb_put(b, " {");
     for (uint32_t a = 0; a < info->num_attrs; a++) {
       sb_printf(b, a ? ", %s=" : "%s=", info->attrs[a].name);
-      put_attr(b, &n->attrs[a]);
+      put_attr(b, g, &n->attrs[a], n->attrs[a].kind == XNND_ATTR_INTS ? n->attr_dimx[a] : NULL);
     }
     sb_put(b, "}");
   }
@@ -285,17 +301,20 @@ char* xnnd_graph_print(const xnnd_graph* g, xnnd_const_bundle* bundle) {
   if (!g) return NULL;
   sbuf b = {0};
   sb_printf(&b, "graph %s {\n", g->name);
+  for (uint32_t s = 0; s < g->num_syms && s < XNND_MAX_SYMS; s++)
+    sb_printf(&b, "  sym %s = %" PRId64 "..%" PRId64 "\n", g->syms[s].name, g->syms[s].min,
+              g->syms[s].max);
   for (uint32_t i = 0; i < g->num_inputs; i++) {
     if (g->inputs[i] >= g->num_values) continue;
     sb_put(&b, "  input ");
-    put_value_decl(&b, &g->values[g->inputs[i]]);
+    put_value_decl(&b, g, &g->values[g->inputs[i]]);
     sb_put(&b, "\n");
   }
   for (xnnd_id id = 0; id < g->num_values; id++) {
     const xnnd_ir_value* v = &g->values[id];
     if (!v->data || v->is_input) continue;
     sb_put(&b, "  const ");
-    put_value_decl(&b, v);
+    put_value_decl(&b, g, v);
     sb_put(&b, " = ");
     uint64_t numel = 0;
     if (!ir_numel(v->dtype, v->rank, v->dims, &numel)) {

@@ -94,6 +94,101 @@ static xnnd_status check_quant(xnnd_graph* g, xnnd_id id) {
   return XNND_OK;
 }
 
+/* The graph's symbols: at most XNND_MAX_SYMS, valid names and ranges, unique names. */
+static xnnd_status check_symbols(xnnd_graph* g) {
+  if (g->num_syms > XNND_MAX_SYMS) {
+    ir_set_error(g, "graph has %u symbols, at most %d", g->num_syms, XNND_MAX_SYMS);
+    return XNND_VERIFY_ERROR;
+  }
+  for (uint32_t s = 0; s < g->num_syms; s++) {
+    const xnnd_symbol* y = &g->syms[s];
+    if (!xnnd_symbol_check(y)) {
+      ir_set_error(g, "symbol %u '%.*s' = %lld..%lld: the name must be [A-Za-z_][A-Za-z0-9_]* "
+                   "and 0 <= min <= max <= 2^40", s, XNND_SYM_NAME_SIZE - 1, y->name,
+                   (long long)y->min, (long long)y->max);
+      return XNND_VERIFY_ERROR;
+    }
+    for (uint32_t t = 0; t < s; t++)
+      if (strcmp(g->syms[t].name, y->name) == 0) {
+        ir_set_error(g, "symbols %u and %u are both named %s", t, s, y->name);
+        return XNND_VERIFY_ERROR;
+      }
+  }
+  return XNND_OK;
+}
+
+/* A value's symbolic dims: valid forms, dims[] the upper bounds, >= 0 at the minima, some
+ * symbol present (else dimx must be NULL), static for constants and quantization axes. */
+static xnnd_status check_value_dimx(xnnd_graph* g, xnnd_id id) {
+  const xnnd_ir_value* v = &g->values[id];
+  if (!v->dimx) return XNND_OK;
+  if (v->data) return value_error(g, id, "a constant's dims must be static");
+  bool any = false;
+  char buf[96];
+  for (uint32_t d = 0; d < v->rank; d++) {
+    const xnnd_dimx* x = &v->dimx[d];
+    if (!xnnd_dimx_check(x, g->num_syms))
+      return value_error(g, id, "dim %u: symbolic form is out of range or uses an undeclared "
+                         "symbol", d);
+    any |= !xnnd_dimx_is_const(x);
+    int64_t up = xnnd_dimx_upper(x, g->syms, g->num_syms);
+    if (v->dims[d] != up)
+      return value_error(g, id, "dim %u = %s: dims[%u] is %lld, not its upper bound %lld", d,
+                         ir_format_dimx(g, buf, sizeof buf, x), d, (long long)v->dims[d],
+                         (long long)up);
+    int64_t lo = xnnd_dimx_lower(x, g->syms, g->num_syms);
+    if (lo < 0)
+      return value_error(g, id, "dim %u = %s is %lld at the symbols' minima", d,
+                         ir_format_dimx(g, buf, sizeof buf, x), (long long)lo);
+  }
+  if (!any) return value_error(g, id, "symbolic dims without a symbol (dimx must be NULL)");
+  if (v->quant.scheme == XNND_QUANT_PER_CHANNEL && v->quant.axis >= 0 &&
+      (uint32_t)v->quant.axis < v->rank && !xnnd_value_dim_static(v, (uint32_t)v->quant.axis))
+    return value_error(g, id, "per-channel quantization axis %d must be a static dim, not %s",
+                       v->quant.axis,
+                       ir_format_dimx(g, buf, sizeof buf, &v->dimx[v->quant.axis]));
+  return XNND_OK;
+}
+
+/* A node's symbolic attributes: int lists with valid forms and ints[] the upper bounds. */
+static xnnd_status check_attr_dimx(xnnd_graph* g, xnnd_id n) {
+  const xnnd_ir_node* node = &g->nodes[n];
+  char buf[96];
+  for (uint32_t a = 0; a < XNND_MAX_ATTRS; a++) {
+    const xnnd_dimx* f = node->attr_dimx[a];
+    if (!f) continue;
+    const xnnd_attr* at = &node->attrs[a];
+    const char* name = ir_attr_name(node->op, a);
+    if (at->kind != XNND_ATTR_INTS)
+      return ir_attr_error(g, n, "attribute %s is symbolic but not an int list", name);
+    bool any = false;
+    for (uint32_t i = 0; i < at->n && i < XNND_MAX_ATTR_INTS; i++) {
+      if (!xnnd_dimx_check(&f[i], g->num_syms))
+        return ir_attr_error(g, n, "attribute %s entry %u: symbolic form is out of range or "
+                             "uses an undeclared symbol", name, i);
+      if (xnnd_dimx_is_const(&f[i])) {
+        if (at->ints[i] != f[i].c)
+          return ir_attr_error(g, n, "attribute %s entry %u is %lld but its form is %lld", name,
+                               i, (long long)at->ints[i], (long long)f[i].c);
+        continue;
+      }
+      any = true;
+      int64_t up = xnnd_dimx_upper(&f[i], g->syms, g->num_syms);
+      if (at->ints[i] != up)
+        return ir_attr_error(g, n, "attribute %s entry %u = %s: the int is %lld, not its upper "
+                             "bound %lld", name, i, ir_format_dimx(g, buf, sizeof buf, &f[i]),
+                             (long long)at->ints[i], (long long)up);
+      if (xnnd_dimx_lower(&f[i], g->syms, g->num_syms) < 0)
+        return ir_attr_error(g, n, "attribute %s entry %u = %s is negative at the symbols' "
+                             "minima", name, i, ir_format_dimx(g, buf, sizeof buf, &f[i]));
+    }
+    if (!any)
+      return ir_attr_error(g, n, "attribute %s is symbolic without a symbol (attr_dimx must be "
+                           "NULL)", name);
+  }
+  return XNND_OK;
+}
+
 static xnnd_status check_values(xnnd_graph* g) {
   uint32_t nv = g->num_values;
   uint32_t cap = 16;
@@ -135,6 +230,7 @@ static xnnd_status check_values(xnnd_graph* g) {
       st = value_error(g, id, "a graph input must not have constant data");
     } else {
       st = check_quant(g, id);
+      if (st == XNND_OK) st = check_value_dimx(g, id);
     }
   }
   free(slots);
@@ -213,7 +309,8 @@ static xnnd_status check_node_structure(xnnd_graph* g, xnnd_id n) {
   if (isnan(node->output_min) || isnan(node->output_max) || node->output_min > node->output_max)
     return ir_attr_error(g, n, "fused output range clamp(%g, %g) is empty or nan",
                          (double)node->output_min, (double)node->output_max);
-  return ir_check_attr_kinds(g, n);
+  IR_TRY(ir_check_attr_kinds(g, n));
+  return check_attr_dimx(g, n);
 }
 
 /* A value read by a live node or the graph outputs must be defined. */
@@ -231,10 +328,11 @@ static bool same_shape(const xnnd_ir_value* a, const xnnd_ir_value* b) {
 
 static xnnd_status check_inference(xnnd_graph* g, xnnd_id n) {
   const xnnd_ir_node* node = &g->nodes[n];
-  const xnnd_op_info* info = xnnd_op_get(node->op);
   xnnd_ir_value saved[3];
   for (uint32_t k = 0; k < node->num_outputs; k++) saved[k] = g->values[node->outputs[k]];
-  xnnd_status st = info->infer(g, n);
+  xnnd_dimx forms[3][XNND_MAX_RANK];
+  bool symbolic;
+  xnnd_status st = ir_infer_node(g, n, forms, &symbolic);
   for (uint32_t k = 0; k < node->num_outputs && st == XNND_OK; k++) {
     const xnnd_ir_value* got = &g->values[node->outputs[k]];
     if (!same_shape(&saved[k], got)) {
@@ -244,15 +342,19 @@ static xnnd_status check_inference(xnnd_graph* g, xnnd_id n) {
                          ir_format_dims(bd, sizeof bd, saved[k].rank, saved[k].dims),
                          xnnd_dtype_name(got->dtype),
                          ir_format_dims(bi, sizeof bi, got->rank, got->dims));
+    } else if (!symbolic) {
+      for (uint32_t d = 0; d < got->rank; d++) forms[k][d] = xnnd_dimx_const(got->dims[d]);
     }
   }
   for (uint32_t k = 0; k < node->num_outputs; k++) g->values[node->outputs[k]] = saved[k];
+  if (st == XNND_OK && (symbolic || g->num_syms)) st = ir_check_declared_forms(g, n, forms);
   return st;
 }
 
 xnnd_status xnnd_graph_verify(xnnd_graph* g) {
   if (!g) return XNND_INVALID_ARGUMENT;
   g->errmsg[0] = '\0';
+  IR_TRY(check_symbols(g));
   IR_TRY(check_values(g));
   IR_TRY(check_graph_io(g));
   if (!ir_users_consistent(g)) {

@@ -19,7 +19,7 @@ static xnnd_status to_linear(xnnd_graph* g, xnnd_id n, bool* done) {
   bool reuse_weight = !a.weight_transposed && a.alpha == 1.0;
   const xnnd_ir_value* bv = a.bias == XNND_NO_ID ? NULL : &g->values[a.bias];
   bool reuse_bias = !bv || (a.beta == 1.0 && bv->rank == 1 && bv->dims[0] == a.out_features &&
-                            xnnd_value_is_plain_f32(g, a.bias));
+                            xnnd_value_static(bv) && xnnd_value_is_plain_f32(g, a.bias));
   if ((!reuse_weight && !xnnd_const_f32(g, a.weight)) || (!reuse_bias && !xnnd_const_f32(g, a.bias)))
     return XNND_OK;
 

@@ -16,8 +16,9 @@ static xnnd_status to_affine(xnnd_graph* g, xnnd_id n, bool* done) {
   xnnd_id x = bn->inputs[BN_INPUT], y = bn->outputs[0];
   if (bn->attrs[0].i != 0 || xnnd_node_has_range(bn)) return XNND_OK;  /* training */
   if (xnnd_graph_count_uses(g, bn->outputs[1]) || xnnd_graph_count_uses(g, bn->outputs[2])) return XNND_OK;
-  if (g->values[x].rank != 4 || !xnnd_value_is_plain_f32(g, x) || !xnnd_value_is_plain_f32(g, y))
-    return XNND_OK;
+  if (g->values[x].rank != 4 || !xnnd_value_is_plain_f32(g, x) || !xnnd_value_is_plain_f32(g, y) ||
+      !xnnd_value_dim_static(&g->values[x], 1))
+    return XNND_OK;  /* the channel count sizes the new weights */
   const float* mean = xnnd_const_f32(g, bn->inputs[BN_MEAN]);
   const float* var = xnnd_const_f32(g, bn->inputs[BN_VAR]);
   xnnd_id gid = bn->inputs[BN_WEIGHT], bid = bn->inputs[BN_BIAS];

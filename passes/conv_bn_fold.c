@@ -84,7 +84,9 @@ static xnnd_status fold_one(xnnd_graph* g, xnnd_id bn_id, bool* folded) {
   const xnnd_ir_value* wv = &g->values[prod->inputs[1]];
   lay.out_channels = lay.transposed ? wv->dims[1] * lay.groups : wv->dims[0];
   int64_t c = lay.out_channels;
-  if (g->values[x].dims[1] != c || (int64_t)xnnd_value_numel(g, bn->inputs[BN_MEAN]) != c) return XNND_OK;
+  if (!xnnd_value_dim_static(&g->values[x], 1) || g->values[x].dims[1] != c ||
+      (int64_t)xnnd_value_numel(g, bn->inputs[BN_MEAN]) != c)
+    return XNND_OK;
 
   size_t wn = xnnd_value_numel(g, prod->inputs[1]);
   float* s = malloc(sizeof(float) * (size_t)c);

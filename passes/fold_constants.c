@@ -33,7 +33,9 @@ static xnnd_status fold_one(xnnd_graph* g, xnnd_id n, bool* folded) {
   *folded = false;
   xnnd_id in = node->inputs[0], out = node->outputs[0];
   const xnnd_ir_value* x = &g->values[in];
-  if (!xnnd_value_is_const(g, in) || x->quant.scheme == XNND_QUANT_PER_CHANNEL ||
+  /* a constant is static; a symbolic output (a view to a size with a fixed symbol) stays */
+  if (!xnnd_value_is_const(g, in) || !xnnd_value_static(&g->values[out]) ||
+      x->quant.scheme == XNND_QUANT_PER_CHANNEL ||
       g->values[out].quant.scheme == XNND_QUANT_PER_CHANNEL || xnnd_node_has_range(node))
     return XNND_OK;
   size_t esize = xnnd_dtype_size(x->dtype), nbytes = xnnd_value_numel(g, in) * esize;

@@ -69,7 +69,7 @@ xnnd_id xnnd_single_consumer(const xnnd_graph* g, xnnd_id v);
 bool xnnd_value_is_graph_output(const xnnd_graph* g, xnnd_id v);
 /* Element count of a value. */
 size_t xnnd_value_numel(const xnnd_graph* g, xnnd_id v);
-/* Same dims (rank and sizes). */
+/* Same rank and dims, symbolic forms included (xnnd_value_same_dims). */
 bool xnnd_same_dims(const xnnd_ir_value* a, const xnnd_ir_value* b);
 /* Node has a finite fused output range (clamp fusion). */
 bool xnnd_node_has_range(const xnnd_ir_node* n);
@@ -88,6 +88,12 @@ xnnd_id xnnd_add_f32_const(xnnd_graph* g, const char* name_hint, uint32_t rank,
 xnnd_id xnnd_emit_node(xnnd_graph* g, xnnd_op op, const xnnd_id* inputs, uint32_t num_inputs,
                        const xnnd_attr* attrs, xnnd_id output);
 
+/* The same with symbolic INTS attributes (attr_dimx NULL or XNND_MAX_ATTRS entries, each
+ * NULL or attrs[a].n forms). An output the pass just made (no producer, static) takes the
+ * inferred symbolic dims; an existing output must keep exactly its forms. */
+xnnd_id xnnd_emit_node_dimx(xnnd_graph* g, xnnd_op op, const xnnd_id* inputs, uint32_t num_inputs,
+                            const xnnd_attr* attrs, const xnnd_dimx* const* attr_dimx,
+                            xnnd_id output);
 /* Mark live nodes dead when nothing reads any of their outputs (all ops are pure: the
  * exporter functionalizes). Returns the number of nodes removed. */
 uint32_t xnnd_remove_unused_nodes(xnnd_graph* g);

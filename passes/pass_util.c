@@ -38,10 +38,7 @@ size_t xnnd_value_numel(const xnnd_graph* g, xnnd_id v) {
 }
 
 bool xnnd_same_dims(const xnnd_ir_value* a, const xnnd_ir_value* b) {
-  if (a->rank != b->rank) return false;
-  for (uint32_t i = 0; i < a->rank; i++)
-    if (a->dims[i] != b->dims[i]) return false;
-  return true;
+  return xnnd_value_same_dims(a, b);
 }
 
 bool xnnd_node_has_range(const xnnd_ir_node* n) {
@@ -65,8 +62,9 @@ xnnd_id xnnd_add_f32_const(xnnd_graph* g, const char* name_hint, uint32_t rank,
   return id;
 }
 
-xnnd_id xnnd_emit_node(xnnd_graph* g, xnnd_op op, const xnnd_id* inputs, uint32_t num_inputs,
-                       const xnnd_attr* attrs, xnnd_id output) {
+xnnd_id xnnd_emit_node_dimx(xnnd_graph* g, xnnd_op op, const xnnd_id* inputs, uint32_t num_inputs,
+                            const xnnd_attr* attrs, const xnnd_dimx* const* attr_dimx,
+                            xnnd_id output) {
   const xnnd_op_info* info = xnnd_op_get(op);
   if (!info || info->num_outputs != 1 || output >= g->num_values) {
     snprintf(g->errmsg, sizeof(g->errmsg), "emit %s: needs a single-output op and a valid output",
@@ -74,13 +72,27 @@ xnnd_id xnnd_emit_node(xnnd_graph* g, xnnd_op op, const xnnd_id* inputs, uint32_
     return XNND_NO_ID;
   }
   xnnd_ir_value want = g->values[output];
+  /* a value the pass just made (no producer, no forms) takes the inferred forms */
+  bool fresh = want.producer == XNND_NO_ID && !want.dimx;
   xnnd_id id = xnnd_graph_add_node(g, op, inputs, num_inputs, &output, 1);
   if (id == XNND_NO_ID) return XNND_NO_ID;
   if (attrs)
     for (uint32_t a = 0; a < info->num_attrs; a++) g->nodes[id].attrs[a] = attrs[a];
-  xnnd_status st = info->infer(g, id);
+  xnnd_status st = XNND_OK;
+  for (uint32_t a = 0; attr_dimx && a < XNND_MAX_ATTRS && st == XNND_OK; a++)
+    if (attr_dimx[a]) st = xnnd_graph_set_attr_dimx(g, id, a, attr_dimx[a]);
+  if (st == XNND_OK) st = xnnd_graph_infer_node(g, id);
   xnnd_ir_value* got = &g->values[output];
-  if (st == XNND_OK && (got->dtype != want.dtype || !xnnd_same_dims(got, &want))) {
+  if (st == XNND_OK && got->dtype != want.dtype) {
+    snprintf(g->errmsg, sizeof(g->errmsg), "emit %s: shape inference disagrees with %%%s",
+             info->name, want.name);
+    st = XNND_INTERNAL;
+  } else if (st == XNND_OK && !fresh && !xnnd_value_same_dims(got, &want)) {
+    snprintf(g->errmsg, sizeof(g->errmsg), "emit %s: shape inference disagrees with %%%s",
+             info->name, want.name);
+    st = XNND_INTERNAL;
+  } else if (st == XNND_OK && fresh && (got->rank != want.rank ||
+                                        memcmp(got->dims, want.dims, sizeof(int64_t) * want.rank))) {
     snprintf(g->errmsg, sizeof(g->errmsg), "emit %s: shape inference disagrees with %%%s",
              info->name, want.name);
     st = XNND_INTERNAL;
@@ -89,7 +101,13 @@ xnnd_id xnnd_emit_node(xnnd_graph* g, xnnd_op op, const xnnd_id* inputs, uint32_
     g->nodes[id].dead = true;
     return XNND_NO_ID;
   }
+  if (!fresh) got->dimx = want.dimx;  /* equal forms: keep the value's own */
   return id;
+}
+
+xnnd_id xnnd_emit_node(xnnd_graph* g, xnnd_op op, const xnnd_id* inputs, uint32_t num_inputs,
+                       const xnnd_attr* attrs, xnnd_id output) {
+  return xnnd_emit_node_dimx(g, op, inputs, num_inputs, attrs, NULL, output);
 }
 
 uint32_t xnnd_remove_unused_nodes(xnnd_graph* g) {
@@ -143,7 +161,9 @@ bool xnnd_match_affine(const xnnd_graph* g, xnnd_id node, xnnd_affine* out) {
       out->input = n->inputs[0];
       out->weight = n->inputs[1];
       out->bias = n->num_inputs > 2 ? n->inputs[2] : XNND_NO_ID;
-      if (g->values[out->weight].rank != 2) return false;
+      /* features are sizes the callers build constants from: they must be static */
+      if (g->values[out->weight].rank != 2 || !xnnd_value_static(&g->values[out->weight]))
+        return false;
       out->out_features = g->values[out->weight].dims[0];
       out->in_features = g->values[out->weight].dims[1];
       return true;
@@ -162,7 +182,7 @@ bool xnnd_match_affine(const xnnd_graph* g, xnnd_id node, xnnd_affine* out) {
     default:
       return false;
   }
-  if (g->values[mat2].rank != 2) return false;
+  if (g->values[mat2].rank != 2 || !xnnd_value_static(&g->values[mat2])) return false;
   xnnd_id t = live_producer(g, mat2, XNND_OP_T);
   if (t != XNND_NO_ID && g->values[g->nodes[t].inputs[0]].rank == 2) {
     out->weight = g->nodes[t].inputs[0];

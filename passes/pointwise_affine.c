@@ -23,8 +23,8 @@
  *     Anything that mixes positions (pooling, mean, softmax, cat) ends the path;
  *   - every value strictly inside the path has exactly one reader and is no graph output;
  *   - every value is plain f32: a quantized linear (q(...) on input, weight or output, as
- *     around quantize/dequantize) is left intact; shapes are static in this IR, and tensors
- *     with more than PW_MAX_ELEMS elements are not traced. */
+ *     around quantize/dequantize) is left intact; tensors with symbolic dims (dynamic
+ *     shapes) or more than PW_MAX_ELEMS elements are not traced. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,9 +59,10 @@ typedef struct region {
 static bool is_layout(xnnd_op op) { return xnnd_op_has(op, XNND_OPF_LAYOUT); }
 static bool is_unary(xnnd_op op) { return xnnd_op_has(op, XNND_OPF_POINTWISE); }
 
-/* Plain f32, non-empty, small enough to trace. */
+/* Plain f32, static, non-empty, small enough to trace. Symbolic shapes are not traced: the
+ * tags prove the rewrite at one size only. */
 static bool traceable(const xnnd_graph* g, xnnd_id v) {
-  if (!xnnd_value_is_plain_f32(g, v)) return false;
+  if (!xnnd_value_is_plain_f32(g, v) || !xnnd_value_static(&g->values[v])) return false;
   size_t n = xnnd_value_numel(g, v);
   for (uint32_t i = 0; i < g->values[v].rank; i++)
     if (g->values[v].dims[i] <= 0) return false;

@@ -238,6 +238,8 @@ static xnnd_status fuse(xnnd_graph* g, match* m) {
   xnnd_op op = g->nodes[m->node].op;
   xnnd_attr attrs[XNND_MAX_ATTRS];
   memcpy(attrs, g->nodes[m->node].attrs, sizeof(attrs));
+  const xnnd_dimx* attr_dimx[XNND_MAX_ATTRS];
+  memcpy(attr_dimx, g->nodes[m->node].attr_dimx, sizeof(attr_dimx));
   /* the dequantizes the pattern consumed had it as their only reader */
   for (uint32_t i = 0; i < g->nodes[m->node].num_inputs; i++) {
     xnnd_id dq = xnnd_qdq_producer(g, g->nodes[m->node].inputs[i], XNND_OP_DEQUANTIZE);
@@ -246,7 +248,7 @@ static xnnd_status fuse(xnnd_graph* g, match* m) {
   g->nodes[m->node].dead = true;
   g->nodes[m->quant].dead = true;
   if (m->clamp != XNND_NO_ID) g->nodes[m->clamp].dead = true;
-  xnnd_id id = xnnd_emit_node(g, op, m->ins, m->num_ins, attrs, m->out);
+  xnnd_id id = xnnd_emit_node_dimx(g, op, m->ins, m->num_ins, attrs, attr_dimx, m->out);
   if (id == XNND_NO_ID) return XNND_INTERNAL;
   if (takes_range(op)) {
     g->nodes[id].output_min = m->lo;
@@ -276,9 +278,11 @@ static bool fold_clamp(xnnd_graph* g, xnnd_id c, uint32_t* changed, xnnd_status*
   memcpy(ins, g->nodes[p].inputs, sizeof(xnnd_id) * num_in);
   xnnd_attr attrs[XNND_MAX_ATTRS];
   memcpy(attrs, g->nodes[p].attrs, sizeof(attrs));
+  const xnnd_dimx* attr_dimx[XNND_MAX_ATTRS];
+  memcpy(attr_dimx, g->nodes[p].attr_dimx, sizeof(attr_dimx));
   g->nodes[p].dead = true;
   g->nodes[c].dead = true;
-  xnnd_id id = xnnd_emit_node(g, op, ins, num_in, attrs, z);
+  xnnd_id id = xnnd_emit_node_dimx(g, op, ins, num_in, attrs, attr_dimx, z);
   if (id == XNND_NO_ID) {
     *st = XNND_INTERNAL;
     return false;
@@ -336,8 +340,10 @@ static xnnd_status sink_dequantize(xnnd_graph* g, xnnd_id v, bool* done) {
   xnnd_attr lattrs[XNND_MAX_ATTRS], qattrs[XNND_MAX_ATTRS];
   memcpy(lattrs, g->nodes[v].attrs, sizeof(lattrs));
   memcpy(qattrs, g->nodes[dq].attrs, sizeof(qattrs));
+  const xnnd_dimx* ldimx[XNND_MAX_ATTRS];
+  memcpy(ldimx, g->nodes[v].attr_dimx, sizeof(ldimx));
   g->nodes[v].dead = g->nodes[dq].dead = true;
-  if (xnnd_emit_node(g, op, &x, 1, lattrs, xv) == XNND_NO_ID ||
+  if (xnnd_emit_node_dimx(g, op, &x, 1, lattrs, ldimx, xv) == XNND_NO_ID ||
       xnnd_emit_node(g, XNND_OP_DEQUANTIZE, &xv, 1, qattrs, out) == XNND_NO_ID)
     return XNND_INTERNAL;
   *done = true;
@@ -361,9 +367,11 @@ static xnnd_status hoist_quantize(xnnd_graph* g, xnnd_id q, bool* done) {
   xnnd_attr lattrs[XNND_MAX_ATTRS], qattrs[XNND_MAX_ATTRS];
   memcpy(lattrs, g->nodes[l].attrs, sizeof(lattrs));
   memcpy(qattrs, g->nodes[q].attrs, sizeof(qattrs));
+  const xnnd_dimx* ldimx[XNND_MAX_ATTRS];
+  memcpy(ldimx, g->nodes[l].attr_dimx, sizeof(ldimx));
   g->nodes[l].dead = g->nodes[q].dead = true;
   if (xnnd_emit_node(g, XNND_OP_QUANTIZE, &y, 1, qattrs, yq) == XNND_NO_ID ||
-      xnnd_emit_node(g, op, &yq, 1, lattrs, out) == XNND_NO_ID)
+      xnnd_emit_node_dimx(g, op, &yq, 1, lattrs, ldimx, out) == XNND_NO_ID)
     return XNND_INTERNAL;
   *done = true;
   return XNND_OK;

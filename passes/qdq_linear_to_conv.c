@@ -21,6 +21,25 @@ static bool is_per_channel_qlinear(const xnnd_graph* g, const xnnd_ir_node* n) {
          w->quant.scheme == XNND_QUANT_PER_CHANNEL && w->quant.axis == 0 && x->rank >= 2;
 }
 
+/* M, the product of x's leading dims, as a form: affine when at most one of them is
+ * symbolic (a dynamic batch); false otherwise (s0 * s1 is not a dim). */
+static bool rows_form(const xnnd_ir_value* x, xnnd_dimx* out) {
+  int64_t p = 1;
+  int sym = -1;
+  for (uint32_t d = 0; d + 1 < x->rank; d++) {
+    if (xnnd_value_dim_static(x, d)) {
+      p *= x->dims[d];
+    } else {
+      if (sym >= 0) return false;
+      sym = (int)d;
+    }
+  }
+  *out = sym < 0 ? xnnd_dimx_const(1) : x->dimx[sym];
+  out->c *= p;
+  for (uint32_t s = 0; s < XNND_MAX_SYMS; s++) out->k[s] *= p;
+  return true;
+}
+
 /* A new i8 value like `like` (same parameters) with dims. */
 static xnnd_id q_value(xnnd_graph* g, const char* hint_base, const char* suffix, xnnd_id like, uint32_t rank,
                        const int64_t* dims) {
@@ -42,6 +61,8 @@ static xnnd_status rewrite(xnnd_graph* g, xnnd_id node) {
   snprintf(base, sizeof(base), "%.80s", g->values[y].name);
   int64_t m = 1, k = g->values[w].dims[1], cout = g->values[w].dims[0];
   for (uint32_t d = 0; d + 1 < g->values[x].rank; d++) m *= g->values[x].dims[d];
+  xnnd_dimx mform;
+  rows_form(&g->values[x], &mform);  /* checked by the caller */
 
   /* W [N, K] -> [N, K, 1, 1], same bytes and per-channel parameters */
   int64_t wdims[4] = {cout, k, 1, 1};
@@ -59,7 +80,11 @@ static xnnd_status rewrite(xnnd_graph* g, xnnd_id node) {
   xnnd_id y4 = q_value(g, base, "_1x1", y, 4, ydims);
   if (x4 == XNND_NO_ID || y4 == XNND_NO_ID) return XNND_INTERNAL;
   xnnd_attr view_in = {.kind = XNND_ATTR_INTS, .n = 4, .ints = {m, k, 1, 1}};
-  if (xnnd_emit_node(g, XNND_OP_VIEW, &x, 1, &view_in, x4) == XNND_NO_ID) return XNND_INTERNAL;
+  /* with a symbolic M the views carry forms; the new values take theirs from inference */
+  xnnd_dimx in_forms[4] = {mform, xnnd_dimx_const(k), xnnd_dimx_const(1), xnnd_dimx_const(1)};
+  const xnnd_dimx* in_dimx[XNND_MAX_ATTRS] = {xnnd_dimx_is_const(&mform) ? NULL : in_forms};
+  if (xnnd_emit_node_dimx(g, XNND_OP_VIEW, &x, 1, &view_in, in_dimx, x4) == XNND_NO_ID)
+    return XNND_INTERNAL;
 
   const xnnd_op_info* conv = xnnd_op_get(XNND_OP_CONVOLUTION);
   xnnd_attr attrs[XNND_MAX_ATTRS];
@@ -74,14 +99,19 @@ static xnnd_status rewrite(xnnd_graph* g, xnnd_id node) {
   g->nodes[node].dead = true;
   xnnd_attr view_out = {.kind = XNND_ATTR_INTS, .n = g->values[y].rank};
   for (uint32_t d = 0; d < g->values[y].rank; d++) view_out.ints[d] = g->values[y].dims[d];
-  if (xnnd_emit_node(g, XNND_OP_VIEW, &y4, 1, &view_out, y) == XNND_NO_ID) return XNND_INTERNAL;
+  const xnnd_dimx* out_dimx[XNND_MAX_ATTRS] = {g->values[y].dimx};
+  if (xnnd_emit_node_dimx(g, XNND_OP_VIEW, &y4, 1, &view_out, out_dimx, y) == XNND_NO_ID)
+    return XNND_INTERNAL;
   return XNND_OK;
 }
 
 static xnnd_status linear_to_conv_run(xnnd_graph* g, uint32_t* changed) {
   uint32_t count = g->num_nodes;
   for (uint32_t n = 0; n < count; n++) {
-    if (!is_per_channel_qlinear(g, &g->nodes[n])) continue;
+    xnnd_dimx mform;
+    if (!is_per_channel_qlinear(g, &g->nodes[n]) ||
+        !rows_form(&g->values[g->nodes[n].inputs[0]], &mform))
+      continue;
     xnnd_status st = rewrite(g, n);
     if (st != XNND_OK) return st;
     (*changed)++;

@@ -108,6 +108,8 @@ xnnd_status xnnd_qdq_expand(xnnd_graph* g, xnnd_id node) {
   xnnd_id ins[8], out = n->outputs[0];
   xnnd_attr attrs[XNND_MAX_ATTRS];
   memcpy(attrs, n->attrs, sizeof(attrs));
+  const xnnd_dimx* attr_dimx[XNND_MAX_ATTRS];
+  memcpy(attr_dimx, n->attr_dimx, sizeof(attr_dimx));
   float lo = n->output_min, hi = n->output_max;
   if (num_inputs > 8) return XNND_UNSUPPORTED;
   memcpy(ins, n->inputs, sizeof(xnnd_id) * num_inputs);
@@ -142,7 +144,7 @@ xnnd_status xnnd_qdq_expand(xnnd_graph* g, xnnd_id node) {
     if (result == XNND_NO_ID) return XNND_INTERNAL;
   }
   g->nodes[node].dead = true;
-  xnnd_id fnode = xnnd_emit_node(g, op, ins, num_inputs, attrs, result);
+  xnnd_id fnode = xnnd_emit_node_dimx(g, op, ins, num_inputs, attrs, attr_dimx, result);
   if (fnode == XNND_NO_ID) return XNND_INTERNAL;
   g->nodes[fnode].output_min = lo;
   g->nodes[fnode].output_max = hi;

@@ -141,6 +141,110 @@ static void step_where(char* buf, size_t size, const xnnd_method_decl* m, uint32
     snprintf(buf, size, "method \"%s\" step %u", m->name, s);
 }
 
+/* ---- dynamic shapes: symbols and affine dim forms (schema/dim_expr.h) ---- */
+
+/* Method.symbols: at most XNND_MAX_SYMS, each an identifier (unique in the method) with
+ * 0 <= min <= max <= 2^40. */
+static xnnd_status decode_symbols(load_ctx* c, xnnd_method_decl* m, fb_table t) {
+  fb_vec vec = fb_vector(t, XNND_PROGRAM_Method_symbols);
+  if (vec.len > XNND_MAX_SYMS)
+    return xnnd_errf(c->msg, c->msg_size, XNND_INVALID_PROGRAM,
+                     "method \"%s\": %u symbols, the format allows at most %d", m->name, vec.len,
+                     XNND_MAX_SYMS);
+  for (uint32_t i = 0; i < vec.len; i++) {
+    fb_table st = fb_vec_table(vec, i);
+    xnnd_symbol* sym = &m->syms[i];
+    const char* name = fb_string(st, XNND_PROGRAM_Symbol_name, NULL);
+    memset(sym, 0, sizeof(*sym));
+    if (name && strnlen(name, XNND_SYM_NAME_SIZE) < XNND_SYM_NAME_SIZE) memcpy(sym->name, name, strlen(name));
+    if (!xnnd_symbol_check(sym))  /* with min = max = 0 only the name can fail */
+      return xnnd_errf(c->msg, c->msg_size, XNND_INVALID_PROGRAM,
+                       "method \"%s\" symbol %u: name %s%.40s%s is not an identifier of at most %d "
+                       "characters", m->name, i, name ? "\"" : "", name ? name : "(absent)",
+                       name ? "\"" : "", XNND_SYM_NAME_SIZE - 1);
+    for (uint32_t j = 0; j < i; j++)
+      if (strcmp(m->syms[j].name, sym->name) == 0)
+        return xnnd_errf(c->msg, c->msg_size, XNND_INVALID_PROGRAM,
+                         "method \"%s\" symbol %u: name \"%s\" is already used by symbol %u",
+                         m->name, i, sym->name, j);
+    sym->min = fb_i64(st, XNND_PROGRAM_Symbol_min, 0);
+    sym->max = fb_i64(st, XNND_PROGRAM_Symbol_max, 0);
+    if (!xnnd_symbol_check(sym))
+      return xnnd_errf(c->msg, c->msg_size, XNND_OUT_OF_RANGE,
+                       "method \"%s\" symbol %u (%s): range %lld..%lld is not within 0 <= min <= "
+                       "max <= 2^40", m->name, i, sym->name, (long long)sym->min,
+                       (long long)sym->max);
+  }
+  m->num_syms = vec.len;
+  return XNND_OK;
+}
+
+/* n forms from a wire vector (per form 1 + num_syms longs) checked against their upper bounds
+ * `upper` (Tensor.dims or Attr.ints): length (MALFORMED), invariants (OUT_OF_RANGE), upper
+ * bound equal to `upper` (INVALID_PROGRAM), a symbolic form's value at the minima >= 0
+ * (OUT_OF_RANGE; a static entry may be negative, like a view's -1). `what` names the owner for messages ("value 3 dim"). *symbolic_out says
+ * whether any form has a symbol. */
+static xnnd_status decode_forms(load_ctx* c, const xnnd_method_decl* m, fb_vec vec, uint32_t n,
+                                const int64_t* upper, const char* what,
+                                const char* field, xnnd_dimx* out, bool* symbolic_out) {
+  const uint32_t per = 1 + m->num_syms;
+  *symbolic_out = false;
+  if (m->num_syms == 0)
+    return xnnd_errf(c->msg, c->msg_size, XNND_INVALID_PROGRAM,
+                     "method \"%s\" %s: %s is present but the method declares no symbols",
+                     m->name, what, field);
+  if ((uint64_t)vec.len != (uint64_t)n * per)
+    return xnnd_errf(c->msg, c->msg_size, XNND_MALFORMED,
+                     "method \"%s\" %s: %s holds %u longs, %u entries over %u symbols need %u",
+                     m->name, what, field, vec.len, n, m->num_syms, n * per);
+  for (uint32_t d = 0; d < n; d++) {
+    int64_t wire[1 + XNND_MAX_SYMS];
+    for (uint32_t k = 0; k < per; k++) wire[k] = fb_vec_i64(vec, d * per + k);
+    if (!xnnd_dimx_decode(wire, 1, m->num_syms, &out[d]))
+      return xnnd_errf(c->msg, c->msg_size, XNND_OUT_OF_RANGE,
+                       "method \"%s\" %s %u: %s entry out of range (coefficients must be in "
+                       "0..2^40, the constant in -2^40..2^40)", m->name, what, d, field);
+    char text[96];
+    xnnd_dimx_print(text, sizeof(text), &out[d], m->syms, m->num_syms);
+    int64_t hi = xnnd_dimx_upper(&out[d], m->syms, m->num_syms);
+    if (hi != upper[d])
+      return xnnd_errf(c->msg, c->msg_size, XNND_INVALID_PROGRAM,
+                       "method \"%s\" %s %u: the form %s has upper bound %lld but the stored "
+                       "bound is %lld", m->name, what, d, text, (long long)hi, (long long)upper[d]);
+    bool symbolic = !xnnd_dimx_is_const(&out[d]);
+    int64_t lo = xnnd_dimx_lower(&out[d], m->syms, m->num_syms);
+    if (symbolic && lo < 0)
+      return xnnd_errf(c->msg, c->msg_size, XNND_OUT_OF_RANGE,
+                       "method \"%s\" %s %u: the form %s is %lld at the symbols' minima; it must "
+                       "be >= 0", m->name, what, d, text, (long long)lo);
+    *symbolic_out |= symbolic;
+  }
+  return XNND_OK;
+}
+
+/* Every symbol must be readable from the inputs: some input dim is k*s+c with no other
+ * symbol (xnnd_method_execute solves s from it). */
+static xnnd_status check_symbols_solvable(load_ctx* c, xnnd_method_decl* m) {
+  for (uint32_t s = 0; s < m->num_syms; s++) {
+    bool found = false;
+    for (uint32_t i = 0; i < m->num_inputs && !found; i++) {
+      const xnnd_value_decl* v = &m->values[m->inputs[i]];
+      for (uint32_t d = 0; v->dimx && d < v->type.rank && !found; d++) {
+        if (xnnd_dimx_single_symbol(&v->dimx[d]) != (int)s) continue;
+        m->solve_input[s] = i;
+        m->solve_dim[s] = d;
+        found = true;
+      }
+    }
+    if (!found)
+      return xnnd_errf(c->msg, c->msg_size, XNND_INVALID_PROGRAM,
+                       "method \"%s\" symbol %u (%s) cannot be solved from the inputs: no input "
+                       "dim is k*%s+c with no other symbol", m->name, s, m->syms[s].name,
+                       m->syms[s].name);
+  }
+  return XNND_OK;
+}
+
 static xnnd_status decode_values(load_ctx* c, xnnd_method_decl* m, fb_vec vec) {
   const xnnd_program* p = c->p;
   for (uint32_t v = 0; v < vec.len; v++) {
@@ -206,6 +310,27 @@ static xnnd_status decode_values(load_ctx* c, xnnd_method_decl* m, fb_vec vec) {
       }
       val->constant = constant;
       val->type.data = (void*)k->data;  /* read-only: steps may never write constants */
+    }
+
+    val->dimx = NULL;
+    if (fb_has_field(t, XNND_PROGRAM_Tensor_dim_exprs)) {
+      xnnd_dimx forms[XNND_MAX_RANK];
+      char what[48];
+      bool symbolic;
+      snprintf(what, sizeof(what), "value %u dim", v);
+      xnnd_status status = decode_forms(c, m, fb_vector(t, XNND_PROGRAM_Tensor_dim_exprs),
+                                        dims.len, val->type.dims, what, "dim_exprs", forms,
+                                        &symbolic);
+      if (status != XNND_OK) return status;
+      if (symbolic && val->constant >= 0)
+        return xnnd_errf(c->msg, c->msg_size, XNND_INVALID_PROGRAM,
+                         "method \"%s\" value %u: a constant cannot have symbolic dims", m->name, v);
+      if (symbolic) {
+        xnnd_dimx* keep = pool_array(c, dims.len, sizeof(xnnd_dimx), 8);
+        if (!keep) return OOM(c, "dim_exprs");
+        memcpy(keep, forms, sizeof(xnnd_dimx) * dims.len);
+        val->dimx = keep;
+      }
     }
   }
   return XNND_OK;
@@ -300,6 +425,28 @@ static xnnd_status decode_attrs(load_ctx* c, const xnnd_method_decl* m, uint32_t
     for (uint32_t j = 0; j < ints.len; j++) copy[j] = fb_vec_i64(ints, j);
     k->n = ints.len;
     k->ints = copy;
+    if (fb_has_field(a, XNND_PROGRAM_Attr_int_exprs)) {
+      char where[256], what[320];
+      step_where(where, sizeof(where), m, s, st);
+      snprintf(what, sizeof(what), "step %u (%s) attribute \"%s\" entry", s, st->op_name,
+               k->name);
+      if (k->kind != XNND_PROGRAM_AttrKind_INTS)
+        return xnnd_errf(c->msg, c->msg_size, XNND_INVALID_PROGRAM,
+                         "%s: attribute \"%s\" has int_exprs but is not INTS", where, k->name);
+      xnnd_dimx* forms = pool_array(c, ints.len, sizeof(xnnd_dimx), 8);
+      if (!forms) return OOM(c, "int_exprs");
+      bool symbolic;
+      xnnd_status status = decode_forms(c, m, fb_vector(a, XNND_PROGRAM_Attr_int_exprs), ints.len,
+                                        copy, what, "int_exprs", forms, &symbolic);
+      if (status != XNND_OK) return status;
+      if (symbolic) {
+        if (!st->attr_dimx) {
+          st->attr_dimx = pool_array(c, vec.len, sizeof(xnnd_dimx*), 8);
+          if (!st->attr_dimx) return OOM(c, "int_exprs");
+        }
+        ((const xnnd_dimx**)st->attr_dimx)[i] = forms;
+      }
+    }
   }
   st->attrs = attrs;
   st->num_attrs = vec.len;
@@ -470,6 +617,8 @@ static xnnd_status decode_method(load_ctx* c, uint32_t index, fb_table t) {
   for (uint32_t i = 0; i < ops.len; i++) op_names[i] = fb_vec_string(ops, i, NULL);
   m->operators = op_names;
 
+  status = decode_symbols(c, m, t);
+  if (status != XNND_OK) return status;
   status = decode_values(c, m, values);
   if (status != XNND_OK) return status;
 
@@ -490,6 +639,8 @@ static xnnd_status decode_method(load_ctx* c, uint32_t index, fb_table t) {
                        i, ids[i]);
     v->flags |= XNND_VALUE_INPUT;
   }
+  status = check_symbols_solvable(c, m);
+  if (status != XNND_OK) return status;
 
   fb_vec outs = fb_vector(t, XNND_PROGRAM_Method_outputs);
   status = decode_value_list(c, m, outs, "output", &ids);

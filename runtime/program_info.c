@@ -2,6 +2,7 @@
  * everything else was verified at load. */
 #include "program_info.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "runtime_internal.h"
@@ -48,6 +49,7 @@ xnnd_status xnnd_program_get_method_info(const xnnd_program* program, uint32_t m
   info_out->arena_bytes = m->arena_bytes;
   info_out->tensor_bytes = m->tensor_bytes;
   info_out->planned_at_lowering = m->planned_at_lowering;
+  info_out->num_symbols = m->num_syms;
   return XNND_OK;
 }
 
@@ -119,4 +121,40 @@ xnnd_status xnnd_program_get_step_operand(const xnnd_program* program, uint32_t 
     *value_out = st->inputs[index];
   }
   return XNND_OK;
+}
+
+size_t xnnd_format_sym_type(char* buf, size_t size, const xnnd_value_decl* v,
+                            const xnnd_method_decl* m) {
+  char tmp[XNND_MAX_RANK * 100 + 16];
+  size_t n = (size_t)snprintf(tmp, sizeof(tmp), "%s[", xnnd_dtype_name(v->type.dtype));
+  for (uint32_t d = 0; d < v->type.rank && n < sizeof(tmp); d++) {
+    if (d) tmp[n++] = ',';
+    if (v->dimx)
+      n += xnnd_dimx_print(tmp + n, sizeof(tmp) - n, &v->dimx[d], m->syms, m->num_syms);
+    else
+      n += (size_t)snprintf(tmp + n, sizeof(tmp) - n, "%lld", (long long)v->type.dims[d]);
+  }
+  if (n < sizeof(tmp)) n += (size_t)snprintf(tmp + n, sizeof(tmp) - n, "]");
+  if (n >= sizeof(tmp)) n = sizeof(tmp) - 1;
+  if (buf && size > 0) snprintf(buf, size, "%s", tmp);
+  return n;
+}
+
+xnnd_status xnnd_program_get_symbol(const xnnd_program* program, uint32_t method,
+                                    uint32_t index, const char** name_out, int64_t* min_out,
+                                    int64_t* max_out) {
+  const xnnd_method_decl* m = method_at(program, method);
+  if (!m || index >= m->num_syms || !name_out || !min_out || !max_out) return XNND_INVALID_ARGUMENT;
+  *name_out = m->syms[index].name;
+  *min_out = m->syms[index].min;
+  *max_out = m->syms[index].max;
+  return XNND_OK;
+}
+
+size_t xnnd_program_format_value_type(const xnnd_program* program, uint32_t method,
+                                      uint32_t value, char* buf, size_t size) {
+  if (buf && size > 0) buf[0] = '\0';
+  const xnnd_method_decl* m = method_at(program, method);
+  if (!m || value >= m->num_values) return 0;
+  return xnnd_format_sym_type(buf, size, &m->values[value], m);
 }

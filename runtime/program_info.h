@@ -34,6 +34,8 @@ typedef struct xnnd_method_info {
   uint64_t tensor_bytes;           /* sum of the planned tensors' sizes, without reuse */
   int planned_at_lowering;         /* 1: the plan was read from the program (and checked);
                                       0: computed at load (a program without one) */
+  uint32_t num_symbols;            /* dynamic shapes: 0 for a static method; the plan is
+                                      sized for every symbol at its max */
 } xnnd_method_info;
 
 typedef enum xnnd_step_info_kind {
@@ -78,6 +80,16 @@ xnnd_status xnnd_program_get_method_io(const xnnd_program* program, uint32_t met
 xnnd_status xnnd_program_get_step_operand(const xnnd_program* program, uint32_t method,
                                           uint32_t step, uint32_t index, int is_output,
                                           int32_t* value_out);
+
+/* Dynamic shapes: symbol `index` of a method (name borrowed from the program). */
+xnnd_status xnnd_program_get_symbol(const xnnd_program* program, uint32_t method,
+                                    uint32_t index, const char** name_out, int64_t* min_out,
+                                    int64_t* max_out);
+/* A value's type with symbolic dims as their forms, "f32[s0,3,224,224]", into buf (NUL-
+ * terminated, truncated); returns the length the whole text needs; 0 for an index out of
+ * range. */
+size_t xnnd_program_format_value_type(const xnnd_program* program, uint32_t method,
+                                      uint32_t value, char* buf, size_t size);
 
 #ifdef __cplusplus
 }

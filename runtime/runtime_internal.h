@@ -15,6 +15,7 @@
 #include "kernels/kernels.h"
 #include "memory_plan.h"   /* XNND_TENSOR_ALIGN, XNND_TENSOR_PADDING */
 #include "pte_format.h"
+#include "dim_expr.h"     /* dynamic shapes: xnnd_dimx, xnnd_symbol */
 /* Largest byte size one tensor may declare; keeps offset arithmetic far from overflow. */
 #define XNND_MAX_TENSOR_BYTES ((uint64_t)1 << 48)
 
@@ -98,6 +99,10 @@ typedef struct xnnd_value_decl {
   uint32_t def_step;      /* valid with XNND_VALUE_DEFINED */
   uint32_t last_use;      /* last step reading it; num_steps for outputs */
   uint64_t offset;        /* arena offset from the plan, XNND_NO_OFFSET when unplanned */
+  /* Dynamic shapes: NULL for a static value (also one whose dim_exprs are all constant);
+   * else rank verified forms over the method's symbols, and type.dims hold their upper
+   * bounds. */
+  const xnnd_dimx* dimx;
 } xnnd_value_decl;
 
 typedef enum xnnd_step_kind {
@@ -114,6 +119,9 @@ typedef struct xnnd_step_decl {
   const int32_t* inputs;      /* value ids; -1 = absent optional input (kernel only) */
   const uint32_t* outputs;
   const xnnd_kattr* attrs;
+  /* Dynamic shapes: NULL when no attribute is symbolic; else num_attrs entries, each NULL
+   * or attrs[a].n verified forms (attrs[a].ints hold their upper bounds). */
+  const xnnd_dimx* const* attr_dimx;
 } xnnd_step_decl;
 
 typedef struct xnnd_output_decl {
@@ -133,6 +141,12 @@ typedef struct xnnd_method_decl {
   uint64_t arena_bytes;       /* planned arena size */
   uint64_t tensor_bytes;      /* sum of planned tensor sizes without reuse */
   bool planned_at_lowering;   /* the plan came from the program (checked), not computed at load */
+  /* Dynamic shapes (docs/ARCHITECTURE.md "Dynamic shapes"): the method's symbols, 0 for a
+   * static method (which then takes none of the dynamic paths). Symbol s is read at execute
+   * from input solve_input[s], dim solve_dim[s], whose form is k*s+c with no other symbol. */
+  uint32_t num_syms;
+  xnnd_symbol syms[XNND_MAX_SYMS];
+  uint32_t solve_input[XNND_MAX_SYMS], solve_dim[XNND_MAX_SYMS];
 } xnnd_method_decl;
 
 typedef struct xnnd_delegate_decl {
@@ -167,6 +181,11 @@ struct xnnd_program {
   xnnd_delegate_decl* delegates;
   xnnd_constant_decl* constants;
 };
+
+/* A value's type with its symbolic dims as forms, "f32[s0,3,32*h,32*h]" (program_info.c);
+ * returns the length the whole text needs, like snprintf. */
+size_t xnnd_format_sym_type(char* buf, size_t size, const xnnd_value_decl* v,
+                            const xnnd_method_decl* m);
 
 /* Shared by both loaders (program.c): each value written once by a step before any step
  * reads it, never an input or constant; fills flags, def_step, last_use and outputs[].copy. */

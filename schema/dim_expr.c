@@ -117,25 +117,38 @@ size_t xnnd_dimx_print(char* buf, size_t size, const xnnd_dimx* x, const xnnd_sy
   return len;
 }
 
-static size_t parse_fail(char* err, size_t err_size, const char* fmt, const char* s, size_t len) {
-  if (err && err_size) snprintf(err, err_size, fmt, (int)len, s);
+/* Error messages quote at most this much of the dim text. */
+#define QUOTE_MAX 48
+
+static size_t parse_fail(char* err, size_t err_size, const char* what, const char* name,
+                         size_t name_len, const char* s, size_t len) {
+  if (!err || !err_size) return 0;
+  int q = (int)(len < QUOTE_MAX ? len : QUOTE_MAX);
+  if (name)
+    snprintf(err, err_size, "%s '%.*s' in dim '%.*s%s'", what, (int)name_len, name, q, s,
+             len > QUOTE_MAX ? "..." : "");
+  else
+    snprintf(err, err_size, "%s in dim '%.*s%s'", what, q, s, len > QUOTE_MAX ? "..." : "");
   return 0;
 }
 
-/* One unsigned integer at s; 0 characters when none. */
-static size_t parse_int(const char* s, size_t len, int64_t* out) {
+/* One unsigned integer at s; 0 characters (and *out untouched) when none. *big when it exceeds the limit (the
+ * digits are still consumed). */
+static size_t parse_int(const char* s, size_t len, int64_t* out, bool* big) {
   size_t i = 0;
   int64_t v = 0;
   while (i < len && s[i] >= '0' && s[i] <= '9') {
-    if (v > XNND_DIMX_LIMIT) return 0;
-    v = v * 10 + (s[i] - '0');
+    if (v <= XNND_DIMX_LIMIT) v = v * 10 + (s[i] - '0');
     i++;
   }
+  if (i == 0) return 0;  /* *out keeps its default (a bare symbol's coefficient 1) */
+  if (v > XNND_DIMX_LIMIT) *big = true;
   *out = v;
   return i;
 }
 
-/* One symbol name at s: its index, or -1; *used = characters of the name. */
+/* One symbol name at s: its index, -1 when there is no name, -2 when it is not declared;
+ * *used = characters of the name. */
 static int parse_name(const char* s, size_t len, const xnnd_symbol* syms, uint32_t n,
                       size_t* used) {
   size_t i = 0;
@@ -143,7 +156,8 @@ static int parse_name(const char* s, size_t len, const xnnd_symbol* syms, uint32
   *used = i;
   if (i == 0) return -1;
   for (uint32_t k = 0; k < n && k < XNND_MAX_SYMS; k++)
-    if (strlen(syms[k].name) == i && memcmp(syms[k].name, s, i) == 0) return (int)k;
+    if (strnlen(syms[k].name, XNND_SYM_NAME_SIZE) == i && memcmp(syms[k].name, s, i) == 0)
+      return (int)k;
   return -2;
 }
 
@@ -151,7 +165,8 @@ size_t xnnd_dimx_parse(const char* s, size_t len, const xnnd_symbol* syms, uint3
                        xnnd_dimx* out, char* err, size_t err_size) {
   xnnd_dimx x = xnnd_dimx_const(0);
   size_t i = 0;
-  bool first = true;
+  bool first = true, big = false;
+  if (n > XNND_MAX_SYMS) n = XNND_MAX_SYMS;
   for (;;) {
     int sign = 1;
     if (!first) {
@@ -164,38 +179,51 @@ size_t xnnd_dimx_parse(const char* s, size_t len, const xnnd_symbol* syms, uint3
     }
     first = false;
     int64_t k = 1;
-    size_t used = parse_int(s + i, len - i, &k);
+    size_t used = parse_int(s + i, len - i, &k, &big);
     bool have_int = used > 0;
+    if (!have_int) k = 1;  /* parse_int wrote 0: a bare NAME has coefficient 1 */
     i += used;
     int sym = -1;
+    size_t name_at = i;
     if (have_int && i < len && s[i] == '*') {
       i++;
+      name_at = i;
       sym = parse_name(s + i, len - i, syms, n, &used);
-      if (sym < 0) return parse_fail(err, err_size, "unknown symbol in dim '%.*s'", s, len);
+      if (sym == -1)
+        return parse_fail(err, err_size, "expected a symbol after '*'", NULL, 0, s, len);
+      if (sym < 0)
+        return parse_fail(err, err_size, "unknown symbol", s + name_at, used, s, len);
       i += used;
     } else if (!have_int) {
       sym = parse_name(s + i, len - i, syms, n, &used);
-      if (used == 0) return parse_fail(err, err_size, "expected a dim in '%.*s'", s, len);
-      if (sym < 0) return parse_fail(err, err_size, "unknown symbol in dim '%.*s'", s, len);
+      if (sym == -1) return parse_fail(err, err_size, "expected a dim", NULL, 0, s, len);
+      if (sym < 0)
+        return parse_fail(err, err_size, "unknown symbol", s + name_at, used, s, len);
       i += used;
       if (i < len && s[i] == '*') {
         i++;
-        used = parse_int(s + i, len - i, &k);
-        if (used == 0) return parse_fail(err, err_size, "expected a coefficient in '%.*s'", s, len);
+        used = parse_int(s + i, len - i, &k, &big);
+        if (used == 0)
+          return parse_fail(err, err_size, "expected a coefficient after '*'", NULL, 0, s, len);
         i += used;
       }
     }
+    if (big) return parse_fail(err, err_size, "number out of range", NULL, 0, s, len);
     if (sym < 0) {
       x.c += sign * k;
     } else {
-      if (sign < 0) return parse_fail(err, err_size, "negative coefficient in dim '%.*s'", s, len);
+      if (sign < 0)
+        return parse_fail(err, err_size, "negative coefficient of", syms[sym].name,
+                          strnlen(syms[sym].name, XNND_SYM_NAME_SIZE), s, len);
       x.k[sym] += k;
+      if (x.k[sym] > XNND_DIMX_LIMIT)
+        return parse_fail(err, err_size, "coefficient out of range", NULL, 0, s, len);
     }
     if (x.c < -XNND_DIMX_LIMIT || x.c > XNND_DIMX_LIMIT)
-      return parse_fail(err, err_size, "dim out of range in '%.*s'", s, len);
+      return parse_fail(err, err_size, "constant out of range", NULL, 0, s, len);
   }
   if (!xnnd_dimx_check(&x, n))
-    return parse_fail(err, err_size, "dim out of range in '%.*s'", s, len);
+    return parse_fail(err, err_size, "dim out of range", NULL, 0, s, len);
   *out = x;
   return i;
 }

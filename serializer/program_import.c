@@ -42,6 +42,56 @@ static xnnd_status check_header(importer* im) {
   return XNND_OK;
 }
 
+/* ---- dynamic shapes: Method.symbols, Tensor.dim_exprs, Attr.int_exprs ---- */
+
+static xnnd_status import_symbols(importer* im) {
+  fb_vec vec = fb_vector(im->method, XNND_PROGRAM_Method_symbols);
+  if (vec.len > XNND_MAX_SYMS) return FAIL(XNND_INVALID_PROGRAM, "method has %u symbols, at most %d", vec.len, XNND_MAX_SYMS);
+  for (uint32_t i = 0; i < vec.len; i++) {
+    fb_table t = fb_vec_table(vec, i);
+    xnnd_symbol* sym = &im->g->syms[i];
+    const char* name = fb_string(t, XNND_PROGRAM_Symbol_name, NULL);
+    if (!name) name = "";
+    memset(sym, 0, sizeof(*sym));
+    if (strnlen(name, XNND_SYM_NAME_SIZE) < XNND_SYM_NAME_SIZE) memcpy(sym->name, name, strlen(name));
+    sym->min = fb_i64(t, XNND_PROGRAM_Symbol_min, 0);
+    sym->max = fb_i64(t, XNND_PROGRAM_Symbol_max, 0);
+    if (!xnnd_symbol_check(sym)) return FAIL(XNND_INVALID_PROGRAM, "symbols[%u]: invalid name or range", i);
+    for (uint32_t j = 0; j < i; j++)
+      if (strcmp(im->g->syms[j].name, sym->name) == 0) return FAIL(XNND_INVALID_PROGRAM, "symbols[%u]: name \"%s\" repeats symbols[%u]", i, sym->name, j);
+  }
+  im->g->num_syms = vec.len;
+  return XNND_OK;
+}
+
+/* n forms (graph memory) from a wire vector, each with upper bound upper[i]; *out NULL when
+ * every form is static. */
+static xnnd_status import_forms(importer* im, fb_vec v, uint32_t n, const int64_t* upper, const char* what,
+                                uint32_t index, const xnnd_dimx** out) {
+  const xnnd_graph* g = im->g;
+  uint32_t per = 1 + g->num_syms;
+  *out = NULL;
+  if (g->num_syms == 0) return FAIL(XNND_INVALID_PROGRAM, "%s[%u]: symbolic dims but the method has no symbols", what, index);
+  if ((uint64_t)v.len != (uint64_t)n * per) return FAIL(XNND_MALFORMED, "%s[%u]: %u longs for %u dims over %u symbols", what, index, v.len, n, g->num_syms);
+  xnnd_dimx* x = xnnd_graph_alloc(im->g, sizeof(xnnd_dimx) * (n ? n : 1));
+  if (!x) return FAIL(XNND_OUT_OF_MEMORY, "out of memory");
+  bool symbolic = false;
+  for (uint32_t d = 0; d < n; d++) {
+    int64_t wire[1 + XNND_MAX_SYMS];
+    for (uint32_t k = 0; k < per; k++) wire[k] = fb_vec_i64(v, d * per + k);
+    if (!xnnd_dimx_decode(wire, 1, g->num_syms, &x[d])) return FAIL(XNND_OUT_OF_RANGE, "%s[%u] entry %u: form out of range", what, index, d);
+    if (xnnd_dimx_upper(&x[d], g->syms, g->num_syms) != upper[d])
+      return FAIL(XNND_INVALID_PROGRAM, "%s[%u] entry %u: upper bound %lld, stored %lld", what, index, d,
+                  (long long)xnnd_dimx_upper(&x[d], g->syms, g->num_syms), (long long)upper[d]);
+    bool sym = !xnnd_dimx_is_const(&x[d]);
+    if (sym && xnnd_dimx_lower(&x[d], g->syms, g->num_syms) < 0)
+      return FAIL(XNND_OUT_OF_RANGE, "%s[%u] entry %u: negative at the symbols' minima", what, index, d);
+    symbolic |= sym;
+  }
+  if (symbolic) *out = x;
+  return XNND_OK;
+}
+
 static xnnd_status import_value(importer* im, fb_table t, uint32_t index, fb_vec constants) {
   uint8_t dtype = fb_u8(t, XNND_PROGRAM_Tensor_dtype, 0);
   if (dtype >= XNND_DTYPE_COUNT) return FAIL(XNND_INVALID_PROGRAM, "values[%u]: dtype %u invalid", index, dtype);
@@ -59,6 +109,12 @@ static xnnd_status import_value(importer* im, fb_table t, uint32_t index, fb_vec
   snprintf(name, sizeof(name), "v%u", index);
   xnnd_id id = xnnd_graph_add_value(im->g, name, (xnnd_dtype)dtype, dims.len, d);
   if (id == XNND_NO_ID) return FAIL(XNND_OUT_OF_MEMORY, "values[%u]: %s", index, im->g->errmsg);
+  if (fb_has_field(t, XNND_PROGRAM_Tensor_dim_exprs)) {
+    const xnnd_dimx* x;
+    xnnd_status st = import_forms(im, fb_vector(t, XNND_PROGRAM_Tensor_dim_exprs), dims.len, d, "values", index, &x);
+    if (st != XNND_OK) return st;
+    im->g->values[id].dimx = x;
+  }
   fb_table q = fb_table_field(t, XNND_PROGRAM_Tensor_quant);
   if (q) {
     fb_vec sc = fb_vector(q, XNND_PROGRAM_QuantParams_scale), zp = fb_vector(q, XNND_PROGRAM_QuantParams_zero_point);
@@ -151,6 +207,13 @@ static xnnd_status import_step(importer* im, fb_table step, uint32_t index, fb_v
     if (ints.len > XNND_MAX_ATTR_INTS) return FAIL(XNND_LIMIT_EXCEEDED, "steps[%u] (%s).%s: %u ints", index, opname, aname, ints.len);
     dst->n = ints.len;
     for (uint32_t i = 0; i < ints.len; i++) dst->ints[i] = fb_vec_i64(ints, i);
+    if (fb_has_field(at, XNND_PROGRAM_Attr_int_exprs)) {
+      if (dst->kind != XNND_ATTR_INTS) return FAIL(XNND_INVALID_PROGRAM, "steps[%u] (%s).%s: int_exprs on a non-INTS attribute", index, opname, aname);
+      const xnnd_dimx* x;
+      xnnd_status st2 = import_forms(im, fb_vector(at, XNND_PROGRAM_Attr_int_exprs), ints.len, dst->ints, "steps", index, &x);
+      if (st2 != XNND_OK) return st2;
+      im->g->nodes[n].attr_dimx[slot] = x;
+    }
   }
   return XNND_OK;
 }
@@ -171,9 +234,10 @@ xnnd_status xnnd_program_import(const uint8_t* data, size_t size, xnnd_graph** g
   im->method = fb_vec_table(methods, 0);
   st = xnnd_graph_create(fb_string(im->method, XNND_PROGRAM_Method_name, NULL), &im->g);
   if (st != XNND_OK) return FAIL(st, "out of memory");
+  st = import_symbols(im);
   fb_vec values = fb_vector(im->method, XNND_PROGRAM_Method_values);
   fb_vec constants = fb_vector(root, XNND_PROGRAM_Program_constants);
-  for (uint32_t i = 0; i < values.len && st == XNND_OK; i++) st = import_value(im, fb_vec_table(values, i), i, constants);
+  for (uint32_t i = 0; st == XNND_OK && i < values.len; i++) st = import_value(im, fb_vec_table(values, i), i, constants);
   fb_vec operators = fb_vector(im->method, XNND_PROGRAM_Method_operators);
   fb_vec steps = fb_vector(im->method, XNND_PROGRAM_Method_steps);
   for (uint32_t i = 0; i < steps.len && st == XNND_OK; i++) st = import_step(im, fb_vec_table(steps, i), i, operators);

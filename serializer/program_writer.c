@@ -104,6 +104,41 @@ static fb_ref write_quant(writer* w, const xnnd_quant* q) {
   return fb_table_end(w->fb);
 }
 
+/* ---- dynamic shapes: symbolic dims as wire forms (schema/dim_expr.h) ---- */
+
+/* True when any of the n forms has a symbol (all-constant forms are written as static). */
+static bool any_symbolic(const xnnd_dimx* x, uint32_t n) {
+  for (uint32_t i = 0; x && i < n; i++)
+    if (!xnnd_dimx_is_const(&x[i])) return true;
+  return false;
+}
+
+/* The wire vector of n forms whose upper bounds must equal `upper` (dims[] / ints[] hold the
+ * upper bounds: the memory plan and the runtime rely on it); 0 with the error set when not. */
+static xnnd_status write_forms(writer* w, const xnnd_dimx* x, uint32_t n, const int64_t* upper,
+                               const char* what, fb_ref* ref_out) {
+  const xnnd_graph* g = w->g;
+  int64_t wire[XNND_MAX_ATTR_INTS > XNND_MAX_RANK ? XNND_MAX_ATTR_INTS * (1 + XNND_MAX_SYMS)
+                                                  : XNND_MAX_RANK * (1 + XNND_MAX_SYMS)];
+  if (n * (1 + g->num_syms) > sizeof(wire) / sizeof(wire[0]))
+    return fail(w, XNND_UNSUPPORTED, "too many symbolic entries");
+  for (uint32_t i = 0; i < n; i++) {
+    if (!xnnd_dimx_check(&x[i], g->num_syms) ||
+        xnnd_dimx_upper(&x[i], g->syms, g->num_syms) != upper[i] ||
+        (!xnnd_dimx_is_const(&x[i]) && xnnd_dimx_lower(&x[i], g->syms, g->num_syms) < 0)) {
+      char text[96];
+      xnnd_dimx_print(text, sizeof(text), &x[i], g->syms, g->num_syms);
+      snprintf(w->err, w->err_size,
+               "%s entry %u: the form %s does not fit its symbols or its stored upper bound %lld",
+               what, i, text, (long long)upper[i]);
+      return XNND_VERIFY_ERROR;
+    }
+  }
+  xnnd_dimx_encode(x, n, g->num_syms, wire);
+  *ref_out = fb_create_vector(w->fb, wire, n * (1 + g->num_syms), sizeof(int64_t));
+  return XNND_OK;
+}
+
 static xnnd_status write_tensor(writer* w, xnnd_id v, fb_ref* ref_out) {
   const xnnd_ir_value* val = &w->g->values[v];
   int32_t dims[XNND_MAX_RANK];
@@ -127,11 +162,20 @@ static xnnd_status write_tensor(writer* w, xnnd_id v, fb_ref* ref_out) {
   }
   fb_ref dims_ref = fb_create_vector(w->fb, dims, val->rank, sizeof(int32_t));
   fb_ref quant = write_quant(w, &val->quant);
+  fb_ref exprs = 0;  /* absent for a static value: static programs stay byte-identical */
+  if (w->g->num_syms > 0 && any_symbolic(val->dimx, val->rank)) {
+    char what[160];
+    snprintf(what, sizeof(what), "value %s dims", val->name ? val->name : "?");
+    if (val->data) return fail(w, XNND_VERIFY_ERROR, "a constant cannot have symbolic dims");
+    xnnd_status st = write_forms(w, val->dimx, val->rank, val->dims, what, &exprs);
+    if (st != XNND_OK) return st;
+  }
   fb_table_start(w->fb);
   fb_add_i8(w->fb, XNND_PROGRAM_Tensor_dtype, (int8_t)val->dtype, 0);
   fb_add_ref(w->fb, XNND_PROGRAM_Tensor_dims, dims_ref);
   fb_add_ref(w->fb, XNND_PROGRAM_Tensor_quant, quant);
   fb_add_i32(w->fb, XNND_PROGRAM_Tensor_constant, constant, -1);
+  fb_add_ref(w->fb, XNND_PROGRAM_Tensor_dim_exprs, exprs);
   *ref_out = fb_table_end(w->fb);
   return XNND_OK;
 }
@@ -146,7 +190,7 @@ static fb_ref write_ids(writer* w, const xnnd_id* ids, uint32_t n, bool allow_ab
   return r;
 }
 
-static fb_ref write_kernel_call(writer* w, const xnnd_ir_node* node) {
+static xnnd_status write_kernel_call(writer* w, const xnnd_ir_node* node, fb_ref* step_out) {
   const xnnd_op_info* info = xnnd_op_get(node->op);
   if (w->op_index[node->op] < 0) {
     w->op_index[node->op] = (int32_t)w->num_ops;
@@ -157,12 +201,20 @@ static fb_ref write_kernel_call(writer* w, const xnnd_ir_node* node) {
     const xnnd_attr* at = &node->attrs[a];
     fb_ref name = fb_create_string(w->fb, info->attrs[a].name, strlen(info->attrs[a].name));
     fb_ref ints = at->kind == XNND_ATTR_INTS ? fb_create_vector(w->fb, at->ints, at->n, sizeof(int64_t)) : 0;
+    fb_ref exprs = 0;
+    if (at->kind == XNND_ATTR_INTS && w->g->num_syms > 0 && any_symbolic(node->attr_dimx[a], at->n)) {
+      char what[160];
+      snprintf(what, sizeof(what), "node %s attribute %s", info->name, info->attrs[a].name);
+      xnnd_status st = write_forms(w, node->attr_dimx[a], at->n, at->ints, what, &exprs);
+      if (st != XNND_OK) return st;
+    }
     fb_table_start(w->fb);
     fb_add_ref(w->fb, XNND_PROGRAM_Attr_name, name);
     fb_add_u8(w->fb, XNND_PROGRAM_Attr_kind, (uint8_t)at->kind, 0);
     fb_add_i64(w->fb, XNND_PROGRAM_Attr_i, at->i, 0);
     fb_add_f64(w->fb, XNND_PROGRAM_Attr_f, at->f, 0.0);
     fb_add_ref(w->fb, XNND_PROGRAM_Attr_ints, ints);
+    fb_add_ref(w->fb, XNND_PROGRAM_Attr_int_exprs, exprs);
     attrs[a] = fb_table_end(w->fb);
   }
   uint32_t num_attrs = info->num_attrs;
@@ -193,7 +245,8 @@ static fb_ref write_kernel_call(writer* w, const xnnd_ir_node* node) {
   fb_table_start(w->fb);
   fb_add_u8(w->fb, XNND_PROGRAM_Step_instruction_type, XNND_PROGRAM_Instruction_KernelCall, 0);
   fb_add_ref(w->fb, XNND_PROGRAM_Step_instruction, call);
-  return fb_table_end(w->fb);
+  *step_out = fb_table_end(w->fb);
+  return XNND_OK;
 }
 
 static xnnd_status write_delegate(writer* w, uint32_t p, fb_ref* step_out) {
@@ -441,7 +494,7 @@ static xnnd_status build(writer* w, fb_ref* root_out) {
     if (u < w->plan->num_parts)
       st = write_delegate(w, u, &steps[i]);
     else
-      steps[i] = write_kernel_call(w, &g->nodes[u - w->plan->num_parts]);
+      st = write_kernel_call(w, &g->nodes[u - w->plan->num_parts], &steps[i]);
   }
   uint64_t* value_offsets = malloc(sizeof(uint64_t) * (w->num_prog_values + 1));
   uint64_t* copy_offsets = malloc(sizeof(uint64_t) * (g->num_outputs + 1));
@@ -461,6 +514,19 @@ static xnnd_status build(writer* w, fb_ref* root_out) {
     fb_ref name = fb_create_string(w->fb, "forward", 7);
     fb_ref offsets_ref = fb_create_vector(w->fb, value_offsets, w->num_prog_values, sizeof(uint64_t));
     fb_ref copies_ref = fb_create_vector(w->fb, copy_offsets, g->num_outputs, sizeof(uint64_t));
+    fb_ref symbols_ref = 0;  /* absent for a static method */
+    if (g->num_syms > 0) {
+      fb_ref syms[XNND_MAX_SYMS];
+      for (uint32_t i = 0; i < g->num_syms && i < XNND_MAX_SYMS; i++) {
+        fb_ref sname = fb_create_string(w->fb, g->syms[i].name, strlen(g->syms[i].name));
+        fb_table_start(w->fb);
+        fb_add_ref(w->fb, XNND_PROGRAM_Symbol_name, sname);
+        fb_add_i64(w->fb, XNND_PROGRAM_Symbol_min, g->syms[i].min, 0);
+        fb_add_i64(w->fb, XNND_PROGRAM_Symbol_max, g->syms[i].max, 0);
+        syms[i] = fb_table_end(w->fb);
+      }
+      symbols_ref = fb_create_ref_vector(w->fb, syms, g->num_syms);
+    }
     fb_table_start(w->fb);
     fb_add_ref(w->fb, XNND_PROGRAM_Method_name, name);
     fb_add_ref(w->fb, XNND_PROGRAM_Method_values, values);
@@ -471,6 +537,7 @@ static xnnd_status build(writer* w, fb_ref* root_out) {
     fb_add_u64(w->fb, XNND_PROGRAM_Method_arena_size, arena, 0);
     fb_add_ref(w->fb, XNND_PROGRAM_Method_value_offsets, offsets_ref);
     fb_add_ref(w->fb, XNND_PROGRAM_Method_output_copy_offsets, copies_ref);
+    fb_add_ref(w->fb, XNND_PROGRAM_Method_symbols, symbols_ref);
     fb_ref method = fb_table_end(w->fb);
     fb_ref methods = fb_create_ref_vector(w->fb, &method, 1);
     fb_ref delegates = fb_create_ref_vector(w->fb, w->delegate_refs, w->plan->num_parts);
@@ -513,6 +580,17 @@ xnnd_status xnnd_program_write(const xnnd_graph* g, const xnnd_partition_plan* p
     goto done;
   }
   for (uint32_t v = 0; v < g->num_values; v++) w.value_map[v] = -1;
+  if (g->num_syms > XNND_MAX_SYMS) {
+    st = fail(&w, XNND_UNSUPPORTED, "more than 4 symbols");
+    goto done;
+  }
+  for (uint32_t i = 0; i < g->num_syms; i++) {
+    if (!xnnd_symbol_check(&g->syms[i])) {
+      snprintf(err, err_size, "symbol %u has an invalid name or range", i);
+      st = XNND_VERIFY_ERROR;
+      goto done;
+    }
+  }
   st = fb_builder_create(NULL, &w.fb);
   if (st != XNND_OK) goto done;
   fb_ref root = 0;

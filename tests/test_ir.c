@@ -824,7 +824,7 @@ static void test_verify_quant_and_layout(void** state) {
 
 static const char* k_golden[] = {"convnet", "quantized", "nhwc", "consts", "all_ops",
                                  "coverage_ops", "ops_math", "ops_binary", "ops_index", "ops_shape",
-                                 "ops_reduce", "ops_spatial"};
+                                 "ops_reduce", "ops_spatial", "dynamic"};
 
 static void test_golden_round_trip(void** state) {
   (void)state;
@@ -1116,7 +1116,7 @@ static void test_parse_errors(void** state) {
   expect_parse_error("graph t {\n  input %: f32[2]\n  output %x\n}\n", "2:10:",
                      "expected a value name after '%'");
   expect_parse_error("graph t {\n  node %x\n}\n", "2:3:",
-                     "expected 'input', 'const', '%value', 'output' or '}', got 'n'");
+                     "expected 'sym', 'input', 'const', '%value', 'output' or '}', got 'n'");
   expect_parse_error("graph t {\n  input %x: f32[2] junk\n  output %x\n}\n", "2:20:",
                      "expected end of line, got 'j'");
   expect_parse_error("graph t {\n  input %x: f32[2]\x01\n  output %x\n}\n", "2:19:",
@@ -1351,6 +1351,441 @@ static void test_fuzz(void** state) {
   }
 }
 
+
+/* ---- symbolic dims (dynamic shapes) ---- */
+
+#define DYN_HEAD "graph d {\n  sym s0 = 1..8\n  sym h = 5..8\n"
+
+static void test_symbolic_text(void** state) {
+  (void)state;
+  xnnd_graph* g = parse_ok(DYN_HEAD
+                           "  input %x: f32[s0,3,32*h+1]\n"
+                           "  %y: f32[s0,3,32*h+1] = aten.relu(%x)\n"
+                           "  %v: f32[3*s0,32*h+1] = aten.view(%y) {size=[3*s0,32*h+1]}\n"
+                           "  output %v\n"
+                           "}\n");
+  verify_ok(g);
+  assert_int_equal(g->num_syms, 2);
+  assert_string_equal(g->syms[1].name, "h");
+  assert_int_equal(g->syms[1].min, 5);
+  assert_int_equal(g->syms[1].max, 8);
+  const xnnd_ir_value* x = &g->values[xnnd_graph_find_value(g, "x")];
+  assert_non_null(x->dimx);
+  assert_int_equal(x->dims[0], 8);
+  assert_int_equal(x->dims[1], 3);
+  assert_int_equal(x->dims[2], 32 * 8 + 1);
+  assert_false(xnnd_value_dim_static(x, 0));
+  assert_true(xnnd_value_dim_static(x, 1));
+  assert_false(xnnd_value_static(x));
+  assert_int_equal(x->dimx[2].k[1], 32);
+  assert_int_equal(x->dimx[2].c, 1);
+  const xnnd_ir_node* view = &g->nodes[1];
+  assert_non_null(view->attr_dimx[0]);
+  assert_int_equal(view->attrs[0].ints[0], 24);
+  assert_int_equal(view->attrs[0].ints[1], 257);
+  assert_int_equal(view->attr_dimx[0][0].k[0], 3);
+  assert_true(xnnd_node_symbolic(g, 1));
+  char* text = xnnd_graph_print(g, NULL);
+  assert_string_equal(text, DYN_HEAD
+                      "  input %x: f32[s0,3,32*h+1]\n"
+                      "  %y: f32[s0,3,32*h+1] = aten.relu(%x)\n"
+                      "  %v: f32[3*s0,32*h+1] = aten.view(%y) {size=[3*s0,32*h+1]}\n"
+                      "  output %v\n"
+                      "}\n");
+  free(text);
+  xnnd_graph_destroy(g);
+
+  /* non-canonical forms print canonically; an all-static form is a static value */
+  g = parse_ok("graph d {\n  sym s0 = 1..8\n  input %x: f32[1+s0,0*s0+3]\n"
+               "  %y: f32[s0*1+1,3] = aten.relu(%x)\n  output %y\n}\n");
+  verify_ok(g);
+  assert_null(g->values[xnnd_graph_find_value(g, "y")].dimx == NULL ? NULL : (void*)0);
+  text = xnnd_graph_print(g, NULL);
+  assert_string_equal(text, "graph d {\n  sym s0 = 1..8\n  input %x: f32[s0+1,3]\n"
+                      "  %y: f32[s0+1,3] = aten.relu(%x)\n  output %y\n}\n");
+  free(text);
+  xnnd_graph_destroy(g);
+  g = parse_ok("graph d {\n  sym s0 = 1..8\n  input %x: f32[0*s0+3]\n"
+               "  %y: f32[3] = aten.relu(%x)\n  output %y\n}\n");
+  assert_null(g->values[0].dimx);
+  verify_ok(g);
+  xnnd_graph_destroy(g);
+}
+
+/* The longest form prints whole (4 terms with 31-byte names and 2^40 coefficients). */
+static void test_symbolic_longest_form(void** state) {
+  (void)state;
+  char text[2048], names[4][32];
+  int n = snprintf(text, sizeof text, "graph d {\n");
+  for (int i = 0; i < 4; i++) {
+    memset(names[i], 'a' + i, 31);
+    names[i][31] = '\0';
+    n += snprintf(text + n, sizeof text - (size_t)n, "  sym %s = 0..0\n", names[i]);
+  }
+  n += snprintf(text + n, sizeof text - (size_t)n, "  input %%x: i8[");
+  for (int i = 0; i < 4; i++)
+    n += snprintf(text + n, sizeof text - (size_t)n, "%s1099511627776*%s", i ? "+" : "", names[i]);
+  n += snprintf(text + n, sizeof text - (size_t)n, "+1099511627776]\n  output %%x\n}\n");
+  xnnd_graph* g = parse_ok(text);
+  verify_ok(g);
+  assert_int_equal(g->values[0].dims[0], XNND_DIMX_LIMIT);
+  char* printed = xnnd_graph_print(g, NULL);
+  assert_string_equal(printed, text);
+  free(printed);
+  xnnd_graph_destroy(g);
+}
+
+static void test_symbolic_parse_errors(void** state) {
+  (void)state;
+  expect_parse_error("graph d {\n  input %x: f32[2]\n  sym s0 = 1..8\n  output %x\n}\n", "3:3:",
+                     "'sym' lines must come before inputs, constants and nodes");
+  expect_parse_error("graph d {\n  sym a = 1..2\n  sym b = 1..2\n  sym c = 1..2\n  sym e = 1..2\n"
+                     "  sym f = 1..2\n  output\n}\n", "6:3:", "more than 4 symbols");
+  expect_parse_error("graph d {\n  sym s0 = 1..8\n  sym s0 = 1..4\n  output\n}\n", "3:7:",
+                     "duplicate symbol name s0");
+  expect_parse_error("graph d {\n  sym 0s = 1..8\n  output\n}\n", "2:7:",
+                     "symbol name '0s' must start with a letter or '_'");
+  expect_parse_error("graph d {\n  sym s0 = 8..1\n  output\n}\n", "2:7:",
+                     "symbol s0: range 8..1 is empty");
+  expect_parse_error("graph d {\n  sym s0 = 1..1099511627777\n  output\n}\n", "2:15:",
+                     "maximum of symbol s0 is out of range");
+  expect_parse_error("graph d {\n  sym s0 = -1..8\n  output\n}\n", "2:12:",
+                     "expected the minimum of symbol s0 (an integer >= 0), got '-'");
+  expect_parse_error("graph d {\n  sym s0 = 1.8\n  output\n}\n", "2:13:",
+                     "expected '..' between the minimum and maximum of symbol s0");
+  expect_parse_error("graph d {\n  sym s0 1..8\n  output\n}\n", "2:10:",
+                     "expected '=' after the symbol name");
+  expect_parse_error("graph d {\n  sym s0 = 1..8 x\n  output\n}\n", "2:17:",
+                     "expected end of line");
+  expect_parse_error("graph d {\n  sym abcdefghijabcdefghijabcdefghijab = 1..8\n  output\n}\n",
+                     "2:7:", "symbol name longer than 31 bytes");
+  expect_parse_error(DYN_HEAD "  input %x: f32[2,t]\n  output %x\n}\n", "4:19:",
+                     "dimension: unknown symbol 't' in dim 't'");
+  expect_parse_error(DYN_HEAD "  input %x: f32[2,3-s0]\n  output %x\n}\n", "4:19:",
+                     "negative coefficient of 's0'");
+  expect_parse_error(DYN_HEAD "  input %x: f32[2,s0-2]\n  output %x\n}\n", "4:19:",
+                     "dimension 's0-2' is -1 at the symbols' minima (must be >= 0)");
+  expect_parse_error(DYN_HEAD "  input %x: f32[2,2*s0*3]\n  output %x\n}\n", "4:23:",
+                     "unexpected '*' in dimension");
+  expect_parse_error(DYN_HEAD "  input %x: f32[2,s0 h]\n  output %x\n}\n", "4:22:",
+                     "expected ']' to close the dims");
+  expect_parse_error(DYN_HEAD "  input %x: f32[1099511627776*s0]\n  output %x\n}\n", "4:17:",
+                     "at the symbols' maxima (at most 2^40)");
+  expect_parse_error("graph d {\n  input %x: f32[s0]\n  output %x\n}\n", "2:17:",
+                     "unknown symbol 's0'");
+  expect_parse_error(DYN_HEAD "  const %c: f32[s0] = [1]\n  output %c\n}\n", "4:13:",
+                     "constant %c must have static dims");
+  expect_parse_error(DYN_HEAD "  input %x: f32[s0,4]\n"
+                     "  %v: f32[s0,4] = aten.view(%x) {size=[s0,t]}\n  output %v\n}\n", "5:43:",
+                     "int list entry: unknown symbol 't'");
+  expect_parse_error(DYN_HEAD "  input %x: f32[s0,4]\n"
+                     "  %v: f32[s0,4] = aten.view(%x) {size=[s0-3,4]}\n  output %v\n}\n", "5:40:",
+                     "int list entry 's0-3' is -2 at the symbols' minima");
+}
+
+static void test_symbolic_inference(void** state) {
+  (void)state;
+  /* declared forms are checked against inference, both forms printed */
+  expect_verify_error(DYN_HEAD "  input %x: f32[s0,3]\n  %y: f32[8,3] = aten.relu(%x)\n"
+                      "  output %y\n}\n",
+                      "node 0 (aten.relu): output 0 %y: dim 0 is 8 but shape inference gives s0",
+                      NULL);
+  expect_verify_error(DYN_HEAD "  input %x: f32[s0,3]\n  %y: f32[2*s0,3] = aten.relu(%x)\n"
+                      "  output %y\n}\n",
+                      "node 0 (aten.relu): output 0 %y is f32[16,3] but shape inference gives f32[8,3]",
+                      NULL);
+  expect_verify_error(DYN_HEAD "  input %x: f32[h+3,3]\n  %y: f32[s0+3,3] = aten.relu(%x)\n"
+                      "  output %y\n}\n",
+                      "dim 0 is s0+3 but shape inference gives h+3", NULL);
+  /* a static node cannot have symbolic outputs */
+  expect_verify_error(DYN_HEAD "  input %x: f32[8,3]\n  %y: f32[s0,3] = aten.relu(%x)\n"
+                      "  output %y\n}\n", "dim 0 is s0 but shape inference gives 8", NULL);
+  /* not affine: a stride-2 convolution of a dim that is not a multiple of 2 */
+  expect_verify_error(DYN_HEAD "  input %x: f32[1,3,s0,4]\n"
+                      "  const %w: f32[2,3,1,1] = [1, 2, 3, 4, 5, 6]\n"
+                      "  %y: f32[1,2,4,2] = aten.convolution(%x, %w, _) {stride=[2,2], "
+                      "padding=[0,0], dilation=[1,1], transposed=false, output_padding=[0,0], "
+                      "groups=1}\n  output %y\n}\n",
+                      "node 0 (aten.convolution): output 0 %y: dim 2 is not affine in the symbols",
+                      "(the fit 4 gives 4 at s0=1, shape inference 1)");
+  /* ... and the fix the exporter suggests: a step (32*h) makes it affine */
+  xnnd_graph* g = parse_ok(DYN_HEAD "  input %x: f32[1,3,32*h,4]\n"
+                           "  const %w: f32[2,3,1,1] = [1, 2, 3, 4, 5, 6]\n"
+                           "  %y: f32[1,2,16*h,2] = aten.convolution(%x, %w, _) {stride=[2,2], "
+                           "padding=[0,0], dilation=[1,1], transposed=false, output_padding=[0,0], "
+                           "groups=1}\n  output %y\n}\n");
+  verify_ok(g);
+  xnnd_graph_destroy(g);
+  /* a product of symbols is not affine (view of a flattened s0 x h) */
+  expect_verify_error(DYN_HEAD "  input %x: f32[s0,h,2]\n"
+                      "  %y: f32[s0,2] = aten.mean(%x) {dim=[1], keepdim=false}\n"
+                      "  %z: f32[64] = aten.view(%x) {size=[s0,2*h]}\n  output %z\n}\n",
+                      "node 1 (aten.view)", NULL);
+  /* shrinking as a symbol grows: a negative coefficient */
+  expect_verify_error("graph d {\n  sym k = 1..3\n  input %x: f32[1,3,16,16]\n"
+                      "  input %w: f32[4,3,k,k]\n"
+                      "  %y: f32[1,4,16,16] = aten.convolution(%x, %w, _) {stride=[1,1], "
+                      "padding=[0,0], dilation=[1,1], transposed=false, output_padding=[0,0], "
+                      "groups=1}\n  output %y\n}\n",
+                      "node 0 (aten.convolution): output 0 %y: dim 2 is not affine in the symbols "
+                      "(it shrinks as k grows: 15 at k=2, 14 at 3)", NULL);
+  /* an inference error at a sample point names the point */
+  expect_verify_error(DYN_HEAD "  input %x: f32[s0,3]\n  input %z: f32[h,3]\n"
+                      "  %y: f32[8,3] = aten.add(%x, %z) {alpha=1}\n  output %y\n}\n",
+                      "(at s0=", NULL);
+  /* a symbol with min == max is static for fitting: the declared s0 and 4 both verify */
+  g = parse_ok("graph d {\n  sym b = 4..4\n  input %x: f32[b,3]\n"
+               "  %y: f32[4,3] = aten.relu(%x)\n  %z: f32[b,3] = aten.relu(%y)\n  output %z\n}\n");
+  verify_ok(g);
+  xnnd_graph_destroy(g);
+  /* broadcasting a symbolic dim against 1 and a relation (2*s0) across inputs */
+  g = parse_ok(DYN_HEAD "  input %x: f32[s0,1,2*s0]\n  input %z: f32[1,h,2*s0]\n"
+               "  %y: f32[s0,h,2*s0] = aten.mul(%x, %z)\n  output %y\n}\n");
+  verify_ok(g);
+  xnnd_graph_destroy(g);
+}
+
+/* Every node's inferred forms, evaluated at EVERY point of the (small) symbol ranges, equal the
+ * op's concrete shape inference there: the sample-and-fit inference is exact, not only at the
+ * points it samples. */
+static void check_forms_everywhere(xnnd_graph* g) {
+  int64_t pt[XNND_MAX_SYMS] = {0};
+  for (uint32_t s = 0; s < g->num_syms; s++) pt[s] = g->syms[s].min;
+  uint32_t points = 0;
+  for (;;) {
+    for (xnnd_id n = 0; n < g->num_nodes; n++) {
+      xnnd_ir_node* node = &g->nodes[n];
+      int64_t saved[8][XNND_MAX_RANK], ints[XNND_MAX_ATTRS][XNND_MAX_ATTR_INTS];
+      assert_true(node->num_inputs <= 8);
+      for (uint32_t i = 0; i < node->num_inputs; i++) {
+        if (node->inputs[i] == XNND_NO_ID) continue;
+        xnnd_ir_value* v = &g->values[node->inputs[i]];
+        memcpy(saved[i], v->dims, sizeof saved[i]);
+      }
+      for (uint32_t i = 0; i < node->num_inputs; i++) {
+        if (node->inputs[i] == XNND_NO_ID) continue;
+        xnnd_ir_value* v = &g->values[node->inputs[i]];
+        for (uint32_t d = 0; v->dimx && d < v->rank; d++)
+          v->dims[d] = xnnd_dimx_eval(&v->dimx[d], pt, g->num_syms);
+      }
+      for (uint32_t a = 0; a < XNND_MAX_ATTRS; a++) {
+        memcpy(ints[a], node->attrs[a].ints, sizeof ints[a]);
+        for (uint32_t i = 0; node->attr_dimx[a] && i < node->attrs[a].n; i++)
+          node->attrs[a].ints[i] = xnnd_dimx_eval(&node->attr_dimx[a][i], pt, g->num_syms);
+      }
+      xnnd_ir_value outs[3];
+      for (uint32_t k = 0; k < node->num_outputs; k++) outs[k] = g->values[node->outputs[k]];
+      if (xnnd_op_get(node->op)->infer(g, n) != XNND_OK) fail_msg("node %u: %s", n, g->errmsg);
+      for (uint32_t k = 0; k < node->num_outputs; k++) {
+        const xnnd_ir_value* got = &g->values[node->outputs[k]];
+        assert_int_equal(got->rank, outs[k].rank);
+        for (uint32_t d = 0; d < got->rank; d++) {
+          int64_t want = outs[k].dimx ? xnnd_dimx_eval(&outs[k].dimx[d], pt, g->num_syms)
+                                      : outs[k].dims[d];
+          if (got->dims[d] != want)
+            fail_msg("node %u output %u dim %u at s0=%lld: form gives %lld, inference %lld", n, k,
+                     d, (long long)pt[0], (long long)want, (long long)got->dims[d]);
+        }
+        g->values[node->outputs[k]] = outs[k];
+      }
+      for (uint32_t i = 0; i < node->num_inputs; i++)
+        if (node->inputs[i] != XNND_NO_ID)
+          memcpy(g->values[node->inputs[i]].dims, saved[i], sizeof saved[i]);
+      for (uint32_t a = 0; a < XNND_MAX_ATTRS; a++)
+        memcpy(node->attrs[a].ints, ints[a], sizeof ints[a]);
+    }
+    points++;
+    uint32_t s = 0;
+    while (s < g->num_syms && pt[s] == g->syms[s].max) {
+      pt[s] = g->syms[s].min;
+      s++;
+    }
+    if (s == g->num_syms) break;
+    pt[s]++;
+  }
+  assert_true(points > 1);
+}
+
+static void test_symbolic_forms_exact(void** state) {
+  (void)state;
+  xnnd_const_bundle* b;
+  assert_int_equal(xnnd_const_bundle_create(&b), XNND_OK);
+  float w[54];
+  for (int i = 0; i < 54; i++) w[i] = (float)i;
+  assert_int_equal(xnnd_const_bundle_put(b, 1, w, sizeof w), XNND_OK);
+  xnnd_graph* g = parse_ok_bundle(
+      "graph d {\n  sym s0 = 1..6\n  sym h = 1..5\n"
+      "  input %x: f32[s0,3,32*h,16*h+4]\n"
+      "  input %t: f32[s0,h+4]\n"
+      "  input %u: f32[2*s0+1,h+4]\n"
+      "  input %b1: f32[s0,h,4]\n"
+      "  input %b2: f32[s0,4,6]\n"
+      "  const %w: f32[2,3,3,3] = #0000000000000001\n"
+      "  const %lw: f32[5,6] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, "
+      "20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30]\n"
+      "  %c: f32[s0,2,16*h,8*h+2] = aten.convolution(%x, %w, _) {stride=[2,2], padding=[1,1], "
+      "dilation=[1,1], transposed=false, output_padding=[0,0], groups=1}\n"
+      "  %ct: f32[s0,3,32*h-1,16*h+3] = aten.convolution(%c, %w, _) {stride=[2,2], padding=[1,1], "
+      "dilation=[1,1], transposed=true, output_padding=[0,0], groups=1}\n"
+      "  %ap: f32[s0,2,8*h+1,4*h+2] = aten.avg_pool2d(%c) {kernel_size=[3,3], stride=[2,2], "
+      "padding=[1,1], ceil_mode=true, count_include_pad=true, divisor_override=none}\n"
+      "  %ga: f32[s0,2,1,1] = aten.adaptive_avg_pool2d(%ap) {output_size=[1,1]}\n"
+      "  %cat0: f32[3*s0+1,h+4] = aten.cat(%t, %u) {dim=0}\n"
+      "  %cat1: f32[s0,2*h+8] = aten.cat(%t, %t) {dim=1}\n"
+      "  %sl: f32[s0,3] = aten.slice(%t) {dim=1, start=1, end=4, step=1}\n"
+      "  %sel: f32[h+4] = aten.select(%t) {dim=0, index=0}\n"
+      "  %pad: f32[s0,h+7] = aten.constant_pad_nd(%t) {pad=[1,2], value=0}\n"
+      "  %ex: f32[s0,3,h+4] = aten.expand(%sel) {size=[s0,3,h+4]}\n"
+      "  %mn: f32[s0] = aten.mean(%t) {dim=[1], keepdim=false}\n"
+      "  %bm: f32[s0,h,6] = aten.bmm(%b1, %b2)\n"
+      "  %li: f32[s0,h,5] = aten.linear(%bm, %lw)\n"
+      "  %pm: f32[h,5,s0] = aten.permute(%li) {dims=[1,2,0]}\n"
+      "  %vw: f32[5*h,s0] = aten.view(%pm) {size=[5*h,s0]}\n"
+      "  output %ct, %ga, %cat0, %cat1, %sl, %pad, %ex, %mn, %vw\n"
+      "}\n", b);
+  xnnd_const_bundle_destroy(b);
+  verify_ok(g);
+  check_forms_everywhere(g);
+  xnnd_graph_destroy(g);
+}
+
+static void test_symbolic_add_node_and_compact(void** state) {
+  (void)state;
+  xnnd_graph* g;
+  assert_int_equal(xnnd_graph_create("g", &g), XNND_OK);
+  uint32_t s0, h;
+  assert_int_equal(xnnd_graph_add_symbol(g, "s0", 1, 8, &s0), XNND_OK);
+  assert_int_equal(xnnd_graph_add_symbol(g, "h", 5, 8, &h), XNND_OK);
+  assert_int_equal(xnnd_graph_add_symbol(g, "s0", 1, 2, NULL), XNND_INVALID_ARGUMENT);
+  assert_contains(g->errmsg, "duplicate symbol name s0");
+  assert_int_equal(xnnd_graph_add_symbol(g, "9x", 1, 2, NULL), XNND_INVALID_ARGUMENT);
+  assert_int_equal(xnnd_graph_add_symbol(g, "x", 3, 2, NULL), XNND_INVALID_ARGUMENT);
+  assert_int_equal(xnnd_graph_add_symbol(g, "a", 1, 2, NULL), XNND_OK);
+  assert_int_equal(xnnd_graph_add_symbol(g, "b", 1, 2, NULL), XNND_OK);
+  assert_int_equal(xnnd_graph_add_symbol(g, "c", 1, 2, NULL), XNND_INVALID_ARGUMENT);
+  assert_contains(g->errmsg, "at most 4 symbols");
+  int64_t dims[4] = {1, 3, 1, 1};
+  xnnd_id x = xnnd_graph_add_value(g, "x", XNND_F32, 4, dims);
+  xnnd_dimx f[4] = {xnnd_dimx_sym(s0, 1), xnnd_dimx_const(3), xnnd_dimx_sym(h, 32),
+                    xnnd_dimx_sym(h, 32)};
+  assert_int_equal(xnnd_graph_set_value_dimx(g, x, f), XNND_OK);
+  assert_int_equal(g->values[x].dims[0], 8);
+  assert_int_equal(g->values[x].dims[2], 256);
+  xnnd_dimx bad[4] = {xnnd_dimx_sym(s0, 1), xnnd_dimx_const(3), xnnd_dimx_sym(h, 32),
+                      xnnd_dimx_sym(h, 32)};
+  bad[0].c = -2;
+  assert_int_equal(xnnd_graph_set_value_dimx(g, x, bad), XNND_INVALID_ARGUMENT);
+  assert_contains(g->errmsg, "value %x: dim 0 = s0-2 is invalid");
+  assert_int_equal(xnnd_graph_set_inputs(g, &x, 1), XNND_OK);
+  /* relu, then a stride-2 pool: outputs get fitted forms */
+  xnnd_id r = xnnd_graph_add_node_infer(g, XNND_OP_RELU, &x, 1, NULL);
+  assert_int_not_equal(r, XNND_NO_ID);
+  const xnnd_ir_value* rv = &g->values[g->nodes[r].outputs[0]];
+  assert_non_null(rv->dimx);
+  assert_ptr_not_equal(rv->dimx, g->values[x].dimx);
+  assert_true(xnnd_dimx_equal(&rv->dimx[2], &f[2]));
+  xnnd_attr at[XNND_MAX_ATTRS];
+  const xnnd_op_info* info = xnnd_op_get(XNND_OP_MAX_POOL2D);
+  for (uint32_t a = 0; a < info->num_attrs; a++) at[a] = info->attrs[a].def;
+  at[0] = (xnnd_attr){.kind = XNND_ATTR_INTS, .n = 2, .ints = {2, 2}};
+  at[1] = (xnnd_attr){.kind = XNND_ATTR_INTS, .n = 2, .ints = {2, 2}};
+  xnnd_id rout = g->nodes[r].outputs[0];
+  xnnd_id p = xnnd_graph_add_node_infer(g, XNND_OP_MAX_POOL2D, &rout, 1, at);
+  assert_int_not_equal(p, XNND_NO_ID);
+  xnnd_id pout = g->nodes[p].outputs[0];
+  char buf[64];
+  xnnd_dimx_print(buf, sizeof buf, &g->values[pout].dimx[2], g->syms, g->num_syms);
+  assert_string_equal(buf, "16*h");
+  assert_int_equal(g->values[pout].dims[2], 128);
+  /* a view with a symbolic size through add_node_infer_dimx */
+  xnnd_attr vat[XNND_MAX_ATTRS] = {{.kind = XNND_ATTR_INTS, .n = 2}};
+  xnnd_dimx vf[2] = {xnnd_dimx_sym(s0, 3), xnnd_dimx_sym(h, 16)};
+  const xnnd_dimx* vforms[XNND_MAX_ATTRS] = {vf};
+  vf[1].k[h] = 16;
+  /* [s0,3,16h,16h] -> [3*s0, 256*h*h] is not affine: refused */
+  assert_int_equal(xnnd_graph_add_node_infer_dimx(g, XNND_OP_VIEW, &pout, 1, vat, vforms),
+                   XNND_NO_ID);
+  xnnd_id m = xnnd_graph_add_node_infer(g, XNND_OP_ADAPTIVE_AVG_POOL2D, &pout, 1,
+                                        &(xnnd_attr){.kind = XNND_ATTR_INTS, .n = 2, .ints = {1, 1}});
+  assert_int_not_equal(m, XNND_NO_ID);
+  xnnd_id mout = g->nodes[m].outputs[0];
+  vf[1] = xnnd_dimx_const(1);
+  xnnd_id v = xnnd_graph_add_node_infer_dimx(g, XNND_OP_VIEW, &mout, 1, vat, vforms);
+  if (v == XNND_NO_ID) fail_msg("%s", g->errmsg);
+  assert_non_null(g->nodes[v].attr_dimx[0]);
+  assert_int_equal(g->nodes[v].attrs[0].ints[0], 24);
+  xnnd_id vout = g->nodes[v].outputs[0];
+  assert_int_equal(xnnd_graph_set_outputs(g, &vout, 1), XNND_OK);
+  /* a dead node in between: compact keeps every form */
+  xnnd_id dead = xnnd_graph_add_node_infer(g, XNND_OP_SIGMOID, &x, 1, NULL);
+  g->nodes[dead].dead = true;
+  verify_ok(g);
+  assert_int_equal(xnnd_graph_compact(g), XNND_OK);
+  verify_ok(g);
+  char* text = xnnd_graph_print(g, NULL);
+  assert_string_equal(text,
+      "graph g {\n  sym s0 = 1..8\n  sym h = 5..8\n  sym a = 1..2\n  sym b = 1..2\n"
+      "  input %x: f32[s0,3,32*h,32*h]\n"
+      "  %v1: f32[s0,3,32*h,32*h] = aten.relu(%x)\n"
+      "  %v2: f32[s0,3,16*h,16*h] = aten.max_pool2d(%v1) {kernel_size=[2,2], stride=[2,2], "
+      "padding=[0,0], dilation=[1,1], ceil_mode=false}\n"
+      "  %v3: f32[s0,3,1,1] = aten.adaptive_avg_pool2d(%v2) {output_size=[1,1]}\n"
+      "  %v4: f32[3*s0,1] = aten.view(%v3) {size=[3*s0,1]}\n"
+      "  output %v4\n}\n");
+  free(text);
+  xnnd_graph_destroy(g);
+}
+
+static void test_symbolic_verify_invariants(void** state) {
+  (void)state;
+  const char* text = DYN_HEAD "  input %x: f32[s0,4]\n  %y: f32[s0,4] = aten.relu(%x)\n"
+                     "  %v: f32[4,s0] = aten.view(%y) {size=[4,s0]}\n  output %v\n}\n";
+  xnnd_graph* g = parse_ok(text);
+  g->values[0].dims[0] = 7;
+  expect_bad(g, "node 0 (aten.relu): input 0 %x: dim 0 = s0: dims[0] is 7, not its upper bound 8", NULL);
+  g = parse_ok(text);
+  ((xnnd_dimx*)g->values[0].dimx)[0].c = -3;
+  g->values[0].dims[0] = 5;
+  expect_bad(g, "node 0 (aten.relu): input 0 %x: dim 0 = s0-3 is -2 at the symbols' minima", NULL);
+  g = parse_ok(text);
+  ((xnnd_dimx*)g->values[0].dimx)[0].k[3] = 1;
+  expect_bad(g, "dim 0: symbolic form is out of range or uses an undeclared symbol", NULL);
+  g = parse_ok(text);
+  ((xnnd_dimx*)g->values[0].dimx)[0] = xnnd_dimx_const(8);
+  expect_bad(g, "symbolic dims without a symbol (dimx must be NULL)", NULL);
+  g = parse_ok(text);
+  g->nodes[1].attrs[0].ints[1] = 3;
+  expect_bad(g, "node 1 (aten.view): output %v: attribute size entry 1 = s0: the int is 3, not its "
+             "upper bound 8", NULL);
+  g = parse_ok(text);
+  ((xnnd_dimx*)g->nodes[1].attr_dimx[0])[1] = xnnd_dimx_const(8);
+  expect_bad(g, "attribute size is symbolic without a symbol", NULL);
+  g = parse_ok(text);
+  g->nodes[0].attr_dimx[0] = g->values[0].dimx;
+  expect_bad(g, "node 0 (aten.relu)", NULL);
+  g = parse_ok(text);
+  strcpy(g->syms[1].name, "s0");
+  expect_bad(g, "symbols 0 and 1 are both named s0", NULL);
+  g = parse_ok(text);
+  g->syms[1].min = 9;
+  expect_bad(g, "symbol 1 'h' = 9..8", NULL);
+  g = parse_ok(text);
+  g->num_syms = 5;
+  expect_bad(g, "graph has 5 symbols, at most 4", NULL);
+  /* constants are static */
+  g = parse_ok(DYN_HEAD "  input %x: f32[s0]\n  const %c: f32[8] = [1, 2, 3, 4, 5, 6, 7, 8]\n"
+               "  %y: f32[s0] = aten.mul(%x, %c)\n  output %y\n}\n");
+  g->values[1].dimx = g->values[0].dimx;
+  expect_bad(g, "node 0 (aten.mul): input 1 %c: a constant's dims must be static", NULL);
+  /* per-channel quantization needs a static axis */
+  g = parse_ok(DYN_HEAD "  input %x: i8[s0,2] qc(0, [0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5], "
+               "[0,0,0,0,0,0,0,0])\n  output %x\n}\n");
+  expect_bad(g, "per-channel quantization axis 0 must be a static dim, not s0", NULL);
+  g = parse_ok(DYN_HEAD "  input %x: i8[s0,2] qc(1, [0.5,0.25], [0,0])\n  output %x\n}\n");
+  verify_ok(g);
+  xnnd_graph_destroy(g);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_op_table),
@@ -1371,6 +1806,13 @@ int main(void) {
       cmocka_unit_test(test_parse_errors),
       cmocka_unit_test(test_bundle_load_errors),
       cmocka_unit_test(test_fuzz),
+      cmocka_unit_test(test_symbolic_text),
+      cmocka_unit_test(test_symbolic_parse_errors),
+      cmocka_unit_test(test_symbolic_longest_form),
+      cmocka_unit_test(test_symbolic_forms_exact),
+      cmocka_unit_test(test_symbolic_inference),
+      cmocka_unit_test(test_symbolic_add_node_and_compact),
+      cmocka_unit_test(test_symbolic_verify_invariants),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

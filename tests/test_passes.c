@@ -29,6 +29,9 @@ enum {
   /* Skip the XNNPACK run (no case needs it now: a clamp whose range cannot meet its
    * producer's fused range stays portable, see serializer/xnnpack/lower_clamp.c). */
   NO_DELEGATE_RUN = 2,
+  /* symbolic graph: specialized (every symbol fixed) at its minima, midpoints and maxima, the
+   * original and the rewritten graph run on the portable runtime and agree at each size */
+  SIZES_RUN = 4,
 };
 
 typedef struct golden_case {
@@ -131,6 +134,22 @@ static const golden_case k_cases[] = {
     {"qdq-fusion", "reject_asymmetric_weight", 0, RUNS | NO_DELEGATE_RUN},
     {"qdq-linear-to-conv", "per_channel_linear", 1, NO_RUN},
     {"qdq-linear-to-conv", "reject_per_tensor_weights", 0, NO_RUN},
+    /* dynamic shapes (symbolic dims): rewrites that hold at every size happen, with the
+     * forms carried; those needing a symbolic size are refused. Run specialized at three
+     * sizes (SIZES_RUN; the int8 ones are covered like the static Q/DQ cases above). */
+    {"conv-bn-fold", "dyn_batch", 1, NO_RUN | SIZES_RUN},
+    {"clamp-fusion", "dyn_conv_relu", 1, NO_RUN | SIZES_RUN},
+    {"addmm-to-linear", "dyn_batch", 1, NO_RUN | SIZES_RUN},
+    {"addmm-to-linear", "reject_dyn_weight", 0, NO_RUN | SIZES_RUN},
+    {"batch-norm-to-affine", "dyn_after_input", 1, NO_RUN | SIZES_RUN},
+    {"qdq-linear-to-conv", "dyn_batch", 1, NO_RUN},
+    {"qdq-linear-to-conv", "reject_two_dynamic_dims", 0, NO_RUN},
+    {"qdq-fusion", "dyn_linear_rank3_views", 3, NO_RUN},
+    {"mean-to-global-pool", "dyn_keepdim", 1, NO_RUN | SIZES_RUN},
+    {"max-pool-indices", "dyn_unused_indices", 1, NO_RUN | SIZES_RUN},
+    {"collapse-views", "dyn_view_chain", 3, NO_RUN | SIZES_RUN},
+    {"remove-identity", "dyn_views", 2, NO_RUN | SIZES_RUN},
+    {"pointwise-affine", "reject_dynamic", 0, NO_RUN | SIZES_RUN},
 };
 
 #define NUM_CASES (sizeof(k_cases) / sizeof(k_cases[0]))
@@ -239,6 +258,42 @@ static void expect_same_outputs(const xt_outputs* ref, const xnnd_graph* g, bool
   if (!(d >= 0.0 && d <= tol)) fail_msg("%s: outputs differ: relative %g (tolerance %g)", what, d, tol);
 }
 
+/* The point `which` of g's symbols: 0 minima, 1 midpoints, 2 maxima. */
+static void specialize_at(xnnd_graph* g, int which, const char* what) {
+  int64_t at[XNND_MAX_SYMS];
+  for (uint32_t s = 0; s < g->num_syms; s++) {
+    const xnnd_symbol* y = &g->syms[s];
+    at[s] = which == 0 ? y->min : which == 2 ? y->max : y->min + (y->max - y->min) / 2;
+  }
+  if (xnnd_graph_specialize(g, at, g->num_syms) != XNND_OK) fail_msg("%s: %s", what, g->errmsg);
+  if (xnnd_graph_verify(g) != XNND_OK) fail_msg("%s specialized: %s", what, g->errmsg);
+}
+
+/* The symbolic input, the pass's result and the pipeline's, each specialized at three sizes
+ * and run on the portable runtime. The rewrites run on the symbolic graph (fresh parses: the
+ * constants the passes compute are not in the .out.ir text). */
+static void run_at_sizes(const char* before, const xnnd_pass* pass, const char* name) {
+  for (int which = 0; which < 3; which++) {
+    xnnd_graph* ref = parse_text(before, name);
+    xnnd_graph* got = parse_text(before, name);
+    xnnd_graph* full = parse_text(before, name);
+    uint32_t changed = 0;
+    if (xnnd_pass_run_one(got, pass, true, &changed) != XNND_OK) fail_msg("%s", got->errmsg);
+    if (xnnd_pipeline_run(full, NULL, NULL) != XNND_OK) fail_msg("pipeline: %s", full->errmsg);
+    specialize_at(ref, which, "original");
+    specialize_at(got, which, "after the pass");
+    specialize_at(full, which, "after the pipeline");
+    xt_outputs want;
+    run_outputs(ref, false, &want, "original, specialized");
+    expect_same_outputs(&want, got, false, REL_TOL, "after the pass, specialized");
+    expect_same_outputs(&want, full, false, REL_TOL, "after the pipeline, specialized");
+    xt_outputs_free(&want);
+    xnnd_graph_destroy(full);
+    xnnd_graph_destroy(got);
+    xnnd_graph_destroy(ref);
+  }
+}
+
 static void test_golden_case(void** state) {
   const golden_case* c = *state;
   const xnnd_pass* pass = xnnd_pass_find(c->pass);
@@ -272,6 +327,7 @@ static void test_golden_case(void** state) {
   if (c->changed == 0 && strcmp(got, canonical) != 0)
     fail_msg("%s/%s: a refused case changed the graph", c->pass, c->name);
 
+  if (c->flags & SIZES_RUN) run_at_sizes(canonical, pass, c->name);
   if (!(c->flags & NO_RUN)) {
     xnnd_graph* ref = parse_text(canonical, "reference");
     xt_outputs want_out;
@@ -448,6 +504,65 @@ static void test_pipeline_golden_models(void** state) {
   pipeline_on_file("tests/golden/export/tiny_conv_bn_relu_linear.ir", NULL);
 }
 
+/* A dynamic model (batch s0 in 1..8, views with symbolic sizes) through the whole pipeline:
+ * exact text (tests/golden/passes/pipeline/dynamic_convnet.{in,out}.ir). Batch norm folds into
+ * the convolution, relu/hardtanh fuse as ranges, the pool loses its indices, the mean becomes a
+ * global pool, dropout goes, addmm becomes linear, and every value keeps its forms. */
+static void test_pipeline_dynamic_golden(void** state) {
+  (void)state;
+  static const golden_case c = {"pipeline", "dynamic_convnet", 0, NO_RUN};
+  size_t len;
+  char* in_text = xt_read_file(case_path(&c, ".in.ir"), &len);
+  if (!in_text) fail_msg("cannot read %s", case_path(&c, ".in.ir"));
+  xnnd_graph* g = parse_text(in_text, case_path(&c, ".in.ir"));
+  char* canonical = print_graph(g);
+  if (strcmp(canonical, in_text) != 0) {
+    if (update_golden())
+      xt_write_file(case_path(&c, ".in.ir"), canonical, strlen(canonical));
+    else
+      fail_msg("not canonical; expected:\n%s", canonical);
+  }
+  xnnd_pipeline_options o = {NULL, 0, NULL, NULL, true};
+  xnnd_status st = xnnd_pipeline_run(g, &o, NULL);
+  if (st != XNND_OK) fail_msg("pipeline: %s", g->errmsg);
+  assert_int_equal(xnnd_graph_verify(g), XNND_OK);
+  char* got = print_graph(g);
+  if (update_golden()) {
+    xt_write_file(case_path(&c, ".out.ir"), got, strlen(got));
+  } else {
+    char* want = xt_read_file(case_path(&c, ".out.ir"), &len);
+    if (!want) fail_msg("cannot read %s", case_path(&c, ".out.ir"));
+    if (strcmp(want, got) != 0) fail_msg("pipeline output differs; got:\n%s", got);
+    free(want);
+  }
+  /* the printed result parses back to the same graph (forms and symbolic attrs included) */
+  xnnd_graph* again = parse_text(got, "pipeline output");
+  char* got2 = print_graph(again);
+  assert_string_equal(got2, got);
+  free(got2);
+  xnnd_graph_destroy(again);
+  /* at batch 1, 4 and 8: the pipeline's graph computes what the original does, on the
+   * portable runtime and delegated to XNNPACK (both static at that size) */
+  for (int which = 0; which < 3; which++) {
+    xnnd_graph* ref = parse_text(canonical, "reference");
+    xnnd_graph* full = parse_text(canonical, "pipeline input");
+    if (xnnd_pipeline_run(full, NULL, NULL) != XNND_OK) fail_msg("pipeline: %s", full->errmsg);
+    specialize_at(ref, which, "original");
+    specialize_at(full, which, "after the pipeline");
+    xt_outputs want;
+    run_outputs(ref, false, &want, "original, specialized");
+    expect_same_outputs(&want, full, false, REL_TOL, "after the pipeline, specialized");
+    expect_same_outputs(&want, full, true, XNN_TOL, "after the pipeline, specialized, delegated");
+    xt_outputs_free(&want);
+    xnnd_graph_destroy(full);
+    xnnd_graph_destroy(ref);
+  }
+  free(got);
+  free(canonical);
+  free(in_text);
+  xnnd_graph_destroy(g);
+}
+
 /* A fused output range reaches both runtimes: the writer's KernelCall attrs for portable
  * kernels and the XNNPACK node's output_min/output_max. */
 static void test_fused_range_runs(void** state) {
@@ -490,6 +605,7 @@ int main(void) {
       cmocka_unit_test(test_dump_after),
       cmocka_unit_test(test_pipeline_golden_models),
       cmocka_unit_test(test_fused_range_runs),
+      cmocka_unit_test(test_pipeline_dynamic_golden),
   };
   for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) tests[n++] = fixed[i];
   return _cmocka_run_group_tests("test_passes", tests, n, NULL, NULL);

@@ -1015,7 +1015,7 @@ static void test_plan_random_no_overlap(void** state) {
       ins[s][0] = rand() % (int)(s + 1);
       ins[s][1] = rand() % (int)(s + 1);
       outs[s] = s + 1;
-      steps[s] = (xnnd_step_decl){XNND_STEP_KERNEL, 0, "x", NULL, 2, 1, 0, ins[s], &outs[s], NULL};
+      steps[s] = (xnnd_step_decl){XNND_STEP_KERNEL, 0, "x", NULL, 2, 1, 0, ins[s], &outs[s], NULL, NULL};
       values[s + 1].flags |= XNND_VALUE_DEFINED;
       values[s + 1].def_step = s;
       values[s + 1].last_use = s;

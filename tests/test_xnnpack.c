@@ -1640,6 +1640,605 @@ static void test_backend_options(void** state) {
   free(bytes);
 }
 
+/* ---- dynamic shapes: a graph with symbol s0 lowered once, reshaped to several values ----
+ * Graphs are text IR with the size spliced in; the dynamic copy is parsed at the max, then
+ * its symbolic dims are set by hand (what the IR's symbolic shape inference produces). Every
+ * shape is compared with the same graph lowered static at that size, with the same own_kernels
+ * setting: the same kernels at the same shape, so the results agree to 1e-6 relative. */
+
+typedef void (*dyn_text_fn)(char* buf, size_t size, int64_t s);
+typedef void (*dyn_sym_fn)(xnnd_graph* g);
+
+/* Inline constant list of n deterministic values in [-1, 1) (i8 constants: small integers). */
+static size_t put_consts(char* buf, size_t size, size_t n, bool int8) {
+  size_t u = (size_t)snprintf(buf, size, "[");
+  for (size_t i = 0; i < n && u < size; i++) {
+    float f = frand();
+    if (int8) u += (size_t)snprintf(buf + u, size - u, i ? ", %d" : "%d", (int)(f * 60.0f));
+    else u += (size_t)snprintf(buf + u, size - u, i ? ", %.6g" : "%.6g", (double)f);
+  }
+  if (u < size) u += (size_t)snprintf(buf + u, size - u, "]");
+  return u;
+}
+
+static xnnd_graph* parse_ok(const char* text) {
+  xnnd_graph* g = NULL;
+  xnnd_error err;
+  if (xnnd_graph_parse(text, strlen(text), NULL, &g, &err) != XNND_OK) fail_msg("parse: %s\n%s", err.message, text);
+  if (xnnd_graph_verify(g) != XNND_OK) fail_msg("verify: %s", g->errmsg);
+  return g;
+}
+
+/* Dim `dim` of value `name` becomes k*s0 + c (its upper bound must be its dim). */
+static void set_form(xnnd_graph* g, const char* name, uint32_t dim, int64_t k, int64_t c) {
+  xnnd_id id = xnnd_graph_find_value(g, name);
+  if (id == XNND_NO_ID) fail_msg("no value %%%s", name);
+  xnnd_ir_value* v = &g->values[id];
+  xnnd_dimx* x = xnnd_graph_alloc(g, sizeof(xnnd_dimx) * v->rank);
+  assert_non_null(x);
+  for (uint32_t d = 0; d < v->rank; d++) x[d] = v->dimx != NULL ? v->dimx[d] : xnnd_dimx_const(v->dims[d]);
+  x[dim] = xnnd_dimx_sym(0, k);
+  x[dim].c = c;
+  assert_int_equal(xnnd_dimx_upper(&x[dim], g->syms, g->num_syms), v->dims[dim]);
+  v->dimx = x;
+}
+
+/* Every non-constant value's dim 0 is s0 (a dynamic batch). */
+static void sym_batch(xnnd_graph* g) {
+  for (uint32_t i = 0; i < g->num_values; i++)
+    if (g->values[i].data == NULL && g->values[i].rank > 0) set_form(g, g->values[i].name, 0, 1, 0);
+}
+
+/* conv 3x3 + relu + conv 1x1 (two own-kernel candidates, an XNNPACK segment between them),
+ * then a global mean without keepdim: NCHW boundary in and out, a pooled temporary and a
+ * reshape to [s0, 2]. */
+static void text_conv(char* buf, size_t size, int64_t n) {
+  g_seed = 777;
+  size_t u = (size_t)snprintf(buf, size,
+                              "graph conv {\n  input %%x: f32[%lld,3,6,6]\n  const %%w1: f32[4,3,3,3] = ", (long long)n);
+  u += put_consts(buf + u, size - u, 108, false);
+  u += (size_t)snprintf(buf + u, size - u, "\n  const %%b1: f32[4] = ");
+  u += put_consts(buf + u, size - u, 4, false);
+  u += (size_t)snprintf(buf + u, size - u, "\n  const %%w2: f32[2,4,1,1] = ");
+  u += put_consts(buf + u, size - u, 8, false);
+  snprintf(buf + u, size - u,
+           "\n  %%c: f32[%lld,4,6,6] = aten.convolution(%%x, %%w1, %%b1) {stride=[1,1], padding=[1,1], "
+           "dilation=[1,1], transposed=false, output_padding=[0,0], groups=1}\n"
+           "  %%r: f32[%lld,4,6,6] = aten.relu(%%c)\n"
+           "  %%y: f32[%lld,2,6,6] = aten.convolution(%%r, %%w2, _) {stride=[1,1], padding=[0,0], "
+           "dilation=[1,1], transposed=false, output_padding=[0,0], groups=1}\n"
+           "  %%m: f32[%lld,2] = aten.mean(%%y) {dim=[2,3], keepdim=false}\n"
+           "  output %%y, %%m\n}\n",
+           (long long)n, (long long)n, (long long)n, (long long)n);
+}
+
+/* Linear over rank-3 rows [s0, 3, 16] -> [s0, 3, 8] (one FullyConnected, own kernel or not). */
+static void text_linear(char* buf, size_t size, int64_t n) {
+  g_seed = 4242;
+  size_t u = (size_t)snprintf(buf, size, "graph lin {\n  input %%x: f32[%lld,3,16]\n  const %%w: f32[8,16] = ",
+                              (long long)n);
+  u += put_consts(buf + u, size - u, 128, false);
+  u += (size_t)snprintf(buf + u, size - u, "\n  const %%b: f32[8] = ");
+  u += put_consts(buf + u, size - u, 8, false);
+  snprintf(buf + u, size - u,
+           "\n  %%y: f32[%lld,3,8] = aten.linear(%%x, %%w, %%b)\n  output %%y\n}\n", (long long)n);
+}
+
+/* view to a symbolic size [s0, 8], silu (an internal temporary), linear to [s0, 3]. */
+static void text_view(char* buf, size_t size, int64_t n) {
+  g_seed = 99;
+  size_t u = (size_t)snprintf(buf, size, "graph view {\n  input %%x: f32[%lld,4,2]\n  const %%w: f32[3,8] = ",
+                              (long long)n);
+  u += put_consts(buf + u, size - u, 24, false);
+  snprintf(buf + u, size - u,
+           "\n  %%v: f32[%lld,8] = aten.view(%%x) {size=[%lld,8]}\n"
+           "  %%a: f32[%lld,8] = aten.silu(%%v)\n"
+           "  %%y: f32[%lld,3] = aten.linear(%%a, %%w, _)\n  output %%y\n}\n",
+           (long long)n, (long long)n, (long long)n, (long long)n);
+}
+
+static void sym_view(xnnd_graph* g) {
+  sym_batch(g);
+  for (uint32_t i = 0; i < g->num_nodes; i++) {
+    xnnd_ir_node* nd = &g->nodes[i];
+    if (nd->op != XNND_OP_VIEW) continue;
+    int a = xnnd_op_attr_index(XNND_OP_VIEW, "size");
+    assert_true(a >= 0);
+    xnnd_dimx* x = xnnd_graph_alloc(g, sizeof(xnnd_dimx) * 2);
+    x[0] = xnnd_dimx_sym(0, 1);
+    x[1] = xnnd_dimx_const(8);
+    nd->attr_dimx[a] = x;
+  }
+}
+
+/* int8 convolution (per-channel weights, i32 bias, fused relu) between quantize and
+ * dequantize, as the qdq passes leave it. */
+static void text_qconv(char* buf, size_t size, int64_t n) {
+  g_seed = 31337;
+  size_t u = (size_t)snprintf(buf, size,
+                              "graph qconv {\n  input %%x: f32[%lld,2,5,5]\n"
+                              "  const %%w: i8[3,2,3,3] qc(0, [0.01,0.02,0.015], [0,0,0]) = ",
+                              (long long)n);
+  u += put_consts(buf + u, size - u, 54, true);
+  snprintf(buf + u, size - u,
+           "\n  const %%b: i32[3] qc(0, [7.8125e-05,0.00015625,0.0001171875], [0,0,0]) = [1280, -1280, 427]\n"
+           "  %%xq: i8[%lld,2,5,5] q(0.0078125, 0) = xnnd.quantize(%%x) {scale=0.0078125, zero_point=0, axis=-1, "
+           "dtype=2}\n"
+           "  %%yq: i8[%lld,3,5,5] q(0.004, -128) = aten.convolution(%%xq, %%w, %%b) {stride=[1,1], padding=[1,1], "
+           "dilation=[1,1], transposed=false, output_padding=[0,0], groups=1} clamp(0, inf)\n"
+           "  %%out: f32[%lld,3,5,5] = xnnd.dequantize(%%yq) {scale=0.004, zero_point=-128, axis=-1, dtype=2}\n"
+           "  output %%out\n}\n",
+           (long long)n, (long long)n, (long long)n);
+}
+
+/* Symbolic image size: x [1,3,4*s0,4*s0] -> conv 3x3 stride 2 pad 1 -> [1,4,2*s0,2*s0]. */
+static void text_spatial(char* buf, size_t size, int64_t s) {
+  g_seed = 5;
+  size_t u = (size_t)snprintf(buf, size, "graph spatial {\n  input %%x: f32[1,3,%lld,%lld]\n  const %%w: f32[4,3,3,3] = ",
+                              (long long)(4 * s), (long long)(4 * s));
+  u += put_consts(buf + u, size - u, 108, false);
+  snprintf(buf + u, size - u,
+           "\n  %%y: f32[1,4,%lld,%lld] = aten.convolution(%%x, %%w, _) {stride=[2,2], padding=[1,1], "
+           "dilation=[1,1], transposed=false, output_padding=[0,0], groups=1}\n"
+           "  %%z: f32[1,4,%lld,%lld] = aten.hardtanh(%%y) {min_val=-0.5, max_val=0.5}\n  output %%z\n}\n",
+           (long long)(2 * s), (long long)(2 * s), (long long)(2 * s), (long long)(2 * s));
+}
+
+static void sym_spatial(xnnd_graph* g) {
+  for (uint32_t d = 2; d < 4; d++) {
+    set_form(g, "x", d, 4, 0);
+    set_form(g, "y", d, 2, 0);
+    set_form(g, "z", d, 2, 0);
+  }
+}
+
+#define DYN_TEXT_SIZE 16384
+
+static xnnd_graph* dyn_graph(dyn_text_fn text, dyn_sym_fn sym, int64_t min, int64_t max) {
+  char* buf = malloc(DYN_TEXT_SIZE);
+  text(buf, DYN_TEXT_SIZE, max);
+  xnnd_graph* g = parse_ok(buf);
+  free(buf);
+  g->syms[0] = (xnnd_symbol){"s0", min, max};
+  g->num_syms = 1;
+  sym(g);
+  return g;
+}
+
+/* Program tensor of value id at s0 = s (data NULL). */
+static xnnd_tensor tensor_at(const xnnd_graph* g, xnnd_id id, int64_t s) {
+  xnnd_tensor t = tensor_of(g, id, NULL);
+  const xnnd_ir_value* v = &g->values[id];
+  for (uint32_t d = 0; v->dimx != NULL && d < v->rank; d++) t.dims[d] = xnnd_dimx_eval(&v->dimx[d], &s, 1);
+  return t;
+}
+
+static size_t tensor_numel(const xnnd_tensor* t) { return numel_dims(t->rank, t->dims); }
+
+static void* init_delegate(const uint8_t* blob, size_t size, const xnnd_tensor* ti, uint32_t nin, const xnnd_tensor* to,
+                           uint32_t nout, const int64_t* syms, uint32_t num_syms, const xnnd_backend_option* opts,
+                           uint32_t nopts) {
+  xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, 1, ti, nin, to, nout, false, opts, nopts, syms, num_syms};
+  void* h = NULL;
+  char err[512] = "";
+  xnnd_status st = xnnd_xnnpack_backend_get()->init(&args, &h, err, sizeof(err));
+  if (st != XNND_OK) fail_msg("init: %s (%s)", err, xnnd_status_str(st));
+  return h;
+}
+
+static void expect_rel(const float* got, const float* want, size_t n, const char* what, int64_t s) {
+  for (size_t i = 0; i < n; i++)
+    if (!(fabsf(got[i] - want[i]) <= 1e-6f * fmaxf(1.0f, fabsf(want[i]))))
+      fail_msg("%s at s0=%lld [%zu]: got %.9g, want %.9g", what, (long long)s, i, (double)got[i], (double)want[i]);
+}
+
+/* The graph at s0 = s lowered static, run once on `in`: the reference. */
+static void static_reference(dyn_text_fn text, int64_t s, float* const* in, float** ref, const char* own) {
+  char* buf = malloc(DYN_TEXT_SIZE);
+  text(buf, DYN_TEXT_SIZE, s);
+  xnnd_graph* g = parse_ok(buf);
+  free(buf);
+  size_t size = 0;
+  uint8_t* blob = build_all(g, g->inputs, g->num_inputs, g->outputs, g->num_outputs, &size);
+  xnnd_tensor ti[4], to[4];
+  for (uint32_t i = 0; i < g->num_inputs; i++) ti[i] = tensor_of(g, g->inputs[i], in[i]);
+  for (uint32_t i = 0; i < g->num_outputs; i++) {
+    ref[i] = malloc(sizeof(float) * value_numel(g, g->outputs[i]) + 16);
+    to[i] = tensor_of(g, g->outputs[i], ref[i]);
+  }
+  const xnnd_backend_option opt = {XNND_XNNPACK_BACKEND_NAME, "own_kernels", own};
+  void* h = init_delegate(blob, size, ti, g->num_inputs, to, g->num_outputs, NULL, 0, &opt, 1);
+  char err[512];
+  if (xnnd_xnnpack_backend_get()->execute(h, ti, g->num_inputs, to, g->num_outputs, err, sizeof(err)) != XNND_OK)
+    fail_msg("static execute at %lld: %s", (long long)s, err);
+  xnnd_xnnpack_backend_get()->destroy(h);
+  free(blob);
+  xnnd_graph_destroy(g);
+}
+
+/* Lower the dynamic graph once, init at the max, then reshape + execute at each of seq[] and
+ * compare with the static lowering at that size. Returns the delegate's describe() text in
+ * text (for the cache counts). */
+static void run_dynamic(dyn_text_fn text, dyn_sym_fn sym, int64_t min, int64_t max, const int64_t* seq, uint32_t n,
+                        const char* own, const char* cache, char* describe, size_t describe_size) {
+  xnnd_graph* g = dyn_graph(text, sym, min, max);
+  size_t size = 0;
+  uint8_t* blob = build_all(g, g->inputs, g->num_inputs, g->outputs, g->num_outputs, &size);
+  xnnd_blob_header hdr;
+  xnnd_blob_header_read(blob, &hdr);
+  assert_int_equal(fb_u32(fb_root(blob + hdr.flatbuffer_offset), XNND_XNNPACK_Graph_num_symbols, 0), 1);
+  uint32_t nin = g->num_inputs, nout = g->num_outputs;
+  xnnd_tensor ti[4], to[4];
+  for (uint32_t i = 0; i < nin; i++) ti[i] = tensor_at(g, g->inputs[i], max);
+  for (uint32_t i = 0; i < nout; i++) to[i] = tensor_at(g, g->outputs[i], max);
+  const xnnd_backend_option opts[2] = {{XNND_XNNPACK_BACKEND_NAME, "own_kernels", own},
+                                       {XNND_XNNPACK_BACKEND_NAME, "shape_cache", cache}};
+  void* h = init_delegate(blob, size, ti, nin, to, nout, &max, 1, opts, 2);
+  const xnnd_backend* be = xnnd_xnnpack_backend_get();
+  char err[512];
+  for (uint32_t k = 0; k < n; k++) {
+    int64_t s = seq[k];
+    float* in[4];
+    float* out[4];
+    float* ref[4];
+    for (uint32_t i = 0; i < nin; i++) {
+      ti[i] = tensor_at(g, g->inputs[i], s);
+      g_seed = 1000u + (uint32_t)s;
+      in[i] = rand_buf(tensor_numel(&ti[i]));
+      ti[i].data = in[i];
+    }
+    for (uint32_t i = 0; i < nout; i++) {
+      to[i] = tensor_at(g, g->outputs[i], s);
+      size_t m = tensor_numel(&to[i]);
+      out[i] = malloc(sizeof(float) * m + 16);
+      for (size_t j = 0; j < m; j++) out[i][j] = NAN;
+      to[i].data = out[i];
+    }
+    xnnd_status st = be->reshape(h, &s, 1, ti, nin, to, nout, err, sizeof(err));
+    if (st != XNND_OK) fail_msg("reshape to s0=%lld: %s (%s)", (long long)s, err, xnnd_status_str(st));
+    st = be->execute(h, ti, nin, to, nout, err, sizeof(err));
+    if (st != XNND_OK) fail_msg("execute at s0=%lld: %s (%s)", (long long)s, err, xnnd_status_str(st));
+    static_reference(text, s, in, ref, own);
+    for (uint32_t i = 0; i < nout; i++) {
+      expect_rel(out[i], ref[i], tensor_numel(&to[i]), "output", s);
+      free(out[i]);
+      free(ref[i]);
+    }
+    for (uint32_t i = 0; i < nin; i++) free(in[i]);
+  }
+  if (describe != NULL) be->describe(h, describe, describe_size);
+  be->destroy(h);
+  free(blob);
+  xnnd_graph_destroy(g);
+}
+
+static void test_dynamic_shapes(void** state) {
+  (void)state;
+  static const int64_t seq[] = {7, 2, 5, 2, 7, 3, 1, 2};
+  const uint32_t n = sizeof(seq) / sizeof(seq[0]);
+  char text[4096];
+  const char* owns[2] = {"on", "off"};
+  for (int o = 0; o < 2; o++) {
+    /* Default cache (4): 7, 2, 5 built; 2 and 7 hits; 3 built; 1 evicts 5; 2 hit. */
+    run_dynamic(text_conv, sym_batch, 1, 7, seq, n, owns[o], "4", text, sizeof(text));
+    assert_non_null(strstr(text, "dynamic shapes: 4 of 4 cached instances (shape_cache=4), 5 built"));
+    if (o == 0 && xnnd_f32_conv_cpu_ok()) assert_non_null(strstr(text, "-> xnnd: forced: own_kernels=on"));
+    if (o == 1) assert_null(strstr(text, "-> xnnd"));
+    /* Cache of 2: every revisit after two others is a rebuild. */
+    run_dynamic(text_conv, sym_batch, 1, 7, seq, n, owns[o], "2", text, sizeof(text));
+    assert_non_null(strstr(text, "dynamic shapes: 2 of 2 cached instances (shape_cache=2), 7 built"));
+    run_dynamic(text_linear, sym_batch, 1, 7, seq, n, owns[o], "3", NULL, 0);
+    run_dynamic(text_view, sym_view, 1, 7, seq, n, owns[o], "4", NULL, 0);
+    run_dynamic(text_qconv, sym_batch, 1, 7, seq, n, owns[o], "4", NULL, 0);
+    static const int64_t hs[] = {4, 2, 3, 2, 4};
+    run_dynamic(text_spatial, sym_spatial, 2, 4, hs, 5, owns[o], "4", NULL, 0);
+  }
+}
+
+/* Offset in the blob of value `id`'s dim_exprs data (longs), and its element count. */
+static size_t dim_exprs_at(const uint8_t* blob, uint32_t id, uint32_t* len) {
+  xnnd_blob_header h;
+  xnnd_blob_header_read(blob, &h);
+  fb_table root = fb_root(blob + h.flatbuffer_offset);
+  fb_vec values = fb_vector(root, XNND_XNNPACK_Graph_values);
+  assert_true(id < values.len);
+  fb_vec e = fb_vector(fb_vec_table(values, id), XNND_XNNPACK_Value_dim_exprs);
+  assert_non_null(e.data);
+  *len = e.len;
+  return (size_t)((const uint8_t*)e.data - blob);
+}
+
+/* First value with dim_exprs / first StaticReshape with new_shape_exprs. */
+static uint32_t first_symbolic_value(const uint8_t* blob) {
+  xnnd_blob_header h;
+  xnnd_blob_header_read(blob, &h);
+  fb_vec values = fb_vector(fb_root(blob + h.flatbuffer_offset), XNND_XNNPACK_Graph_values);
+  for (uint32_t i = 0; i < values.len; i++)
+    if (fb_vector(fb_vec_table(values, i), XNND_XNNPACK_Value_dim_exprs).data != NULL) return i;
+  fail_msg("no symbolic value in the blob");
+  return 0;
+}
+
+static size_t reshape_exprs_at(const uint8_t* blob, uint32_t* len) {
+  xnnd_blob_header h;
+  xnnd_blob_header_read(blob, &h);
+  fb_vec nodes = fb_vector(fb_root(blob + h.flatbuffer_offset), XNND_XNNPACK_Graph_nodes);
+  for (uint32_t i = 0; i < nodes.len; i++) {
+    fb_table e = fb_vec_table(nodes, i);
+    if (fb_u8(e, XNND_XNNPACK_NodeEntry_node_type, 0) != XNND_XNNPACK_Node_StaticReshape) continue;
+    fb_vec x = fb_vector(fb_table_field(e, XNND_XNNPACK_NodeEntry_node), XNND_XNNPACK_StaticReshape_new_shape_exprs);
+    if (x.data == NULL) continue;
+    *len = x.len;
+    return (size_t)((const uint8_t*)x.data - blob);
+  }
+  fail_msg("no StaticReshape with new_shape_exprs in the blob");
+  return 0;
+}
+
+static void put_i64(uint8_t* p, int64_t v) { memcpy(p, &v, 8); }
+
+/* init of a (corrupted) dynamic blob with the max-shape tensors fails with `want` and a
+ * message containing `needle`. */
+static void expect_dyn_init(const uint8_t* blob, size_t size, const xnnd_tensor* ti, uint32_t nin, const xnnd_tensor* to,
+                            uint32_t nout, const int64_t* syms, uint32_t num_syms, xnnd_status want,
+                            const char* needle) {
+  xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, 1, ti, nin, to, nout, false, NULL, 0, syms, num_syms};
+  void* h = NULL;
+  char err[512] = "";
+  xnnd_status st = xnnd_xnnpack_backend_get()->init(&args, &h, err, sizeof(err));
+  if (st == XNND_OK) xnnd_xnnpack_backend_get()->destroy(h);
+  if (st != want || strstr(err, needle) == NULL)
+    fail_msg("init gave %s \"%s\"; want %s with \"%s\"", xnnd_status_str(st), err, xnnd_status_str(want), needle);
+}
+
+/* Corrupt forms fail init with their own message; a reshape the delegate cannot take fails
+ * and leaves it usable at its previous shape; the support check refuses what a blob cannot
+ * express. */
+static void test_dynamic_errors(void** state) {
+  (void)state;
+  xnnd_graph* g = dyn_graph(text_view, sym_view, 1, 7);
+  size_t size = 0;
+  uint8_t* blob = build_all(g, g->inputs, g->num_inputs, g->outputs, g->num_outputs, &size);
+  int64_t max = 7;
+  xnnd_tensor ti = tensor_at(g, g->inputs[0], max), to = tensor_at(g, g->outputs[0], max);
+  uint8_t* bad = malloc(size);
+  uint32_t len = 0;
+  uint32_t id = first_symbolic_value(blob);
+  size_t at = dim_exprs_at(blob, id, &len);
+  assert_int_equal(len % 2, 0);  /* rank x (1 + 1 symbol) */
+  char needle[128];
+
+  /* a negative coefficient */
+  memcpy(bad, blob, size);
+  put_i64(bad + at + 8, -1);
+  snprintf(needle, sizeof(needle), "values[%u]: dim_exprs breaks the form invariants", id);
+  expect_dyn_init(bad, size, &ti, 1, &to, 1, &max, 1, XNND_INVALID_PROGRAM, needle);
+  /* a form that disagrees with the stored dim at the init symbols */
+  memcpy(bad, blob, size);
+  put_i64(bad + at, 1);
+  snprintf(needle, sizeof(needle), "values[%u]: dims[0] = 7 but its form gives 8 at symbols (s0=7)", id);
+  expect_dyn_init(bad, size, &ti, 1, &to, 1, &max, 1, XNND_INVALID_PROGRAM, needle);
+  /* one long short */
+  memcpy(bad, blob, size);
+  uint32_t shorter = len - 1;
+  memcpy(bad + at - 4, &shorter, 4);
+  snprintf(needle, sizeof(needle), "values[%u]: dim_exprs has %u entries", id, shorter);
+  expect_dyn_init(bad, size, &ti, 1, &to, 1, &max, 1, XNND_INVALID_PROGRAM, needle);
+  /* the reshape's new_shape_exprs */
+  at = reshape_exprs_at(blob, &len);
+  memcpy(bad, blob, size);
+  put_i64(bad + at + 8, 2);
+  expect_dyn_init(bad, size, &ti, 1, &to, 1, &max, 1, XNND_INVALID_PROGRAM,
+                  "(StaticReshape): new_shape[0] = 7 but its form gives 14 at symbols (s0=7)");
+  memcpy(bad, blob, size);
+  put_i64(bad + at, -((int64_t)1 << 41));
+  expect_dyn_init(bad, size, &ti, 1, &to, 1, &max, 1, XNND_INVALID_PROGRAM, "new_shape_exprs breaks the form invariants");
+  /* the method has another symbol count; symbol values missing */
+  int64_t two[2] = {7, 3};
+  expect_dyn_init(blob, size, &ti, 1, &to, 1, two, 2, XNND_INVALID_PROGRAM,
+                  "Graph.num_symbols is 1, the method has 2 symbols");
+  expect_dyn_init(blob, size, &ti, 1, &to, 1, NULL, 1, XNND_INVALID_ARGUMENT, "num_syms is set but syms is NULL");
+  /* init tensors that are not the forms at the symbols given */
+  int64_t five = 5;
+  expect_dyn_init(blob, size, &ti, 1, &to, 1, &five, 1, XNND_INVALID_PROGRAM, "but its form gives 5 at symbols (s0=5)");
+  free(bad);
+
+  /* reshape errors leave the delegate at its shape */
+  const xnnd_backend* be = xnnd_xnnpack_backend_get();
+  void* h = init_delegate(blob, size, &ti, 1, &to, 1, &max, 1, NULL, 0);
+  char err[512];
+  int64_t s = 3;
+  xnnd_tensor ti3 = tensor_at(g, g->inputs[0], s), to3 = tensor_at(g, g->outputs[0], s);
+  assert_int_equal(be->reshape(h, &s, 1, &ti3, 1, &to3, 1, err, sizeof(err)), XNND_OK);
+  assert_int_equal(be->reshape(h, two, 2, &ti3, 1, &to3, 1, err, sizeof(err)), XNND_INVALID_ARGUMENT);
+  assert_non_null(strstr(err, "reshape with 2 symbol values, the delegate was built for 1"));
+  int64_t eight = 8;
+  xnnd_tensor ti8 = tensor_at(g, g->inputs[0], eight), to8 = tensor_at(g, g->outputs[0], eight);
+  assert_int_equal(be->reshape(h, &eight, 1, &ti8, 1, &to8, 1, err, sizeof(err)), XNND_SHAPE_MISMATCH);
+  assert_non_null(strstr(err, "symbol 0 = 8 is outside [0, 7]"));
+  int64_t four = 4;  /* tensors of another shape than the symbols say: a miss, verified */
+  assert_int_equal(be->reshape(h, &four, 1, &ti3, 1, &to3, 1, err, sizeof(err)), XNND_SHAPE_MISMATCH);
+  assert_non_null(strstr(err, "input 0: program shape [3,4,2] vs blob value"));
+  s = 3;  /* a hit with tensors of another shape */
+  assert_int_equal(be->reshape(h, &s, 1, &ti8, 1, &to8, 1, err, sizeof(err)), XNND_SHAPE_MISMATCH);
+  g_seed = 4;
+  float* x = rand_buf(tensor_numel(&ti3));
+  float y[3 * 3 + 4], ref_y[3 * 3 + 4];
+  ti3.data = x;
+  to3.data = y;
+  assert_int_equal(be->execute(h, &ti3, 1, &to3, 1, err, sizeof(err)), XNND_OK);
+  float* ref[1] = {NULL};
+  static_reference(text_view, 3, (float* const[]){x}, ref, "auto");
+  memcpy(ref_y, ref[0], sizeof(float) * 9);
+  free(ref[0]);
+  expect_rel(y, ref_y, 9, "output after failed reshapes", 3);
+  /* execute with tensors of another shape than the current one */
+  assert_int_equal(be->execute(h, &ti, 1, &to, 1, err, sizeof(err)), XNND_INVALID_ARGUMENT);  /* no data */
+  ti.data = x;
+  to.data = y;
+  assert_int_equal(be->execute(h, &ti, 1, &to, 1, err, sizeof(err)), XNND_SHAPE_MISMATCH);
+  assert_non_null(strstr(err, "reshape first"));
+  /* a shape_cache out of range */
+  const xnnd_backend_option bad_cache = {XNND_XNNPACK_BACKEND_NAME, "shape_cache", "65"};
+  xnnd_backend_init_args args = {blob, size, NULL, 0, &k_alloc, 1, &ti, 1, &to, 1, false, &bad_cache, 1, &max, 1};
+  void* h2 = NULL;
+  assert_int_equal(be->init(&args, &h2, err, sizeof(err)), XNND_INVALID_ARGUMENT);
+  assert_non_null(strstr(err, "shape_cache=\"65\": expected an integer 1..64"));
+  be->destroy(h);
+  free(x);
+  free(blob);
+  xnnd_graph_destroy(g);
+
+  /* a static blob in a method with symbols: reshape only checks the count */
+  char* buf = malloc(DYN_TEXT_SIZE);
+  text_linear(buf, DYN_TEXT_SIZE, 2);
+  g = parse_ok(buf);
+  free(buf);
+  blob = build_all(g, g->inputs, g->num_inputs, g->outputs, g->num_outputs, &size);
+  ti = tensor_of(g, g->inputs[0], NULL);
+  to = tensor_of(g, g->outputs[0], NULL);
+  h = init_delegate(blob, size, &ti, 1, &to, 1, &max, 1, NULL, 0);
+  s = 2;
+  assert_int_equal(be->reshape(h, &s, 1, &ti, 1, &to, 1, err, sizeof(err)), XNND_OK);
+  assert_int_equal(be->reshape(h, two, 2, &ti, 1, &to, 1, err, sizeof(err)), XNND_INVALID_ARGUMENT);
+  be->destroy(h);
+  free(blob);
+  xnnd_graph_destroy(g);
+
+  /* what a blob cannot express is refused by the support check */
+  char reason[256];
+  g = dyn_graph(text_linear, sym_batch, 1, 7);
+  set_form(g, "x", 2, 0, 16);  /* still static */
+  assert_true(xnnd_xnnpack_supports(g, 0, reason, sizeof(reason)));
+  xnnd_graph_destroy(g);
+  g = dyn_graph(text_linear, sym_batch, 1, 7);
+  set_form(g, "x", 2, 1, 9);  /* the contracted dim: s0 + 9 */
+  assert_false(xnnd_xnnpack_supports(g, 0, reason, sizeof(reason)));
+  assert_non_null(strstr(reason, "symbolic dim: input %x dim 2 is symbolic; the contracted dim must be static"));
+  xnnd_graph_destroy(g);
+  /* a symbolic attribute other than a view's size */
+  g = parse_ok("graph pad {\n  input %x: f32[7,4]\n  %y: f32[7,6] = aten.constant_pad_nd(%x) {pad=[1,1], value=0}\n"
+               "  output %y\n}\n");
+  g->syms[0] = (xnnd_symbol){"s0", 1, 7};
+  g->num_syms = 1;
+  sym_batch(g);
+  assert_true(xnnd_xnnpack_supports(g, 0, reason, sizeof(reason)));
+  int pad = xnnd_op_attr_index(XNND_OP_CONSTANT_PAD_ND, "pad");
+  xnnd_dimx* px = xnnd_graph_alloc(g, sizeof(xnnd_dimx) * 2);
+  px[0] = xnnd_dimx_sym(0, 1);
+  px[0].c = -6;
+  px[1] = xnnd_dimx_const(1);
+  g->nodes[0].attr_dimx[pad] = px;
+  assert_false(xnnd_xnnpack_supports(g, 0, reason, sizeof(reason)));
+  assert_non_null(strstr(reason, "symbolic dim: aten.constant_pad_nd with symbolic attribute pad is not lowered"));
+  xnnd_graph_destroy(g);
+  g = dyn_graph(text_conv, sym_batch, 5, 7);
+  assert_true(xnnd_xnnpack_supports(g, 0, reason, sizeof(reason)));
+  set_form(g, "x", 1, 1, -4);  /* channels s0 - 4 */
+  assert_false(xnnd_xnnpack_supports(g, 0, reason, sizeof(reason)));
+  assert_non_null(strstr(reason, "symbolic dim: input %x dim 1 is symbolic; convolution channels must be static"));
+  xnnd_graph_destroy(g);
+}
+
+/* Every single-byte flip of a dynamic blob (3 masks per byte) and every truncation is survived:
+ * init at the max either fails with a message or builds a delegate that then reshapes to a
+ * smaller shape (or fails saying why), executes, and reshapes back. */
+static void test_dynamic_byte_flips(void** state) {
+  (void)state;
+  xnnd_graph* g = dyn_graph(text_view, sym_view, 1, 7);
+  size_t size = 0;
+  uint8_t* blob = build_all(g, g->inputs, g->num_inputs, g->outputs, g->num_outputs, &size);
+  int64_t max = 7, small = 3;
+  xnnd_tensor ti = tensor_at(g, g->inputs[0], max), to = tensor_at(g, g->outputs[0], max);
+  xnnd_tensor ts = tensor_at(g, g->inputs[0], small), tos = tensor_at(g, g->outputs[0], small);
+  float* in = rand_buf(tensor_numel(&ti));
+  float* out = malloc(sizeof(float) * tensor_numel(&to) + 16);
+  uint8_t* copy = aligned_alloc(64, (size + 63) & ~(size_t)63);
+  const xnnd_backend* be = xnnd_xnnpack_backend_get();
+  const uint8_t masks[3] = {0x01, 0x80, 0xFF};
+  char err[512];
+  unsigned accepted = 0, reshaped = 0;
+  for (size_t i = 0; i < size; i++)
+    for (int m = 0; m < 3; m++) {
+      memcpy(copy, blob, size);
+      copy[i] ^= masks[m];
+      xnnd_backend_init_args args = {copy, size, NULL, 0, &k_alloc, 1, &ti, 1, &to, 1, false, NULL, 0, &max, 1};
+      void* h = NULL;
+      err[0] = '\0';
+      if (be->init(&args, &h, err, sizeof(err)) != XNND_OK) {
+        assert_null(h);
+        assert_true(err[0] != '\0');
+        continue;
+      }
+      accepted++;
+      err[0] = '\0';
+      if (be->reshape(h, &small, 1, &ts, 1, &tos, 1, err, sizeof(err)) == XNND_OK) {
+        reshaped++;
+        ts.data = in;
+        tos.data = out;
+        (void)be->execute(h, &ts, 1, &tos, 1, err, sizeof(err));
+        ts.data = tos.data = NULL;
+      } else {
+        assert_true(err[0] != '\0');
+      }
+      (void)be->reshape(h, &max, 1, &ti, 1, &to, 1, err, sizeof(err));
+      be->destroy(h);
+    }
+  for (size_t n = 0; n < size; n++) {
+    xnnd_backend_init_args args = {blob, n, NULL, 0, &k_alloc, 1, &ti, 1, &to, 1, false, NULL, 0, &max, 1};
+    void* h = NULL;
+    assert_int_not_equal(be->init(&args, &h, err, sizeof(err)), XNND_OK);
+  }
+  print_message("dynamic byte flips: %zu-byte blob, %u of %zu variants accepted, %u reshaped\n", size, accepted,
+                size * 3, reshaped);
+  assert_true(reshaped > 0);
+  free(copy), free(blob), free(in), free(out);
+  xnnd_graph_destroy(g);
+}
+
+/* Allocation failures while a reshape builds a new instance: each fails with
+ * XNND_OUT_OF_MEMORY, leaks nothing, and leaves the delegate executing at its shape. */
+static void test_dynamic_reshape_out_of_memory(void** state) {
+  (void)state;
+  xnnd_graph* g = dyn_graph(text_conv, sym_batch, 1, 7);
+  size_t size = 0;
+  uint8_t* blob = build_all(g, g->inputs, g->num_inputs, g->outputs, g->num_outputs, &size);
+  int64_t max = 7, s = 3;
+  xnnd_tensor ti = tensor_at(g, g->inputs[0], max), to[2] = {tensor_at(g, g->outputs[0], max), tensor_at(g, g->outputs[1], max)};
+  xnnd_tensor ts = tensor_at(g, g->inputs[0], s), tos[2] = {tensor_at(g, g->outputs[0], s), tensor_at(g, g->outputs[1], s)};
+  alloc_ctx ctx = {-1};
+  xnnd_allocator a = {&ctx, t_alloc, xt_aligned_free};
+  const xnnd_backend_option on = {XNND_XNNPACK_BACKEND_NAME, "own_kernels", "on"};
+  xnnd_backend_init_args args = {blob, size, NULL, 0, &a, 1, &ti, 1, to, 2, false, &on, 1, &max, 1};
+  const xnnd_backend* be = xnnd_xnnpack_backend_get();
+  void* h = NULL;
+  char err[512];
+  assert_int_equal(be->init(&args, &h, err, sizeof(err)), XNND_OK);
+  g_seed = 8;
+  float* x = rand_buf(tensor_numel(&ti));
+  float* y0 = malloc(sizeof(float) * tensor_numel(&to[0]) + 16);
+  float* y1 = malloc(sizeof(float) * tensor_numel(&to[1]) + 16);
+  ti.data = x, to[0].data = y0, to[1].data = y1;
+  bool succeeded = false;
+  for (long budget = 0; budget < 64 && !succeeded; budget++) {
+    ctx.budget = budget;
+    xnnd_status st = be->reshape(h, &s, 1, &ts, 1, tos, 2, err, sizeof(err));
+    ctx.budget = -1;
+    if (st == XNND_OK) {
+      succeeded = true;
+      break;
+    }
+    assert_int_equal(st, XNND_OUT_OF_MEMORY);
+    assert_int_equal(be->execute(h, &ti, 1, to, 2, err, sizeof(err)), XNND_OK);  /* still at the max */
+  }
+  assert_true(succeeded);
+  ts.data = x, tos[0].data = y0, tos[1].data = y1;
+  assert_int_equal(be->execute(h, &ts, 1, tos, 2, err, sizeof(err)), XNND_OK);
+  be->destroy(h);
+  free(x), free(y0), free(y1), free(blob);
+  xnnd_graph_destroy(g);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_conv_stride2_bias_relu),
@@ -1667,6 +2266,10 @@ int main(void) {
       cmocka_unit_test(test_blob_corruption),
       cmocka_unit_test(test_blob_byte_flips),
       cmocka_unit_test(test_init_robustness),
+      cmocka_unit_test(test_dynamic_shapes),
+      cmocka_unit_test(test_dynamic_errors),
+      cmocka_unit_test(test_dynamic_byte_flips),
+      cmocka_unit_test(test_dynamic_reshape_out_of_memory),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -223,6 +223,26 @@ int xnnd_cmd_inspect(int argc, char** argv) {
            mi.planned_at_lowering ? "planned at lowering"
            : pi.executorch        ? "planned at load (ExecuTorch's allocation_info is not used)"
                                   : "computed at load (the program carries no plan)");
+    if (mi.num_symbols > 0) {  /* dynamic shapes */
+      printf("  symbols:");
+      for (uint32_t k = 0; k < mi.num_symbols; k++) {
+        const char* name;
+        int64_t lo, hi;
+        xnnd_program_get_symbol(p, m, k, &name, &lo, &hi);
+        printf("%s %s in %lld..%lld", k ? "," : "", name, (long long)lo, (long long)hi);
+      }
+      printf("\n");
+      for (uint32_t k = 0; k < mi.num_inputs + mi.num_outputs; k++) {
+        uint32_t v;
+        char type[512];
+        int is_output = k >= mi.num_inputs;
+        xnnd_program_get_method_io(p, m, is_output ? k - mi.num_inputs : k, is_output, &v);
+        xnnd_program_format_value_type(p, m, v, type, sizeof(type));
+        printf("  %s %u: %s\n", is_output ? "output" : "input", is_output ? k - mi.num_inputs : k, type);
+      }
+      printf("  arena %llu bytes, planned for the upper bounds (every symbol at its max)\n",
+             (unsigned long long)mi.arena_bytes);
+    }
     for (uint32_t s = 0; s < mi.num_steps; s++) {
       xnnd_step_info si;
       xnnd_program_get_step_info(p, m, s, &si);

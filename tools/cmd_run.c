@@ -48,6 +48,91 @@ static void print_shape(const xnnd_tensor* t) {
   printf("]");
 }
 
+/* Dims "d0,d1,..." at s into t (rank and dims); stops at the end, '/' or ';'. Returns the
+ * character after the dims, or NULL when they do not parse. */
+static const char* parse_dims(const char* s, xnnd_tensor* t) {
+  uint32_t rank = 0;
+  for (;;) {
+    char* end;
+    long long d = strtoll(s, &end, 10);
+    if (end == s || d < 0 || rank >= XNND_MAX_RANK) return NULL;
+    t->dims[rank++] = d;
+    s = end;
+    if (*s != ',') break;
+    s++;
+  }
+  if (*s != '\0' && *s != '/' && *s != ';') return NULL;
+  t->rank = rank;
+  return s;
+}
+
+/* "I=dims": the input index and its dims into t. */
+static const char* parse_input_shape(const char* s, uint32_t* index, xnnd_tensor* t) {
+  char* end;
+  unsigned long i = strtoul(s, &end, 10);
+  if (end == s || *end != '=' || i >= MAX_IO) return NULL;
+  *index = (uint32_t)i;
+  return parse_dims(end + 1, t);
+}
+
+/* Dynamic shapes: "--shapes" runs each shape set in turn on random inputs, timing the first
+ * execute after the change and the steady state. A set is "I=dims/I=dims..." or, for input 0,
+ * just "dims"; sets are separated by ';'. */
+static int run_shape_sets(xnnd_method* m, const char* list, xnnd_tensor* in, int iters, int warmup, double* times) {
+  const char* s = list;
+  for (uint32_t set = 0; *s; set++) {
+    const char* start = s;
+    while (*s && *s != ';') {
+      uint32_t index = 0;
+      xnnd_tensor t = {0};
+      size_t entry = strcspn(s, "/;");
+      const char* next = memchr(s, '=', entry) ? parse_input_shape(s, &index, &t) : parse_dims(s, &t);
+      if (!next || index >= xnnd_method_num_inputs(m)) {
+        fprintf(stderr, "xnnd run: --shapes: cannot read '%s' (sets of I=d0,d1,... joined by '/', separated by ';')\n", s);
+        return XNND_EXIT_USAGE;
+      }
+      in[index].rank = t.rank;
+      memcpy(in[index].dims, t.dims, sizeof(t.dims));
+      xnnd_tensor upper;
+      xnnd_method_input_info(m, index, &upper);
+      if (xnnd_tensor_numel(&in[index]) > xnnd_tensor_numel(&upper) || t.rank != upper.rank) {
+        fprintf(stderr, "xnnd run: --shapes: input %u: shape outside the program's bounds\n", index);
+        return XNND_EXIT_USAGE;
+      }
+      fill_random(&in[index], index);
+      xnnd_status st = xnnd_method_set_input(m, index, &in[index]);
+      if (st != XNND_OK) {
+        fprintf(stderr, "xnnd run: --shapes set %u: %s: %s\n", set, xnnd_status_str(st), xnnd_method_errmsg(m));
+        return XNND_EXIT_USAGE;
+      }
+      s = next;
+      if (*s == '/') s++;
+    }
+    int len = (int)(s - start);
+    if (*s == ';') s++;
+    double first = now_ms();
+    xnnd_status st = xnnd_method_execute(m);
+    first = now_ms() - first;
+    for (int i = 0; i < warmup + iters && st == XNND_OK; i++) {
+      double t0 = now_ms();
+      st = xnnd_method_execute(m);
+      if (i >= warmup) times[i - warmup] = now_ms() - t0;
+    }
+    if (st != XNND_OK) {
+      fprintf(stderr, "xnnd run: execute: %s: %s\n", xnnd_status_str(st), xnnd_method_errmsg(m));
+      return XNND_EXIT_FAIL;
+    }
+    qsort(times, (size_t)iters, sizeof(double), cmp_double);
+    xnnd_tensor out;
+    xnnd_method_get_output(m, 0, &out);
+    printf("shapes %.*s: output 0 ", len, start);
+    print_shape(&out);
+    printf(", first execute %.3f ms, then min %.3f ms, median %.3f ms over %d runs\n", first, times[0],
+           times[iters / 2], iters);
+  }
+  return 0;
+}
+
 /* Profile figures are cumulative; the CLI snapshots them after warm-up and reports the
  * difference, so the table covers exactly the timed runs. */
 typedef struct profile_snapshot {
@@ -168,6 +253,10 @@ int xnnd_cmd_run(int argc, char** argv) {
    * XnnpackBackend:own_kernels=off. */
   xnnd_backend_option opts[MAX_IO];
   uint32_t num_opts = 0;
+  /* dynamic shapes: --input-shape I=dims for random inputs, --shapes SETS */
+  xnnd_tensor shape_of[MAX_IO];
+  bool has_shape[MAX_IO] = {false};
+  const char* shapes_list = NULL;
   for (int i = 0; i < argc; i++) {
     bool next = i + 1 < argc;
     if (strcmp(argv[i], "--input") == 0 && next && num_inputs < MAX_IO) inputs[num_inputs++] = argv[++i];
@@ -183,6 +272,18 @@ int xnnd_cmd_run(int argc, char** argv) {
       if (!xnnd_cli_backend_option("run", argv[++i], &opts[num_opts++])) return XNND_EXIT_USAGE;
     }
     else if (strcmp(argv[i], "--allow-non-finite") == 0) allow_non_finite = true;
+    else if (strcmp(argv[i], "--input-shape") == 0 && next) {
+      uint32_t index;
+      xnnd_tensor t;
+      const char* end = parse_input_shape(argv[++i], &index, &t);
+      if (!end || *end) {
+        fprintf(stderr, "xnnd run: --input-shape takes I=d0,d1,... (got '%s')\n", argv[i]);
+        return XNND_EXIT_USAGE;
+      }
+      shape_of[index] = t;
+      has_shape[index] = true;
+    }
+    else if (strcmp(argv[i], "--shapes") == 0 && next) shapes_list = argv[++i];
     else if (argv[i][0] != '-' && !model) model = argv[i];
     else {
       fprintf(stderr, "xnnd run: unexpected argument '%s'\n", argv[i]);
@@ -193,6 +294,7 @@ int xnnd_cmd_run(int argc, char** argv) {
     fprintf(stderr, "usage: xnnd run MODEL.pte [--input X.npy ...] [--output-dir DIR] [--threads N] [--iters N>=1] [--warmup N] [--profile] [--rss]\n"
                     "                [--xnnpack-kernels-only] [--backend-option BACKEND:KEY=VALUE ...]\n"
                     "                [--allow-non-finite]\n"
+                    "                [--input-shape I=d0,d1,... ...] [--shapes 'I=dims/I=dims;...']  (dynamic shapes, random inputs)\n"
                     "       xnnd run --verify BUNDLE [--threads N]\n");
     return XNND_EXIT_USAGE;
   }
@@ -231,6 +333,13 @@ int xnnd_cmd_run(int argc, char** argv) {
     goto done;
   }
   if (n_in > MAX_IO) goto done;
+  bool any_shape = false;
+  for (uint32_t i = 0; i < MAX_IO; i++) any_shape |= has_shape[i];
+  if (num_inputs && (shapes_list || any_shape)) {
+    fprintf(stderr, "xnnd run: --shapes and --input-shape take random inputs, not --input\n");
+    rc = XNND_EXIT_USAGE;
+    goto done;
+  }
   char msg[512];
   for (uint32_t i = 0; i < n_in; i++) {
     if (num_inputs) {
@@ -245,9 +354,20 @@ int xnnd_cmd_run(int argc, char** argv) {
         goto done;
       }
     } else {
+      /* allocated for the upper bounds (a dynamic input may be given any shape within them) */
       xnnd_method_input_info(m, i, &in[i]);
       in[i].data = malloc(xnnd_tensor_numel(&in[i]) * xnnd_dtype_size(in[i].dtype) + 1);
       if (!in[i].data) goto done;
+      if (has_shape[i]) {
+        if (shape_of[i].rank != in[i].rank || xnnd_tensor_numel(&shape_of[i]) > xnnd_tensor_numel(&in[i])) {
+          char range[256];
+          xnnd_method_input_type_str(m, i, range, sizeof(range));
+          fprintf(stderr, "xnnd run: --input-shape %u: outside the program's input %s\n", i, range);
+          rc = XNND_EXIT_USAGE;
+          goto done;
+        }
+        memcpy(in[i].dims, shape_of[i].dims, sizeof(in[i].dims));
+      }
       fill_random(&in[i], i);
     }
     if ((st = xnnd_method_set_input(m, i, &in[i])) != XNND_OK) {
@@ -258,6 +378,25 @@ int xnnd_cmd_run(int argc, char** argv) {
   }
   times = calloc((size_t)iters, sizeof(double));
   if (!times) goto done;
+  if (xnnd_method_num_symbols(m) > 0) {  /* dynamic shapes: what the inputs may be */
+    printf("symbols:");
+    for (uint32_t k = 0; k < xnnd_method_num_symbols(m); k++) {
+      xnnd_symbol_info si;
+      xnnd_method_get_symbol(m, k, &si);
+      printf("%s %s in %lld..%lld", k ? "," : "", si.name, (long long)si.min, (long long)si.max);
+    }
+    printf("; inputs:");
+    for (uint32_t i = 0; i < n_in; i++) {
+      char type[256];
+      xnnd_method_input_type_str(m, i, type, sizeof(type));
+      printf(" %s", type);
+    }
+    printf("\n");
+  }
+  if (shapes_list) {
+    rc = run_shape_sets(m, shapes_list, in, iters, warmup, times);
+    goto done;
+  }
   if (profile) {
     samples.num_steps = xnnd_method_num_steps(m);
     if ((uint64_t)samples.num_steps * (uint64_t)iters <= MAX_STEP_SAMPLES) {

@@ -11,7 +11,7 @@ static const struct {
 } commands[] = {
     {"compile", xnnd_cmd_compile, "MODEL.ir --constants MODEL.xcb -o OUT.pte [lowering options]"},
     {"lower", xnnd_cmd_lower, "IN.pte -o OUT.pte [lowering options]  (IN has no delegates)"},
-    {"run", xnnd_cmd_run, "MODEL.pte [--input X.npy ...] [--output-dir DIR] [--threads N] [--iters N] [--warmup N] [--profile] [--rss] [--allow-non-finite] | --verify BUNDLE"},
+    {"run", xnnd_cmd_run, "MODEL.pte [--input X.npy ...] [--output-dir DIR] [--threads N] [--iters N] [--warmup N] [--profile] [--rss] [--allow-non-finite] [--input-shape I=d0,d1,...] [--shapes SETS] | --verify BUNDLE"},
     {"inspect", xnnd_cmd_inspect, "MODEL.pte [--dot FILE.dot] [--kernels [--threads N]]  (methods, steps, delegates, memory plan; --kernels: the kernel each convolution gets on this CPU)"},
     {"verify", xnnd_cmd_verify, "BUNDLE [--threads N]  (same as run --verify: run a bundle's test cases)"},
     {"compare", xnnd_cmd_compare, "A.npy B.npy [--rtol R]  (max |a-b| against max |b|)"},

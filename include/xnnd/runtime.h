@@ -115,25 +115,39 @@ void xnnd_method_destroy(xnnd_method* method);
 /* Counts, 0 for NULL. Read-only: may be called from any thread, even during execute. */
 uint32_t xnnd_method_num_inputs(const xnnd_method* method);
 uint32_t xnnd_method_num_outputs(const xnnd_method* method);
-/* Shape and dtype of an input or output; data is NULL. Read-only: may be called from any
- * thread, even during execute. */
+/* Shape and dtype of an input or output; data is NULL. Dynamic shapes: dims are the upper
+ * bounds (every symbol at its max), the shapes the memory is planned for. Read-only: may be
+ * called from any thread, even during execute. */
 xnnd_status xnnd_method_input_info(const xnnd_method* method, uint32_t index, xnnd_tensor* info_out);
 xnnd_status xnnd_method_output_info(const xnnd_method* method, uint32_t index, xnnd_tensor* info_out);
 
 /* Bind input `index` to caller memory. dtype and dims must equal the method's input;
  * the data is borrowed until the next execute returns. One thread per method (BUSY when
- * another set_input or execute on this method is running). */
+ * another set_input or execute on this method is running).
+ * Dynamic shapes (an input whose type has symbolic dims, see xnnd_method_input_type_str):
+ * each dim may take any value its form allows: a dim k*s+c any value with s an integer in
+ * the symbol's range, a dim over several symbols any value within its bounds; otherwise
+ * XNND_SHAPE_MISMATCH with a message naming the input, dim, symbol and range, and the
+ * previous binding stays. Relations between inputs (input 1 dim 0 = 2*s0) are checked by
+ * xnnd_method_execute once every input is bound. */
 xnnd_status xnnd_method_set_input(xnnd_method* method, uint32_t index, const xnnd_tensor* input);
 
-/* Run every instruction. Never allocates. Fails with XNND_NON_FINITE_INPUT when an f32/f16
+/* Run every instruction. Never allocates (except, with dynamic shapes, a delegate's first
+ * execute at a shape it has not cached; the portable kernels never do). Fails with XNND_NON_FINITE_INPUT when an f32/f16
  * input holds a NaN or infinity (unless options.allow_non_finite_inputs). One thread per
  * method: XNND_BUSY, and nothing done, when another set_input or execute on this method is
  * running. Methods of one program may execute concurrently (XNNPACK delegates with the same
- * thread count share one pthreadpool, which serializes their parallel sections). */
+ * thread count share one pthreadpool, which serializes their parallel sections).
+ * Dynamic shapes: the symbols are solved from the bound inputs; an input dim that breaks a
+ * relation fails with XNND_SHAPE_MISMATCH (naming input, dim, form and symbol values) before
+ * anything runs. When the symbol values differ from the previous execute's, every tensor
+ * shape is recomputed and the kernels and delegates are reshaped; if that fails the method
+ * goes back to its previous shapes and stays usable. */
 xnnd_status xnnd_method_execute(xnnd_method* method);
 
 /* View of output `index`; data points into method memory, valid until the next
- * execute or destroy. XNND_NOT_EXECUTED (and *output_out untouched) before the first
+ * execute or destroy. Its dims are the actual ones of the last execute (dynamic shapes:
+ * xnnd_method_output_info gives the upper bounds). XNND_NOT_EXECUTED (and *output_out untouched) before the first
  * successful execute and after a failed one, when the memory holds no complete result.
  * One thread per method: XNND_BUSY during that method's execute. */
 xnnd_status xnnd_method_get_output(const xnnd_method* method, uint32_t index, xnnd_tensor* output_out);
@@ -164,6 +178,32 @@ size_t xnnd_method_describe_step(const xnnd_method* method, uint32_t step, char*
 /* Executes and their total wall time since creation. */
 xnnd_status xnnd_method_get_execute_profile(const xnnd_method* method, uint64_t* runs_out,
                                             uint64_t* total_ns_out);
+
+/* ---- Dynamic shapes (docs/ARCHITECTURE.md "Dynamic shapes") ----
+ * A method may have up to 4 symbols, each an integer in [min, max]; a symbolic dim is an
+ * affine form c + k0*s0 + ... with k >= 0 ("s0", "32*h", "2*s0", "s0-1"). Memory is planned
+ * for every symbol at its max; each execute runs at the values the bound inputs give. */
+typedef struct xnnd_symbol_info {
+  const char* name;   /* borrowed from the program */
+  int64_t min, max;
+  int64_t value;      /* the value the method last ran at (max before the first execute) */
+} xnnd_symbol_info;
+
+/* Number of symbols, 0 for a static method or NULL. Read-only: any thread. */
+uint32_t xnnd_method_num_symbols(const xnnd_method* method);
+/* Symbol `index`. INVALID_ARGUMENT when out of range. One thread per method (value is
+ * updated by execute). */
+xnnd_status xnnd_method_get_symbol(const xnnd_method* method, uint32_t index,
+                                   xnnd_symbol_info* info_out);
+/* The smallest and largest value input `input` dim `dim` may take (equal for a static dim).
+ * A dim k*s+c takes only the values c + k*s between them. Read-only: any thread. */
+xnnd_status xnnd_method_input_dim_range(const xnnd_method* method, uint32_t input,
+                                        uint32_t dim, int64_t* min_out, int64_t* max_out);
+/* Input `input`'s type with symbolic dims as their forms, e.g. "f32[s0,3,224,224]", into buf
+ * (size bytes, NUL-terminated, truncated); returns the length the whole text needs (like
+ * snprintf), 0 for NULL or an index out of range. Read-only: any thread. */
+size_t xnnd_method_input_type_str(const xnnd_method* method, uint32_t input, char* buf,
+                                  size_t size);
 
 /* Last error message of this method; never NULL ("" when none). Borrowed, overwritten by
  * the next failing call on the method. One thread per method. */

@@ -32,6 +32,12 @@ xnnd_status xnn_lower_activation(xnnd_xnn_builder* b, const xnnd_graph* g, const
   uint32_t rank = xnn_blob_dims(&g->values[node->outputs[0]], dims);
   uint32_t input = xnn_b_operand(b, node->inputs[0]);
   uint32_t tmp = xnn_b_internal_f32(b, rank, dims);
+  const xnnd_ir_value* out = &g->values[node->outputs[0]];
+  if (tmp != XNN_NO_VALUE && xnn_value_is_symbolic(out)) {
+    xnnd_dimx x[XNN_BLOB_MAX_DIMS];
+    for (uint32_t d = 0; d < rank; d++) x[d] = xnn_ir_dimx(out, rank == 4 ? (d == 0 ? 0 : d == 3 ? 1 : d + 1) : d);
+    xnn_b_set_dimx(b, tmp, x);
+  }
   if (node->op == XNND_OP_HARDSIGMOID) {
     const float three = 3.0f, six = 6.0f;
     uint32_t c3 = xnn_b_constant_f32(b, 0, NULL, &three);

@@ -124,6 +124,12 @@ xnnd_status xnn_lower_avg_pool2d(xnnd_xnn_builder* b, const xnnd_graph* g, const
     uint32_t pdims[4] = {(uint32_t)in->dims[0], (uint32_t)(in->dims[2] + 2 * p.padding[0]),
                          (uint32_t)(in->dims[3] + 2 * p.padding[1]), (uint32_t)in->dims[1]};
     uint32_t padded_id = xnn_b_internal_f32(b, 4, pdims);
+    if (padded_id != XNN_NO_VALUE && xnn_value_is_symbolic(in)) {
+      xnnd_dimx x[4] = {xnn_ir_dimx(in, 0), xnn_ir_dimx(in, 2), xnn_ir_dimx(in, 3), xnn_ir_dimx(in, 1)};
+      x[1].c += 2 * p.padding[0];
+      x[2].c += 2 * p.padding[1];
+      xnn_b_set_dimx(b, padded_id, x);
+    }
     if (xnn_b_status(b) != XNND_OK) return xnn_b_status(b);
     uint32_t pads[4] = {0, (uint32_t)p.padding[0], (uint32_t)p.padding[1], 0};
     fb_ref pre = fb_create_vector(fb, pads, 4, sizeof(uint32_t));
@@ -195,6 +201,8 @@ xnnd_status xnn_lower_global_pool(xnnd_xnn_builder* b, const xnnd_graph* g, cons
   } else {
     uint32_t dims[4] = {(uint32_t)in->dims[0], 1, 1, (uint32_t)in->dims[1]};
     pooled = xnn_b_internal_f32(b, 4, dims);
+    if (pooled != XNN_NO_VALUE && xnn_value_is_symbolic(in))
+      xnn_b_set_dimx(b, pooled, (xnnd_dimx[4]){xnn_ir_dimx(in, 0), xnnd_dimx_const(1), xnnd_dimx_const(1), xnn_ir_dimx(in, 1)});
   }
   if (xnn_b_status(b) != XNND_OK) return xnn_b_status(b);
   fb_builder* fb = xnn_b_fb(b);

@@ -322,6 +322,8 @@ xnnd_status xnn_lower_q8_global_pool(xnnd_xnn_builder* b, const xnnd_graph* g, c
   } else {
     uint32_t dims[4] = {(uint32_t)in->dims[0], 1, 1, (uint32_t)in->dims[1]};
     pooled = xnn_b_internal_like(b, 4, dims, out);
+    if (pooled != XNN_NO_VALUE && xnn_value_is_symbolic(in))
+      xnn_b_set_dimx(b, pooled, (xnnd_dimx[4]){xnn_ir_dimx(in, 0), xnnd_dimx_const(1), xnnd_dimx_const(1), xnn_ir_dimx(in, 1)});
   }
   if (xnn_b_status(b) != XNND_OK) return xnn_b_status(b);
   fb_builder* fb = xnn_b_fb(b);

@@ -24,6 +24,8 @@ typedef struct xnn_bvalue {
   bool written;           /* some node writes it */
   bool read;              /* some node reads it (or the lowering that made it promises to) */
   xnnd_id ir;             /* IR value it stands for, XNND_NO_ID for lowering temporaries */
+  bool dynamic;           /* some dim is symbolic: dimx holds every dim's form (blob order) */
+  xnnd_dimx dimx[XNN_BLOB_MAX_DIMS];
 } xnn_bvalue;
 
 struct xnnd_xnn_builder {
@@ -121,6 +123,54 @@ uint32_t xnn_blob_dims(const xnnd_ir_value* v, uint32_t dims[XNN_BLOB_MAX_DIMS])
     dims[3] = (uint32_t)v->dims[1];
   }
   return rank;
+}
+
+xnnd_dimx xnn_ir_dimx(const xnnd_ir_value* v, uint32_t d) {
+  return v->dimx != NULL ? v->dimx[d] : xnnd_dimx_const(v->dims[d]);
+}
+
+bool xnn_value_is_symbolic(const xnnd_ir_value* v) {
+  for (uint32_t d = 0; v->dimx != NULL && d < v->rank; d++)
+    if (!xnnd_dimx_is_const(&v->dimx[d])) return true;
+  return false;
+}
+
+/* Blob value `id` takes forms x[0..rank) (blob order); a value whose forms are all constant
+ * stays static, so a static graph's blob is byte-identical to one without this feature. */
+static void set_forms(xnnd_xnn_builder* b, uint32_t id, const xnnd_dimx* x) {
+  xnn_bvalue* v = &b->values[id];
+  bool symbolic = false;
+  for (uint32_t d = 0; d < v->rank; d++) symbolic = symbolic || !xnnd_dimx_is_const(&x[d]);
+  if (!symbolic) return;
+  for (uint32_t d = 0; d < v->rank; d++) {
+    int64_t upper = xnnd_dimx_upper(&x[d], b->g->syms, b->g->num_syms);
+    if (!xnnd_dimx_check(&x[d], b->g->num_syms) || upper != (int64_t)v->dims[d]) {
+      xnn_b_fail(b, XNND_INTERNAL, "blob value %u dim %u: symbolic form (upper bound %lld) disagrees with dim %u", id,
+                 d, (long long)upper, v->dims[d]);
+      return;
+    }
+  }
+  v->dynamic = true;
+  memcpy(v->dimx, x, sizeof(xnnd_dimx) * v->rank);
+}
+
+void xnn_b_set_dimx(xnnd_xnn_builder* b, uint32_t id, const xnnd_dimx* x) {
+  if (b->status != XNND_OK || id >= b->num_values) return;
+  set_forms(b, id, x);
+}
+
+/* Forms of an IR value in blob order (the permutation xnn_blob_dims applies to dims). */
+static void set_forms_of_ir(xnnd_xnn_builder* b, uint32_t id, const xnnd_ir_value* v) {
+  if (!xnn_value_is_symbolic(v)) return;
+  uint32_t rank = b->values[id].rank;
+  xnnd_dimx x[XNN_BLOB_MAX_DIMS];
+  for (uint32_t d = 0; d < rank; d++) x[d] = v->dimx[d];
+  if (rank == 4) {
+    x[1] = v->dimx[2];
+    x[2] = v->dimx[3];
+    x[3] = v->dimx[1];
+  }
+  set_forms(b, id, x);
 }
 
 static uint32_t new_value(xnnd_xnn_builder* b, uint32_t rank, const uint32_t* dims) {
@@ -289,6 +339,8 @@ xnnd_status xnn_builder_add_external(xnnd_xnn_builder* b, xnnd_id value, bool is
   b->values[id].external_index = index;
   b->values[id].ir = value;
   b->map[value] = id;
+  set_forms_of_ir(b, id, v);
+  if (b->status != XNND_OK) return b->status;
   bool ok = is_input ? grow((void**)&b->input_ids, &b->cap_inputs, b->num_inputs + 1, sizeof(uint32_t))
                      : grow((void**)&b->output_ids, &b->cap_outputs, b->num_outputs + 1, sizeof(uint32_t));
   if (!ok) return xnn_b_fail(b, XNND_OUT_OF_MEMORY, "out of memory");
@@ -309,6 +361,10 @@ bool xnn_b_is_external_output(const xnnd_xnn_builder* b, xnnd_id value) {
 
 /* A copy of a constant in blob layout: rank 4 goes NCHW -> NHWC; any element size. */
 static uint32_t materialize_constant(xnnd_xnn_builder* b, const xnnd_ir_value* v, bool transpose_2d) {
+  if (xnn_value_is_symbolic(v)) {
+    xnn_b_fail(b, XNND_UNSUPPORTED, "symbolic dim: constant %%%s has a symbolic shape; constants are static", v->name);
+    return XNN_NO_VALUE;
+  }
   bool plain_f32 = v->dtype == XNND_F32 && v->quant.scheme == XNND_QUANT_NONE;
   if (!plain_f32 && v->quant.scheme == XNND_QUANT_NONE) {
     xnn_b_fail(b, XNND_UNSUPPORTED, "constant %%%s is %s; only f32 and quantized constants are lowered", v->name,
@@ -427,6 +483,8 @@ uint32_t xnn_b_output(xnnd_xnn_builder* b, xnnd_id value) {
     b->map[value] = id;
     b->values[id].written = true;
     b->values[id].ir = value;
+    set_forms_of_ir(b, id, v);
+    if (b->status != XNND_OK) return XNN_NO_VALUE;
   }
   return id;
 }
@@ -470,6 +528,12 @@ xnnd_status xnn_builder_finish(xnnd_xnn_builder* b, uint8_t** blob_out, size_t* 
     fb_ref channel_scales = v->channel_scales != NULL
                                 ? fb_create_vector(fb, v->channel_scales, v->num_channel_scales, sizeof(float))
                                 : 0;
+    fb_ref dim_exprs = 0;
+    if (v->dynamic) {
+      int64_t wire[XNN_BLOB_MAX_DIMS * (1 + XNND_MAX_SYMS)];
+      xnnd_dimx_encode(v->dimx, v->rank, b->g->num_syms, wire);
+      dim_exprs = fb_create_vector(fb, wire, v->rank * (1 + b->g->num_syms), sizeof(int64_t));
+    }
     fb_table_start(fb);
     fb_add_u8(fb, XNND_XNNPACK_Value_datatype, v->datatype, 0);
     fb_add_ref(fb, XNND_XNNPACK_Value_dims, dims);
@@ -483,6 +547,7 @@ xnnd_status xnn_builder_finish(xnnd_xnn_builder* b, uint8_t** blob_out, size_t* 
     fb_add_u32(fb, XNND_XNNPACK_Value_external_index, v->external_index, UINT32_MAX);
     fb_add_u64(fb, XNND_XNNPACK_Value_constant_offset, v->constant_offset, 0);
     fb_add_u64(fb, XNND_XNNPACK_Value_constant_size, v->constant_size, 0);
+    fb_add_ref(fb, XNND_XNNPACK_Value_dim_exprs, dim_exprs);
     refs[i] = fb_table_end(fb);
   }
   fb_ref values = fb_create_ref_vector(fb, refs, b->num_values);
@@ -496,6 +561,7 @@ xnnd_status xnn_builder_finish(xnnd_xnn_builder* b, uint8_t** blob_out, size_t* 
   fb_add_ref(fb, XNND_XNNPACK_Graph_nodes, nodes);
   fb_add_ref(fb, XNND_XNNPACK_Graph_input_ids, inputs);
   fb_add_ref(fb, XNND_XNNPACK_Graph_output_ids, outputs);
+  fb_add_u32(fb, XNND_XNNPACK_Graph_num_symbols, b->g->num_syms, 0);
   fb_ref root = fb_table_end(fb);
   const uint8_t* fbdata = NULL;
   size_t fbsize = 0;
@@ -546,8 +612,20 @@ xnnd_status xnn_emit_reshape(xnnd_xnn_builder* b, uint32_t input, uint32_t outpu
   if (b->status != XNND_OK) return b->status;
   fb_builder* fb = b->fb;
   fb_ref shape = fb_create_vector(fb, dims, rank, sizeof(uint32_t));
+  /* A symbolic new shape is the output's: every caller reshapes to the output value's dims. */
+  fb_ref exprs = 0;
+  const xnn_bvalue* out = output < b->num_values ? &b->values[output] : NULL;
+  if (out != NULL && out->dynamic) {
+    bool same = out->rank == rank;
+    for (uint32_t d = 0; same && d < rank; d++) same = out->dims[d] == dims[d];
+    if (!same) return xnn_b_fail(b, XNND_INTERNAL, "reshape to dims other than its symbolic output's");
+    int64_t wire[XNN_BLOB_MAX_DIMS * (1 + XNND_MAX_SYMS)];
+    xnnd_dimx_encode(out->dimx, rank, b->g->num_syms, wire);
+    exprs = fb_create_vector(fb, wire, rank * (1 + b->g->num_syms), sizeof(int64_t));
+  }
   fb_table_start(fb);
   fb_add_ref(fb, XNND_XNNPACK_StaticReshape_new_shape, shape);
+  fb_add_ref(fb, XNND_XNNPACK_StaticReshape_new_shape_exprs, exprs);
   fb_add_u32(fb, XNND_XNNPACK_StaticReshape_input_id, input, UINT32_MAX);
   fb_add_u32(fb, XNND_XNNPACK_StaticReshape_output_id, output, UINT32_MAX);
   return xnn_b_node(b, XNND_XNNPACK_Node_StaticReshape, fb_table_end(fb));

@@ -15,6 +15,7 @@
 #include "xnnpack_generated.h"
 #include "xnnpack_lower.h"
 #include "pte_format.h"
+#include "dim_expr.h"
 
 #define XNN_BLOB_MAX_DIMS 6
 #define XNN_NO_VALUE UINT32_MAX
@@ -55,6 +56,23 @@ xnnd_status xnn_b_node(xnnd_xnn_builder* b, uint8_t type, fb_ref table);
 
 /* Blob dims of an IR value: NHWC for rank 4, else the IR dims. Returns the rank. */
 uint32_t xnn_blob_dims(const xnnd_ir_value* v, uint32_t dims[XNN_BLOB_MAX_DIMS]);
+
+/* ---- dynamic shapes (docs/ARCHITECTURE.md "Dynamic shapes") ----
+ * Blob values standing for IR values (partition inputs/outputs, node outputs) take the IR
+ * value's affine forms in blob order automatically; a StaticReshape to a symbolic output
+ * takes the output's forms as new_shape_exprs. A lowering temporary whose dims derive from
+ * IR dims gets its forms through xnn_b_set_dimx. Constants are always static. */
+/* Form of IR dim d (a constant form for a static value). */
+xnnd_dimx xnn_ir_dimx(const xnnd_ir_value* v, uint32_t d);
+/* Some dim of v is symbolic. */
+bool xnn_value_is_symbolic(const xnnd_ir_value* v);
+/* Blob value id takes forms x[0..rank) in blob order (ignored when all are constant); each
+ * form's upper bound must equal the value's dim. */
+void xnn_b_set_dimx(xnnd_xnn_builder* b, uint32_t id, const xnnd_dimx* x);
+/* Symbolic dims the node's lowering cannot express (a size computed from a symbolic dim that
+ * is not affine, or one the blob holds only as a number): false with a reason starting
+ * "symbolic dim: ". True for nodes without symbolic dims (lower_symbolic.c). */
+bool xnn_check_symbolic(const xnnd_graph* g, const xnnd_ir_node* node, char* reason, size_t reason_size);
 
 /* ---- check helpers (xnnpack_lower.c) ---- */
 /* Writes the reason and returns false, so checks can `return xnn_reason(...)`. */

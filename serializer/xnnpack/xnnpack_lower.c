@@ -248,11 +248,16 @@ bool xnnd_xnnpack_supports(const xnnd_graph* g, xnnd_id node, char* reason, size
   if ((isfinite(n->output_min) || isfinite(n->output_max)) && !k_takes_range[n->op])
     return xnn_reason(reason, reason_size, "%s with a fused output range: its XNNPACK node takes none",
                       op_name(n->op));
-  if (!xnn_node_is_quantized(g, n)) return l->check(g, n, reason, reason_size);
-  if (!xnn_check_q8_operands(g, n, reason, reason_size)) return false;
-  if (l->check_q8 == NULL)
-    return xnn_reason(reason, reason_size, "quantized %s is not lowered (this XNNPACK or xnnd lacks it)", op_name(n->op));
-  return l->check_q8(g, n, reason, reason_size);
+  if (!xnn_node_is_quantized(g, n)) {
+    if (!l->check(g, n, reason, reason_size)) return false;
+  } else {
+    if (!xnn_check_q8_operands(g, n, reason, reason_size)) return false;
+    if (l->check_q8 == NULL)
+      return xnn_reason(reason, reason_size, "quantized %s is not lowered (this XNNPACK or xnnd lacks it)",
+                        op_name(n->op));
+    if (!l->check_q8(g, n, reason, reason_size)) return false;
+  }
+  return xnn_check_symbolic(g, n, reason, reason_size);
 }
 
 /* ---- check helpers ---- */

@@ -38,6 +38,31 @@ const char* xnnd_xdatatype_name(uint8_t datatype) {
   return datatype < sizeof(names) / sizeof(names[0]) ? names[datatype] : "?";
 }
 
+bool xnnd_xforms_read(const xnnd_xblob* b, fb_vec exprs, uint32_t rank, xnnd_dimx* out) {
+  if (b->num_syms == 0 || b->num_syms > XNND_MAX_SYMS || rank > XNND_XNN_MAX_DIMS ||
+      exprs.len != rank * (1 + b->num_syms))
+    return false;
+  /* Element-wise reads: the vector is only as aligned as the flatbuffer guarantees. */
+  int64_t wire[XNND_XNN_MAX_DIMS * (1 + XNND_MAX_SYMS)];
+  for (uint32_t i = 0; i < exprs.len; i++) wire[i] = fb_vec_i64(exprs, i);
+  return xnnd_dimx_decode(wire, rank, b->num_syms, out);
+}
+
+static uint32_t eval_clamped(const xnnd_dimx* x, const xnnd_xblob* b) {
+  int64_t d = xnnd_dimx_eval(x, b->syms, b->num_syms);
+  return d < 0 ? 0 : d > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+}
+
+uint32_t xnnd_xreshape_shape(const xnnd_xblob* b, fb_table node, uint64_t dims[XNND_XNN_MAX_DIMS]) {
+  fb_vec shape = fb_vector(node, XNND_XNNPACK_StaticReshape_new_shape);
+  for (uint32_t d = 0; d < shape.len && d < XNND_XNN_MAX_DIMS; d++) dims[d] = fb_vec_u32(shape, d);
+  xnnd_dimx x[XNND_XNN_MAX_DIMS];
+  fb_vec exprs = fb_vector(node, XNND_XNNPACK_StaticReshape_new_shape_exprs);
+  if (exprs.len > 0 && xnnd_xforms_read(b, exprs, shape.len, x))
+    for (uint32_t d = 0; d < shape.len; d++) dims[d] = eval_clamped(&x[d], b);
+  return shape.len;
+}
+
 void xnnd_xvalue_read(const xnnd_xblob* b, uint32_t id, xnnd_xvalue* v) {
   fb_table t = fb_vec_table(b->values, id);
   memset(v, 0, sizeof(*v));
@@ -45,6 +70,12 @@ void xnnd_xvalue_read(const xnnd_xblob* b, uint32_t id, xnnd_xvalue* v) {
   fb_vec dims = fb_vector(t, XNND_XNNPACK_Value_dims);
   v->rank = dims.len;
   for (uint32_t i = 0; i < dims.len && i < XNND_XNN_MAX_DIMS; i++) v->dims[i] = fb_vec_u32(dims, i);
+  fb_vec exprs = fb_vector(t, XNND_XNNPACK_Value_dim_exprs);
+  xnnd_dimx x[XNND_XNN_MAX_DIMS];
+  if (exprs.len > 0 && xnnd_xforms_read(b, exprs, dims.len, x)) {
+    v->symbolic = true;
+    for (uint32_t i = 0; i < dims.len; i++) v->dims[i] = eval_clamped(&x[i], b);
+  }
   v->scale = fb_f32(t, XNND_XNNPACK_Value_scale, 1.0f);
   v->zero_point = fb_i32(t, XNND_XNNPACK_Value_zero_point, 0);
   v->channel_scales = fb_vector(t, XNND_XNNPACK_Value_channel_scales);
@@ -86,6 +117,14 @@ static void format_dims_i64(char* buf, size_t size, const int64_t* dims, uint32_
   for (uint32_t i = 0; i < rank && used < size; i++)
     used += (size_t)snprintf(buf + used, size - used, i ? ",%lld" : "%lld", (long long)dims[i]);
   if (used < size) snprintf(buf + used, size - used, "]");
+}
+
+/* "symbols (s0=3, s1=8)" for messages about a shape. */
+static void format_syms(char* buf, size_t size, const xnnd_xblob* b) {
+  size_t used = (size_t)snprintf(buf, size, "symbols (");
+  for (uint32_t s = 0; s < b->num_syms && used < size; s++)
+    used += (size_t)snprintf(buf + used, size - used, s ? ", s%u=%lld" : "s%u=%lld", s, (long long)b->syms[s]);
+  if (used < size) snprintf(buf + used, size - used, ")");
 }
 
 static xnnd_status verify_header(const uint8_t* blob, size_t size, xnnd_xblob* view, char* err,
@@ -145,6 +184,11 @@ static xnnd_status verify_value(const xnnd_xblob* b, uint32_t id, char* err, siz
                  v.datatype, xnnd_xdatatype_name(v.datatype));
   uint64_t bytes = elem;
   for (uint32_t d = 0; d < v.rank; d++) {
+    if (v.dims[d] == 0 && v.symbolic) {
+      char at[96];
+      format_syms(at, sizeof(at), b);
+      return vfail(err, err_size, XNND_INVALID_PROGRAM, "values[%u]: dims[%u] is below 1 at %s", id, d, at);
+    }
     if (v.dims[d] == 0)
       return vfail(err, err_size, XNND_INVALID_PROGRAM, "values[%u]: dims[%u] is zero", id, d);
     if (bytes > XNND_XNN_MAX_VALUE_BYTES / v.dims[d])
@@ -261,9 +305,91 @@ static xnnd_status verify_externals(const xnnd_xblob* b, bool is_input, const xn
   return XNND_OK;
 }
 
+/* Dynamic shapes: Graph.num_symbols against the method's, then every dim_exprs and
+ * new_shape_exprs (length, invariants, and the stored dims/new_shape equal to the forms at the
+ * method's symbol values, which are what the call's tensors were evaluated at). Constants are
+ * static. Leaves view->syms = syms. */
+static xnnd_status verify_forms(xnnd_xblob* view, const int64_t* syms, uint32_t num_syms, char* err, size_t err_size) {
+  if (num_syms > XNND_MAX_SYMS)
+    return vfail(err, err_size, XNND_INVALID_ARGUMENT, "%u symbol values; at most %u", num_syms, XNND_MAX_SYMS);
+  if (num_syms > 0 && syms == NULL) return vfail(err, err_size, XNND_INVALID_ARGUMENT, "num_syms is set but syms is NULL");
+  for (uint32_t s = 0; s < num_syms; s++) {
+    if (syms[s] < 0 || syms[s] > XNND_DIMX_LIMIT)
+      return vfail(err, err_size, XNND_INVALID_ARGUMENT, "symbol %u = %lld out of range", s, (long long)syms[s]);
+    view->syms[s] = syms[s];
+  }
+  uint32_t ns = fb_u32(view->graph, XNND_XNNPACK_Graph_num_symbols, 0);
+  if (ns != 0 && ns != num_syms)
+    return vfail(err, err_size, XNND_INVALID_PROGRAM, "Graph.num_symbols is %u, the method has %u symbols", ns,
+                 num_syms);
+  view->num_syms = ns;
+  char at[96];
+  format_syms(at, sizeof(at), view);
+  for (uint32_t i = 0; i < view->values.len; i++) {
+    fb_table t = fb_vec_table(view->values, i);
+    fb_vec exprs = fb_vector(t, XNND_XNNPACK_Value_dim_exprs);
+    if (exprs.data == NULL) continue;
+    fb_vec dims = fb_vector(t, XNND_XNNPACK_Value_dims);
+    if (ns == 0)
+      return vfail(err, err_size, XNND_INVALID_PROGRAM, "values[%u]: dim_exprs in a blob with Graph.num_symbols 0", i);
+    if (dims.len > XNND_XNN_MAX_DIMS)
+      return vfail(err, err_size, XNND_LIMIT_EXCEEDED, "values[%u]: rank %u exceeds XNNPACK's %u", i, dims.len,
+                   XNND_XNN_MAX_DIMS);
+    if (exprs.len != dims.len * (1 + ns))
+      return vfail(err, err_size, XNND_INVALID_PROGRAM,
+                   "values[%u]: dim_exprs has %u entries, rank %u x (1 + %u symbols) needs %u", i, exprs.len,
+                   dims.len, ns, dims.len * (1 + ns));
+    if (fb_u64(t, XNND_XNNPACK_Value_constant_size, 0) > 0)
+      return vfail(err, err_size, XNND_INVALID_PROGRAM, "values[%u]: a constant cannot have symbolic dims", i);
+    xnnd_dimx x[XNND_XNN_MAX_DIMS];
+    if (!xnnd_xforms_read(view, exprs, dims.len, x))
+      return vfail(err, err_size, XNND_INVALID_PROGRAM,
+                   "values[%u]: dim_exprs breaks the form invariants (coefficients in [0, 2^40], constant in "
+                   "[-2^40, 2^40])", i);
+    for (uint32_t d = 0; d < dims.len; d++) {
+      int64_t at_syms = xnnd_dimx_eval(&x[d], view->syms, ns);
+      if (at_syms != (int64_t)fb_vec_u32(dims, d))
+        return vfail(err, err_size, XNND_INVALID_PROGRAM, "values[%u]: dims[%u] = %u but its form gives %lld at %s",
+                     i, d, fb_vec_u32(dims, d), (long long)at_syms, at);
+    }
+    view->dynamic = true;
+  }
+  for (uint32_t i = 0; i < view->nodes.len; i++) {
+    fb_table entry = fb_vec_table(view->nodes, i);
+    fb_table node = fb_table_field(entry, XNND_XNNPACK_NodeEntry_node);
+    if (fb_u8(entry, XNND_XNNPACK_NodeEntry_node_type, 0) != XNND_XNNPACK_Node_StaticReshape || node == NULL) continue;
+    fb_vec exprs = fb_vector(node, XNND_XNNPACK_StaticReshape_new_shape_exprs);
+    if (exprs.data == NULL) continue;
+    fb_vec shape = fb_vector(node, XNND_XNNPACK_StaticReshape_new_shape);
+    if (ns == 0)
+      return vfail(err, err_size, XNND_INVALID_PROGRAM,
+                   "nodes[%u] (StaticReshape): new_shape_exprs in a blob with Graph.num_symbols 0", i);
+    if (shape.len > XNND_XNN_MAX_DIMS)
+      return vfail(err, err_size, XNND_LIMIT_EXCEEDED, "nodes[%u] (StaticReshape): new_shape has %u dims, XNNPACK allows %u",
+                   i, shape.len, XNND_XNN_MAX_DIMS);
+    if (exprs.len != shape.len * (1 + ns))
+      return vfail(err, err_size, XNND_INVALID_PROGRAM,
+                   "nodes[%u] (StaticReshape): new_shape_exprs has %u entries, %u dims x (1 + %u symbols) needs %u",
+                   i, exprs.len, shape.len, ns, shape.len * (1 + ns));
+    xnnd_dimx x[XNND_XNN_MAX_DIMS];
+    if (!xnnd_xforms_read(view, exprs, shape.len, x))
+      return vfail(err, err_size, XNND_INVALID_PROGRAM,
+                   "nodes[%u] (StaticReshape): new_shape_exprs breaks the form invariants", i);
+    for (uint32_t d = 0; d < shape.len; d++) {
+      int64_t at_syms = xnnd_dimx_eval(&x[d], view->syms, ns);
+      if (at_syms != (int64_t)fb_vec_u32(shape, d))
+        return vfail(err, err_size, XNND_INVALID_PROGRAM,
+                     "nodes[%u] (StaticReshape): new_shape[%u] = %u but its form gives %lld at %s", i, d,
+                     fb_vec_u32(shape, d), (long long)at_syms, at);
+    }
+    view->dynamic = true;
+  }
+  return XNND_OK;
+}
+
 xnnd_status xnnd_xblob_verify(const uint8_t* blob, size_t size, const xnnd_tensor* inputs, uint32_t num_inputs,
-                              const xnnd_tensor* outputs, uint32_t num_outputs, xnnd_xblob* view, char* err,
-                              size_t err_size) {
+                              const xnnd_tensor* outputs, uint32_t num_outputs, const int64_t* syms,
+                              uint32_t num_syms, xnnd_xblob* view, char* err, size_t err_size) {
   if (blob == NULL || view == NULL) return vfail(err, err_size, XNND_INVALID_ARGUMENT, "no blob");
   memset(view, 0, sizeof(*view));
   xnnd_status st = verify_header(blob, size, view, err, err_size);
@@ -292,6 +418,15 @@ xnnd_status xnnd_xblob_verify(const uint8_t* blob, size_t size, const xnnd_tenso
     return vfail(err, err_size, XNND_LIMIT_EXCEEDED, "%u nodes exceed the limit %u", view->nodes.len,
                  XNND_XNN_MAX_NODES);
 
+  st = verify_forms(view, syms, num_syms, err, err_size);
+  if (st != XNND_OK) return st;
+  return xnnd_xblob_verify_shapes(view, inputs, num_inputs, outputs, num_outputs, err, err_size);
+}
+
+xnnd_status xnnd_xblob_verify_shapes(const xnnd_xblob* view, const xnnd_tensor* inputs, uint32_t num_inputs,
+                                     const xnnd_tensor* outputs, uint32_t num_outputs, char* err,
+                                     size_t err_size) {
+  xnnd_status st;
   for (uint32_t i = 0; i < view->values.len; i++) {
     st = verify_value(view, i, err, err_size);
     if (st != XNND_OK) return st;

@@ -10,6 +10,7 @@
 
 #include <xnnpack.h>
 
+#include "dim_expr.h"
 #include "fb.h"
 #include "xnnd/backend.h"
 #include "xnnpack_generated.h"
@@ -42,9 +43,14 @@ typedef struct xnnd_xvalue {
   uint32_t flags;               /* XNND_XVALUE_* */
   uint32_t external_index;
   uint64_t constant_offset, constant_size;
+  bool symbolic;                /* dims were evaluated from dim_exprs at the view's symbols */
 } xnnd_xvalue;
 
-/* A blob that passed the structural checks: header, flatbuffer, constant region. */
+/* A blob that passed the structural checks: header, flatbuffer, constant region.
+ * Dynamic shapes: a value's dim_exprs (and a StaticReshape's new_shape_exprs) are affine
+ * forms over Graph.num_symbols symbols; a view reads every such dim evaluated at `syms`, so
+ * a copy of the view with other symbol values is the blob at that shape (node checks,
+ * defines and own kernels read dims only through it). */
 typedef struct xnnd_xblob {
   const uint8_t* fb;
   size_t fb_size;
@@ -52,21 +58,41 @@ typedef struct xnnd_xblob {
   uint64_t constants_size;
   fb_table graph;
   fb_vec values, nodes, input_ids, output_ids;
+  uint32_t num_syms;             /* Graph.num_symbols */
+  bool dynamic;                  /* some value or reshape carries forms */
+  int64_t syms[XNND_MAX_SYMS];   /* where forms are evaluated */
 } xnnd_xblob;
 
+/* Reads value id; a dim with a valid form is its value at b->syms clamped to [0, UINT32_MAX]
+ * (the verifier rejects forms that are invalid or evaluate outside [1, UINT32_MAX]). */
 void xnnd_xvalue_read(const xnnd_xblob* b, uint32_t id, xnnd_xvalue* v);
+/* Decodes a forms vector (dim_exprs / new_shape_exprs) of rank dims: false when its length is
+ * not rank * (1 + b->num_syms) or a form breaks the invariants (xnnd_dimx_decode). */
+bool xnnd_xforms_read(const xnnd_xblob* b, fb_vec exprs, uint32_t rank, xnnd_dimx* out);
+/* A StaticReshape's new shape at the view's symbols; returns its rank (entries past
+ * XNND_XNN_MAX_DIMS are not read). */
+uint32_t xnnd_xreshape_shape(const xnnd_xblob* b, fb_table node, uint64_t dims[XNND_XNN_MAX_DIMS]);
 uint64_t xnnd_xvalue_numel(const xnnd_xvalue* v);
 /* Bytes per element of a blob datatype, 0 when invalid. */
 size_t xnnd_xdatatype_size(uint8_t datatype);
 const char* xnnd_xdatatype_name(uint8_t datatype);
 
-/* Verify bytes completely (header, flatbuffer, values, nodes, externals against the
- * program tensors of the call). On success fills *view; `blob` must be 4-byte aligned at
- * its flatbuffer (the caller copies otherwise). Allocates nothing. Thread-safe. */
+/* Verify bytes completely (header, flatbuffer, symbolic forms against the method's symbol
+ * values syms[0..num_syms) the call's tensors were evaluated at, values, nodes, externals
+ * against the program tensors of the call). On success fills *view (evaluated at syms);
+ * `blob` must be 4-byte aligned at its flatbuffer (the caller copies otherwise). Allocates
+ * nothing. Thread-safe. */
 xnnd_status xnnd_xblob_verify(const uint8_t* blob, size_t size,
                               const xnnd_tensor* inputs, uint32_t num_inputs,
                               const xnnd_tensor* outputs, uint32_t num_outputs,
+                              const int64_t* syms, uint32_t num_syms,
                               xnnd_xblob* view, char* err, size_t err_size);
+/* The shape-dependent part of xnnd_xblob_verify on a verified view at other symbol values
+ * (view->syms): every value's dims in range, the externals against the call's tensors at
+ * that shape, every node's rule. Messages name the symbol values. */
+xnnd_status xnnd_xblob_verify_shapes(const xnnd_xblob* view, const xnnd_tensor* inputs, uint32_t num_inputs,
+                                     const xnnd_tensor* outputs, uint32_t num_outputs, char* err,
+                                     size_t err_size);
 
 /* Dataflow of a verified blob: every node reads only constants, external inputs and values
  * written by earlier nodes; writes each value once; every written value is read later or is an

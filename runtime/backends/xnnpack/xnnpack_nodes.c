@@ -591,23 +591,22 @@ static xnnd_status check_static_reshape(const xnnd_xnode_ctx* c, fb_table node) 
   TRY(get_output(c, node, F(StaticReshape, output_id), "output_id", &out));
   TRY(check_flags(c, node, F(StaticReshape, flags)));
   TRY(expect_dtype(c, "output_id", &out, in.v.datatype));
-  fb_vec shape = fb_vector(node, F(StaticReshape, new_shape));
-  if (shape.len > XNND_XNN_MAX_DIMS)
-    return nfail(c, XNND_LIMIT_EXCEEDED, "new_shape has %u dims, XNNPACK allows %u", shape.len, XNND_XNN_MAX_DIMS);
   uint64_t dims[XNND_XNN_MAX_DIMS];
-  for (uint32_t d = 0; d < shape.len; d++) dims[d] = fb_vec_u32(shape, d);
-  TRY(expect_dims(c, "output_id", &out, shape.len, dims));
+  uint32_t rank = xnnd_xreshape_shape(c->blob, node, dims);  /* at the view's symbols */
+  if (rank > XNND_XNN_MAX_DIMS)
+    return nfail(c, XNND_LIMIT_EXCEEDED, "new_shape has %u dims, XNNPACK allows %u", rank, XNND_XNN_MAX_DIMS);
+  TRY(expect_dims(c, "output_id", &out, rank, dims));
   if (xnnd_xvalue_numel(&in.v) != xnnd_xvalue_numel(&out.v))
     return nfail(c, XNND_INVALID_PROGRAM, "input_id %u has %llu elements, output_id %u has %llu", in.id,
                  (unsigned long long)xnnd_xvalue_numel(&in.v), out.id, (unsigned long long)xnnd_xvalue_numel(&out.v));
   return XNND_OK;
 }
 static enum xnn_status define_static_reshape(xnn_subgraph_t sg, const xnnd_xblob* blob, fb_table node) {
-  (void)blob;
-  fb_vec shape = fb_vector(node, F(StaticReshape, new_shape));
+  uint64_t shape[XNND_XNN_MAX_DIMS];
+  uint32_t rank = xnnd_xreshape_shape(blob, node, shape);
   size_t dims[XNND_XNN_MAX_DIMS];
-  for (uint32_t d = 0; d < shape.len && d < XNND_XNN_MAX_DIMS; d++) dims[d] = fb_vec_u32(shape, d);
-  return xnn_define_static_reshape(sg, shape.len, dims, U32(StaticReshape, input_id), U32(StaticReshape, output_id),
+  for (uint32_t d = 0; d < rank && d < XNND_XNN_MAX_DIMS; d++) dims[d] = (size_t)shape[d];
+  return xnn_define_static_reshape(sg, rank, dims, U32(StaticReshape, input_id), U32(StaticReshape, output_id),
                                    U32(StaticReshape, flags));
 }
 
