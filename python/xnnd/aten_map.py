@@ -1037,7 +1037,7 @@ class _Converter:
                 if node in live or node.op == "placeholder":
                     self.symbols.convert_meta(node)
         for node in self.gm.graph.nodes:
-            if node.op == "call_function" and _is_size_node(node):
+            if self.symbols.symbols and node.op == "call_function" and _is_size_node(node):
                 continue    # size arithmetic: users read it as a form (SymbolTable.resolve)
             if node.op == "placeholder":
                 meta = node.meta["tensor_meta"]
@@ -1254,10 +1254,10 @@ def _is_size_node(node: torch.fx.Node) -> bool:
     target = str(node.target)
     if target in _SIZE_TARGETS or target in _ASSERT_TARGETS:
         return True
+    if hasattr(node.target, "_schema") or node.target is operator.getitem:
+        return False   # an aten op (item() gives a SymFloat too: refused by map_call)
     val = node.meta.get("val")
-    return isinstance(val, (torch.SymInt, torch.SymFloat, torch.SymBool)) or (
-        not hasattr(node.target, "_schema") and node.target is not operator.getitem
-        and isinstance(val, (int, float, bool)))
+    return isinstance(val, (torch.SymInt, torch.SymFloat, torch.SymBool, int, float, bool))
 
 
 class SymbolTable:

@@ -258,7 +258,7 @@ class TestErrors(unittest.TestCase):
                 inputs += (torch.rand(3, 4) > 0.5,)
             with self.assertRaises(ExportError, msg=name) as cm:
                 run_xnnd(module, inputs, delegate=False)
-            self.assertIn("dynamic shapes", str(cm.exception), name)
+            self.assertIn("data-dependent shapes", str(cm.exception), name)
 
     def test_wrong_export_shape_refused(self):
         # torch.export's meta function gives x[a, b, c] (c 0-D) the shape [5]; eager: [1, 2, 5]
