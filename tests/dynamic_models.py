@@ -13,6 +13,9 @@ CASEs (random weights, fixed seeds):
   encoder       nn.TransformerEncoderLayer(d_model=64, nhead=4, dim_feedforward=128,
                 batch_first=True), batch 2, sequence length 1..128, run at 1, 2, 17, 64, 128;
                 1e-4 of max|torch| (tests/e2e/model_transformer.sh)
+  api           tests/models/small.py:convnet through xnnd.export(dynamic_shapes={"x": {0: Dim}})
+                (forward's parameter name), example batch 1: report.notes says it was replaced;
+                batch 1..4 within 1e-4 of max|torch|
   int8          tests/models/quant_ops.py:conv_block quantized with PT2E (quantize="int8"),
                 batch 1..8, run at every batch; every element within one output quantization
                 step of PyTorch's reference quantized model at that batch
@@ -75,8 +78,16 @@ def int8_case():
                 shapes=[[(b, 3, 16, 16)] for b in range(1, 9)], quantize=True, one_partition=True)
 
 
+def api_case():
+    import small
+    module, example = small.convnet()
+    return dict(module=module.eval(), example=example,
+                dynamic_shapes={"x": {0: Dim("batch", min=1, max=4)}},
+                shapes=[[(b, 3, 16, 16)] for b in range(1, 5)], rtol=1e-4, api=True)
+
+
 CASES = {"resnet18": resnet18_case, "mobilenet_v2": mobilenet_v2_case,
-         "encoder": encoder_case, "int8": int8_case}
+         "encoder": encoder_case, "int8": int8_case, "api": api_case}
 
 
 def export(name, case, xnnd_bin, work):
@@ -84,6 +95,18 @@ def export(name, case, xnnd_bin, work):
     from xnnd import quantize as quant
 
     module, example, ds = case["module"], case["example"], case["dynamic_shapes"]
+    if case.get("api"):
+        import xnnd
+        result = xnnd.export(module, example, dynamic_shapes=ds, capture="non-strict",
+                             xnnd_bin=xnnd_bin)
+        if not any("has size 1 in dynamic dim 0" in n for n in result.report.notes):
+            print("FAIL: %s: no note on the replaced example: %s" % (name, result.report.notes))
+            sys.exit(1)
+        path = os.path.join(work, name + ".pte")
+        result.save(path)
+        print("%s: exported once with xnnd.export; notes: %s"
+              % (name, "; ".join(result.report.notes)), flush=True)
+        return path, module, None
     notes = []
     inputs = trace.prepare_dynamic_inputs(example, ds, notes, 0, module)
     reference, steps = module, None

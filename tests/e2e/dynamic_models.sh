@@ -5,11 +5,12 @@
 # and W separate symbols; every square size and 256x160), nn.TransformerEncoderLayer (d_model 64,
 # batch_first) at sequence lengths 1, 2, 17, 64, 128 of 1..128, each within 1e-4 of max|torch|;
 # an int8 conv block (PT2E) at batch 1..8 within one output quantization step of PyTorch's
-# reference quantized model. Then `xnnd export --dynamic` from the command line: a program whose
+# reference quantized model; a small CNN through xnnd.export(dynamic_shapes=) at batch 1..4.
+# Then `xnnd export --dynamic` from the command line: a program whose
 # batch is 1..4 runs at batch 3, and a batch outside the range is refused naming the bound.
 source "$(dirname "$0")/lib/common.bash"
 PYTHONPATH=python "$PY" tests/dynamic_models.py --xnnd "$XNND" --work "$TMP" \
-  resnet18 mobilenet_v2 encoder int8
+  resnet18 mobilenet_v2 encoder int8 api
 
 # the CLI: --dynamic, an example of batch 1 (replaced for the capture), a run at another batch
 export_model tests/models/small.py:convnet convnet --dynamic 0:0=1..4 --capture non-strict 2> "$TMP/convnet.log"
