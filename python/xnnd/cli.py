@@ -22,6 +22,8 @@ from .errors import ExportError
 if TYPE_CHECKING:   # torch is imported on first use, not on `import xnnd.cli`
     import torch
 
+    from . import trace
+
     from .bundle import Case
     from .ir_text import Graph
 
@@ -85,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "outputs come from PyTorch (check with `xnnd run --verify`)")
     ex.add_argument("--bundle-cases", type=int, default=3, metavar="N",
                     help="test cases in the bundle: the example inputs, then N-1 random ones "
-                         "(default 3)")
+                         "(default 3); with --dynamic those take other sizes: the max, the min, "
+                         "then seeded sizes in range")
     ex.add_argument("--atol", type=float, default=None,
                     help="bundle tolerance per element (default: 1e-4 times the output's max "
                          "|expected|, the criterion of `xnnd compare`)")
@@ -107,10 +110,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _case_shape(t: torch.Tensor, k: int, dynamic: Sequence[trace.DynamicDim], i: int,
+                g: torch.Generator) -> list[int]:
+    """Input k's shape in bundle case i of a dynamic program: case 1 at every dynamic dim's
+    max, case 2 at its min (at least 1), later cases a seeded size in range."""
+    import torch
+
+    shape = list(t.shape)
+    for spec in dynamic:
+        if spec.input != k:
+            continue
+        d = spec.dim + t.dim() if spec.dim < 0 else spec.dim
+        lo = max(spec.min, spec.step)
+        if i == 1:
+            shape[d] = spec.max
+        elif i == 2:
+            shape[d] = lo
+        else:
+            steps = (spec.max - lo) // spec.step
+            shape[d] = lo + spec.step * int(torch.randint(0, steps + 1, (1,), generator=g))
+    return shape
+
+
 def bundle_cases(module: torch.nn.Module, inputs: Sequence[torch.Tensor], n: int, seed: int,
-                 atol: float | None, rtol: float) -> list[Case]:
+                 atol: float | None, rtol: float,
+                 dynamic: Sequence[trace.DynamicDim] = ()) -> list[Case]:
     """Case 0 is the example inputs; case i draws new inputs like them (seeded) and runs
-    PyTorch eagerly for the expected outputs."""
+    PyTorch eagerly for the expected outputs. With `--dynamic` specs, the cases after the first
+    take other sizes in the dynamic dims (_case_shape), so `xnnd run --verify` changes shape
+    between cases."""
     import torch
 
     from . import trace
@@ -121,8 +149,11 @@ def bundle_cases(module: torch.nn.Module, inputs: Sequence[torch.Tensor], n: int
             case_inputs = list(inputs)
         else:
             g = torch.Generator().manual_seed(seed + 1000 + i)
-            case_inputs = [torch.randn(t.shape, generator=g, dtype=t.dtype)
-                           if t.is_floating_point() else t.clone() for t in inputs]
+            shapes = [_case_shape(t, k, dynamic, i, g) for k, t in enumerate(inputs)]
+            case_inputs = [torch.randn(shape, generator=g, dtype=t.dtype)
+                           if t.is_floating_point() else t.clone() if list(t.shape) == shape
+                           else torch.zeros(shape, dtype=t.dtype)
+                           for t, shape in zip(inputs, shapes, strict=True)]
         outputs = [t.detach().cpu().numpy() for t in trace.eager_outputs(module, case_inputs)]
         tolerances = [(atol if atol is not None else
                        1e-4 * float(abs(o.astype("float64")).max(initial=0.0)), rtol)
@@ -198,7 +229,7 @@ def check_torch() -> None:
 
 
 def _export(args):
-    from . import api
+    from . import api, trace
 
     notes = []
     graph, module, inputs, gm = export_ir(args.spec, args.seed, args.input_shape, args.save_io,
@@ -254,7 +285,8 @@ def _export(args):
             with open(args.output, "rb") as f:
                 pte = f.read()
             bundle.write(path, pte, bundle_cases(module, inputs, args.bundle_cases, args.seed,
-                                                 args.atol, args.rtol))
+                                                 args.atol, args.rtol,
+                                                 [trace.parse_dynamic(d) for d in args.dynamic]))
             _progress("wrote %s (%d cases)" % (path, max(args.bundle_cases, 1)))
         return 0
     finally:
