@@ -127,10 +127,11 @@ def _quiet():
 def _reason(e: BaseException) -> str:
     """The exception's first line, plus the constraint violations and suggested fixes
     torch.export lists for dynamic shapes (the part a user can act on)."""
-    text = str(e).strip().splitlines()
-    first = next((line for line in text if line.strip()), "")
-    extra = [line.strip() for line in text[1:] if line.strip().startswith("- ")
-             or "Suggested fixes" in line or line.strip().startswith("dim")][:6]
+    text = [line.strip() for line in str(e).strip().splitlines()]
+    first = next((line for line in text if line), "")
+    fixes = text.index("Suggested fixes:") if "Suggested fixes:" in text else len(text)
+    extra = [line.strip() for line in text[1:] if line.strip().startswith("- ")][:4]
+    extra += [line.strip() for line in text[fixes:fixes + 5] if line.strip()]
     return "%s: %s" % (type(e).__name__, " ".join([first[:400]] + [x[:300] for x in extra]))
 
 
@@ -149,22 +150,96 @@ def capture(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...],
     if mode not in CAPTURE_MODES:
         raise ExportError("capture mode must be one of %s" % ", ".join(CAPTURE_MODES))
     notes = notes if notes is not None else []
-    errors = []
+    errors: list[str] = []
     tries = {"auto": (True, False), "strict": (True,), "non-strict": (False,)}[mode]
     for strict in tries:
-        try:
-            with _quiet():
-                ep = torch.export.export(module, tuple(inputs), strict=strict,
-                                         dynamic_shapes=dynamic_shapes)
-        except Exception as e:  # torch's reason is what the user needs to see
-            errors.append("%s capture failed: %s"
-                          % ("strict" if strict else "non-strict", _reason(e)))
+        ep = _export_refining(module, inputs, strict, dynamic_shapes, notes, errors)
+        if ep is None:
             continue
         if errors:
             notes.append(errors[0] + "; used non-strict capture instead")
         return ep
     raise ExportError("torch.export could not capture the model:\n  " + "\n  ".join(errors),
                       exit_code=1)
+
+
+def _export_refining(module: torch.nn.Module, inputs: Sequence[torch.Tensor], strict: bool,
+                     dynamic_shapes: Any, notes: list[str],
+                     errors: list[str]) -> torch.export.ExportedProgram | None:
+    """torch.export.export once; when it fails only because dynamic dims given as independent
+    are related (torch.export's suggested fix `d1_0 = d0_0`), again with the relation (a note
+    says so). A fix that would narrow a range or fix a dim to a constant is not taken: the
+    user's spec is wrong and hears torch's reason. None (reason appended to errors) on
+    failure."""
+    shapes = dynamic_shapes
+    for _ in range(4):
+        try:
+            with _quiet():
+                return torch.export.export(module, tuple(inputs), strict=strict,
+                                           dynamic_shapes=shapes)
+        except Exception as e:  # torch's reason is what the user needs to see
+            refined = _related_dims(e, shapes, notes) if shapes is not None else None
+            if refined is None:
+                errors.append("%s capture failed: %s"
+                              % ("strict" if strict else "non-strict", _reason(e)))
+                return None
+            shapes = refined
+    errors.append("%s capture failed: dynamic dims still related after 4 refinements"
+                  % ("strict" if strict else "non-strict"))
+    return None
+
+
+_FIX_RE = re.compile(r"^([A-Za-z_]\w*) = (?:(\d+)\*)?([A-Za-z_]\w*)(?: ([+-]) (\d+))?$")
+
+
+def _map_dims(shapes: Any, fn: Callable[[Any], Any]) -> Any:
+    """shapes (tuple/list/dict per input of dict/tuple/list per dim) with fn applied to every
+    dim entry."""
+    def per_input(entry: Any) -> Any:
+        if isinstance(entry, dict):
+            return {k: fn(v) for k, v in entry.items()}
+        if isinstance(entry, (tuple, list)):
+            return type(entry)(fn(v) for v in entry)
+        return entry
+    if isinstance(shapes, dict):
+        return {k: per_input(v) for k, v in shapes.items()}
+    return type(shapes)(per_input(v) for v in shapes)
+
+
+def _related_dims(e: BaseException, shapes: Any, notes: list[str]) -> Any:
+    """dynamic_shapes with torch.export's suggested fixes applied when every fix relates a
+    plain Dim to another one (`d1_0 = d0_0` with the same range, `d1_0 = 2*d0_0 + 1`);
+    else None (a range change, a constant, anything else: the user hears torch's reason)."""
+    text = [line.strip() for line in str(e).splitlines()]
+    if "Suggested fixes:" not in text:
+        return None
+    dims: dict[str, Any] = {}
+    _map_dims(shapes, lambda d: dims.setdefault(getattr(d, "__name__", ""), d))
+    relations: dict[str, Any] = {}
+    for line in text[text.index("Suggested fixes:") + 1:]:
+        if not line:
+            break
+        m = _FIX_RE.match(line)
+        if not m:
+            return None
+        name, k, other, sign, c = m.groups()
+        a, b = dims.get(name), dims.get(other)
+        if a is None or b is None or hasattr(a, "root") or hasattr(b, "root"):
+            return None
+        if k is None and c is None:
+            if (a.min, a.max) != (b.min, b.max):
+                return None
+            relations[name] = b
+        else:
+            relations[name] = int(k or 1) * b + (int(c) if sign == "+" else -int(c or 0))
+    if not relations:
+        return None
+    note = ("torch.export found dynamic dims that must be related (%s): captured with the "
+            "relation" % ", ".join("%s = %s" % (n, getattr(r, "__name__", r))
+                                  for n, r in relations.items()))
+    if note not in notes:
+        notes.append(note)
+    return _map_dims(shapes, lambda d: relations.get(getattr(d, "__name__", ""), d))
 
 
 def _attach_tensor_meta(gm: torch.fx.GraphModule) -> None:

@@ -259,6 +259,35 @@ class TestSpecs(unittest.TestCase):
         self.assertRegex(lines[3], r"^  input %\w+: f32\[s0,3,16\*s1,\d+\]$")
 
 
+class TwoInputs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, a, b):
+        return self.fc(a) + b
+
+
+class TestRelatedSpecs(unittest.TestCase):
+    def test_equal_dims_given_separately_share_one_symbol(self):
+        torch.manual_seed(0)
+        xs = (torch.randn(3, 4), torch.randn(3, 4))
+        ds = trace.dynamic_shapes_of([trace.parse_dynamic("0:0=1..8"),
+                                      trace.parse_dynamic("1:0=1..8")], xs)
+        notes = []
+        lines = ir_of(TwoInputs(), xs, ds, notes)
+        self.assertEqual(lines[1:4], ["  sym s0 = 1..8", "  input %a: f32[s0,4]",
+                                      "  input %b: f32[s0,4]"])
+        self.assertIn("must be related (d1_0 = d0_0)", " ".join(notes))
+
+    def test_equal_dims_with_other_ranges_are_refused(self):
+        xs = (torch.randn(3, 4), torch.randn(3, 4))
+        ds = trace.dynamic_shapes_of([trace.parse_dynamic("0:0=1..8"),
+                                      trace.parse_dynamic("1:0=2..4")], xs)
+        with self.assertRaisesRegex(ExportError, "must always be equal"):
+            ir_of(TwoInputs(), xs, ds)
+
+
 class TestRefusals(unittest.TestCase):
     def test_non_affine_size_names_node_and_suggests_a_step(self):
         with self.assertRaises(ExportError) as cm:
