@@ -12,7 +12,8 @@ CASEs (random weights, fixed seeds):
                 (two symbols), run at every square size and one non-square; 1e-4 of max|torch|
   encoder       nn.TransformerEncoderLayer(d_model=64, nhead=4, dim_feedforward=128,
                 batch_first=True), batch 2, sequence length 1..128, run at 1, 2, 17, 64, 128;
-                1e-4 of max|torch| (tests/e2e/model_transformer.sh)
+                1e-4 of max|torch| (tests/e2e/model_transformer.sh); delegated exactly like the
+                same layer exported static
   api           tests/models/small.py:convnet through xnnd.export(dynamic_shapes={"x": {0: Dim}})
                 (forward's parameter name), example batch 1: report.notes says it was replaced;
                 batch 1..4 within 1e-4 of max|torch|
@@ -66,7 +67,8 @@ def encoder_case():
                                        batch_first=True).eval()
     return dict(module=layer, example=(torch.randn(2, 16, 64),),
                 dynamic_shapes=({1: Dim("seq", min=1, max=128)},),
-                shapes=[[(2, n, 64)] for n in (1, 2, 17, 64, 128)], rtol=1e-4)
+                shapes=[[(2, n, 64)] for n in (1, 2, 17, 64, 128)], rtol=1e-4,
+                same_as_static=True)
 
 
 def int8_case():
@@ -133,6 +135,15 @@ def export(name, case, xnnd_bin, work):
               % (name, report.nodes_delegated, len(report.nodes), len(report.partitions),
                  report.summary()), flush=True)
         sys.exit(1)
+    if case.get("same_as_static"):   # dynamic dims cost no delegation
+        static = api.lower(trace.capture(reference, inputs, None, "non-strict"), name=name,
+                           xnnd_bin=xnnd_bin).report
+        got = (report.nodes_delegated, len(report.nodes), len(report.partitions))
+        want = (static.nodes_delegated, len(static.nodes), len(static.partitions))
+        if got != want:
+            print("FAIL: %s: dynamic delegates %d of %d nodes in %d partitions, static %d of %d "
+                  "in %d" % ((name,) + got + want), flush=True)
+            sys.exit(1)
     path = os.path.join(work, name + ".pte")
     result.save(path)
     syms = ", ".join("%s = %d..%d" % (s.name, s.min, s.max) for s in graph.symbols)

@@ -3,7 +3,8 @@
 # `xnnd run` at many sizes and compared with eager PyTorch at each size (tests/dynamic_models.py):
 # resnet18 at batch 1..8 (every batch), mobilenet_v2 at image sizes 160..256 in steps of 32 (H
 # and W separate symbols; every square size and 256x160), nn.TransformerEncoderLayer (d_model 64,
-# batch_first) at sequence lengths 1, 2, 17, 64, 128 of 1..128, each within 1e-4 of max|torch|;
+# batch_first; delegated exactly as static) at sequence lengths 1, 2, 17, 64, 128 of 1..128, each
+# within 1e-4 of max|torch|;
 # an int8 conv block (PT2E) at batch 1..8 within one output quantization step of PyTorch's
 # reference quantized model; a small CNN through xnnd.export(dynamic_shapes=) at batch 1..4.
 # Then `xnnd export --dynamic` from the command line: a program whose batch is 1..4 runs at batch
