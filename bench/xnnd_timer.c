@@ -7,6 +7,10 @@
  *                             option KEY=VALUE       XnnpackBackend option for later loads
  *                                                    (e.g. own_kernels=off); `option -` clears
  *                             measure ID WARMUP ITERS
+ *                             shape ID INPUT D0,D1,...  (dynamic shapes) input INPUT takes
+ *                                                    these dims (its buffer was sized at load
+ *                                                    for the method's max), then one execute
+ *                                                    timed: the first after a shape change
  *                             quit
  *   xnnd_timer cold PATH THREADS   in this fresh process: load, create, first execute, and the
  *                                  peak resident set (VmHWM) after them; one JSON line
@@ -57,6 +61,7 @@ typedef struct model {
   xnnd_program* program;
   xnnd_method* method;
   void* inputs[MAX_INPUTS];
+  size_t input_capacity[MAX_INPUTS];  /* elements: the method's input size at load (its max) */
   uint32_t num_inputs;
 } model;
 
@@ -101,6 +106,7 @@ static const char* model_load(model* m, const char* path, uint32_t threads, doub
     m->inputs[i] = calloc(numel ? numel : 1, xnnd_dtype_size(t.dtype));
     if (!m->inputs[i]) return "out of memory for inputs";
     m->num_inputs = i + 1;
+    m->input_capacity[i] = numel;
     if (t.dtype == XNND_F32) {
       float* f = m->inputs[i];
       for (size_t k = 0; k < numel; k++) {
@@ -197,6 +203,42 @@ static int cmd_serve(void) {
       count++;
       printf("{\"ok\": true, \"load_ms\": %.4f, \"create_ms\": %.4f, \"first_ms\": %.4f}\n",
              t[0], t[1], t[2]);
+      fflush(stdout);
+    } else if (strncmp(line, "shape ", 6) == 0) {
+      char dims_text[1024];
+      unsigned input;
+      if (sscanf(line, "shape %127s %u %1023s", id, &input, dims_text) != 3) {
+        reply_error("shape", "expected: shape ID INPUT D0,D1,...");
+        continue;
+      }
+      model* m = NULL;
+      for (uint32_t i = 0; i < count; i++)
+        if (strcmp(models[i].id, id) == 0) m = &models[i];
+      if (!m || input >= m->num_inputs) {
+        reply_error(id, m ? "no such input" : "not loaded");
+        continue;
+      }
+      xnnd_tensor t;
+      xnnd_method_input_info(m->method, input, &t);
+      uint32_t rank = 0;
+      for (char* tok = strtok(dims_text, ","); tok && rank < XNND_MAX_RANK; tok = strtok(NULL, ","))
+        t.dims[rank++] = strtoll(tok, NULL, 10);
+      t.rank = rank;
+      t.data = m->inputs[input];
+      if (xnnd_tensor_numel(&t) > m->input_capacity[input]) {
+        reply_error(id, "shape larger than the input buffer (the method's max)");
+        continue;
+      }
+      if (xnnd_method_set_input(m->method, input, &t) != XNND_OK) {
+        reply_error(id, xnnd_method_errmsg(m->method));
+        continue;
+      }
+      double t0 = now_ms();
+      if (xnnd_method_execute(m->method) != XNND_OK) {
+        reply_error(id, xnnd_method_errmsg(m->method));
+        continue;
+      }
+      printf("{\"ok\": true, \"first_ms\": %.5f}\n", now_ms() - t0);
       fflush(stdout);
     } else if (sscanf(line, "measure %127s %u %u", id, &warmup, &iters) == 3) {
       model* m = NULL;

@@ -8,6 +8,9 @@
 
     result = xnnd.export(model, (x,), quantize="int8")   # capture + PT2E int8 + lowering
 
+    from torch.export import Dim                 # dynamic shapes: one program for batch 1..8
+    result = xnnd.export(model, (x,), dynamic_shapes=({0: Dim("batch", min=1, max=8)},))
+
 lower() maps the ExportedProgram to xnnd's text IR and constant bundle (core ATen, with xnnd's
 decomposition choices: trace.decomposition_table) and runs the C toolchain (`xnnd compile`) on
 them: passes, partitioner, serializer. The toolchain is the `xnnd` binary of this checkout's
@@ -252,11 +255,16 @@ def export(module: torch.nn.Module, example_inputs: Sequence[torch.Tensor] | tor
            seed: int = 0, weight_quant: str = "per-channel", delegate: bool = True,
            allow_float: bool = False, xnnd_bin: str | None = None,
            calibration_data: Sequence[Sequence[torch.Tensor]] | None = None,
-           capture: str = "auto") -> LoweringResult:
+           capture: str = "auto", dynamic_shapes: Any = None) -> LoweringResult:
     """Capture `module` with torch.export (capture="auto": strict, then non-strict; or
     "strict" / "non-strict") and lower it. quantize="int8" quantizes with PT2E first, calibrated
     on calibration_data (input tuples) when given, else on `calibration_batches` seeded random
-    batches."""
+    batches.
+
+    dynamic_shapes: as torch.export.export takes it (torch.export.Dim objects; `32*Dim(...)` for
+    sizes that are multiples of 32); the program then runs at any size in the ranges. An example
+    input of size 0 or 1 in a dynamic dim is replaced by one of a size in range (report.notes
+    says so): torch.export would specialize the dim."""
     if isinstance(example_inputs, torch.Tensor):
         example_inputs = (example_inputs,)
     inputs = tuple(example_inputs)
@@ -264,12 +272,15 @@ def export(module: torch.nn.Module, example_inputs: Sequence[torch.Tensor] | tor
     notes: list[str] = []
     if quantize not in (None, "int8"):
         raise ExportError("quantize must be None or 'int8', got %r" % quantize)
+    if dynamic_shapes is not None:
+        inputs = trace.prepare_dynamic_inputs(inputs, dynamic_shapes, notes, seed, module)
+        dynamic_shapes = trace.positional_dynamic_shapes(dynamic_shapes, len(inputs), module)
     if quantize:
         from . import quantize as quant
         module = quant.quantize_module(module, inputs, calibration_batches, seed, weight_quant,
                                        notes=notes, calibration_data=calibration_data,
-                                       capture=capture)
-    ep = trace.capture(module, inputs, notes, capture)
+                                       capture=capture, dynamic_shapes=dynamic_shapes)
+    ep = trace.capture(module, inputs, notes, capture, dynamic_shapes)
     result = lower(ep, name=name or type(module).__name__, delegate=delegate,
                    allow_float=allow_float, xnnd_bin=xnnd_bin)
     result.report.notes[:0] = notes

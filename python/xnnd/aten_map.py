@@ -14,6 +14,15 @@ like new_zeros) is evaluated here with PyTorch, in graph order, and becomes a co
 covers what functionalize leaves unfunctionalized on module buffers (in-place adds) and index
 tables (relative position biases, attention masks) that have no IR op. aten.t of a parameter
 stays an IR node so the toolchain still sees the linear weight pattern.
+
+Dynamic shapes: SymbolTable names the ExportedProgram's symbols s0, s1, ... (in order of first
+appearance in the inputs' dims, with their range_constraints) and turns every symbolic size
+(FakeTensor shapes in node meta, SymInt arguments such as view sizes or slice bounds) into an
+affine form ir_text.Affine, refusing a size that is not affine with the node and expression
+named. Nodes that only compute sizes (sym_size, operator.mul, ...) emit nothing: their values
+reach the ops that use them as forms. An INTS attribute may hold forms; an INT attribute never
+does (the node is refused), and rules that compute with a size raise SymbolicDimError on a
+symbolic one, which becomes a refusal of the node.
 """
 
 from __future__ import annotations
@@ -31,7 +40,8 @@ from . import rules_binary, rules_index, rules_math, rules_shape
 from . import rules_reduce as _rr
 from . import rules_spatial as _spatial
 from .errors import ExportError, UnsupportedOpError
-from .ir_text import DTYPES, Attr, Graph, Node, Value
+from .ir_text import (DTYPES, MAX_SYMBOLS, Affine, Attr, Graph, Node, Symbol, SymbolicDimError,
+                      Value, affine)
 
 
 # (ir_name, kind) or (ir_name, kind, getter(call)): see Rule.
@@ -96,6 +106,9 @@ class Call:
                 self.args[a.name] = node.kwargs[a.name]
             else:
                 self.args[a.name] = a.default_value
+        symbols = getattr(env, "symbols", None)
+        if symbols is not None:   # sizes computed from symbols (view sizes, slice ends): forms
+            self.args = {k: symbols.resolve(v, node) for k, v in self.args.items()}
         metas = node.meta.get("tensor_meta")
         # TensorMetadata is itself a NamedTuple: a tuple of them means several outputs.
         # out_metas: a TensorMetadata per output, None where torch.export recorded none.
@@ -202,6 +215,8 @@ def _slice_bounds(call):
     0 <= start <= end <= size."""
     size = _self_dims(call)[_slice_dim(call)]
     start, end = call.arg("start"), call.arg("end")
+    if isinstance(size, Affine) or isinstance(start, Affine) or isinstance(end, Affine):
+        return _symbolic_slice_bounds(call, size, start, end)
     start = 0 if start is None else int(start)
     end = size if end is None else int(end)
     if start < 0:
@@ -211,6 +226,25 @@ def _slice_bounds(call):
     start = min(max(start, 0), size)
     end = min(max(end, start), size)
     return start, end
+
+
+def _symbolic_slice_bounds(call, size, start, end):
+    """_slice_bounds where the dim's size or a bound is symbolic: bounds that need no clamping
+    for any value of the symbols (a bound past the dim's largest size is the size itself)."""
+    lower = size.lower() if isinstance(size, Affine) else size
+    upper = size.upper() if isinstance(size, Affine) else size
+    start = 0 if start is None else start
+    if end is None or (isinstance(end, int) and end >= upper):
+        end = size
+    if isinstance(start, int) and 0 <= start <= (end if isinstance(end, int) else
+                                                  end.lower() if isinstance(end, Affine) else 0):
+        if end == size or (isinstance(end, int) and end <= lower):
+            return start, end
+        if isinstance(end, Affine) and isinstance(size, Affine) and end.upper() <= lower:
+            return start, end
+    call.unsupported("slice [%s:%s] of a dim of symbolic size %s: the bounds would need "
+                     "clamping or a negative index, which depend on the size"
+                     % (call.arg("start"), call.arg("end"), size))
 
 
 def _slice_check(call):
@@ -224,8 +258,16 @@ def _slice_is_identity(call):
 
 
 def _select_index(call):
-    index = int(call.arg("index"))
-    return index + _self_dims(call)[_slice_dim(call)] if index < 0 else index
+    index = call.arg("index")
+    if isinstance(index, Affine):
+        call.unsupported("select at the symbolic index %s: aten.select's index is a static int"
+                         % index)
+    index = int(index)
+    size = _self_dims(call)[_slice_dim(call)]
+    if index < 0 and isinstance(size, Affine):
+        call.unsupported("select at index %d from the end of a dim of symbolic size %s"
+                         % (index, size))
+    return index + size if index < 0 else index
 
 
 def _roll_dims(call):
@@ -699,6 +741,8 @@ SPLITS = {
 def _split_ranges(call, size_arg):
     dim = _dim(call.arg("dim"), call.rank("self"))
     size = _self_dims(call)[dim]
+    if isinstance(size, Affine):
+        call.unsupported("split of dim %d, whose size %s is symbolic" % (dim, size))
     if size_arg is None:                      # unbind: one select per index
         return dim, [(i, None) for i in range(size)]
     sizes = call.arg(size_arg)
@@ -883,6 +927,8 @@ def _fold_constants(gm):
         target = str(node.target)
         schema = getattr(node.target, "_schema", None)
         meta = node.meta.get("tensor_meta")
+        if isinstance(meta, TensorMetadata) and not all(type(d) is int for d in meta.shape):
+            continue   # symbolic shape: not a constant
         if target in _UNINITIALIZED and isinstance(meta, TensorMetadata):
             folded[node] = torch.zeros(meta.shape, dtype=meta.dtype)
             continue
@@ -943,6 +989,9 @@ class _Converter:
         self.env = _Env(self)  # fx node -> Value, or list of Values for multi-output nodes
         self.consts = {}       # (dtype, shape, bytes) -> Value
         self.folded = _fold_constants(gm)
+        self.symbols = SymbolTable(gm)
+        self.env.symbols = self.symbols
+        self.graph.symbols = self.symbols.symbols
 
     def const(self, name, array, node):
         array = np.array(array, order="C", copy=False)  # ascontiguousarray would make 0-d 1-d
@@ -983,7 +1032,13 @@ class _Converter:
         live = self.live = _live_nodes(
             self.gm.graph, lambda n: n in self.folded and not self.keep_as_ir(n))
         self.check_dtypes()
+        if self.symbols.symbols:
+            for node in self.gm.graph.nodes:
+                if node in live or node.op == "placeholder":
+                    self.symbols.convert_meta(node)
         for node in self.gm.graph.nodes:
+            if self.symbols.symbols and node.op == "call_function" and _is_size_node(node):
+                continue    # size arithmetic: users read it as a form (SymbolTable.resolve)
             if node.op == "placeholder":
                 meta = node.meta["tensor_meta"]
                 v = self.tensor_value(node, meta, node.name, True)
@@ -1003,7 +1058,12 @@ class _Converter:
                 parent, index = node.args
                 self.env[node] = self.env[parent][index]
             elif node.op == "call_function":
-                self.map_call(node)
+                try:
+                    self.map_call(node)
+                except SymbolicDimError as e:   # a rule computed with a symbolic size
+                    raise UnsupportedOpError(unsupported_message(
+                        node, str(node.target), "%s; xnnd supports this op only with static "
+                        "sizes there" % e), str(node.target), node.name) from e
             elif node.op == "output":
                 self.map_output(node)
             else:
@@ -1055,6 +1115,9 @@ class _Converter:
         if kind == "dims":
             rank = call.rank("self")
             return Attr(name, "ints", [_dim(d, rank) for d in value])
+        if isinstance(value, Affine) and kind in ("dim", "int", "float", "bool"):
+            call.unsupported("attribute %s would be the symbolic size %s, but %s's %s is a "
+                             "static int" % (name, value, self.rule_op, name))
         if kind == "dim":
             return Attr(name, "int", _dim(value, call.out_rank))
         if kind == "int":
@@ -1064,7 +1127,7 @@ class _Converter:
         if kind == "bool":
             return Attr(name, "bool", bool(value))
         if kind == "ints":
-            return Attr(name, "ints", [int(v) for v in value])
+            return Attr(name, "ints", [v if isinstance(v, Affine) else int(v) for v in value])
         raise AssertionError("bad attribute kind %r" % kind)
 
     def map_call(self, node):
@@ -1076,12 +1139,18 @@ class _Converter:
                 node, target, rules_index.DYNAMIC_SHAPE_OPS[target]), target, node.name)
         rule = RULES.get(target)
         if rule is None or not hasattr(node.target, "_schema"):
-            raise UnsupportedOpError(unsupported_message(node, target,
-                                                         _spatial.REFUSED.get(target)),
-                                     target, node.name)
+            reason = _spatial.REFUSED.get(target)
+            meta = node.meta.get("tensor_meta")
+            if reason is None and always_folded(target) and isinstance(meta, TensorMetadata) \
+                    and any(isinstance(d, Affine) for d in meta.shape):
+                reason = ("it creates a tensor of symbolic shape %s; xnnd folds creation ops "
+                          "to constants, which needs a static shape"
+                          % ("[%s]" % ",".join(str(d) for d in meta.shape)))
+            raise UnsupportedOpError(unsupported_message(node, target, reason), target, node.name)
         call = Call(node, self.env, target)
         if rule.dispatch:
             rule = rule.dispatch(call)
+        self.rule_op = rule.op
         if rule.check:
             rule.check(call)
         if rule.op is None or (rule.identity and rule.identity(call)):
@@ -1160,6 +1229,8 @@ class _Converter:
             if not isinstance(item, torch.fx.Node):
                 raise ExportError("model output %d is a %s, not a tensor"
                                   % (i, type(item).__name__))
+            if _is_size_node(item) or item.op == "placeholder" and item not in self.env:
+                raise ExportError("model output %d is a size, not a tensor" % i)
             v = self.env[item]
             if v.kind != "node":
                 # A program output must be produced by a node: copy inputs and constants.
@@ -1167,6 +1238,184 @@ class _Converter:
                 self.graph.nodes.append(Node("aten.clone", [v], [out], [], node.name))
                 v = out
             self.graph.outputs.append(v)
+
+
+# Size arithmetic torch.export leaves in a dynamic graph; their values are symbolic ints.
+_SIZE_TARGETS = {"aten.sym_size.int", "aten.sym_numel.default", "aten.sym_stride.int",
+                 "aten.sym_storage_offset.default"}
+_ASSERT_TARGETS = {"aten._assert_scalar.default", "aten.sym_constrain_range.default",
+                   "aten.sym_constrain_range_for_size.default", "aten._assert_async.msg",
+                   "aten._assert_async.default"}
+
+
+def _is_size_node(node: torch.fx.Node) -> bool:
+    """A node that computes a size or asserts on sizes, not a tensor: sym_size, operator.mul /
+    add / floordiv on SymInts, _assert_scalar, sym_constrain_range*."""
+    target = str(node.target)
+    if target in _SIZE_TARGETS or target in _ASSERT_TARGETS:
+        return True
+    if hasattr(node.target, "_schema") or node.target is operator.getitem:
+        return False   # an aten op (item() gives a SymFloat too: refused by map_call)
+    val = node.meta.get("val")
+    return isinstance(val, (torch.SymInt, torch.SymFloat, torch.SymBool, int, float, bool))
+
+
+class SymbolTable:
+    """The symbols of a dynamic GraphModule (trace.to_graph_module) and the translation of its
+    symbolic sizes into affine forms. Static graph: no symbols, every size an int.
+
+    Symbols are named s0, s1, ... in order of first appearance in the inputs' dims (dims in
+    order, several symbols of one dim by torch's name), each with its range from the
+    ExportedProgram's range_constraints. ExportError when a symbol's range has no upper bound,
+    there are more than MAX_SYMBOLS, a symbol appears in no input dim by itself (the runtime
+    solves each symbol from an input dim `k*s+c`), or a size is not affine."""
+
+    def __init__(self, gm: torch.fx.GraphModule) -> None:
+        import sympy
+
+        self.symbols: list[Symbol] = []
+        self.by_sympy: dict[Any, Symbol] = {}
+        self.shape_env = None
+        ranges = getattr(gm, "meta", {}).get("xnnd_range_constraints") or {}
+        solvable: set[Any] = set()
+        for node in gm.graph.nodes:
+            if node.op != "placeholder":
+                continue
+            val = node.meta.get("val")
+            if not isinstance(val, torch.Tensor):
+                continue
+            for d in val.shape:
+                if not isinstance(d, torch.SymInt):
+                    continue
+                expr = self._expr(d)
+                free = sorted(expr.free_symbols, key=str)
+                for sym in free:
+                    if sym not in self.by_sympy:
+                        self._add(sym, ranges, node)
+                if len(free) == 1:
+                    solvable.add(free[0])
+        for sym, symbol in self.by_sympy.items():
+            if sym not in solvable:
+                raise ExportError("dynamic size %s appears in no input dim by itself; xnnd solves "
+                                  "each size from an input dim of the form k*%s+c"
+                                  % (symbol.name, symbol.name))
+        self._sympy = sympy
+
+    def _expr(self, d: Any) -> Any:
+        node = d.node
+        self.shape_env = self.shape_env or node.shape_env
+        expr = node.expr
+        if self.shape_env is not None:
+            expr = self.shape_env.replace(expr)
+        return expr
+
+    def _add(self, sym: Any, ranges: dict, node: torch.fx.Node) -> None:
+        vr = ranges.get(sym)
+        if vr is None and self.shape_env is not None:
+            vr = self.shape_env.var_to_range.get(sym)
+        lo, hi = (vr.lower, vr.upper) if vr is not None else (0, None)
+        # A derived dim's root (32*h) is reported from 2 up (torch.export assumes a symbol is
+        # not 0 or 1 while tracing) while the derived dim's own range, which the program is
+        # valid for, starts at its MIN (32*h: 32..256 means h from 1).
+        for expr, dvr in ranges.items():
+            if getattr(expr, "free_symbols", None) != {sym} or expr == sym:
+                continue
+            coeff, const = expr.as_independent(sym, as_Add=True)[1].as_coeff_Mul()[0], \
+                expr.as_independent(sym, as_Add=True)[0]
+            if expr != coeff * sym + const or not coeff.is_Integer or int(coeff) <= 0 \
+                    or not const.is_Integer or not getattr(dvr.lower, "is_Integer", False):
+                continue
+            k, c = int(coeff), int(const)
+            lo = min(int(lo), max(0, -(-(int(dvr.lower) - c) // k)))
+        if hi is None or not getattr(hi, "is_finite", True) or str(hi) in ("int_oo", "oo"):
+            raise ExportError("input '%s' has a dynamic dim (%s) without an upper bound; give "
+                              "each dynamic dim a max (--dynamic I:D=MIN..MAX or "
+                              "Dim(name, min=..., max=...))" % (node.name, sym))
+        if len(self.symbols) == MAX_SYMBOLS:
+            raise ExportError("the model has more than %d dynamic sizes (%s and more); xnnd "
+                              "supports at most %d symbols per program"
+                              % (MAX_SYMBOLS, ", ".join(str(s) for s in self.by_sympy),
+                                 MAX_SYMBOLS))
+        symbol = Symbol("s%d" % len(self.symbols), max(int(lo), 0), int(hi), len(self.symbols))
+        self.symbols.append(symbol)
+        self.by_sympy[sym] = symbol
+
+    def _readable(self, expr: Any) -> str:
+        """expr with xnnd's symbol names (s0, ...) instead of torch's."""
+        try:
+            return str(expr.subs({k: self._sympy.Symbol(v.name) for k, v in
+                                  self.by_sympy.items()}))
+        except Exception:   # a sympy function that cannot substitute: torch's names
+            return str(expr)
+
+    def dim(self, d: Any, node: torch.fx.Node, what: str) -> Any:
+        """int or Affine of a size: int, SymInt or sympy expression. ExportError naming node
+        and `what` when it is not affine with coefficients >= 0 in the symbols."""
+        if isinstance(d, (int, Affine)) and not isinstance(d, bool):
+            return d
+        if isinstance(d, torch.SymInt):
+            expr = self._expr(d)
+        else:
+            expr = d
+        import sympy
+        expr = sympy.expand(expr)
+        if expr.is_number:
+            return int(expr)
+        c, terms, ok = 0, [], True
+        for term in sympy.Add.make_args(expr):
+            coeff, rest = term.as_coeff_Mul()
+            if rest == 1 and coeff.is_Integer:
+                c += int(coeff)
+            elif coeff.is_Integer and rest in self.by_sympy and int(coeff) > 0:
+                terms.append((self.by_sympy[rest], int(coeff)))
+            else:
+                ok = False
+        if not ok:
+            origin = node_origin(node)
+            unknown = [str(x) for x in expr.free_symbols if x not in self.by_sympy]
+            if unknown:
+                why = ("which depends on %s, a size no input determines (data-dependent)"
+                       % ", ".join(sorted(unknown)))
+            else:
+                why = ("which is not affine in the dynamic sizes (c + k*s with k >= 0), so xnnd "
+                       "cannot represent it; make a dynamic image size a multiple of the network's "
+                       "total stride so the sizes stay whole, e.g. --dynamic 0:2=160..256:32 "
+                       "(dynamic_shapes: 32*Dim('h', min=5, max=8))")
+            raise ExportError("node '%s' (%s)%s: %s has size %s, %s"
+                              % (node.name, node.target, " (from %s)" % origin if origin else "",
+                                 what, self._readable(expr), why))
+        return affine(c, terms)
+
+    def shape(self, shape: Any, node: torch.fx.Node) -> Any:
+        # a tuple of ints and forms where torch had a Size: every reader only iterates it
+        return tuple(self.dim(d, node, "output dim %d" % k) for k, d in enumerate(shape))
+
+    def convert_meta(self, node: torch.fx.Node) -> None:
+        """node.meta['tensor_meta'] with every dim an int or Affine (in place; idempotent)."""
+        metas = node.meta.get("tensor_meta")
+        if isinstance(metas, TensorMetadata):
+            node.meta["tensor_meta"] = metas._replace(shape=self.shape(metas.shape, node))
+        elif isinstance(metas, tuple):
+            node.meta["tensor_meta"] = tuple(
+                m._replace(shape=self.shape(m.shape, node)) if isinstance(m, TensorMetadata)
+                else m for m in metas)
+
+    def resolve(self, arg: Any, node: torch.fx.Node) -> Any:
+        """An argument of `node` with size nodes and SymInts replaced by ints / forms (through
+        lists and tuples)."""
+        if not self.symbols:
+            return arg
+        if isinstance(arg, (list, tuple)):
+            return type(arg)(self.resolve(a, node) for a in arg) if not hasattr(arg, "_fields") \
+                else arg
+        if isinstance(arg, torch.fx.Node) and _is_size_node(arg):
+            val = arg.meta.get("val")
+            if isinstance(val, (torch.SymInt, int)) and not isinstance(val, bool):
+                return self.dim(val, node, "size argument %s" % arg.name)
+            return arg
+        if isinstance(arg, torch.SymInt):
+            return self.dim(arg, node, "a size argument")
+        return arg
 
 
 def always_folded(target: str) -> bool:

@@ -22,6 +22,8 @@ from .errors import ExportError
 if TYPE_CHECKING:   # torch is imported on first use, not on `import xnnd.cli`
     import torch
 
+    from . import trace
+
     from .bundle import Case
     from .ir_text import Graph
 
@@ -58,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("-o", "--output", required=True, metavar="OUT.pte")
     ex.add_argument("--input-shape", type=_parse_shape, metavar="D0,D1,...",
                     help="torchvision input shape (default 1,3,224,224)")
+    ex.add_argument("--dynamic", action="append", default=[], metavar="I:D=MIN..MAX[:STEP]",
+                    help="dim D of input I takes any size from MIN to MAX (a multiple of STEP "
+                         "when given): the program runs at every such size, memory planned for "
+                         "MAX (repeatable; e.g. 0:0=1..8 for batch 1 to 8, 0:2=160..256:32 for "
+                         "image heights 160, 192, 224, 256). An example of size 0 or 1 there is "
+                         "replaced by one of a size in range (torch.export specializes 0 and 1)")
     ex.add_argument("--no-delegate", action="store_true",
                     help="passed to xnnd compile: portable kernels only")
     ex.add_argument("--seed", type=int, default=0, help="default 0")
@@ -79,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "outputs come from PyTorch (check with `xnnd run --verify`)")
     ex.add_argument("--bundle-cases", type=int, default=3, metavar="N",
                     help="test cases in the bundle: the example inputs, then N-1 random ones "
-                         "(default 3)")
+                         "(default 3); with --dynamic those take other sizes: the max, the min, "
+                         "then seeded sizes in range")
     ex.add_argument("--atol", type=float, default=None,
                     help="bundle tolerance per element (default: 1e-4 times the output's max "
                          "|expected|, the criterion of `xnnd compare`)")
@@ -101,10 +110,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _case_shape(t: torch.Tensor, k: int, dynamic: Sequence[trace.DynamicDim], i: int,
+                g: torch.Generator) -> list[int]:
+    """Input k's shape in bundle case i of a dynamic program: case 1 at every dynamic dim's
+    max, case 2 at its min (at least 1), later cases a seeded size in range."""
+    import torch
+
+    shape = list(t.shape)
+    for spec in dynamic:
+        if spec.input != k:
+            continue
+        d = spec.dim + t.dim() if spec.dim < 0 else spec.dim
+        lo = max(spec.min, spec.step)
+        if i == 1:
+            shape[d] = spec.max
+        elif i == 2:
+            shape[d] = lo
+        else:
+            steps = (spec.max - lo) // spec.step
+            shape[d] = lo + spec.step * int(torch.randint(0, steps + 1, (1,), generator=g))
+    return shape
+
+
 def bundle_cases(module: torch.nn.Module, inputs: Sequence[torch.Tensor], n: int, seed: int,
-                 atol: float | None, rtol: float) -> list[Case]:
+                 atol: float | None, rtol: float,
+                 dynamic: Sequence[trace.DynamicDim] = ()) -> list[Case]:
     """Case 0 is the example inputs; case i draws new inputs like them (seeded) and runs
-    PyTorch eagerly for the expected outputs."""
+    PyTorch eagerly for the expected outputs. With `--dynamic` specs, the cases after the first
+    take other sizes in the dynamic dims (_case_shape), so `xnnd run --verify` changes shape
+    between cases."""
     import torch
 
     from . import trace
@@ -115,8 +149,11 @@ def bundle_cases(module: torch.nn.Module, inputs: Sequence[torch.Tensor], n: int
             case_inputs = list(inputs)
         else:
             g = torch.Generator().manual_seed(seed + 1000 + i)
-            case_inputs = [torch.randn(t.shape, generator=g, dtype=t.dtype)
-                           if t.is_floating_point() else t.clone() for t in inputs]
+            shapes = [_case_shape(t, k, dynamic, i, g) for k, t in enumerate(inputs)]
+            case_inputs = [torch.randn(shape, generator=g, dtype=t.dtype)
+                           if t.is_floating_point() else t.clone() if list(t.shape) == shape
+                           else torch.zeros(shape, dtype=t.dtype)
+                           for t, shape in zip(inputs, shapes, strict=True)]
         outputs = [t.detach().cpu().numpy() for t in trace.eager_outputs(module, case_inputs)]
         tolerances = [(atol if atol is not None else
                        1e-4 * float(abs(o.astype("float64")).max(initial=0.0)), rtol)
@@ -128,10 +165,13 @@ def bundle_cases(module: torch.nn.Module, inputs: Sequence[torch.Tensor], n: int
 def export_ir(spec: str, seed: int = 0, input_shape: Sequence[int] | None = None,
               save_io: str | None = None, quantize: str | None = None,
               calibration_batches: int = 4, weight_quant: str = "per-channel",
-              notes: list[str] | None = None, capture: str = "auto"
+              notes: list[str] | None = None, capture: str = "auto",
+              dynamic: Sequence[str] = ()
               ) -> tuple[Graph, torch.nn.Module, tuple[torch.Tensor, ...], torch.fx.GraphModule]:
     """Load and capture SPEC; returns (graph, module, inputs, gm). Raises ExportError. With
-    quantize="int8" the module returned (and run for save_io) is the PT2E reference model."""
+    quantize="int8" the module returned (and run for save_io) is the PT2E reference model.
+    dynamic: `--dynamic` specs (trace.parse_dynamic); inputs returned (saved by save_io) are
+    SPEC's own examples, the capture may use replaced ones (trace.prepare_dynamic_inputs)."""
     import numpy as np
 
     from . import aten_map, trace
@@ -144,13 +184,17 @@ def export_ir(spec: str, seed: int = 0, input_shape: Sequence[int] | None = None
         # One thread makes calibration and the saved reference the same on every machine.
         import torch
         torch.set_num_threads(1)
+    specs = [trace.parse_dynamic(text) for text in dynamic]
     name, module, inputs = trace.load_spec(spec, seed=seed, input_shape=input_shape)
+    dynamic_shapes = trace.dynamic_shapes_of(specs, inputs)
+    capture_inputs = trace.prepare_dynamic_inputs(inputs, dynamic_shapes, notes, seed)
     if quantize:
         from . import quantize as quant
         _progress("quantizing with PT2E (%d calibration batches)..." % calibration_batches)
         float_module = module
-        module = quant.quantize_module(module, inputs, calibration_batches, seed, weight_quant,
-                                       notes=notes, capture=capture)
+        module = quant.quantize_module(module, capture_inputs, calibration_batches, seed,
+                                       weight_quant, notes=notes, capture=capture,
+                                       dynamic_shapes=dynamic_shapes)
     if save_io:
         os.makedirs(save_io, exist_ok=True)
         outputs = trace.eager_outputs(module, inputs)
@@ -159,7 +203,7 @@ def export_ir(spec: str, seed: int = 0, input_shape: Sequence[int] | None = None
         for i, t in enumerate(outputs):
             np.save(os.path.join(save_io, "output_%d.npy" % i), t.detach().cpu().numpy())
     _progress("capturing with torch.export...")
-    gm = trace.trace(module, inputs, notes, capture)
+    gm = trace.trace(module, capture_inputs, notes, capture, dynamic_shapes)
     if quantize:
         graph = quant.convert(gm, name)
         if save_io:
@@ -185,14 +229,16 @@ def check_torch() -> None:
 
 
 def _export(args):
-    from . import api
+    from . import api, trace
 
     notes = []
     graph, module, inputs, gm = export_ir(args.spec, args.seed, args.input_shape, args.save_io,
                                           args.quantize, args.calibration_batches,
-                                          args.weight_quant, notes, args.capture)
+                                          args.weight_quant, notes, args.capture, args.dynamic)
     for note in notes:
         _progress("note: " + note)
+    for sym in graph.symbols:
+        _progress("dynamic size %s = %d..%d" % (sym.name, sym.min, sym.max))
     const_bytes = sum(v.data.nbytes for v in graph.consts)
     _progress("%d nodes, %d constants (%.1f MB)"
               % (len(graph.nodes), len(graph.consts), const_bytes / 1e6))
@@ -239,7 +285,8 @@ def _export(args):
             with open(args.output, "rb") as f:
                 pte = f.read()
             bundle.write(path, pte, bundle_cases(module, inputs, args.bundle_cases, args.seed,
-                                                 args.atol, args.rtol))
+                                                 args.atol, args.rtol,
+                                                 [trace.parse_dynamic(d) for d in args.dynamic]))
             _progress("wrote %s (%d cases)" % (path, max(args.bundle_cases, 1)))
         return 0
     finally:

@@ -42,6 +42,12 @@ TRAINING = {
         "exported",
 }
 
+# The sym_* size queries are never IR ops: torch.export folds them away in a static program,
+# and in a dynamic one the exporter folds them into the sizes of the ops that read them.
+_SIZE_QUERY = ("size query, never an IR op: torch.export folds it away in a static program; in "
+               "a dynamic-shape one (--dynamic, dynamic_shapes=) the exporter folds it into the "
+               "affine sizes of the ops that read it (aten_map.SymbolTable)")
+
 # Inference ops xnnd refuses on purpose, with the reason.
 UNSUPPORTED = {
     "aten._fft_r2c.default": "complex output: the IR has no complex dtypes",
@@ -50,23 +56,13 @@ UNSUPPORTED = {
         "Tensor.item(): produces a Python number, so the rest of the graph depends on data; "
         "torch.export captures it only with data-dependent (unbacked) shapes",
     "aten.nonzero.default":
-        "data-dependent output shape: the IR has static shapes (torch.export needs an unbacked "
-        "symbolic size)",
-    "aten.sym_is_contiguous.default":
-        "shape query of a dynamic-shape program: xnnd exports static shapes, where it is "
-        "folded by torch.export and never appears",
-    "aten.sym_numel.default":
-        "shape query of a dynamic-shape program: xnnd exports static shapes, where it is "
-        "folded by torch.export and never appears",
-    "aten.sym_storage_offset.default":
-        "shape query of a dynamic-shape program: xnnd exports static shapes, where it is "
-        "folded by torch.export and never appears",
-    "aten.sym_size.int":
-        "shape query of a dynamic-shape program: xnnd exports static shapes, where it is "
-        "folded by torch.export and never appears",
-    "aten.sym_stride.int":
-        "shape query of a dynamic-shape program: xnnd exports static shapes, where it is "
-        "folded by torch.export and never appears",
+        "data-dependent output shape: the IR's sizes are static or affine in input sizes "
+        "(torch.export needs an unbacked symbolic size)",
+    "aten.sym_is_contiguous.default": _SIZE_QUERY,
+    "aten.sym_numel.default": _SIZE_QUERY,
+    "aten.sym_storage_offset.default": _SIZE_QUERY,
+    "aten.sym_size.int": _SIZE_QUERY,
+    "aten.sym_stride.int": _SIZE_QUERY,
     "aten.copy.default":
         "no rule yet: the functional form of copy_ (src broadcast into self's shape and dtype), "
         "from in-place slice assignment; no issue-14 family owns it",

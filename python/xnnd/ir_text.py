@@ -1,15 +1,136 @@
 """Exporter-side graph model, text IR printer and constant bundle writer.
 
-Emits exactly the format of docs/ARCHITECTURE.md "Text IR" and "Constant bundle": inputs,
-then constants, then nodes in topological order, then one output line. Every attribute of an
-op's schema is printed in schema order; the mapping (aten_map.py) guarantees the order.
+Emits exactly the format of docs/ARCHITECTURE.md "Text IR" and "Constant bundle": `sym`
+lines (dynamic shapes), inputs, then constants, then nodes in topological order, then one output
+line. Every attribute of an op's schema is printed in schema order; the mapping (aten_map.py)
+guarantees the order.
+
+A dim is an int or an Affine form `c + k0*s0 + ... ` over the graph's Symbols (at most 4,
+coefficients >= 0), printed exactly like the C printer (schema/dim_expr.h xnnd_dimx_print):
+symbols in index order as `K*NAME` (`NAME` when K is 1) joined by `+`, then `+C` / `-C`.
+Arithmetic or comparisons that need a concrete size raise SymbolicDimError, so a mapping rule
+that reads a symbolic size as a number fails loudly instead of baking in the example's size.
 """
 
 import hashlib
+import re
 import struct
 from typing import Any, Literal, Sequence
 
 import numpy as np
+
+MAX_SYMBOLS = 4   # XNND_MAX_SYMS (schema/dim_expr.h)
+SYMBOL_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,30}$")   # XNND_SYM_NAME_SIZE 32
+
+
+class SymbolicDimError(TypeError):
+    """A symbolic dim was used where a concrete size is needed."""
+
+
+class Symbol:
+    """One symbol of a dynamic graph: an integer in [min, max]; index is its place in the
+    graph's `sym` lines (and in the program's Method.symbols)."""
+
+    def __init__(self, name: str, lo: int, hi: int, index: int) -> None:
+        if not SYMBOL_NAME_RE.match(name):
+            raise ValueError("bad symbol name %r" % name)
+        self.name = name
+        self.min = int(lo)
+        self.max = int(hi)
+        self.index = index
+
+    def __repr__(self) -> str:
+        return "sym %s = %d..%d" % (self.name, self.min, self.max)
+
+
+class Affine:
+    """c + sum(k * symbol) with at least one k > 0 (a form without symbols is a plain int: use
+    affine() to build one). Immutable and hashable; equal forms compare equal."""
+
+    __slots__ = ("c", "terms")
+
+    def __init__(self, c: int, terms: Sequence[tuple[Symbol, int]]) -> None:
+        merged: dict[int, list] = {}
+        for sym, k in terms:
+            entry = merged.setdefault(sym.index, [sym, 0])
+            entry[1] += int(k)
+        self.c = int(c)
+        self.terms = tuple((sym, k) for _, (sym, k) in sorted(merged.items()) if k != 0)
+        if not self.terms:
+            raise ValueError("an Affine form needs a symbol; use affine()")
+
+    def upper(self) -> int:
+        """The value with every symbol at its max (the dim's bound: every k is >= 0)."""
+        return self.c + sum(k * sym.max for sym, k in self.terms)
+
+    def lower(self) -> int:
+        return self.c + sum(k * sym.min for sym, k in self.terms)
+
+    def at(self, values: dict[str, int]) -> int:
+        """The value at symbol name -> value."""
+        return self.c + sum(k * int(values[sym.name]) for sym, k in self.terms)
+
+    def __str__(self) -> str:
+        parts = []
+        for i, (sym, k) in enumerate(self.terms):
+            parts.append(("+" if i else "") + (sym.name if k == 1 else "%d*%s" % (k, sym.name)))
+        if self.c > 0:
+            parts.append("+%d" % self.c)
+        elif self.c < 0:
+            parts.append("-%d" % -self.c)
+        return "".join(parts)
+
+    __repr__ = __str__
+
+    def _key(self):
+        return (self.c, tuple((sym.index, sym.name, k) for sym, k in self.terms))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Affine) and self._key() == other._key()
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def _refuse(self, *_args: Any) -> Any:
+        raise SymbolicDimError("symbolic size %s used where a concrete size is needed" % self)
+
+    __int__ = __index__ = __float__ = __bool__ = _refuse
+    __lt__ = __le__ = __gt__ = __ge__ = _refuse
+    __mul__ = __rmul__ = __add__ = __radd__ = __sub__ = __rsub__ = _refuse
+    __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = __neg__ = _refuse
+
+
+Dim = int | Affine
+
+
+def affine(c: int, terms: Sequence[tuple[Symbol, int]] = ()) -> Dim:
+    """The dim c + sum(k * symbol): an int when no k is nonzero."""
+    if any(int(k) for _, k in terms):
+        form = Affine(c, terms)
+        if form.terms:
+            return form
+    return int(c)
+
+
+def is_static(shape: Sequence[Dim]) -> bool:
+    return not any(isinstance(d, Affine) for d in shape)
+
+
+def upper_bounds(shape: Sequence[Dim]) -> list[int]:
+    """Every dim at its upper bound."""
+    return [d.upper() if isinstance(d, Affine) else int(d) for d in shape]
+
+
+def dim_text(d: Dim) -> str:
+    return str(d) if isinstance(d, Affine) else str(int(d))
+
+
+def _dim(d: Any) -> Dim:
+    return d if isinstance(d, Affine) else int(d)
+
 
 # Constants with more elements than this go into the bundle (XNND_INLINE_CONST_MAX in ir/ir.h).
 INLINE_CONST_MAX = 16
@@ -40,7 +161,7 @@ class Value:
                  data: np.ndarray | None = None) -> None:
         self.name = name
         self.dtype = dtype          # IR dtype string, e.g. "f32"
-        self.shape = tuple(int(d) for d in shape)
+        self.shape: tuple[Dim, ...] = tuple(_dim(d) for d in shape)
         self.kind = kind
         self.data = data
 
@@ -79,6 +200,7 @@ class Node:
 class Graph:
     def __init__(self, name: str) -> None:
         self.name = name
+        self.symbols: list[Symbol] = []   # in index order; empty for a static graph
         self.inputs: list[Value] = []
         self.consts: list[Value] = []
         self.nodes: list[Node] = []
@@ -97,7 +219,8 @@ def const_bytes(value: Value) -> bytes:
 
 
 def is_large(value: Value) -> bool:
-    return int(np.prod(value.shape, dtype=np.int64)) > INLINE_CONST_MAX
+    """Of a constant (always static)."""
+    return int(np.prod(upper_bounds(value.shape), dtype=np.int64)) > INLINE_CONST_MAX
 
 
 def format_float(x: float) -> str:
@@ -139,7 +262,7 @@ def quant_text(quant: Quant | None) -> str:
 
 
 def type_text(value: Value) -> str:
-    return "%s[%s]%s" % (value.dtype, ",".join(str(d) for d in value.shape),
+    return "%s[%s]%s" % (value.dtype, ",".join(dim_text(d) for d in value.shape),
                          quant_text(getattr(value, "quant", None)))
 
 
@@ -154,7 +277,7 @@ def attr_text(attr: Attr) -> str:
     if attr.kind == "bool":
         return "true" if v else "false"
     if attr.kind == "ints":
-        return "[%s]" % ",".join(str(int(i)) for i in v)
+        return "[%s]" % ",".join(dim_text(i) for i in v)
     raise ValueError("unknown attribute kind %r" % attr.kind)
 
 
@@ -172,6 +295,8 @@ def inline_text(value: Value) -> str:
 def print_graph(graph: Graph) -> str:
     """The text IR of `graph` as one string ending in a newline."""
     lines = ["graph %s {" % graph.name]
+    for sym in graph.symbols:
+        lines.append("  sym %s = %d..%d" % (sym.name, sym.min, sym.max))
     for v in graph.inputs:
         lines.append("  input %%%s: %s" % (v.name, type_text(v)))
     for v in graph.consts:

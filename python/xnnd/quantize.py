@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import torch
@@ -86,16 +86,18 @@ def quantize_module(module: torch.nn.Module, inputs: Sequence[torch.Tensor], bat
                     seed: int = 0, weights: str = "per-channel", snap_biases: bool = True,
                     notes: list[str] | None = None,
                     calibration_data: Sequence[Sequence[torch.Tensor]] | None = None,
-                    capture: str = "auto") -> torch.fx.GraphModule:
+                    capture: str = "auto", dynamic_shapes: Any = None) -> torch.fx.GraphModule:
     """torch.export capture -> prepare_pt2e -> calibration -> convert_pt2e (->
     snap_reference_biases). Calibration runs on calibration_data (input tuples shaped like
     `inputs`: real samples, what a trained model wants) or else on `batches` random batches
-    drawn from seed seed + 2. The caller's module is not modified."""
+    drawn from seed seed + 2. dynamic_shapes (torch.export's, positional): captured dynamic, so
+    the reference model runs at every size in the ranges. The caller's module is not
+    modified."""
     if calibration_data is None and batches < 1:
         raise ExportError("--calibration-batches must be at least 1")
     prepare_pt2e, convert_pt2e, _, _ = _import_pt2e()
     model = copy.deepcopy(module).eval()
-    captured = trace.capture(model, tuple(inputs), notes, capture).module()
+    captured = trace.capture(model, tuple(inputs), notes, capture, dynamic_shapes).module()
     try:
         prepared = prepare_pt2e(captured, xnnpack_quantizer(weights))
         with torch.no_grad():

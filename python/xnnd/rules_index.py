@@ -1,9 +1,10 @@
 """Helpers of the gather/scatter rules in aten_map.RULES (the `index` family), and the ops the
 exporter refuses because their output shape or value depends on the data.
 
-The IR is static-shaped: nonzero (and a boolean-mask index, which torch.export turns into
-nonzero-shaped aten.index) and _local_scalar_dense (Tensor.item()) have results whose shape or
-value is known only at run time, so they cannot be expressed until the IR has dynamic shapes.
+The IR's sizes are static or affine in the input sizes (dynamic shapes): nonzero (and a
+boolean-mask index, which torch.export turns into nonzero-shaped aten.index) and
+_local_scalar_dense (Tensor.item()) have results whose shape or value is known only from the
+data at run time, so they cannot be expressed.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import torch
 # target -> why the exporter refuses it (aten_map._Converter.map_call raises with this reason).
 DYNAMIC_SHAPE_OPS = {
     "aten.nonzero.default":
-        "its output shape depends on the data; xnnd's IR is static-shaped, so nonzero needs "
-        "dynamic shapes, which are not supported yet",
+        "its output shape depends on the data; xnnd's sizes are static or follow the input "
+        "sizes, so nonzero needs data-dependent shapes, which are not supported",
     "aten._local_scalar_dense.default":
         "Tensor.item() reads a tensor's value into a Python scalar that later shapes or ops "
-        "depend on; xnnd's IR is static-shaped, so this needs dynamic shapes, which are not "
-        "supported yet",
+        "depend on; xnnd's sizes are static or follow the input sizes, so this needs "
+        "data-dependent shapes, which are not supported",
 }
 
 # scatter_reduce's reduce names -> the IR attribute (docs/ARCHITECTURE.md, index family).
@@ -53,8 +54,8 @@ def check_index_put(call):
     meta = values.meta.get("tensor_meta") if isinstance(values, torch.fx.Node) else None
     if meta is None or not all(isinstance(d, int) for d in meta.shape):
         call.unsupported("values of x[mask] = values have a data-dependent shape (one per true "
-                         "mask element); xnnd's IR is static-shaped, so this needs dynamic "
-                         "shapes, which are not supported yet")
+                         "mask element); xnnd's sizes are static or follow the input sizes, so "
+                         "this needs data-dependent shapes, which are not supported")
 
 
 def _shape_of(arg):
@@ -103,8 +104,9 @@ def _check_index_dtypes(call):
         if dtype in (torch.bool, torch.uint8):
             call.unsupported(
                 "indices[%d] is a boolean mask: x[mask] has a data-dependent shape (torch.export "
-                "makes it nonzero-shaped); xnnd's IR is static-shaped, so this needs dynamic "
-                "shapes, which are not supported yet (x.masked_fill / torch.where keep the shape)"
+                "makes it nonzero-shaped); xnnd's sizes are static or follow the input sizes, so "
+                "this needs data-dependent shapes, which are not supported (x.masked_fill / "
+                "torch.where keep the shape)"
                 % k)
         if dtype not in (torch.int64, torch.int32):
             call.unsupported("indices[%d] has dtype %s, expected int64 or int32" % (k, dtype))

@@ -4,7 +4,7 @@ select_scatter, slice_scatter, masked_scatter. Each module is exported, lowered 
 C runtime (tests/python/oprun.py) and compared with eager: exact for integer outputs, and for
 float outputs that only move elements; a small tolerance where the kernel sums. Also: an index
 out of range at run time fails with a message naming the op, the operand and the value, and
-nonzero / item() / x[mask] are refused at export because the IR is static-shaped."""
+nonzero / item() / x[mask] are refused at export: their shapes depend on the data."""
 
 from __future__ import annotations
 
@@ -258,7 +258,7 @@ class TestErrors(unittest.TestCase):
                 inputs += (torch.rand(3, 4) > 0.5,)
             with self.assertRaises(ExportError, msg=name) as cm:
                 run_xnnd(module, inputs, delegate=False)
-            self.assertIn("dynamic shapes", str(cm.exception), name)
+            self.assertIn("data-dependent shapes", str(cm.exception), name)
 
     def test_wrong_export_shape_refused(self):
         # torch.export's meta function gives x[a, b, c] (c 0-D) the shape [5]; eager: [1, 2, 5]
