@@ -6,12 +6,14 @@ For mobilenet_v2, resnet18 and resnet50, fp32 and int8, at 1 and 2 threads:
 - per layer: the time of xnnd's kernel and of XNNPACK's for every convolution an own kernel can
   take, as the delegate measures them at init (`xnnd inspect --kernels`), and which one runs;
 - whole model: the default (own_kernels=auto) against --xnnpack-kernels-only (own_kernels=off)
-  and own_kernels=on, timed by build/xnnd_timer interleaved over rounds (median of the round
-  medians), and the ratio default / XNNPACK-only.
+  and own_kernels=on, timed by build/xnnd_timer interleaved over rounds in several fresh
+  processes with rotated load orders (memory placement moves a program's time by a few percent
+  per process), and the ratio default / XNNPACK-only (median of the processes' ratios).
 Writes conv_kernels.md and conv_kernels.json into --out (default bench-results/).
 
 usage: .venv/bin/python bench/conv_kernels.py [--out DIR] [--models a,b] [--threads 1,2]
-                                              [--rounds N] [--runs N] [--reuse-exports]
+                                              [--rounds N] [--runs N] [--processes N]
+                                              [--reuse-exports]
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ PYTHON = sys.executable
 SPEC = "tests/models/torchvision_random.py:"
 MODELS = ("mobilenet_v2", "resnet18", "resnet50")
 POLICIES = ("auto", "off", "on")
+# Loaded as a second copy of "off" in every process: off_b / off is the noise floor (the same
+# configuration timed against itself), printed beside the ratio it qualifies.
+CONTROL = "off_b"
 LINE = re.compile(r"node +(\d+) +(\S+ conv .+?) +(?:xnnd +([\d.]+) ms +XNNPACK +([\d.]+) ms(?: \(cached\))?)?"
                   r" +-> (xnnd|XNNPACK): (.*)$")
 
@@ -100,31 +105,52 @@ class Timer:
         self.proc.wait()
 
 
-def whole_models(timer: str, ptes: dict[str, str], threads: list[int], rounds: int,
-                 runs: int) -> dict[str, dict[str, float]]:
-    """{"model/T": {policy: median of round medians (ms)}}, policies interleaved per round."""
-    medians: dict[str, dict[str, list[float]]] = {}
-    workers = {t: Timer(timer) for t in threads}
-    try:
-        for t, w in workers.items():
-            for name, pte in ptes.items():
-                for pol in POLICIES:
-                    w.send("option own_kernels=%s" % pol)
-                    w.send("load %s/%d/%s %d %s" % (name, t, pol, t, pte))
-                    medians.setdefault("%s/%d" % (name, t), {})[pol] = []
-            w.send("option -")
-        for r in range(rounds):
-            for t, w in workers.items():
-                for name in ptes:
-                    order = POLICIES if r % 2 == 0 else tuple(reversed(POLICIES))
+def whole_models(timer: str, ptes: dict[str, str], threads: list[int], rounds: int, runs: int,
+                 processes: int) -> dict[str, dict]:
+    """{"model/T": {policy: ms, "ratio": default / XNNPACK-only}}.
+
+    Where a program's weights and buffers land in memory moves its time by a few percent from
+    one process to the next (seen on AMD Zen 4: the same two policies loaded in the other order
+    swap which is faster by up to 5%). So each model and thread count gets `processes` fresh
+    xnnd_timer processes, each loading the three policies in a rotated order and timing them
+    interleaved over `rounds` rounds of `runs` runs (median of the round medians); the figure
+    is the median over processes, and the ratio the median of the processes' own ratios. A
+    second copy of the XNNPACK-only program (CONTROL) is timed alike: its ratio to the first is
+    what the same program measures against itself here (the noise floor)."""
+    out: dict[str, dict] = {}
+    for t in threads:
+        for name, pte in ptes.items():
+            names = POLICIES + (CONTROL,)
+            per: dict[str, list[float]] = {p: [] for p in names}
+            ratios: list[float] = []
+            controls: list[float] = []
+            for k in range(processes):
+                order = names[k % len(names):] + names[:k % len(names)]
+                w = Timer(timer)
+                try:
                     for pol in order:
-                        times = w.send("measure %s/%d/%s 2 %d" % (name, t, pol, runs))["times_ms"]
-                        medians["%s/%d" % (name, t)][pol].append(statistics.median(times))
-            print("round %d/%d done" % (r + 1, rounds), file=sys.stderr, flush=True)
-    finally:
-        for w in workers.values():
-            w.close()
-    return {k: {p: statistics.median(v) for p, v in d.items()} for k, d in medians.items()}
+                        w.send("option own_kernels=%s" % ("off" if pol == CONTROL else pol))
+                        w.send("load %s %d %s" % (pol, t, pte))
+                    w.send("option -")
+                    med: dict[str, list[float]] = {p: [] for p in names}
+                    for r in range(rounds):
+                        for pol in (order if r % 2 == 0 else tuple(reversed(order))):
+                            times = w.send("measure %s 2 %d" % (pol, runs))["times_ms"]
+                            med[pol].append(statistics.median(times))
+                finally:
+                    w.close()
+                m = {p: statistics.median(v) for p, v in med.items()}
+                for p in names:
+                    per[p].append(m[p])
+                ratios.append(m["auto"] / m["off"])
+                controls.append(m[CONTROL] / m["off"])
+            row: dict = {p: statistics.median(v) for p, v in per.items()}
+            row.update(ratio=statistics.median(ratios), control=statistics.median(controls),
+                       ratios=ratios, controls=controls)
+            out["%s/%d" % (name, t)] = row
+            print("%s, %d thread(s): default / XNNPACK-only %.3f (control %.3f)"
+                  % (name, t, row["ratio"], row["control"]), file=sys.stderr, flush=True)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=os.path.join(REPO, "bench-results"))
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--threads", default="1,2")
-    ap.add_argument("--rounds", type=int, default=6)
+    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--processes", type=int, default=6,
+                    help="fresh timer processes per model and thread count (rotated load order)")
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--xnnd", default=os.path.join(REPO, "build", "xnnd"))
     ap.add_argument("--reuse-exports", action="store_true")
@@ -148,23 +176,29 @@ def main(argv: list[str] | None = None) -> int:
             ptes[name] = export(m, int8, args.out, args.xnnd, args.reuse_exports)
     per_layer = {"%s/%d" % (n, t): layers(args.xnnd, p, t) for n, p in ptes.items() for t in threads}
     t0 = time.time()
-    whole = whole_models(timer, ptes, threads, args.rounds, args.runs)
+    whole = whole_models(timer, ptes, threads, args.rounds, args.runs, args.processes)
     cpu = cpu_header()
-    result = {"cpu": cpu, "rounds": args.rounds, "runs": args.runs, "whole": whole,
+    result = {"cpu": cpu, "rounds": args.rounds, "runs": args.runs, "processes": args.processes,
+              "whole": whole,
               "per_layer": per_layer, "seconds": time.time() - t0}
     with open(os.path.join(args.out, "conv_kernels.json"), "w") as f:
         json.dump(result, f, indent=1)
     md = ["# xnnd's convolution kernels against XNNPACK's", "",
           "CPU: %s (family %s, model %s), %s cores; features: %s" % (
               cpu["cpu"], cpu["family"], cpu["model"], cpu["cores"], cpu["features"]), "",
-          "## Whole models (median of %d interleaved round medians of %d runs, ms)" % (
-              args.rounds, args.runs), "",
+          "## Whole models (ms: median over %d fresh processes, each loading the three policies "
+          "in a rotated order, of the median of %d interleaved round medians of %d runs; "
+          "ratio: median of the processes' own default / XNNPACK-only ratios)" % (
+              args.processes, args.rounds, args.runs), "",
           "| model | threads | default (auto) | XNNPACK only (off) | xnnd wherever it can (on) | "
-          "default / XNNPACK only |", "| --- | --- | --- | --- | --- | --- |"]
+          "default / XNNPACK only | control: XNNPACK only, second copy / first | "
+          "per-process default / XNNPACK only |",
+          "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for key, d in whole.items():
         name, t = key.split("/")
-        md.append("| %s | %s | %.3f | %.3f | %.3f | %.3f |" % (name, t, d["auto"], d["off"], d["on"],
-                                                              d["auto"] / d["off"]))
+        md.append("| %s | %s | %.3f | %.3f | %.3f | %.3f | %.3f | %s |" % (
+            name, t, d["auto"], d["off"], d["on"], d["ratio"], d["control"],
+            " ".join("%.3f" % r for r in d["ratios"])))
     md += ["", "## Per convolution (as measured at delegate init; best of 3-9 runs each)", ""]
     for key, rows in per_layer.items():
         md += ["### %s thread(s): %s" % (key.split("/")[1], key.split("/")[0]), "",
