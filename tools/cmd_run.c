@@ -354,20 +354,26 @@ int xnnd_cmd_run(int argc, char** argv) {
         goto done;
       }
     } else {
-      /* allocated for the upper bounds (a dynamic input may be given any shape within them) */
+      /* Allocated for the upper bounds (a dynamic input may be given any shape within them), or
+       * for a larger --input-shape of the same rank (up to 2^28 elements), so that the runtime's
+       * check names the dim and bound it breaks. */
       xnnd_method_input_info(m, i, &in[i]);
-      in[i].data = malloc(xnnd_tensor_numel(&in[i]) * xnnd_dtype_size(in[i].dtype) + 1);
-      if (!in[i].data) goto done;
+      size_t numel = xnnd_tensor_numel(&in[i]);
       if (has_shape[i]) {
-        if (shape_of[i].rank != in[i].rank || xnnd_tensor_numel(&shape_of[i]) > xnnd_tensor_numel(&in[i])) {
+        size_t asked = xnnd_tensor_numel(&shape_of[i]);
+        if (shape_of[i].rank != in[i].rank || asked > ((size_t)1 << 28)) {
           char range[256];
           xnnd_method_input_type_str(m, i, range, sizeof(range));
-          fprintf(stderr, "xnnd run: --input-shape %u: outside the program's input %s\n", i, range);
+          fprintf(stderr, "xnnd run: --input-shape %u: not a shape of the program's input %s\n",
+                  i, range);
           rc = XNND_EXIT_USAGE;
           goto done;
         }
-        memcpy(in[i].dims, shape_of[i].dims, sizeof(in[i].dims));
+        if (asked > numel) numel = asked;
       }
+      in[i].data = malloc(numel * xnnd_dtype_size(in[i].dtype) + 1);
+      if (!in[i].data) goto done;
+      if (has_shape[i]) memcpy(in[i].dims, shape_of[i].dims, sizeof(in[i].dims));
       fill_random(&in[i], i);
     }
     if ((st = xnnd_method_set_input(m, i, &in[i])) != XNND_OK) {
