@@ -97,4 +97,34 @@ static inline void xnnd_blob_header_read(const uint8_t in[64], xnnd_blob_header*
   memcpy(h->reserved, in + 40, 24);
 }
 
+/* A blob's layout: the header, the flatbuffer at XNND_BLOB_HEADER_SIZE, then the constant region
+ * at the next XNND_SEGMENT_ALIGN boundary, holding the constants and at least
+ * XNND_BLOB_CONST_TAIL zero bytes after them (XNNPACK may read past a tensor), rounded up to the
+ * alignment (0 bytes without constants). Returns the blob's total size. Shared by the
+ * toolchain's blob builder and the runtime's ExecuTorch translator. */
+#define XNND_BLOB_CONST_TAIL 16u
+static inline size_t xnnd_blob_layout(size_t fbsize, size_t consts_size, size_t* const_off,
+                                      size_t* const_size) {
+  const size_t align = XNND_SEGMENT_ALIGN;
+  *const_off = (XNND_BLOB_HEADER_SIZE + fbsize + align - 1) & ~(align - 1);
+  *const_size = consts_size > 0 ? (consts_size + XNND_BLOB_CONST_TAIL + align - 1) & ~(align - 1) : 0;
+  return *const_off + *const_size;
+}
+/* Writes header, flatbuffer and constants into `blob`: zeroed, of the size xnnd_blob_layout gave. */
+static inline void xnnd_blob_assemble(uint8_t* blob, const uint8_t* fb, size_t fbsize,
+                                      const void* consts, size_t consts_size, size_t const_off,
+                                      size_t const_size) {
+  xnnd_blob_header h;
+  memset(&h, 0, sizeof(h));
+  memcpy(h.magic, XNND_BLOB_MAGIC, 4);
+  h.version = XNND_BLOB_VERSION;
+  h.flatbuffer_offset = XNND_BLOB_HEADER_SIZE;
+  h.flatbuffer_size = fbsize;
+  h.constant_offset = const_off;
+  h.constant_size = const_size;
+  xnnd_blob_header_write(&h, blob);
+  memcpy(blob + XNND_BLOB_HEADER_SIZE, fb, fbsize);
+  if (consts_size > 0) memcpy(blob + const_off, consts, consts_size);
+}
+
 #endif

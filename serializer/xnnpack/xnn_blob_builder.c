@@ -568,26 +568,13 @@ xnnd_status xnn_builder_finish(xnnd_xnn_builder* b, uint8_t** blob_out, size_t* 
   xnnd_status st = fb_finish(fb, root, XNND_XNNPACK_IDENTIFIER, &fbdata, &fbsize);
   if (st != XNND_OK) return xnn_b_fail(b, st, "finishing the blob flatbuffer failed (%s)", xnnd_status_str(st));
 
+  size_t const_off, const_size;
+  size_t total = xnnd_blob_layout(fbsize, b->consts_size, &const_off, &const_size);
   const size_t align = XNND_SEGMENT_ALIGN;
-  size_t fb_off = XNND_BLOB_HEADER_SIZE;
-  size_t const_off = (fb_off + fbsize + align - 1) & ~(align - 1);
-  /* Region size keeps XNN_CONST_TAIL zero bytes after the last entry. */
-  size_t const_size = b->consts_size > 0 ? (b->consts_size + XNN_CONST_TAIL + align - 1) & ~(align - 1) : 0;
-  size_t total = const_off + const_size;
   uint8_t* blob = aligned_alloc(align, (total + align - 1) & ~(align - 1));
   if (blob == NULL) return xnn_b_fail(b, XNND_OUT_OF_MEMORY, "out of memory allocating a %zu-byte blob", total);
   memset(blob, 0, total);
-  xnnd_blob_header h;
-  memset(&h, 0, sizeof(h));
-  memcpy(h.magic, XNND_BLOB_MAGIC, 4);
-  h.version = XNND_BLOB_VERSION;
-  h.flatbuffer_offset = fb_off;
-  h.flatbuffer_size = fbsize;
-  h.constant_offset = const_off;
-  h.constant_size = const_size;
-  xnnd_blob_header_write(&h, blob);
-  memcpy(blob + fb_off, fbdata, fbsize);
-  if (b->consts_size > 0) memcpy(blob + const_off, b->consts, b->consts_size);
+  xnnd_blob_assemble(blob, fbdata, fbsize, b->consts, b->consts_size, const_off, const_size);
   *blob_out = blob;
   *size_out = total;
   return XNND_OK;

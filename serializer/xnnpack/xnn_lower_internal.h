@@ -19,8 +19,6 @@
 
 #define XNN_BLOB_MAX_DIMS 6
 #define XNN_NO_VALUE UINT32_MAX
-/* Zero bytes after the last constant: XNNPACK may read this far past a static input. */
-#define XNN_CONST_TAIL 16
 
 /* ---- blob builder (xnn_blob_builder.c) ---- */
 xnnd_status xnn_builder_create(const xnnd_graph* g, char* err, size_t err_size, xnnd_xnn_builder** b_out);

@@ -19,7 +19,6 @@
 #define ET_MAX_VALUES (1u << 20)
 #define ET_MAX_NODES (1u << 20)
 /* XNNPACK may read this many bytes past a static value; our region keeps them zero. */
-#define ET_CONST_TAIL 16u
 
 xnnd_status et_fail(et_ctx* c, xnnd_status status, const char* fmt, ...) {
   if (c->err != NULL && c->err_size > 0) {
@@ -446,7 +445,7 @@ static xnnd_status read_externals(et_ctx* c, uint32_t* ni_out, uint32_t* no_out)
   return XNND_OK;
 }
 
-/* Our constant region: 64-aligned entries, ET_CONST_TAIL zero bytes after the last. */
+/* Our constant region: 64-aligned entries, XNND_BLOB_CONST_TAIL zero bytes after the last. */
 typedef struct const_region {
   uint8_t* data;
   size_t size, cap;
@@ -670,24 +669,11 @@ static xnnd_status translate(et_ctx* c, const uint8_t* data, size_t size, xnnd_e
   st = fb_finish(c->fb, root, XNND_XNNPACK_IDENTIFIER, &fbdata, &fbsize);
   if (st != XNND_OK) return et_fail(c, st, "building the xnnd blob flatbuffer failed (%s)", xnnd_status_str(st));
 
-  const size_t align = XNND_SEGMENT_ALIGN;
-  size_t fb_off = XNND_BLOB_HEADER_SIZE;
-  size_t const_off = (fb_off + fbsize + align - 1) & ~(align - 1);
-  size_t const_size = region->size > 0 ? (region->size + ET_CONST_TAIL + align - 1) & ~(align - 1) : 0;
-  size_t total = const_off + const_size;
-  uint8_t* blob = xnnd_alloc_zeroed(c->allocator, total, align);
+  size_t const_off, const_size;
+  size_t total = xnnd_blob_layout(fbsize, region->size, &const_off, &const_size);
+  uint8_t* blob = xnnd_alloc_zeroed(c->allocator, total, XNND_SEGMENT_ALIGN);
   if (blob == NULL) return et_fail(c, XNND_OUT_OF_MEMORY, "out of memory for a %zu-byte blob", total);
-  xnnd_blob_header h;
-  memset(&h, 0, sizeof(h));
-  memcpy(h.magic, XNND_BLOB_MAGIC, 4);
-  h.version = XNND_BLOB_VERSION;
-  h.flatbuffer_offset = fb_off;
-  h.flatbuffer_size = fbsize;
-  h.constant_offset = const_off;
-  h.constant_size = const_size;
-  xnnd_blob_header_write(&h, blob);
-  memcpy(blob + fb_off, fbdata, fbsize);
-  if (region->size > 0) memcpy(blob + const_off, region->data, region->size);
+  xnnd_blob_assemble(blob, fbdata, fbsize, region->data, region->size, const_off, const_size);
   result->blob = blob;
   result->blob_size = total;
   result->num_inputs = ni;
